@@ -1,0 +1,318 @@
+// The one definition of an experiment spec. `schemas/experiment.schema.json` is generated from
+// this object (`npm run schema`) and a test fails when the two drift; the TypeScript types in
+// `types.ts` are derived from it, so a field is declared exactly once, with its default.
+
+const layerRef = {
+  description: 'A layer of the built model: its index (negative counts from the end) or its name.',
+  oneOf: [{ type: 'integer' }, { type: 'string', minLength: 1 }],
+} as const;
+
+const activation = {
+  type: 'string',
+  enum: ['linear', 'relu', 'relu6', 'elu', 'selu', 'sigmoid', 'tanh', 'softmax', 'softplus', 'swish'],
+} as const;
+
+const headLayer = {
+  type: 'object',
+  description: 'One layer of the new head, applied on top of the cut.',
+  required: ['type'],
+  discriminator: { propertyName: 'type' },
+  oneOf: [
+    {
+      title: 'dense',
+      properties: {
+        type: { const: 'dense' },
+        units: { type: 'integer', minimum: 1, maximum: 65536 },
+        activation: { ...activation, default: 'linear' },
+        name: { type: 'string', minLength: 1 },
+        l2: { type: 'number', minimum: 0, default: 0, description: 'L2 penalty on the kernel.' },
+      },
+      required: ['type', 'units'],
+      additionalProperties: false,
+    },
+    {
+      title: 'dropout',
+      properties: {
+        type: { const: 'dropout' },
+        rate: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.5 },
+        name: { type: 'string', minLength: 1 },
+      },
+      required: ['type'],
+      additionalProperties: false,
+    },
+    {
+      title: 'batch_norm',
+      properties: {
+        type: { const: 'batch_norm' },
+        momentum: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.99 },
+        epsilon: { type: 'number', exclusiveMinimum: 0, default: 0.001 },
+        name: { type: 'string', minLength: 1 },
+      },
+      required: ['type'],
+      additionalProperties: false,
+    },
+    {
+      title: 'activation',
+      properties: {
+        type: { const: 'activation' },
+        activation,
+        name: { type: 'string', minLength: 1 },
+      },
+      required: ['type', 'activation'],
+      additionalProperties: false,
+    },
+    {
+      title: 'flatten',
+      properties: { type: { const: 'flatten' }, name: { type: 'string', minLength: 1 } },
+      required: ['type'],
+      additionalProperties: false,
+    },
+    {
+      title: 'global_average_pooling',
+      properties: { type: { const: 'global_average_pooling' }, name: { type: 'string', minLength: 1 } },
+      required: ['type'],
+      additionalProperties: false,
+    },
+  ],
+} as const;
+
+const freezeRange = {
+  description:
+    'Layers to freeze, inclusive: `{from, to}` by index or name, or `{match}` by regular expression on the layer name.',
+  oneOf: [
+    {
+      type: 'object',
+      properties: { from: layerRef, to: layerRef },
+      required: ['from', 'to'],
+      additionalProperties: false,
+    },
+    {
+      type: 'object',
+      properties: { match: { type: 'string', minLength: 1, format: 'regex' } },
+      required: ['match'],
+      additionalProperties: false,
+    },
+  ],
+} as const;
+
+const augment = {
+  type: 'object',
+  description: 'Random changes to training batches only (never to validation data).',
+  properties: {
+    flip: { type: 'boolean', default: false, description: 'Random horizontal flip.' },
+    translate: { type: 'integer', minimum: 0, maximum: 8, default: 0, description: 'Random shift, in pixels, each axis.' },
+    brightness: { type: 'number', minimum: 0, maximum: 1, default: 0, description: 'Random brightness offset, as a fraction of the value range.' },
+  },
+  additionalProperties: false,
+} as const;
+
+const dataCommon = {
+  classes: {
+    type: 'array',
+    description: 'Keep only these labels (label values as stored in the data), in this order; the model sees them as classes 0..n-1.',
+    items: { oneOf: [{ type: 'integer' }, { type: 'string' }] },
+    minItems: 2,
+    uniqueItems: true,
+  },
+  class_names: {
+    type: 'array',
+    description: 'Readable names of the kept classes, in the same order.',
+    items: { type: 'string' },
+    minItems: 2,
+  },
+  limit_per_class: { type: 'integer', minimum: 1, description: 'Keep at most this many examples of each class (the first ones in file order).' },
+} as const;
+
+const imageCommon = {
+  ...dataCommon,
+  scale: { type: 'number', exclusiveMinimum: 0, default: 255, description: 'Pixel values are divided by this.' },
+  augment: { ...augment, default: {} },
+} as const;
+
+const data = {
+  type: 'object',
+  required: ['format'],
+  discriminator: { propertyName: 'format' },
+  oneOf: [
+    {
+      title: 'idx',
+      properties: {
+        format: { const: 'idx' },
+        images: { type: 'string', minLength: 1, description: 'IDX image file (gzipped or not), relative to the spec.' },
+        labels: { type: 'string', minLength: 1, description: 'IDX label file (gzipped or not), relative to the spec.' },
+        ...imageCommon,
+      },
+      required: ['format', 'images', 'labels'],
+      additionalProperties: false,
+    },
+    {
+      title: 'image_folder',
+      properties: {
+        format: { const: 'image_folder' },
+        path: { type: 'string', minLength: 1, description: 'Folder with one sub-folder of PNG/JPEG images per class.' },
+        height: { type: 'integer', minimum: 1, maximum: 4096 },
+        width: { type: 'integer', minimum: 1, maximum: 4096 },
+        channels: { type: 'integer', enum: [1, 3], default: 3 },
+        ...imageCommon,
+      },
+      required: ['format', 'path', 'height', 'width'],
+      additionalProperties: false,
+    },
+    {
+      title: 'csv',
+      properties: {
+        format: { const: 'csv' },
+        path: { type: 'string', minLength: 1 },
+        label_column: { type: 'string', minLength: 1, default: 'label' },
+        feature_columns: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          minItems: 1,
+          uniqueItems: true,
+          description: 'Numeric columns to use; all but the label column when omitted.',
+        },
+        ...dataCommon,
+      },
+      required: ['format', 'path'],
+      additionalProperties: false,
+    },
+  ],
+} as const;
+
+const schedule = {
+  type: 'object',
+  required: ['type'],
+  discriminator: { propertyName: 'type' },
+  oneOf: [
+    {
+      title: 'constant',
+      properties: { type: { const: 'constant' } },
+      required: ['type'],
+      additionalProperties: false,
+    },
+    {
+      title: 'step',
+      properties: {
+        type: { const: 'step' },
+        every: { type: 'integer', minimum: 1, default: 1, description: 'Epochs between decays.' },
+        factor: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.5 },
+      },
+      required: ['type'],
+      additionalProperties: false,
+    },
+    {
+      title: 'cosine',
+      properties: {
+        type: { const: 'cosine' },
+        min_learning_rate: { type: 'number', minimum: 0, default: 0 },
+      },
+      required: ['type'],
+      additionalProperties: false,
+    },
+    {
+      title: 'warmup',
+      properties: {
+        type: { const: 'warmup' },
+        epochs: { type: 'integer', minimum: 1, default: 1, description: 'Epochs of linear warmup from 0, then constant.' },
+      },
+      required: ['type'],
+      additionalProperties: false,
+    },
+  ],
+} as const;
+
+const metricName = { type: 'string', pattern: '^(val_)?(loss|accuracy)$' } as const;
+
+export const experimentSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://tunespec.dev/schemas/experiment.schema.json',
+  title: 'tunespec experiment',
+  description: 'A fine-tuning experiment: base model, cut, head, frozen layers, data, training, sweep.',
+  type: 'object',
+  required: ['name', 'base_model', 'head', 'data', 'training'],
+  additionalProperties: false,
+  properties: {
+    name: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
+      description: 'Experiment name: letters, digits, `_`, `.`, `-`; names the run folder.',
+    },
+    description: { type: 'string', default: '' },
+    tags: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true, default: [] },
+    base_model: {
+      type: 'object',
+      properties: {
+        source: {
+          type: 'string',
+          minLength: 1,
+          description: 'TensorFlow.js LayersModel `model.json`: a path relative to the spec, a file:// URL or an http(s):// URL.',
+        },
+        cut: {
+          ...layerRef,
+          description: 'Keep the base up to and including this layer (index or name); the head goes on top. Defaults to the last layer.',
+        },
+      },
+      required: ['source'],
+      additionalProperties: false,
+    },
+    head: { type: 'array', items: headLayer, minItems: 1, maxItems: 32 },
+    freeze: { type: 'array', items: freezeRange, default: [] },
+    data,
+    validation: {
+      type: 'object',
+      properties: {
+        fraction: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.2 },
+        stratified: { type: 'boolean', default: true },
+        seed: { type: 'integer', minimum: 0, maximum: 4294967295, default: 0 },
+      },
+      additionalProperties: false,
+      default: {},
+    },
+    training: {
+      type: 'object',
+      properties: {
+        epochs: { type: 'integer', minimum: 1, maximum: 10000 },
+        batch_size: { type: 'integer', minimum: 1, maximum: 65536, default: 32 },
+        optimizer: { type: 'string', enum: ['adam', 'sgd', 'rmsprop'], default: 'adam' },
+        momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: 'For sgd and rmsprop.' },
+        learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
+        schedule: { ...schedule, default: { type: 'constant' } },
+        loss: { type: 'string', enum: ['categorical_crossentropy'], default: 'categorical_crossentropy' },
+        metrics: { type: 'array', items: { type: 'string', enum: ['accuracy'] }, uniqueItems: true, default: ['accuracy'] },
+        seed: { type: 'integer', minimum: 0, maximum: 4294967295, default: 0 },
+        objective: {
+          type: 'object',
+          description: 'The metric that ranks variants (and that early stopping watches unless it names its own).',
+          properties: {
+            metric: { ...metricName, default: 'val_accuracy' },
+            mode: { type: 'string', enum: ['max', 'min'], default: 'max' },
+          },
+          additionalProperties: false,
+          default: {},
+        },
+        early_stopping: {
+          type: 'object',
+          description: 'Stop when the monitored metric has not improved for `patience` epochs, and keep the best weights.',
+          properties: {
+            monitor: metricName,
+            mode: { type: 'string', enum: ['max', 'min'] },
+            patience: { type: 'integer', minimum: 0, default: 3 },
+            min_delta: { type: 'number', minimum: 0, default: 0 },
+          },
+          additionalProperties: false,
+        },
+      },
+      required: ['epochs', 'learning_rate'],
+      additionalProperties: false,
+    },
+    sweep: {
+      type: 'object',
+      description: 'Dotted paths (`training.learning_rate`, `head.1.rate`) to lists of values; the grid is their cartesian product.',
+      propertyNames: { pattern: '^[a-z_]+(\\.([a-z_]+|[0-9]+))+$' },
+      additionalProperties: { type: 'array', minItems: 1, maxItems: 1000 },
+      default: {},
+    },
+  },
+} as const;
+
+export type ExperimentSchema = typeof experimentSchema;

@@ -285,7 +285,7 @@ export const experimentSchema = {
           description: 'The metric that ranks variants (and that early stopping watches unless it names its own).',
           properties: {
             metric: { ...metricName, default: 'val_accuracy' },
-            mode: { type: 'string', enum: ['max', 'min'], default: 'max' },
+            mode: { type: 'string', enum: ['max', 'min'], description: 'Defaults to min for losses, max otherwise.' },
           },
           additionalProperties: false,
           default: {},
@@ -294,8 +294,8 @@ export const experimentSchema = {
           type: 'object',
           description: 'Stop when the monitored metric has not improved for `patience` epochs, and keep the best weights.',
           properties: {
-            monitor: metricName,
-            mode: { type: 'string', enum: ['max', 'min'] },
+            monitor: { ...metricName, description: 'Defaults to the objective metric.' },
+            mode: { type: 'string', enum: ['max', 'min'], description: 'Defaults to min for losses, max otherwise.' },
             patience: { type: 'integer', minimum: 0, default: 3 },
             min_delta: { type: 'number', minimum: 0, default: 0 },
           },

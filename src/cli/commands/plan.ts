@@ -1,0 +1,61 @@
+import { anyTf } from '../../engine/backends.ts';
+import { buildModel, disposeVariantModel, loadBase } from '../../model/build.ts';
+import { canonicalJson } from '../../plan/canonical.ts';
+import { cutIndexOf } from '../../spec/semantic.ts';
+import { formatTable } from '../../report/table.ts';
+import { loadSpec, type LoadedSpec } from '../load-spec.ts';
+import type { Io } from '../io.ts';
+import type { Experiment } from '../../spec/types.ts';
+
+interface LayerRow {
+  name: string;
+  className: string;
+  params: number;
+  trainable: boolean;
+}
+
+/** Layer table of the model a variant builds; built once per distinct cut/head/freeze. */
+async function modelLayers(spec: LoadedSpec, variant: Experiment): Promise<LayerRow[]> {
+  const tf = await anyTf();
+  const base = await loadBase(tf, spec.model.files);
+  const built = buildModel(tf, base, spec.model.layers[cutIndexOf(variant, spec.model.layers)!].name, variant);
+  const rows = built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
+  disposeVariantModel(built, base);
+  return rows;
+}
+
+export async function planCommand(file: string, io: Io): Promise<number> {
+  const spec = await loadSpec(file);
+  const byStructure = new Map<string, LayerRow[]>();
+  const trainable: number[] = [];
+  for (const v of spec.plan.variants) {
+    const key = canonicalJson([v.spec.base_model, v.spec.head, v.spec.freeze]);
+    let rows = byStructure.get(key);
+    if (!rows) {
+      rows = await modelLayers(spec, v.spec);
+      byStructure.set(key, rows);
+      if (byStructure.size === 1) {
+        const headStart = rows.length - v.spec.head.length;
+        io.out(`Model of ${spec.experiment.name} (cut after layer ${spec.model.cutIndex} "${spec.model.layers[spec.model.cutIndex].name}"):`);
+        io.out(
+          formatTable(
+            ['#', 'layer', 'class', 'params', 'state', 'part'],
+            rows.map((r, i) => [i, r.name, r.className, r.params, r.trainable ? 'trainable' : 'frozen', i >= headStart ? 'head' : 'base']),
+          ),
+        );
+        const frozen = rows.filter((r) => !r.trainable);
+        io.out(`${rows.length - frozen.length} trainable, ${frozen.length} frozen layers\n`);
+      }
+    }
+    trainable.push(rows.filter((r) => r.trainable).reduce((n, r) => n + r.params, 0));
+  }
+  const keys = Object.keys(spec.plan.variants[0]?.overrides ?? {});
+  io.out(`Sweep ${spec.plan.sweepId}: ${spec.plan.variants.length} variant(s)`);
+  io.out(
+    formatTable(
+      ['#', 'variant', ...keys, 'trainable params'],
+      spec.plan.variants.map((v, i) => [i, v.id, ...keys.map((k) => JSON.stringify(v.overrides[k])), trainable[i]]),
+    ),
+  );
+  return 0;
+}

@@ -1,0 +1,60 @@
+import { resolve } from 'node:path';
+import type { EngineRequest } from '../../engine/backends.ts';
+import { ListrProgress } from '../../report/listr-progress.ts';
+import { LineLog } from '../../report/line-log.ts';
+import { LocalRunStore } from '../../track/local-store.ts';
+import { runSweep } from '../../train/sweep.ts';
+import type { SweepListener } from '../../train/events.ts';
+import { UsageError } from '../../errors.ts';
+import { loadSpec } from '../load-spec.ts';
+import type { Io } from '../io.ts';
+
+export interface RunOptions {
+  only: string[];
+  backend: EngineRequest;
+  force: boolean;
+  runsDir: string;
+}
+
+export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
+  const spec = await loadSpec(file);
+  const unknown = opts.only.filter((id) => !spec.plan.variants.some((v) => v.id === id));
+  if (unknown.length) {
+    throw new UsageError(`--only: no variant ${unknown.join(', ')} in this plan; run \`tunespec plan ${file}\` to list them`);
+  }
+  const store = new LocalRunStore(resolve(opts.runsDir));
+  const progress: SweepListener = process.stdout.isTTY ? new ListrProgress() : new LineLog(io.out);
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    io.err('interrupt: finishing the current batch, then stopping (Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const results = await runSweep(
+      { experiment: spec.experiment.name, specFile: file, specText: spec.text, dir: spec.dir, plan: spec.plan, model: spec.model },
+      {
+        engine: opts.backend,
+        only: opts.only,
+        signal: controller.signal,
+        skipReason: async (v) => {
+          if (opts.force) return undefined;
+          const done = await store.completed(spec.experiment.name, v.id);
+          return done ? `already completed in ${done.dir} (--force retrains)` : undefined;
+        },
+      },
+      [store, progress],
+    );
+    const statuses = [...results.values()].map((r) => r.status);
+    const count = (s: string): number => statuses.filter((x) => x === s).length;
+    io.out(
+      `${count('completed')} completed, ${count('skipped')} skipped, ${count('failed')} failed, ${count('interrupted')} interrupted; ` +
+        `runs in ${store.experimentDir(spec.experiment.name)}`,
+    );
+    if (count('interrupted')) return 130;
+    return count('failed') ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,81 @@
+import { parseArgs } from 'node:util';
+import { TunespecError, UsageError } from '../errors.ts';
+import { ENGINE_ORDER, type EngineRequest } from '../engine/backends.ts';
+import { HELP } from './help.ts';
+import { processIo, type Io } from './io.ts';
+import { validateCommand } from './commands/validate.ts';
+import { planCommand } from './commands/plan.ts';
+import { runCommand } from './commands/run.ts';
+import { runsCommand } from './commands/runs.ts';
+import { doctorCommand } from './commands/doctor.ts';
+
+const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
+
+function oneSpec(positionals: string[], command: string): string {
+  if (positionals.length !== 1) throw new UsageError(`${command} takes exactly one spec file`);
+  return positionals[0];
+}
+
+async function dispatch(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      only: { type: 'string', multiple: true, default: [] },
+      backend: { type: 'string', default: 'auto' },
+      force: { type: 'boolean', default: false },
+      'runs-dir': { type: 'string', default: 'runs' },
+      debug: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...args] = positionals;
+  if (values.help || command === 'help' || command === undefined) {
+    io.out(HELP);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  switch (command) {
+    case 'validate':
+      if (!args.length) throw new UsageError('validate needs at least one spec file');
+      return validateCommand(args, io);
+    case 'plan':
+      return planCommand(oneSpec(args, command), io);
+    case 'run': {
+      const backend = values.backend as EngineRequest;
+      if (backend !== 'auto' && !ENGINE_ORDER.includes(backend)) {
+        throw new UsageError(`--backend must be one of auto, ${ENGINE_ORDER.join(', ')}; got "${backend}"`);
+      }
+      return runCommand(oneSpec(args, command), { only: values.only, backend, force: values.force, runsDir: values['runs-dir'] }, io);
+    }
+    case 'runs':
+      return runsCommand(oneSpec(args, command), values['runs-dir'], io);
+    case 'doctor':
+      return doctorCommand(io);
+    default:
+      throw new UsageError(`unknown command "${command}"; see tunespec help`);
+  }
+}
+
+/** The CLI: returns the exit code; prints errors as messages, stack traces only with --debug. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (argv.includes('--debug')) io.err(e.stack ?? String(e));
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      io.err(`tunespec: ${e.message}`);
+      return 2;
+    }
+    if (err instanceof TunespecError) {
+      io.err(err instanceof UsageError ? `tunespec: ${err.message}` : err.message);
+      return EXIT[err.code] ?? 1;
+    }
+    if (e.code === 'DATA' || e.code === 'ENGINE') {
+      io.err(e.message);
+      return 1;
+    }
+    io.err(`tunespec: internal error: ${e.message}${argv.includes('--debug') ? '' : ' (--debug shows the stack)'}`);
+    return 1;
+  }
+}

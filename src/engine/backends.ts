@@ -1,0 +1,121 @@
+// The only module that imports a TensorFlow.js runtime or backend. Everything else receives the
+// `tf` namespace from here, so `validate` and `plan --no-model` never load native code.
+import type * as TF from '@tensorflow/tfjs';
+
+export type Tf = typeof TF;
+export type EngineName = 'native-gpu' | 'native' | 'wasm' | 'cpu';
+export type EngineRequest = 'auto' | EngineName;
+
+export interface EngineProbe {
+  name: EngineName;
+  available: boolean;
+  detail: string;
+}
+
+export interface Engine {
+  name: EngineName;
+  tf: Tf;
+  /** Why this engine was picked: printed and recorded with the run. */
+  reason: string;
+  version: string;
+}
+
+const NATIVE_PACKAGES: Record<'native-gpu' | 'native', string> = {
+  'native-gpu': '@tensorflow/tfjs-node-gpu',
+  native: '@tensorflow/tfjs-node',
+};
+
+let tfCore: Tf | undefined;
+const probes = new Map<EngineName, Promise<EngineProbe>>();
+
+async function core(): Promise<Tf> {
+  if (!tfCore) {
+    tfCore = await import('@tensorflow/tfjs');
+    // PROD silences tfjs's console banner about installing tfjs-node; `doctor` says that better.
+    tfCore.env().set('PROD', true);
+  }
+  return tfCore;
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0];
+}
+
+async function probeOnce(name: EngineName): Promise<EngineProbe> {
+  if (name === 'native' || name === 'native-gpu') {
+    try {
+      // Importing registers the 'tensorflow' backend on the shared tfjs-core instance.
+      await import(NATIVE_PACKAGES[name]);
+      const tf = await core();
+      if (!tf.findBackend('tensorflow')) throw new Error('the package loaded but registered no tensorflow backend');
+      return { name, available: true, detail: `${NATIVE_PACKAGES[name]} loaded` };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ERR_MODULE_NOT_FOUND' ? `${NATIVE_PACKAGES[name]} is not installed` : firstLine(err);
+      return { name, available: false, detail: why };
+    }
+  }
+  const tf = await core();
+  if (name === 'wasm') {
+    try {
+      await import('@tensorflow/tfjs-backend-wasm');
+      if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
+      return { name, available: true, detail: 'WebAssembly (XNNPACK), single-threaded in Node' };
+    } catch (err) {
+      return { name, available: false, detail: firstLine(err) };
+    }
+  }
+  return { name, available: true, detail: 'pure JavaScript: portable, slow for convolutions' };
+}
+
+export function probeEngine(name: EngineName): Promise<EngineProbe> {
+  let p = probes.get(name);
+  if (!p) probes.set(name, (p = probeOnce(name)));
+  return p;
+}
+
+const BACKEND_OF: Record<EngineName, string> = { 'native-gpu': 'tensorflow', native: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+export const ENGINE_ORDER: EngineName[] = ['native-gpu', 'native', 'wasm', 'cpu'];
+
+/**
+ * Pick the engine for a variant: the first of native-gpu, native, wasm, cpu that loads and has every
+ * kernel in `kernels` (the ones its training step needs), unless the user named one.
+ */
+export async function selectEngine(request: EngineRequest, kernels: readonly string[]): Promise<Engine> {
+  const tf = await core();
+  const rejected: string[] = [];
+  for (const name of request === 'auto' ? ENGINE_ORDER : [request]) {
+    const probe = await probeEngine(name);
+    if (!probe.available) {
+      rejected.push(`${name}: ${probe.detail}`);
+      continue;
+    }
+    const backend = BACKEND_OF[name];
+    const missing = kernels.filter((k) => !tf.getKernel(k, backend));
+    if (missing.length) {
+      rejected.push(`${name}: lacks ${missing.join(', ')}`);
+      continue;
+    }
+    if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) {
+      rejected.push(`${name}: backend failed to initialise`);
+      continue;
+    }
+    const reason = request === 'auto' ? (rejected.length ? `auto; skipped ${rejected.join('; ')}` : 'auto; first choice') : 'requested';
+    return { name, tf, reason, version: tf.version.tfjs };
+  }
+  throw new EngineUnavailableError(request, rejected);
+}
+
+export class EngineUnavailableError extends Error {
+  readonly code = 'ENGINE';
+  constructor(request: EngineRequest, rejected: string[]) {
+    super(`no engine can run this variant (${request}): ${rejected.join('; ')}`);
+  }
+}
+
+/** A tf namespace for work that needs no particular engine (building a model to count parameters). */
+export async function anyTf(): Promise<Tf> {
+  const tf = await core();
+  await tf.ready();
+  return tf;
+}

@@ -1,0 +1,43 @@
+// Every failure a user can cause or meet has a stable code; the CLI maps codes to exit codes and
+// prints messages, never stack traces (unless --debug).
+export class TunespecError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export interface SpecIssue {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+export function formatIssue(issue: SpecIssue): string {
+  return `${issue.file}:${issue.line}:${issue.col}: ${issue.message}`;
+}
+
+export class SpecError extends TunespecError {
+  constructor(readonly issues: SpecIssue[]) {
+    super('SPEC_INVALID', issues.map(formatIssue).join('\n'));
+  }
+}
+
+export class UsageError extends TunespecError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}
+
+export class ModelError extends TunespecError {
+  constructor(
+    message: string,
+    readonly source?: string,
+  ) {
+    super('MODEL', message);
+  }
+}

@@ -1,0 +1,93 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Tf } from '../engine/backends.ts';
+import { resolveFreezeRanges } from '../spec/layer-refs.ts';
+import type { Experiment, HeadLayerSpec } from '../spec/types.ts';
+import { ModelError } from '../errors.ts';
+import { headLayerName } from './layout.ts';
+import type { ModelFiles } from './source.ts';
+
+export interface BuiltModel {
+  model: TF.LayersModel;
+  /** The built model's layers, input layers left out: the numbering users see. */
+  layers: TF.layers.Layer[];
+  frozen: boolean[];
+}
+
+/** A fresh copy of the base for each variant: training must never see another variant's weights. */
+export async function loadBase(tf: Tf, files: ModelFiles): Promise<TF.LayersModel> {
+  try {
+    return await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: files.json.modelTopology, weightSpecs: files.weightSpecs as TF.io.WeightsManifestEntry[], weightData: files.weightData }),
+    );
+  } catch (err) {
+    throw new ModelError(`cannot load the base model: ${(err as Error).message}`);
+  }
+}
+
+function headLayer(tf: Tf, spec: HeadLayerSpec, i: number, seed: number): TF.layers.Layer {
+  const name = headLayerName(spec, i);
+  switch (spec.type) {
+    case 'dense':
+      return tf.layers.dense({
+        units: spec.units,
+        activation: spec.activation,
+        name,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed + i }),
+        kernelRegularizer: spec.l2 > 0 ? tf.regularizers.l2({ l2: spec.l2 }) : undefined,
+      });
+    case 'dropout':
+      return tf.layers.dropout({ rate: spec.rate, name });
+    case 'batch_norm':
+      return tf.layers.batchNormalization({ momentum: spec.momentum, epsilon: spec.epsilon, name });
+    case 'activation':
+      return tf.layers.activation({ activation: spec.activation, name });
+    case 'flatten':
+      return tf.layers.flatten({ name });
+    case 'global_average_pooling':
+      return tf.layers.globalAveragePooling2d({ name });
+  }
+}
+
+/**
+ * Frozen batch norm runs in inference mode, as in Keras: tfjs would otherwise keep updating the
+ * moving mean and variance of a layer whose `trainable` is false.
+ */
+function inferenceOnly(layer: TF.layers.Layer): void {
+  const call = layer.call.bind(layer);
+  layer.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
+}
+
+/** Base up to the cut, the new head on top, frozen ranges applied. The caller compiles. */
+export function buildModel(tf: Tf, base: TF.LayersModel, cutLayerName: string, spec: Experiment): BuiltModel {
+  let x: TF.SymbolicTensor;
+  try {
+    x = base.getLayer(cutLayerName).output as TF.SymbolicTensor;
+    spec.head.forEach((h, i) => {
+      x = headLayer(tf, h, i, spec.training.seed).apply(x) as TF.SymbolicTensor;
+    });
+  } catch (err) {
+    throw new ModelError(`cannot put the head on layer "${cutLayerName}": ${(err as Error).message}`);
+  }
+  const model = tf.model({ inputs: base.inputs, outputs: x, name: 'tunespec_model' });
+  const shape = model.outputs[0].shape;
+  if (shape.length !== 2) {
+    throw new ModelError(`the head outputs shape [${shape.join(', ')}]; put a flatten or global_average_pooling layer before its dense layers`);
+  }
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  const { frozen } = resolveFreezeRanges(layers, spec.freeze);
+  layers.forEach((layer, i) => {
+    layer.trainable = !frozen[i];
+    if (frozen[i] && layer.getClassName() === 'BatchNormalization') inferenceOnly(layer);
+  });
+  return { model, layers, frozen };
+}
+
+/**
+ * Free a variant's weights. The built model shares its layers with the base, so disposing both
+ * containers would dispose the kept layers twice; the base's dropped layers are freed one by one.
+ */
+export function disposeVariantModel(built: BuiltModel, base: TF.LayersModel): void {
+  const kept = new Set(built.model.layers);
+  built.model.dispose();
+  for (const layer of base.layers) if (!kept.has(layer) && layer.built) layer.dispose();
+}

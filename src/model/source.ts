@@ -1,0 +1,105 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ModelError } from '../errors.ts';
+
+/**
+ * Where a base model lives. Local paths and file:// URLs are read from disk; http(s) URLs are
+ * fetched, with weight shards resolved relative to model.json as tfjs does.
+ */
+export type ModelLocation = { kind: 'file'; path: string } | { kind: 'url'; url: string };
+
+export function resolveModelLocation(source: string, specDir: string): ModelLocation {
+  if (/^https?:\/\//i.test(source)) return { kind: 'url', url: source };
+  if (/^file:\/\//i.test(source)) return { kind: 'file', path: fileURLToPath(source) };
+  return { kind: 'file', path: isAbsolute(source) ? source : resolve(specDir, source) };
+}
+
+export function describeLocation(loc: ModelLocation): string {
+  return loc.kind === 'file' ? loc.path : loc.url;
+}
+
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (err) {
+    throw new ModelError(`cannot fetch ${url}: ${(err as Error).cause ?? (err as Error).message}`, url);
+  }
+  if (!res.ok) throw new ModelError(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`, url);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+async function readBytes(loc: ModelLocation): Promise<Uint8Array> {
+  if (loc.kind === 'url') return fetchBytes(loc.url);
+  try {
+    return new Uint8Array(await readFile(loc.path));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ModelError(`cannot read ${loc.path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, loc.path);
+  }
+}
+
+function sibling(loc: ModelLocation, relative: string): ModelLocation {
+  if (loc.kind === 'url') return { kind: 'url', url: new URL(relative, loc.url).toString() };
+  return { kind: 'file', path: resolve(dirname(loc.path), relative) };
+}
+
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string; scale?: number; min?: number };
+}
+
+/** model.json as tfjs writes it (format "layers-model"). */
+export interface ModelJson {
+  format?: string;
+  modelTopology: any;
+  weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
+  userDefinedMetadata?: Record<string, unknown>;
+}
+
+export async function readModelJson(loc: ModelLocation): Promise<ModelJson> {
+  const bytes = await readBytes(loc);
+  let json: ModelJson;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new ModelError(`${describeLocation(loc)} is not JSON: ${(err as Error).message}`, describeLocation(loc));
+  }
+  if (!json || typeof json !== 'object' || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
+    throw new ModelError(
+      `${describeLocation(loc)} is not a TensorFlow.js LayersModel (model.json needs modelTopology and weightsManifest)`,
+      describeLocation(loc),
+    );
+  }
+  return json;
+}
+
+/** model.json plus every weight shard, concatenated in manifest order as tfjs expects. */
+export interface ModelFiles {
+  json: ModelJson;
+  weightSpecs: WeightSpec[];
+  weightData: ArrayBuffer;
+}
+
+export async function readModelFiles(loc: ModelLocation): Promise<ModelFiles> {
+  const json = await readModelJson(loc);
+  const shards: Uint8Array[] = [];
+  for (const group of json.weightsManifest) {
+    for (const p of group.paths) shards.push(await readBytes(sibling(loc, p)));
+  }
+  const total = shards.reduce((n, s) => n + s.byteLength, 0);
+  const weightData = new Uint8Array(total);
+  let offset = 0;
+  for (const s of shards) {
+    weightData.set(s, offset);
+    offset += s.byteLength;
+  }
+  return { json, weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData: weightData.buffer };
+}
+
+export function locationUrl(loc: ModelLocation): string {
+  return loc.kind === 'url' ? loc.url : pathToFileURL(loc.path).toString();
+}

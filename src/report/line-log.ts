@@ -1,0 +1,41 @@
+import type { Variant } from '../plan/expand.ts';
+import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
+import { fixed } from './table.ts';
+
+/** One line per event: what CI logs and pipes get instead of a live task list. */
+export class LineLog implements SweepListener {
+  constructor(private readonly write: (line: string) => void) {}
+
+  private tag(v: Variant, position: number, total: number): string {
+    return `[${position + 1}/${total}] ${v.label} (${v.id})`;
+  }
+
+  onSweepStart(s: SweepInfo): void {
+    this.write(`sweep ${s.sweepId} of ${s.experiment}: ${s.variants.length} variant(s)`);
+  }
+
+  onVariantStart(i: VariantInfo): void {
+    this.write(
+      `${this.tag(i.variant, i.position, i.total)} engine ${i.engine.name} (${i.engine.reason}); ` +
+        `${i.trainableParams} trainable params; split ${i.split.train}/${i.split.validation} ${i.split.digest.slice(0, 12)}`,
+    );
+  }
+
+  onEpochEnd(i: VariantInfo, epoch: number, m: EpochMetrics): void {
+    this.write(
+      `${this.tag(i.variant, i.position, i.total)} epoch ${epoch + 1}/${i.variant.spec.training.epochs} ` +
+        `loss ${fixed(m.loss)} acc ${fixed(m.accuracy)} val_loss ${fixed(m.val_loss)} val_acc ${fixed(m.val_accuracy)} ` +
+        `lr ${m.learning_rate.toPrecision(3)} ${m.examples_per_second.toFixed(0)} ex/s`,
+    );
+  }
+
+  onVariantSkipped(v: Variant, reason: string): void {
+    this.write(`skip ${v.label} (${v.id}): ${reason}`);
+  }
+
+  onVariantEnd(v: Variant, r: VariantResult, i?: VariantInfo): void {
+    const where = i ? this.tag(v, i.position, i.total) : `${v.label} (${v.id})`;
+    const detail = r.status === 'completed' ? `val_acc ${fixed(r.metrics?.val_accuracy)} (epoch ${r.bestEpoch})` : r.reason;
+    this.write(`${where} ${r.status} in ${r.seconds.toFixed(1)}s: ${detail}`);
+  }
+}

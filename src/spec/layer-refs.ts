@@ -1,0 +1,64 @@
+import type { FreezeRange } from './types.ts';
+
+/** Index of a layer given by index (negative from the end, as in Python) or name; undefined when absent. */
+export function findLayer(layers: readonly { name: string }[], ref: number | string): number | undefined {
+  if (typeof ref === 'number') {
+    const i = ref < 0 ? layers.length + ref : ref;
+    return i >= 0 && i < layers.length ? i : undefined;
+  }
+  const i = layers.findIndex((l) => l.name === ref);
+  return i < 0 ? undefined : i;
+}
+
+export interface FreezeIssue {
+  /** Index of the range in `freeze`, and the field at fault. */
+  range: number;
+  field: 'from' | 'to' | 'match';
+  message: string;
+}
+
+/**
+ * Which layers the ranges freeze. Ranges are inclusive and may overlap; a range that names no
+ * layer is an error rather than a silent no-op, because a typo there would train the backbone.
+ */
+export function resolveFreezeRanges(
+  layers: readonly { name: string }[],
+  ranges: readonly FreezeRange[],
+): { frozen: boolean[]; issues: FreezeIssue[] } {
+  const frozen = layers.map(() => false);
+  const issues: FreezeIssue[] = [];
+  ranges.forEach((range, r) => {
+    if ('match' in range) {
+      const re = new RegExp(range.match);
+      let hits = 0;
+      layers.forEach((l, i) => {
+        if (re.test(l.name)) (frozen[i] = true), hits++;
+      });
+      if (!hits) issues.push({ range: r, field: 'match', message: `/${range.match}/ matches no layer` });
+      return;
+    }
+    const ends = (['from', 'to'] as const).map((field) => {
+      const i = findLayer(layers, range[field]);
+      if (i === undefined) {
+        const ref = range[field];
+        issues.push({
+          range: r,
+          field,
+          message:
+            typeof ref === 'number'
+              ? `layer index ${ref} is out of range: the model has ${layers.length} layers (0..${layers.length - 1}, or -${layers.length}..-1)`
+              : `no layer named "${ref}"`,
+        });
+      }
+      return i;
+    });
+    const [from, to] = ends;
+    if (from === undefined || to === undefined) return;
+    if (from > to) {
+      issues.push({ range: r, field: 'to', message: `range ends (layer ${to}) before it starts (layer ${from})` });
+      return;
+    }
+    for (let i = from; i <= to; i++) frozen[i] = true;
+  });
+  return { frozen, issues };
+}

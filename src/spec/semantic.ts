@@ -1,0 +1,97 @@
+import { findLayer, resolveFreezeRanges } from './layer-refs.ts';
+import type { PathIssue } from './structure.ts';
+import type { Experiment } from './types.ts';
+
+/**
+ * What the semantic checks need to know beyond the spec itself. The caller gathers it (reading
+ * model.json, counting classes), so this module stays free of I/O and of the ML runtime.
+ */
+export interface SpecContext {
+  /** The base model's layers, or null when it could not be read (that is reported elsewhere). */
+  baseLayers: readonly { name: string }[] | null;
+  /** The built model's layers for a cut index: kept base layers, then the head. */
+  builtLayers(cutIndex: number, spec: Experiment): readonly { name: string }[];
+  /** Number of classes the data holds after selection, or null when unknown. */
+  classCount: number | null;
+}
+
+export function cutIndexOf(spec: Experiment, baseLayers: readonly { name: string }[]): number | undefined {
+  return findLayer(baseLayers, spec.base_model.cut ?? -1);
+}
+
+type Check = (spec: Experiment, ctx: SpecContext) => PathIssue[];
+
+const cutExists: Check = (spec, ctx) => {
+  if (!ctx.baseLayers || spec.base_model.cut === undefined) return [];
+  if (cutIndexOf(spec, ctx.baseLayers) !== undefined) return [];
+  const names = ctx.baseLayers.map((l) => l.name);
+  const cut = spec.base_model.cut;
+  return [
+    {
+      path: ['base_model', 'cut'],
+      message:
+        typeof cut === 'number'
+          ? `base_model.cut: layer index ${cut} is out of range: the base model has ${names.length} layers`
+          : `base_model.cut: the base model has no layer "${cut}"; its layers: ${names.join(', ')}`,
+    },
+  ];
+};
+
+const headNamesUnique: Check = (spec, ctx) => {
+  const taken = new Set(ctx.baseLayers?.map((l) => l.name) ?? []);
+  const issues: PathIssue[] = [];
+  spec.head.forEach((h, i) => {
+    if (h.name === undefined) return;
+    if (taken.has(h.name)) issues.push({ path: ['head', i, 'name'], message: `head.${i}.name: "${h.name}" is already a layer name` });
+    taken.add(h.name);
+  });
+  return issues;
+};
+
+const freezeInBounds: Check = (spec, ctx) => {
+  if (!ctx.baseLayers) return [];
+  const cut = cutIndexOf(spec, ctx.baseLayers);
+  if (cut === undefined) return [];
+  const { issues } = resolveFreezeRanges(ctx.builtLayers(cut, spec), spec.freeze);
+  return issues.map((i) => ({ path: ['freeze', i.range, i.field], message: `freeze.${i.range}.${i.field}: ${i.message}` }));
+};
+
+const headEndsInSoftmax: Check = (spec) => {
+  const last = spec.head.map((h, i) => ({ h, i })).filter(({ h }) => h.type !== 'dropout').pop();
+  const ok =
+    last && (last.h.type === 'dense' ? last.h.activation === 'softmax' : last.h.type === 'activation' && last.h.activation === 'softmax');
+  if (ok) return [];
+  return [
+    {
+      path: last ? ['head', last.i] : ['head'],
+      message: `head: the last layer must output class probabilities (dense with activation: softmax, or an activation: softmax layer) for ${spec.training.loss}`,
+    },
+  ];
+};
+
+const headFitsClasses: Check = (spec, ctx) => {
+  const denseAt = spec.head.map((h, i) => (h.type === 'dense' ? i : -1)).filter((i) => i >= 0).pop();
+  if (denseAt === undefined) return [{ path: ['head'], message: 'head: needs at least one dense layer to produce class scores' }];
+  const dense = spec.head[denseAt];
+  if (ctx.classCount === null || dense.type !== 'dense' || dense.units === ctx.classCount) return [];
+  return [
+    {
+      path: ['head', denseAt, 'units'],
+      message: `head.${denseAt}.units: the output layer has ${dense.units} units but the data has ${ctx.classCount} classes`,
+    },
+  ];
+};
+
+const classNamesMatch: Check = (spec, ctx) => {
+  const names = spec.data.class_names;
+  const count = spec.data.classes?.length ?? ctx.classCount;
+  if (!names || count === null || names.length === count) return [];
+  return [{ path: ['data', 'class_names'], message: `data.class_names: ${names.length} names for ${count} classes` }];
+};
+
+/** Semantic checks run on a structurally valid spec; every one runs, every issue is reported. */
+export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, headEndsInSoftmax, headFitsClasses, classNamesMatch];
+
+export function checkSemantics(spec: Experiment, ctx: SpecContext): PathIssue[] {
+  return semanticChecks.flatMap((check) => check(spec, ctx));
+}

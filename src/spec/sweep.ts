@@ -1,0 +1,74 @@
+import { dottedToPath, type PathSegment } from './parse.ts';
+import { checkStructure, type PathIssue } from './structure.ts';
+
+/** Past this a grid is a mistake (a runaway product of lists), not a sweep anyone will run. */
+export const MAX_VARIANTS = 100_000;
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+/** Set `value` at `path` in a copy of `doc`; undefined when a parent on the path does not exist. */
+export function setAtPath(doc: unknown, path: PathSegment[], value: unknown): unknown {
+  const copy = clone(doc) as any;
+  let node = copy;
+  for (let i = 0; i < path.length - 1; i++) {
+    const seg = path[i];
+    const next = Array.isArray(node) ? (typeof seg === 'number' ? node[seg] : undefined) : node?.[seg];
+    if (next === null || typeof next !== 'object') return undefined;
+    node = next;
+  }
+  const leaf = path[path.length - 1];
+  if (Array.isArray(node) && (typeof leaf !== 'number' || leaf >= node.length)) return undefined;
+  node[leaf] = clone(value);
+  return copy;
+}
+
+/**
+ * Every sweep path must name an existing place in the spec, and every value must make a valid
+ * spec when put there. Checked one value at a time, so a 10,000-variant grid costs its list lengths.
+ */
+export function checkSweep(raw: Record<string, unknown>): PathIssue[] {
+  const sweep = raw.sweep;
+  if (!sweep || typeof sweep !== 'object') return [];
+  const issues: PathIssue[] = [];
+  const keys = Object.keys(sweep);
+  let variants = 1;
+  for (const key of keys) {
+    const values = (sweep as Record<string, unknown>)[key];
+    if (!Array.isArray(values)) continue; // the structure check reports it
+    variants *= values.length;
+    const path = dottedToPath(key);
+    const at: PathSegment[] = ['sweep', key];
+    if (path[0] === 'sweep' || path[0] === 'name') {
+      issues.push({ path: at, key: true, message: `sweep: "${key}" cannot be swept` });
+      continue;
+    }
+    const overlap = keys.find((k) => k !== key && key.startsWith(`${k}.`));
+    if (overlap) {
+      issues.push({ path: at, key: true, message: `sweep: "${key}" overlaps "${overlap}"; sweep one or the other` });
+      continue;
+    }
+    values.forEach((value, i) => {
+      const candidate = setAtPath(raw, path, value);
+      if (candidate === undefined) {
+        if (i === 0) issues.push({ path: at, key: true, message: `sweep: "${key}" does not exist in this spec (its parent is missing)` });
+        return;
+      }
+      delete (candidate as Record<string, unknown>).sweep;
+      for (const issue of checkStructure(candidate).issues) {
+        const under = issue.path.length >= path.length && path.every((s, j) => String(issue.path[j]) === String(s));
+        if (under) {
+          issues.push({ path: [...at, i], message: `sweep.${key}[${i}]: ${issue.message}` });
+        } else if (issue.key && issue.path.join('.') === key) {
+          issues.push({ path: at, key: true, message: `sweep: "${key}" is not a spec field: ${issue.message}` });
+        }
+      }
+    });
+  }
+  if (variants > MAX_VARIANTS) {
+    issues.push({ path: ['sweep'], message: `sweep: the grid has ${variants} variants, more than the limit of ${MAX_VARIANTS}` });
+  }
+  const seen = new Set<string>();
+  return issues.filter((i) => (seen.has(i.message) ? false : (seen.add(i.message), true)));
+}

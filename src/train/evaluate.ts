@@ -1,0 +1,43 @@
+import type { Tf } from '../engine/backends.ts';
+import type * as TF from '@tensorflow/tfjs';
+
+export interface Evaluation {
+  loss: number;
+  accuracy: number;
+  /** confusion[true][predicted] counts. */
+  confusion: number[][];
+}
+
+/** Predict in batches and score in JS: loss as tfjs computes categorical cross-entropy (clipped at 1e-7). */
+export function evaluate(
+  tf: Tf,
+  model: TF.LayersModel,
+  features: Float32Array,
+  exampleShape: number[],
+  labels: Int32Array,
+  classes: number,
+  batchSize: number,
+): Evaluation {
+  const n = labels.length;
+  const size = exampleShape.reduce((a, b) => a * b, 1);
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  let loss = 0;
+  let correct = 0;
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const probs = tf.tidy(() => {
+      const x = tf.tensor(features.subarray(start * size, end * size), [end - start, ...exampleShape]);
+      return (model.predict(x) as TF.Tensor).dataSync() as Float32Array;
+    });
+    for (let i = 0; i < end - start; i++) {
+      const row = probs.subarray(i * classes, (i + 1) * classes);
+      const truth = labels[start + i];
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (row[c] > row[best]) best = c;
+      confusion[truth][best]++;
+      if (best === truth) correct++;
+      loss -= Math.log(Math.min(1 - 1e-7, Math.max(1e-7, row[truth])));
+    }
+  }
+  return { loss: loss / n, accuracy: correct / n, confusion };
+}

@@ -1,0 +1,65 @@
+import type { Variant } from '../plan/expand.ts';
+
+export type EpochMetrics = Record<string, number>;
+
+export type VariantStatus = 'completed' | 'failed' | 'interrupted' | 'skipped';
+
+/** The trained model as tfjs serialises it: what a store writes as model.json + weights.bin. */
+export interface SavedModel {
+  modelTopology: unknown;
+  weightSpecs: unknown[];
+  weightData: ArrayBuffer;
+}
+
+export interface VariantResult {
+  status: VariantStatus;
+  reason?: string;
+  /** Final validation metrics of the kept weights (the best epoch when early stopping is on). */
+  metrics?: EpochMetrics;
+  bestEpoch?: number;
+  confusion?: number[][];
+  model?: SavedModel;
+  seconds: number;
+}
+
+export interface SweepInfo {
+  experiment: string;
+  sweepId: string;
+  specFile: string;
+  specText: string;
+  variants: Variant[];
+}
+
+export interface VariantInfo {
+  variant: Variant;
+  position: number;
+  total: number;
+  engine: { name: string; reason: string; version: string };
+  split: { train: number; validation: number; digest: string };
+  data: { digest: string; classNames: string[] };
+  layers: { name: string; className: string; params: number; trainable: boolean }[];
+  trainableParams: number;
+}
+
+/**
+ * What a sweep tells its listeners. The fit loop knows nothing of files, MLflow or terminals:
+ * stores, loggers and progress renderers implement the hooks they care about.
+ */
+export interface SweepListener {
+  onSweepStart?(sweep: SweepInfo): void | Promise<void>;
+  onVariantStart?(info: VariantInfo): void | Promise<void>;
+  onBatchEnd?(info: VariantInfo, epoch: number, batch: number, batches: number, loss: number): void;
+  onEpochEnd?(info: VariantInfo, epoch: number, metrics: EpochMetrics): void | Promise<void>;
+  onVariantSkipped?(variant: Variant, reason: string): void | Promise<void>;
+  /** `info` is missing when the variant failed before training started (engine, model or data). */
+  onVariantEnd?(variant: Variant, result: VariantResult, info?: VariantInfo): void | Promise<void>;
+  onSweepEnd?(sweep: SweepInfo, results: Map<string, VariantResult>): void | Promise<void>;
+}
+
+export async function emit<K extends keyof SweepListener>(
+  listeners: readonly SweepListener[],
+  hook: K,
+  ...args: Parameters<NonNullable<SweepListener[K]>>
+): Promise<void> {
+  for (const l of listeners) await (l[hook] as ((...a: unknown[]) => unknown) | undefined)?.apply(l, args);
+}

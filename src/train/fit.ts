@@ -1,0 +1,143 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Tf } from '../engine/backends.ts';
+import { augmentBatch, hasAugmentation } from '../data/augment.ts';
+import { createRng, shuffleInPlace } from '../data/rng.ts';
+import type { Experiment } from '../spec/types.ts';
+import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from './events.ts';
+import { evaluate, type Evaluation } from './evaluate.ts';
+import { learningRateAt, modeFor } from './schedule.ts';
+
+/** Examples gathered once per sweep: the split never depends on the variant's training settings. */
+export interface TrainingData {
+  exampleShape: number[];
+  classes: number;
+  train: { x: Float32Array; y: Int32Array };
+  validation: { x: Float32Array; y: Int32Array };
+  /** Largest value after scaling, for augmentation clamping; undefined for tabular data. */
+  maxValue?: number;
+}
+
+export class VariantFailure extends Error {}
+export class Interrupted extends Error {}
+
+export interface FitOutcome {
+  metrics: EpochMetrics;
+  bestEpoch: number;
+  confusion: number[][];
+}
+
+const OPTIMIZERS = {
+  adam: (tf: Tf, lr: number) => tf.train.adam(lr),
+  sgd: (tf: Tf, lr: number, momentum: number) => (momentum > 0 ? tf.train.momentum(lr, momentum) : tf.train.sgd(lr)),
+  rmsprop: (tf: Tf, lr: number, momentum: number) => tf.train.rmsprop(lr, 0.9, momentum),
+} as const;
+
+function setLearningRate(optimizer: TF.Optimizer, lr: number): void {
+  // SGD caches its rate as a tensor, so it needs its setter; the others read the field each step.
+  const o = optimizer as TF.Optimizer & { setLearningRate?: (lr: number) => void; learningRate: number };
+  if (o.setLearningRate) o.setLearningRate(lr);
+  else o.learningRate = lr;
+}
+
+function snapshot(model: TF.LayersModel): TF.Tensor[] {
+  return model.weights.map((w) => w.read().clone());
+}
+
+function improved(value: number, best: number, mode: 'max' | 'min', minDelta: number): boolean {
+  return mode === 'max' ? value > best + minDelta : value < best - minDelta;
+}
+
+/**
+ * Train one compiled-ready model. Batches come from our own seeded shuffle and our own split
+ * (never tfjs's validationSplit, which takes the last rows unshuffled); early stopping keeps the
+ * best weights, which tfjs's callback cannot do.
+ */
+export async function fitVariant(
+  tf: Tf,
+  model: TF.LayersModel,
+  spec: Experiment,
+  data: TrainingData,
+  info: VariantInfo,
+  listeners: readonly SweepListener[],
+  signal: AbortSignal,
+): Promise<FitOutcome> {
+  const t = spec.training;
+  const optimizer = OPTIMIZERS[t.optimizer](tf, t.learning_rate, t.momentum);
+  // Compiling after `trainable` is set is what makes the optimizer see exactly the trainable weights.
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const size = data.exampleShape.reduce((a, b) => a * b, 1);
+  const n = data.train.y.length;
+  const rng = createRng(t.seed);
+  const augment = spec.data.format !== 'csv' && hasAugmentation(spec.data.augment) ? spec.data.augment : undefined;
+  const monitor = t.early_stopping?.monitor ?? t.objective.metric;
+  const mode = modeFor(monitor, t.early_stopping?.mode ?? (t.early_stopping?.monitor ? undefined : t.objective.mode));
+  let best = mode === 'max' ? -Infinity : Infinity;
+  let bestEpoch = -1;
+  let bestWeights: TF.Tensor[] | undefined;
+  let sinceBest = 0;
+  const order = Array.from({ length: n }, (_, i) => i);
+  const batches = Math.ceil(n / t.batch_size);
+  let epochsRun = 0;
+  try {
+    for (let epoch = 0; epoch < t.epochs; epoch++) {
+      epochsRun = epoch + 1;
+      const started = performance.now();
+      const lr = learningRateAt(t, epoch);
+      setLearningRate(optimizer, lr);
+      shuffleInPlace(order, rng);
+      let lossSum = 0;
+      let accSum = 0;
+      for (let b = 0; b < batches; b++) {
+        if (signal.aborted) throw new Interrupted('interrupted by the user');
+        const idx = order.slice(b * t.batch_size, (b + 1) * t.batch_size);
+        let xb = new Float32Array(idx.length * size);
+        idx.forEach((row, i) => xb.set(data.train.x.subarray(row * size, (row + 1) * size), i * size));
+        if (augment) xb = augmentBatch(xb, data.exampleShape, augment, rng, data.maxValue ?? 1);
+        const labels = Int32Array.from(idx, (row) => data.train.y[row]);
+        const [x, y] = tf.tidy(() => [tf.tensor(xb, [idx.length, ...data.exampleShape]), tf.oneHot(tf.tensor1d(labels, 'int32'), data.classes)]);
+        const out = (await model.trainOnBatch(x, y)) as number[];
+        tf.dispose([x, y]);
+        const [loss, acc] = out;
+        if (!Number.isFinite(loss)) throw new VariantFailure(`loss is ${loss} at epoch ${epoch + 1}, batch ${b + 1}`);
+        lossSum += loss * idx.length;
+        accSum += acc * idx.length;
+        await emit(listeners, 'onBatchEnd', info, epoch, b, batches, loss);
+      }
+      const val = evaluate(tf, model, data.validation.x, data.exampleShape, data.validation.y, data.classes, t.batch_size);
+      const seconds = (performance.now() - started) / 1000;
+      const metrics: EpochMetrics = {
+        loss: lossSum / n,
+        accuracy: accSum / n,
+        val_loss: val.loss,
+        val_accuracy: val.accuracy,
+        learning_rate: lr,
+        epoch_seconds: seconds,
+        examples_per_second: n / seconds,
+      };
+      await emit(listeners, 'onEpochEnd', info, epoch, metrics);
+      if (improved(metrics[monitor], best, mode, t.early_stopping?.min_delta ?? 0)) {
+        best = metrics[monitor];
+        bestEpoch = epoch;
+        sinceBest = 0;
+        if (t.early_stopping) {
+          tf.dispose(bestWeights);
+          bestWeights = snapshot(model);
+        }
+      } else if (t.early_stopping && ++sinceBest > t.early_stopping.patience) {
+        break;
+      }
+    }
+    if (bestWeights) model.setWeights(bestWeights);
+    // Without early stopping the kept weights are the last epoch's, whatever the objective did.
+    const kept = t.early_stopping ? bestEpoch + 1 : epochsRun;
+    const final: Evaluation = evaluate(tf, model, data.validation.x, data.exampleShape, data.validation.y, data.classes, t.batch_size);
+    return {
+      metrics: { val_loss: final.loss, val_accuracy: final.accuracy, kept_epoch: kept, epochs_run: epochsRun },
+      bestEpoch: kept,
+      confusion: final.confusion,
+    };
+  } finally {
+    tf.dispose(bestWeights);
+    optimizer.dispose();
+  }
+}

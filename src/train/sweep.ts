@@ -1,0 +1,144 @@
+import type * as TF from '@tensorflow/tfjs';
+import { selectEngine, type EngineRequest } from '../engine/backends.ts';
+import { kernelsForTraining } from '../engine/kernels.ts';
+import { loadDataset, maxPixelValue, type Dataset } from '../data/dataset.ts';
+import { splitDataset, type Split } from '../data/split.ts';
+import { buildModel, disposeVariantModel, loadBase } from '../model/build.ts';
+import type { ModelFiles } from '../model/source.ts';
+import type { LayerInfo } from '../model/topology.ts';
+import { planLayers } from '../model/layout.ts';
+import { resolveFreezeRanges } from '../spec/layer-refs.ts';
+import { cutIndexOf } from '../spec/semantic.ts';
+import type { Experiment } from '../spec/types.ts';
+import type { Plan, Variant } from '../plan/expand.ts';
+import { canonicalJson } from '../plan/canonical.ts';
+import { emit, type SavedModel, type SweepInfo, type SweepListener, type VariantInfo, type VariantResult } from './events.ts';
+import { fitVariant, Interrupted, type TrainingData } from './fit.ts';
+import { withSeededMathRandom } from './seeded-random.ts';
+
+export interface SweepInput {
+  experiment: string;
+  specFile: string;
+  specText: string;
+  dir: string;
+  plan: Plan;
+  model: { files: ModelFiles; layers: LayerInfo[] };
+}
+
+export interface SweepOptions {
+  engine: EngineRequest;
+  /** Variants to run; all when empty. */
+  only: readonly string[];
+  /** Why a variant need not run again (already completed), or undefined to run it. */
+  skipReason(variant: Variant): Promise<string | undefined>;
+  signal: AbortSignal;
+}
+
+function gather(ds: Dataset, rows: Int32Array): { x: Float32Array; y: Int32Array } {
+  const size = ds.exampleShape.reduce((a, b) => a * b, 1);
+  const x = new Float32Array(rows.length * size);
+  rows.forEach((r, i) => x.set(ds.features.subarray(r * size, (r + 1) * size), i * size));
+  return { x, y: Int32Array.from(rows, (r) => ds.labels[r]) };
+}
+
+interface Prepared {
+  dataset: Dataset;
+  split: Split;
+  data: TrainingData;
+}
+
+async function saveToMemory(model: TF.LayersModel, tf: typeof TF): Promise<SavedModel> {
+  let saved: SavedModel | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      saved = { modelTopology: a.modelTopology, weightSpecs: a.weightSpecs ?? [], weightData: a.weightData as ArrayBuffer };
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return saved!;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Run the variants of a plan one after another. A variant that fails is recorded and the sweep
+ * goes on; an interrupt marks the current variant interrupted and stops the sweep.
+ */
+export async function runSweep(input: SweepInput, opts: SweepOptions, listeners: readonly SweepListener[]): Promise<Map<string, VariantResult>> {
+  const variants = input.plan.variants.filter((v) => !opts.only.length || opts.only.includes(v.id));
+  const sweep: SweepInfo = { experiment: input.experiment, sweepId: input.plan.sweepId, specFile: input.specFile, specText: input.specText, variants };
+  const results = new Map<string, VariantResult>();
+  const prepared = new Map<string, Prepared>();
+  await emit(listeners, 'onSweepStart', sweep);
+
+  const prepare = async (spec: Experiment): Promise<Prepared> => {
+    const key = canonicalJson([spec.data, spec.validation]);
+    let p = prepared.get(key);
+    if (!p) {
+      const dataset = await loadDataset(spec.data, input.dir);
+      const split = splitDataset(dataset.labels, spec.validation, dataset.digest);
+      const data: TrainingData = {
+        exampleShape: dataset.exampleShape,
+        classes: dataset.classLabels.length,
+        train: gather(dataset, split.train),
+        validation: gather(dataset, split.validation),
+        maxValue: maxPixelValue(spec.data),
+      };
+      prepared.set(key, (p = { dataset, split, data }));
+    }
+    return p;
+  };
+
+  for (const [position, variant] of variants.entries()) {
+    const skip = await opts.skipReason(variant);
+    if (skip) {
+      results.set(variant.id, { status: 'skipped', reason: skip, seconds: 0 });
+      await emit(listeners, 'onVariantSkipped', variant, skip);
+      continue;
+    }
+    const started = performance.now();
+    let info: VariantInfo | undefined;
+    let result: VariantResult;
+    try {
+      result = await withSeededMathRandom(variant.spec.training.seed, async () => {
+        const { dataset, split, data } = await prepare(variant.spec);
+        const cutIndex = cutIndexOf(variant.spec, input.model.layers)!;
+        const planned = planLayers(input.model.layers, cutIndex, variant.spec.head);
+        const { frozen } = resolveFreezeRanges(planned, variant.spec.freeze);
+        const kernels = kernelsForTraining(planned, frozen.map((f) => !f));
+        const engine = await selectEngine(opts.engine, kernels);
+        const tf = engine.tf;
+        const base = await loadBase(tf, input.model.files);
+        const built = buildModel(tf, base, input.model.layers[cutIndex].name, variant.spec);
+        try {
+          const layers = built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
+          info = {
+            variant,
+            position,
+            total: variants.length,
+            engine: { name: engine.name, reason: engine.reason, version: engine.version },
+            split: { train: split.train.length, validation: split.validation.length, digest: split.digest },
+            data: { digest: dataset.digest, classNames: dataset.classNames },
+            layers,
+            trainableParams: layers.filter((l) => l.trainable).reduce((n, l) => n + l.params, 0),
+          };
+          await emit(listeners, 'onVariantStart', info);
+          const outcome = await fitVariant(tf, built.model, variant.spec, data, info, listeners, opts.signal);
+          return { status: 'completed' as const, ...outcome, model: await saveToMemory(built.model, tf), seconds: 0 };
+        } finally {
+          disposeVariantModel(built, base);
+        }
+      });
+    } catch (err) {
+      result = { status: err instanceof Interrupted ? 'interrupted' : 'failed', reason: errorMessage(err), seconds: 0 };
+    }
+    result.seconds = (performance.now() - started) / 1000;
+    results.set(variant.id, result);
+    await emit(listeners, 'onVariantEnd', variant, result, info);
+    if (result.status === 'interrupted') break;
+  }
+  await emit(listeners, 'onSweepEnd', sweep, results);
+  return results;
+}

@@ -1,0 +1,76 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const BIN = join(ROOT, 'bin', 'tunespec.js');
+export const BASE_MODEL = join(ROOT, 'models', 'fashion-base', 'model.json');
+export const QUICKSTART_IMAGES = join(ROOT, 'data', 'quickstart', 'images-idx3-ubyte.gz');
+export const QUICKSTART_LABELS = join(ROOT, 'data', 'quickstart', 'labels-idx1-ubyte.gz');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the real CLI in a child process, as a user would from `cwd`. */
+export function tunespec(args: string[], cwd = ROOT): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The same, asynchronously: for tests that serve HTTP from this process or send signals. */
+export function tunespecAsync(args: string[], onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+      onStdout?.(c, child);
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export function tempDir(prefix = 'tunespec-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A small quickstart-like spec (60 examples a class, few epochs) in `dir`, with overrides as YAML text. */
+export function writeSmallSpec(dir: string, opts: { name?: string; source?: string; epochs?: number; sweep?: string; extra?: string } = {}): string {
+  const file = join(dir, `${opts.name ?? 'small'}.yaml`);
+  writeFileSync(
+    file,
+    `name: ${opts.name ?? 'small'}
+base_model:
+  source: ${JSON.stringify(opts.source ?? BASE_MODEL)}
+  cut: flatten
+head:
+  - { type: dense, units: 16, activation: relu }
+  - { type: dense, units: 5, activation: softmax }
+freeze:
+  - { from: 0, to: flatten }
+data:
+  format: idx
+  images: ${JSON.stringify(QUICKSTART_IMAGES)}
+  labels: ${JSON.stringify(QUICKSTART_LABELS)}
+  classes: [5, 6, 7, 8, 9]
+  limit_per_class: 60
+validation: { fraction: 0.25, seed: 3 }
+training:
+  epochs: ${opts.epochs ?? 2}
+  batch_size: 32
+  learning_rate: 0.003
+  seed: 1
+${opts.extra ?? ''}
+sweep:
+${opts.sweep ?? '  training.learning_rate: [0.01, 0.001]'}
+`,
+  );
+  return file;
+}

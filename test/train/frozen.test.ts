@@ -1,0 +1,91 @@
+// Frozen layers, frozen batch norm included, come out of training bit-identical to the base; every
+// trainable weight moves. The second case (batch norm left trainable) shows the check can fail.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalRunStore } from '../../src/track/local-store.ts';
+import { loadBase, buildModel, disposeVariantModel } from '../../src/model/build.ts';
+import { readModelFiles, resolveModelLocation, type ModelJson } from '../../src/model/source.ts';
+import { anyTf } from '../../src/engine/backends.ts';
+import type { VariantInfo } from '../../src/train/events.ts';
+import { BASE_MODEL, baseSpec, runSpec, sameBytes, savedWeights, tempDir, weightsByName, writeSpec, runSpecFile } from './helpers.ts';
+import { loadSpec } from '../../src/cli/load-spec.ts';
+
+const BN_STATS = ['bn1', 'bn2', 'bn3'].flatMap((l) => [`${l}/moving_mean`, `${l}/moving_variance`]);
+
+async function baseWeights(): Promise<Map<string, Float32Array>> {
+  const files = await readModelFiles(resolveModelLocation(BASE_MODEL, '/'));
+  return weightsByName(files.weightSpecs, files.weightData);
+}
+
+/** The head's weights before training: the seeded initialisers make a rebuild give the same values. */
+async function initialHeadWeights(specFile: string): Promise<Map<string, Float32Array>> {
+  const tf = await anyTf();
+  const loaded = await loadSpec(specFile);
+  const base = await loadBase(tf, loaded.model.files);
+  const built = buildModel(tf, base, loaded.model.layers[loaded.model.cutIndex].name, loaded.plan.variants[0].spec);
+  const out = new Map<string, Float32Array>();
+  for (const w of built.model.weights) if (w.originalName.startsWith('head_')) out.set(w.originalName, w.read().dataSync() as Float32Array);
+  disposeVariantModel(built, base);
+  return out;
+}
+
+function layerOf(weight: string): string {
+  return weight.slice(0, weight.indexOf('/'));
+}
+
+test('a frozen conv base, batch norm included, is bit-identical after training; every trainable weight changed', async () => {
+  const dir = await tempDir();
+  const store = new LocalRunStore(join(dir, 'runs'));
+  let info: VariantInfo | undefined;
+  const spec = baseSpec();
+  (spec.training as Record<string, unknown>).epochs = 2;
+  const file = await writeSpec(dir, spec);
+  const run = await runSpecFile(file, 'wasm', [store, { onVariantStart: (i) => void (info = i) }]);
+  const result = run.ordered[0];
+  assert.equal(result.status, 'completed', result.reason);
+  assert.ok(info);
+
+  const frozenLayers = info.layers.filter((l) => !l.trainable).map((l) => l.name);
+  assert.deepEqual(frozenLayers, ['conv1', 'bn1', 'pool1', 'conv2', 'bn2', 'pool2', 'conv3', 'bn3', 'pool3', 'flatten']);
+
+  // The saved model in the result and the one the run store wrote must agree byte for byte.
+  const saved = savedWeights(result.model!);
+  const variantDir = join(dir, 'runs', 'test', run.loaded.plan.sweepId, run.loaded.plan.variants[0].id, 'model');
+  const storedJson = JSON.parse(await readFile(join(variantDir, 'model.json'), 'utf8')) as ModelJson;
+  const storedBin = new Uint8Array(await readFile(join(variantDir, 'weights.bin')));
+  const stored = weightsByName(storedJson.weightsManifest.flatMap((g) => g.weights), storedBin.buffer.slice(storedBin.byteOffset, storedBin.byteOffset + storedBin.byteLength));
+  assert.deepEqual([...stored.keys()].sort(), [...saved.keys()].sort());
+  for (const [name, values] of saved) assert.ok(sameBytes(values, stored.get(name)!), `${name}: store and result differ`);
+
+  const base = await baseWeights();
+  const baseKept = [...base.keys()].filter((n) => frozenLayers.includes(layerOf(n)));
+  assert.ok(BN_STATS.every((n) => baseKept.includes(n)), 'moving statistics are among the compared weights');
+  assert.equal(baseKept.length, 18); // conv1..3 kernel+bias, bn1..3 gamma/beta/moving_mean/moving_variance
+  for (const name of baseKept) {
+    assert.ok(saved.has(name), `${name} missing from the saved model`);
+    assert.ok(sameBytes(saved.get(name)!, base.get(name)!), `frozen weight ${name} changed during training`);
+  }
+
+  const initial = await initialHeadWeights(file);
+  const trainable = [...saved.keys()].filter((n) => !frozenLayers.includes(layerOf(n)));
+  assert.deepEqual(trainable.sort(), ['head_0_dense/bias', 'head_0_dense/kernel', 'head_1_dense/bias', 'head_1_dense/kernel']);
+  for (const name of trainable) assert.ok(!sameBytes(saved.get(name)!, initial.get(name)!), `trainable weight ${name} did not change`);
+});
+
+test('batch norm left trainable (only ^conv frozen) updates gamma, beta and the moving statistics; conv stays put', async () => {
+  const dir = await tempDir();
+  const spec = { ...baseSpec(), freeze: [{ match: '^conv' }] };
+  const run = await runSpec(dir, spec, 'wasm');
+  const result = run.ordered[0];
+  assert.equal(result.status, 'completed', result.reason);
+  const saved = savedWeights(result.model!);
+  const base = await baseWeights();
+  for (const name of ['conv1', 'conv2', 'conv3'].flatMap((l) => [`${l}/kernel`, `${l}/bias`])) {
+    assert.ok(sameBytes(saved.get(name)!, base.get(name)!), `frozen ${name} changed`);
+  }
+  for (const name of [...BN_STATS, ...['bn1', 'bn2', 'bn3'].flatMap((l) => [`${l}/gamma`, `${l}/beta`])]) {
+    assert.ok(!sameBytes(saved.get(name)!, base.get(name)!), `${name} of a trainable batch norm did not change`);
+  }
+});

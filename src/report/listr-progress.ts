@@ -38,13 +38,18 @@ export class ListrProgress implements SweepListener {
     s.settle?.(ended);
   }
 
-  onSweepStart(sweep: SweepInfo): void {
+  async onSweepStart(sweep: SweepInfo): Promise<void> {
+    // Wait for the renderer to start: it draws from Math.random once (signal-exit), and doing so
+    // inside a variant's seeded window would shift that variant's dropout masks.
+    let started!: () => void;
+    const rendering = new Promise<void>((resolve) => (started = resolve));
     const list = new Listr(
       sweep.variants.map((v) => ({
         title: `${v.label} (${v.id})`,
         task: async (_ctx: unknown, task: Task) => {
           const s = this.slot(v.id);
           s.task = task;
+          started();
           if (s.output) task.output = s.output;
           const ended = s.ended ?? (await new Promise<NonNullable<Slot['ended']>>((resolve) => (s.settle = resolve)));
           if (ended.skipped) return task.skip(`${task.title}: ${ended.skipped}`);
@@ -56,6 +61,7 @@ export class ListrProgress implements SweepListener {
       { concurrent: false, exitOnError: false, rendererOptions: { collapseErrors: false }, collectErrors: false },
     );
     this.running = list.run().catch(() => undefined);
+    if (sweep.variants.length) await rendering;
   }
 
   onVariantStart(i: VariantInfo): void {

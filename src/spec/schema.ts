@@ -213,7 +213,7 @@ const schedule = {
       title: 'warmup',
       properties: {
         type: { const: 'warmup' },
-        epochs: { type: 'integer', minimum: 1, default: 1, description: 'Epochs of linear warmup from 0, then constant.' },
+        epochs: { type: 'integer', minimum: 1, default: 1, description: 'Epochs over which the rate climbs in equal steps to learning_rate, then stays there.' },
       },
       required: ['type'],
       additionalProperties: false,
@@ -221,7 +221,7 @@ const schedule = {
   ],
 } as const;
 
-const metricName = { type: 'string', pattern: '^(val_)?(loss|accuracy)$' } as const;
+const metricName = { type: 'string', pattern: '^(val_)?(loss|accuracy)$', description: 'loss, accuracy, val_loss or val_accuracy.' } as const;
 
 export const experimentSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',

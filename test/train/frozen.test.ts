@@ -38,40 +38,49 @@ function layerOf(weight: string): string {
 test('a frozen conv base, batch norm included, is bit-identical after training; every trainable weight changed', async () => {
   const dir = await tempDir();
   const store = new LocalRunStore(join(dir, 'runs'));
-  let info: VariantInfo | undefined;
+  const infos = new Map<string, VariantInfo>();
   const spec = baseSpec();
   (spec.training as Record<string, unknown>).epochs = 2;
+  // Two variants: the second is built while the first's variables have been created in this
+  // process, so tfjs gives its variables suffixed names; the saved names must not depend on that.
+  spec.sweep = { 'training.learning_rate': [0.001, 0.01] };
   const file = await writeSpec(dir, spec);
-  const run = await runSpecFile(file, 'wasm', [store, { onVariantStart: (i) => void (info = i) }]);
-  const result = run.ordered[0];
-  assert.equal(result.status, 'completed', result.reason);
-  assert.ok(info);
-
-  const frozenLayers = info.layers.filter((l) => !l.trainable).map((l) => l.name);
-  assert.deepEqual(frozenLayers, ['conv1', 'bn1', 'pool1', 'conv2', 'bn2', 'pool2', 'conv3', 'bn3', 'pool3', 'flatten']);
-
-  // The saved model in the result and the one the run store wrote must agree byte for byte.
-  const saved = savedWeights(result.model!);
-  const variantDir = join(dir, 'runs', 'test', run.loaded.plan.sweepId, run.loaded.plan.variants[0].id, 'model');
-  const storedJson = JSON.parse(await readFile(join(variantDir, 'model.json'), 'utf8')) as ModelJson;
-  const storedBin = new Uint8Array(await readFile(join(variantDir, 'weights.bin')));
-  const stored = weightsByName(storedJson.weightsManifest.flatMap((g) => g.weights), storedBin.buffer.slice(storedBin.byteOffset, storedBin.byteOffset + storedBin.byteLength));
-  assert.deepEqual([...stored.keys()].sort(), [...saved.keys()].sort());
-  for (const [name, values] of saved) assert.ok(sameBytes(values, stored.get(name)!), `${name}: store and result differ`);
-
+  const run = await runSpecFile(file, 'wasm', [store, { onVariantStart: (i) => void infos.set(i.variant.id, i) }]);
   const base = await baseWeights();
-  const baseKept = [...base.keys()].filter((n) => frozenLayers.includes(layerOf(n)));
-  assert.ok(BN_STATS.every((n) => baseKept.includes(n)), 'moving statistics are among the compared weights');
-  assert.equal(baseKept.length, 18); // conv1..3 kernel+bias, bn1..3 gamma/beta/moving_mean/moving_variance
-  for (const name of baseKept) {
-    assert.ok(saved.has(name), `${name} missing from the saved model`);
-    assert.ok(sameBytes(saved.get(name)!, base.get(name)!), `frozen weight ${name} changed during training`);
-  }
-
   const initial = await initialHeadWeights(file);
-  const trainable = [...saved.keys()].filter((n) => !frozenLayers.includes(layerOf(n)));
-  assert.deepEqual(trainable.sort(), ['head_0_dense/bias', 'head_0_dense/kernel', 'head_1_dense/bias', 'head_1_dense/kernel']);
-  for (const name of trainable) assert.ok(!sameBytes(saved.get(name)!, initial.get(name)!), `trainable weight ${name} did not change`);
+
+  for (const [k, variant] of run.loaded.plan.variants.entries()) {
+    const result = run.ordered[k];
+    assert.equal(result.status, 'completed', result.reason);
+    const info = infos.get(variant.id);
+    assert.ok(info);
+    const frozenLayers = info.layers.filter((l) => !l.trainable).map((l) => l.name);
+    assert.deepEqual(frozenLayers, ['conv1', 'bn1', 'pool1', 'conv2', 'bn2', 'pool2', 'conv3', 'bn3', 'pool3', 'flatten']);
+
+    // The saved model in the result and the one the run store wrote must agree byte for byte.
+    const saved = savedWeights(result.model!);
+    const modelDir = join(dir, 'runs', 'test', run.loaded.plan.sweepId, variant.id, 'model');
+    const storedJson = JSON.parse(await readFile(join(modelDir, 'model.json'), 'utf8')) as ModelJson;
+    const bin = await readFile(join(modelDir, 'weights.bin'));
+    const stored = weightsByName(
+      storedJson.weightsManifest.flatMap((g) => g.weights),
+      bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer,
+    );
+    assert.deepEqual([...stored.keys()].sort(), [...saved.keys()].sort());
+    for (const [name, values] of saved) assert.ok(sameBytes(values, stored.get(name)!), `${variant.label}: ${name}: store and result differ`);
+
+    const baseKept = [...base.keys()].filter((n) => frozenLayers.includes(layerOf(n)));
+    assert.ok(BN_STATS.every((n) => baseKept.includes(n)), 'moving statistics are among the compared weights');
+    assert.equal(baseKept.length, 18); // conv1..3 kernel+bias, bn1..3 gamma/beta/moving_mean/moving_variance
+    for (const name of baseKept) {
+      assert.ok(saved.has(name), `${variant.label}: ${name} missing from the saved model (saved: ${[...saved.keys()].join(', ')})`);
+      assert.ok(sameBytes(saved.get(name)!, base.get(name)!), `${variant.label}: frozen weight ${name} changed during training`);
+    }
+
+    const trainable = [...saved.keys()].filter((n) => !frozenLayers.includes(layerOf(n))).sort();
+    assert.deepEqual(trainable, ['head_0_dense/bias', 'head_0_dense/kernel', 'head_1_dense/bias', 'head_1_dense/kernel']);
+    for (const name of trainable) assert.ok(!sameBytes(saved.get(name)!, initial.get(name)!), `${variant.label}: trainable weight ${name} did not change`);
+  }
 });
 
 test('batch norm left trainable (only ^conv frozen) updates gamma, beta and the moving statistics; conv stays put', async () => {

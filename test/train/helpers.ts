@@ -10,6 +10,12 @@ import { runSweep } from '../../src/train/sweep.ts';
 import type { EngineRequest } from '../../src/engine/backends.ts';
 import type { SavedModel, SweepListener, VariantResult } from '../../src/train/events.ts';
 import type { WeightSpec } from '../../src/model/source.ts';
+import type { VariantInfo } from '../../src/train/events.ts';
+import type { TrainingData } from '../../src/train/fit.ts';
+import type { BuiltModel } from '../../src/model/build.ts';
+import type { Experiment } from '../../src/spec/types.ts';
+import { loadDataset, maxPixelValue } from '../../src/data/dataset.ts';
+import { splitDataset } from '../../src/data/split.ts';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const BASE_MODEL = join(ROOT, 'models/fashion-base/model.json');
@@ -94,4 +100,39 @@ export function savedWeights(model: SavedModel): Map<string, Float32Array> {
 export function sameBytes(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** The sweep's training data for a spec, gathered the way runSweep does (own split, no tfjs validationSplit). */
+export async function trainingData(loaded: LoadedSpec, spec: Experiment = loaded.plan.variants[0].spec): Promise<TrainingData & { digest: string }> {
+  const ds = await loadDataset(spec.data, loaded.dir);
+  const split = splitDataset(ds.labels, spec.validation, ds.digest);
+  const size = ds.exampleShape.reduce((a, b) => a * b, 1);
+  const gather = (rows: Int32Array) => {
+    const x = new Float32Array(rows.length * size);
+    rows.forEach((r, i) => x.set(ds.features.subarray(r * size, (r + 1) * size), i * size));
+    return { x, y: Int32Array.from(rows, (r) => ds.labels[r]) };
+  };
+  return {
+    exampleShape: ds.exampleShape,
+    classes: ds.classLabels.length,
+    train: gather(split.train),
+    validation: gather(split.validation),
+    maxValue: maxPixelValue(spec.data),
+    digest: split.digest,
+  };
+}
+
+/** A VariantInfo good enough for fitVariant's listeners when a test calls it directly. */
+export function fakeInfo(loaded: LoadedSpec, built: BuiltModel): VariantInfo {
+  const layers = built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
+  return {
+    variant: loaded.plan.variants[0],
+    position: 0,
+    total: 1,
+    engine: { name: 'test', reason: 'test', version: 'test' },
+    split: { train: 0, validation: 0, digest: '' },
+    data: { digest: '', classNames: [] },
+    layers,
+    trainableParams: layers.filter((l) => l.trainable).reduce((n, l) => n + l.params, 0),
+  };
 }

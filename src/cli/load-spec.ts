@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { SpecError, TunespecError, type SpecIssue } from '../errors.ts';
-import { locate, parseSpecText, type PathSegment, type SourceDoc } from '../spec/parse.ts';
+import { dottedToPath, locate, parseSpecText, type PathSegment, type SourceDoc } from '../spec/parse.ts';
 import { checkStructure, type PathIssue } from '../spec/structure.ts';
 import { checkSweep } from '../spec/sweep.ts';
 import { checkSemantics, cutIndexOf, type SpecContext } from '../spec/semantic.ts';
@@ -32,6 +32,16 @@ function dataFiles(data: DataSpec): [PathSegment[], string][] {
     : [[['data', 'path'], data.path]];
 }
 
+/** Paths in messages as the user would type them: relative to where they ran tunespec. */
+function shown(p: string): string {
+  const rel = relative(process.cwd(), p);
+  return rel.startsWith('..') || isAbsolute(rel) ? p : rel;
+}
+
+function withShownPaths(message: string, paths: string[]): string {
+  return paths.reduce((m, p) => m.split(p).join(shown(p)), message);
+}
+
 async function exists(p: string): Promise<boolean> {
   return stat(p).then(
     () => true,
@@ -51,14 +61,29 @@ async function inputsDigest(files: ModelFiles, data: DataSpec, dir: string): Pro
   return h.digest('hex');
 }
 
-/** Where a variant's issue points: at the sweep value that caused it when a swept path is involved. */
-function relocate(issue: PathIssue, overrides: Record<string, unknown>, sweep: Record<string, unknown[]>): PathIssue {
-  for (const key of Object.keys(overrides)) {
-    if (!issue.path.join('.').startsWith(key)) continue;
-    const i = sweep[key].findIndex((v) => JSON.stringify(v) === JSON.stringify(overrides[key]));
-    return { path: ['sweep', key, i], message: `sweep.${key}[${i}]: ${issue.message}` };
-  }
-  return issue;
+function samePrefix(a: PathSegment[], b: PathSegment[]): boolean {
+  const n = Math.min(a.length, b.length);
+  for (let k = 0; k < n; k++) if (String(a[k]) !== String(b[k])) return false;
+  return true;
+}
+
+/**
+ * Where a variant's issue points: at the sweep value that caused it. That is the swept path the
+ * issue is about (one contains the other), else the first swept value that differs from the
+ * spec's own, for an issue the unswept spec does not have (a swept cut that drops a frozen layer).
+ */
+function relocate(issue: PathIssue, overrides: Record<string, unknown>, sweep: Record<string, unknown[]>, raw: unknown, ownIssue: boolean): PathIssue {
+  const keys = Object.keys(overrides);
+  const related =
+    keys.find((k) => samePrefix(dottedToPath(k), issue.path)) ??
+    (ownIssue ? undefined : keys.find((k) => JSON.stringify(getAtPath(raw, dottedToPath(k))) !== JSON.stringify(overrides[k])));
+  if (related === undefined) return issue;
+  const i = sweep[related].findIndex((v) => JSON.stringify(v) === JSON.stringify(overrides[related]));
+  return { path: ['sweep', related, i], message: `sweep.${related}[${i}]: ${issue.message}` };
+}
+
+function getAtPath(doc: unknown, path: PathSegment[]): unknown {
+  return path.reduce<any>((node, seg) => (node == null ? undefined : node[seg]), doc);
 }
 
 /**
@@ -93,38 +118,54 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     layers = listBaseLayers(files.json);
   } catch (err) {
     if (!(err instanceof TunespecError)) throw err;
-    issues.push({ path: ['base_model', 'source'], message: `base_model.source: ${err.message}` });
+    const p = location.kind === 'file' ? [location.path, resolve(dirname(location.path), 'weights.bin')] : [];
+    issues.push({ path: ['base_model', 'source'], message: `base_model.source: ${withShownPaths(err.message, p)}` });
   }
-  let classCount: number | null = spec.data.classes?.length ?? null;
-  const missing = [];
+  const missing: PathIssue[] = [];
   for (const [path, p] of dataFiles(spec.data)) {
-    if (!(await exists(resolve(dir, p)))) missing.push({ path, message: `${path.join('.')}: no such file or folder: ${resolve(dir, p)}` });
+    if (!(await exists(resolve(dir, p)))) missing.push({ path, message: `${path.join('.')}: no such file or folder: ${shown(resolve(dir, p))}` });
   }
   issues.push(...missing);
-  if (classCount === null && !missing.length) {
-    try {
-      classCount = (await loadDataset(spec.data, dir)).classLabels.length;
-    } catch (err) {
-      if (!(err instanceof TunespecError || (err as { code?: string }).code === 'DATA')) throw err;
-      issues.push({ path: ['data'], message: `data: ${(err as Error).message}` });
+  // Classes come from the data itself, per distinct data section (a sweep may change it); names
+  // are left to the semantic check so their mismatch is reported at class_names.
+  const classCounts = new Map<string, number | null>();
+  const classCountOf = async (data: DataSpec): Promise<number | null> => {
+    const key = JSON.stringify(data);
+    if (!classCounts.has(key)) {
+      let count: number | null = null;
+      if (!missing.length) {
+        try {
+          count = (await loadDataset({ ...data, class_names: undefined }, dir)).classLabels.length;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'DATA') throw err;
+          // A listed class without examples is pointed at in the list; other data problems at `data`.
+          const absent = /class (.+?) has no examples/.exec((err as Error).message)?.[1];
+          const index = absent === undefined ? -1 : (data.classes ?? []).findIndex((c) => JSON.stringify(c) === absent);
+          const at: PathSegment[] = index >= 0 ? ['data', 'classes', index] : ['data'];
+          issues.push({ path: at, message: `${at.slice(0, 2).join('.')}: ${withShownPaths((err as Error).message, dataFiles(data).map(([, p]) => resolve(dir, p)))}` });
+        }
+      }
+      classCounts.set(key, count);
     }
-  }
+    return classCounts.get(key)!;
+  };
 
   const plan = expandGrid(raw as Record<string, unknown>, files && !missing.length ? await inputsDigest(files, spec.data, dir) : '');
-  const ctx: SpecContext = {
+  const context = async (s: Experiment): Promise<SpecContext> => ({
     baseLayers: layers,
-    builtLayers: (cut, s) => planLayers(layers!, cut, s.head),
-    classCount,
-  };
+    builtLayers: (cut, v) => planLayers(layers!, cut, v.head),
+    classCount: await classCountOf(s.data),
+  });
+  const own = new Set(checkSemantics(spec, await context(spec)).map((i) => i.message));
   const sweep = (raw as { sweep?: Record<string, unknown[]> }).sweep ?? {};
   const seen = new Set<string>();
   for (const variant of plan.variants) {
-    for (const issue of checkSemantics(variant.spec, ctx)) {
-      const placed = relocate(issue, variant.overrides, sweep);
+    for (const issue of checkSemantics(variant.spec, await context(variant.spec))) {
+      const placed = relocate(issue, variant.overrides, sweep, raw, own.has(issue.message));
       if (!seen.has(placed.message)) seen.add(placed.message), issues.push(placed);
     }
   }
-  if (issues.length) fail(parsed.source, issues);
+  if (issues.length) fail(parsed.source, [...new Map(issues.map((i) => [i.message, i])).values()]);
   const cutIndex = cutIndexOf(spec, layers!)!;
   return { file, dir, text, experiment: spec, model: { location, files: files!, layers: layers!, cutIndex }, plan };
 }

@@ -57,22 +57,30 @@ function inferenceOnly(layer: TF.layers.Layer): void {
   layer.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
 }
 
-/** Base up to the cut, the new head on top, frozen ranges applied. The caller compiles. */
+/**
+ * Base up to the cut, the new head on top, frozen ranges applied. The caller compiles. On failure
+ * the head's weights are freed here and the base's by the caller, so a bad variant leaks nothing.
+ */
 export function buildModel(tf: Tf, base: TF.LayersModel, cutLayerName: string, spec: Experiment): BuiltModel {
-  let x: TF.SymbolicTensor;
+  const head: TF.layers.Layer[] = [];
+  const fail = (message: string): never => {
+    for (const layer of head) if (layer.built && layer.countParams() > 0) layer.dispose();
+    throw new ModelError(message);
+  };
+  let x = base.getLayer(cutLayerName).output as TF.SymbolicTensor;
   try {
-    x = base.getLayer(cutLayerName).output as TF.SymbolicTensor;
     spec.head.forEach((h, i) => {
-      x = headLayer(tf, h, i, spec.training.seed).apply(x) as TF.SymbolicTensor;
+      head.push(headLayer(tf, h, i, spec.training.seed));
+      x = head[i].apply(x) as TF.SymbolicTensor;
     });
   } catch (err) {
-    throw new ModelError(`cannot put the head on layer "${cutLayerName}": ${(err as Error).message}`);
+    fail(`cannot put the head on layer "${cutLayerName}": ${(err as Error).message}`);
+  }
+  const shape = x.shape;
+  if (shape.length !== 2) {
+    fail(`the head outputs shape [${shape.join(', ')}]; put a flatten or global_average_pooling layer before its dense layers`);
   }
   const model = tf.model({ inputs: base.inputs, outputs: x, name: 'tunespec_model' });
-  const shape = model.outputs[0].shape;
-  if (shape.length !== 2) {
-    throw new ModelError(`the head outputs shape [${shape.join(', ')}]; put a flatten or global_average_pooling layer before its dense layers`);
-  }
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   const { frozen } = resolveFreezeRanges(layers, spec.freeze);
   layers.forEach((layer, i) => {

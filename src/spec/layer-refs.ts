@@ -1,4 +1,5 @@
 import type { FreezeRange } from './types.ts';
+import { didYouMean } from './hints.ts';
 
 /** Index of a layer given by index (negative from the end, as in Python) or name; undefined when absent. */
 export function findLayer(layers: readonly { name: string }[], ref: number | string): number | undefined {
@@ -47,7 +48,7 @@ export function resolveFreezeRanges(
           message:
             typeof ref === 'number'
               ? `layer index ${ref} is out of range: the model has ${layers.length} layers (0..${layers.length - 1}, or -${layers.length}..-1)`
-              : `no layer named "${ref}"`,
+              : `no layer named "${ref}"${didYouMean(ref, layers.map((l) => l.name))}`,
         });
       }
       return i;

@@ -21,10 +21,14 @@ export function parseSpecText(text: string, file: string): ParsedSpec {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const source = { file, doc, lines };
-  const issues = [...doc.errors, ...doc.warnings].map((e) => {
+  const seen = new Set<number>();
+  const issues = [...doc.errors, ...doc.warnings].flatMap((e) => {
+    // One syntax error often trips several of yaml's rules at the same place; the first says most.
+    if (seen.has(e.pos[0])) return [];
+    seen.add(e.pos[0]);
     const { line, col } = lines.linePos(e.pos[0]);
     // yaml appends a context excerpt after the first line; the location already says where.
-    return { file, line, col, message: `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` };
+    return [{ file, line, col, message: `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` }];
   });
   return { source, value: issues.length ? undefined : doc.toJS(), issues };
 }

@@ -221,7 +221,7 @@ const schedule = {
   ],
 } as const;
 
-const metricName = { type: 'string', pattern: '^(val_)?(loss|accuracy)$', description: 'loss, accuracy, val_loss or val_accuracy.' } as const;
+const metricName = { type: 'string', enum: ['loss', 'accuracy', 'val_loss', 'val_accuracy'] } as const;
 
 export const experimentSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -308,8 +308,8 @@ export const experimentSchema = {
     sweep: {
       type: 'object',
       description: 'Dotted paths (`training.learning_rate`, `head.1.rate`) to lists of values; the grid is their cartesian product.',
-      propertyNames: { pattern: '^[a-z_]+(\\.([a-z_]+|[0-9]+))+$' },
-      additionalProperties: { type: 'array', minItems: 1, maxItems: 1000 },
+      propertyNames: { pattern: '^[a-z_]+(\\.([a-z_]+|[0-9]+))*$' },
+      additionalProperties: { type: 'array', minItems: 1, maxItems: 1000, uniqueItems: true },
       default: {},
     },
   },

@@ -1,5 +1,6 @@
 import { findLayer, resolveFreezeRanges } from './layer-refs.ts';
 import type { PathIssue } from './structure.ts';
+import { didYouMean } from './hints.ts';
 import type { Experiment } from './types.ts';
 
 /**
@@ -32,7 +33,7 @@ const cutExists: Check = (spec, ctx) => {
       message:
         typeof cut === 'number'
           ? `base_model.cut: layer index ${cut} is out of range: the base model has ${names.length} layers`
-          : `base_model.cut: the base model has no layer "${cut}"; its layers: ${names.join(', ')}`,
+          : `base_model.cut: the base model has no layer "${cut}"${didYouMean(cut, names)}; its layers: ${names.join(', ')}`,
     },
   ];
 };
@@ -52,8 +53,10 @@ const freezeInBounds: Check = (spec, ctx) => {
   if (!ctx.baseLayers) return [];
   const cut = cutIndexOf(spec, ctx.baseLayers);
   if (cut === undefined) return [];
-  const { issues } = resolveFreezeRanges(ctx.builtLayers(cut, spec), spec.freeze);
-  return issues.map((i) => ({ path: ['freeze', i.range, i.field], message: `freeze.${i.range}.${i.field}: ${i.message}` }));
+  const { frozen, issues } = resolveFreezeRanges(ctx.builtLayers(cut, spec), spec.freeze);
+  const located: PathIssue[] = issues.map((i) => ({ path: ['freeze', i.range, i.field], message: `freeze.${i.range}.${i.field}: ${i.message}` }));
+  if (!issues.length && frozen.every(Boolean)) located.push({ path: ['freeze'], message: 'freeze: every layer is frozen, so nothing would train' });
+  return located;
 };
 
 const headEndsInSoftmax: Check = (spec) => {

@@ -37,8 +37,15 @@ export function label(path: PathSegment[]): string {
   return path.length ? path.join('.') : 'spec';
 }
 
+const TYPE_NAMES: Record<string, string> = { object: 'a mapping', array: 'a list', integer: 'an integer', string: 'a string', number: 'a number', boolean: 'a boolean' };
+
+/** Patterns are for machines; these say the same thing to people. */
+const PATTERN_HINTS: Record<string, string> = {
+  [experimentSchema.properties.name.pattern]: 'use 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit',
+};
+
 function typeOf(v: unknown): string {
-  if (v === null) return 'null';
+  if (v === null) return 'nothing';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
@@ -69,8 +76,13 @@ function describe(e: ErrorObject): PathIssue {
     }
     case 'required':
       return { path, message: `${at}: missing required property "${e.params.missingProperty}"` };
-    case 'type':
-      return { path, message: `${at}: must be ${e.params.type === 'integer' ? 'an integer' : `a ${e.params.type}`}, got ${typeOf(e.data)}` };
+    case 'type': {
+      const empty = e.data === null && !path.length ? ' (the file is empty or only has comments)' : '';
+      // A key with no value has no value node to point at: point at the key.
+      return { path, key: e.data === null, message: `${at}: must be ${TYPE_NAMES[e.params.type] ?? e.params.type}, got ${typeOf(e.data)}${empty}` };
+    }
+    case 'minItems':
+      return { path, message: `${at}: must have at least ${e.params.limit} item${e.params.limit === 1 ? '' : 's'}, got ${(e.data as unknown[]).length ? `${(e.data as unknown[]).length}` : 'an empty list'}` };
     case 'enum': {
       const allowed = (e.params.allowedValues as unknown[]).map(String);
       const hint = typeof e.data === 'string' ? didYouMean(e.data, allowed) : '';
@@ -88,7 +100,8 @@ function describe(e: ErrorObject): PathIssue {
     }
     case 'oneOf': {
       const options = (parent.oneOf as JsonSchema[]).map(describeBranch);
-      return { path, message: `${at}: must be ${options.join(' or ')}, got ${typeOf(e.data)}` };
+      const both = (e.params.passingSchemas ?? []).length > 1 || matchingBranches(parent, e.data).length > 1;
+      return { path, message: `${at}: must be ${options.join(' or ')}, ${both ? 'not both' : `got ${typeOf(e.data)}`}` };
     }
     case 'propertyNames':
       return {
@@ -98,24 +111,41 @@ function describe(e: ErrorObject): PathIssue {
       };
     case 'format':
       return { path, message: `${at}: must be a valid ${e.params.format === 'regex' ? 'regular expression' : e.params.format}` };
-    case 'pattern':
-      return { path, message: `${at}: ${typeOf(e.data)} does not match ${e.params.pattern}` };
+    case 'pattern': {
+      const hint = PATTERN_HINTS[e.params.pattern];
+      return { path, message: hint ? `${at}: ${JSON.stringify(e.data)} is not a valid ${at}: ${hint}` : `${at}: ${typeOf(e.data)} does not match ${e.params.pattern}` };
+    }
     case 'uniqueItems':
-      return { path: [...path, e.params.j], message: `${at}: duplicate item ${JSON.stringify((e.data as unknown[])[e.params.j])}` };
+      return { path: [...path, e.params.i], message: `${at}: duplicate item ${JSON.stringify((e.data as unknown[])[e.params.i])}` };
     default:
       return { path, message: `${at}: ${e.message}` };
   }
 }
 
-/** Errors under a non-discriminated oneOf are about branches the user did not mean; keep the oneOf's own. */
+/** Indices of the object branches of a oneOf whose property names the value uses. */
+function matchingBranches(parent: JsonSchema, data: unknown): number[] {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return [];
+  const keys = Object.keys(data);
+  return (parent.oneOf as JsonSchema[]).flatMap((b, i) => (b.properties && keys.some((k) => k in b.properties) ? [i] : []));
+}
+
+/**
+ * Under a non-discriminated oneOf, errors from branches the user did not mean are noise. When the
+ * value's keys pick exactly one branch (`{from: 0}` means the from/to form), that branch's errors
+ * are the useful ones; otherwise the oneOf's own summary is.
+ */
 function dropBranchNoise(errors: ErrorObject[]): ErrorObject[] {
-  const oneOfs = errors.filter((e) => e.keyword === 'oneOf').map((e) => e.schemaPath + '/');
+  const keep = new Set<ErrorObject>(errors);
+  for (const e of errors.filter((x) => x.keyword === 'oneOf')) {
+    const prefix = e.schemaPath + '/';
+    const branches = matchingBranches(e.parentSchema as JsonSchema, e.data);
+    const chosen = branches.length === 1 ? `${prefix}${branches[0]}/` : undefined;
+    const inChosen = chosen ? errors.filter((x) => x.schemaPath.startsWith(chosen)) : [];
+    for (const x of errors) if (x.schemaPath.startsWith(prefix) && !inChosen.includes(x)) keep.delete(x);
+    if (inChosen.length) keep.delete(e);
+  }
   const patternsUnderNames = new Set(errors.filter((e) => e.keyword === 'propertyNames').map((e) => e.instancePath));
-  return errors.filter(
-    (e) =>
-      !oneOfs.some((p) => e.schemaPath.startsWith(p)) &&
-      !(e.keyword === 'pattern' && e.propertyName !== undefined && patternsUnderNames.has(e.instancePath)),
-  );
+  return errors.filter((e) => keep.has(e) && !(e.keyword === 'pattern' && e.propertyName !== undefined && patternsUnderNames.has(e.instancePath)));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { dottedToPath, type PathSegment } from './parse.ts';
 import { checkStructure, type PathIssue } from './structure.ts';
+import { experimentSchema } from './schema.ts';
 
 /** Past this a grid is a mistake (a runaway product of lists), not a sweep anyone will run. */
 export const MAX_VARIANTS = 100_000;
@@ -38,10 +39,16 @@ export function checkSweep(raw: Record<string, unknown>): PathIssue[] {
     const values = (sweep as Record<string, unknown>)[key];
     if (!Array.isArray(values)) continue; // the structure check reports it
     variants *= values.length;
+    if (!new RegExp(experimentSchema.properties.sweep.propertyNames.pattern).test(key)) continue; // reported by the structure check
     const path = dottedToPath(key);
     const at: PathSegment[] = ['sweep', key];
-    if (path[0] === 'sweep' || path[0] === 'name') {
+    // Cosmetic fields stay out of variant ids, so sweeping them would make identical variants.
+    if (['sweep', 'name', 'description', 'tags'].includes(String(path[0]))) {
       issues.push({ path: at, key: true, message: `sweep: "${key}" cannot be swept` });
+      continue;
+    }
+    if (path.length === 1 && !(key in experimentSchema.properties)) {
+      issues.push({ path: at, key: true, message: `sweep: "${key}" is not a dotted path such as training.learning_rate or head.1.rate` });
       continue;
     }
     const overlap = keys.find((k) => k !== key && key.startsWith(`${k}.`));
@@ -49,7 +56,9 @@ export function checkSweep(raw: Record<string, unknown>): PathIssue[] {
       issues.push({ path: at, key: true, message: `sweep: "${key}" overlaps "${overlap}"; sweep one or the other` });
       continue;
     }
+    let unknownPath = false;
     values.forEach((value, i) => {
+      if (unknownPath) return;
       const candidate = setAtPath(raw, path, value);
       if (candidate === undefined) {
         if (i === 0) issues.push({ path: at, key: true, message: `sweep: "${key}" does not exist in this spec (its parent is missing)` });
@@ -57,12 +66,14 @@ export function checkSweep(raw: Record<string, unknown>): PathIssue[] {
       }
       delete (candidate as Record<string, unknown>).sweep;
       for (const issue of checkStructure(candidate).issues) {
-        const under = issue.path.length >= path.length && path.every((s, j) => String(issue.path[j]) === String(s));
-        if (under) {
-          issues.push({ path: [...at, i], message: `sweep.${key}[${i}]: ${issue.message}` });
-        } else if (issue.key && issue.path.join('.') === key) {
+        if (issue.key && issue.path.join('.') === key) {
+          // The path itself is wrong, whatever the value: say so once, at the key.
           issues.push({ path: at, key: true, message: `sweep: "${key}" is not a spec field: ${issue.message}` });
+          unknownPath = true;
+          return;
         }
+        const under = issue.path.length >= path.length && path.every((s, j) => String(issue.path[j]) === String(s));
+        if (under) issues.push({ path: [...at, i, ...issue.path.slice(path.length)], message: `sweep.${key}[${i}]: ${issue.message}` });
       }
     });
   }

@@ -104,6 +104,8 @@ export async function fitVariant(
         await emit(listeners, 'onBatchEnd', info, epoch, b, batches, loss);
       }
       const val = evaluate(tf, model, data.validation.x, data.exampleShape, data.validation.y, data.classes, t.batch_size);
+      // Some backends clip NaN probabilities into a finite training loss; validation sees through it.
+      if (!Number.isFinite(val.loss)) throw new VariantFailure(`validation loss is ${val.loss} after epoch ${epoch + 1}: the model outputs NaN`);
       const seconds = (performance.now() - started) / 1000;
       const metrics: EpochMetrics = {
         loss: lossSum / n,

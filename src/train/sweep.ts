@@ -102,16 +102,23 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     let info: VariantInfo | undefined;
     let result: VariantResult;
     try {
+      const { dataset, split, data } = await prepare(variant.spec);
+      const cutIndex = cutIndexOf(variant.spec, input.model.layers)!;
+      const planned = planLayers(input.model.layers, cutIndex, variant.spec.head);
+      const { frozen } = resolveFreezeRanges(planned, variant.spec.freeze);
+      // Loading the engine draws from Math.random (seedrandom's start-up), so it happens before
+      // the seeded window: otherwise the first variant of a process would train differently.
+      const engine = await selectEngine(opts.engine, kernelsForTraining(planned, frozen.map((f) => !f)));
+      const tf = engine.tf;
       result = await withSeededMathRandom(variant.spec.training.seed, async () => {
-        const { dataset, split, data } = await prepare(variant.spec);
-        const cutIndex = cutIndexOf(variant.spec, input.model.layers)!;
-        const planned = planLayers(input.model.layers, cutIndex, variant.spec.head);
-        const { frozen } = resolveFreezeRanges(planned, variant.spec.freeze);
-        const kernels = kernelsForTraining(planned, frozen.map((f) => !f));
-        const engine = await selectEngine(opts.engine, kernels);
-        const tf = engine.tf;
         const base = await loadBase(tf, input.model.files);
-        const built = buildModel(tf, base, input.model.layers[cutIndex].name, variant.spec);
+        let built;
+        try {
+          built = buildModel(tf, base, input.model.layers[cutIndex].name, variant.spec);
+        } catch (err) {
+          base.dispose();
+          throw err;
+        }
         try {
           const layers = built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
           info = {

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { LocalRunStore } from '../../src/track/local-store.ts';
 import { loadBase, buildModel, disposeVariantModel } from '../../src/model/build.ts';
 import { readModelFiles, resolveModelLocation, type ModelJson } from '../../src/model/source.ts';
-import { anyTf } from '../../src/engine/backends.ts';
+import type * as TF from '@tensorflow/tfjs';
+import { anyTf, selectEngine } from '../../src/engine/backends.ts';
 import type { VariantInfo } from '../../src/train/events.ts';
 import { BASE_MODEL, baseSpec, runSpec, sameBytes, savedWeights, tempDir, weightsByName, writeSpec, runSpecFile } from './helpers.ts';
 import { loadSpec } from '../../src/cli/load-spec.ts';
@@ -96,5 +97,27 @@ test('batch norm left trainable (only ^conv frozen) updates gamma, beta and the 
   }
   for (const name of [...BN_STATS, ...['bn1', 'bn2', 'bn3'].flatMap((l) => [`${l}/gamma`, `${l}/beta`])]) {
     assert.ok(!sameBytes(saved.get(name)!, base.get(name)!), `${name} of a trainable batch norm did not change`);
+  }
+});
+
+test('why buildModel forces frozen batch norm into inference mode: tfjs alone would move its statistics', async () => {
+  const { tf } = await selectEngine('wasm', []);
+  const files = await readModelFiles(resolveModelLocation(BASE_MODEL, '/'));
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: files.json.modelTopology, weightSpecs: files.weightSpecs as TF.io.WeightsManifestEntry[], weightData: files.weightData }),
+  );
+  try {
+    // Everything but the logits frozen the plain tfjs way, without buildModel's inference-mode call.
+    for (const layer of model.layers) layer.trainable = layer.name === 'logits';
+    model.compile({ optimizer: tf.train.sgd(0.01), loss: 'categoricalCrossentropy' });
+    const mean = () => model.getLayer('bn1').getWeights()[2].dataSync().slice() as Float32Array;
+    const before = mean();
+    const x = tf.randomUniform([8, 28, 28, 1], 0, 1, 'float32', 1);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], 'int32'), 5);
+    await model.trainOnBatch(x, y);
+    tf.dispose([x, y]);
+    assert.ok(!sameBytes(mean(), before), 'tfjs kept bn1/moving_mean of a trainable=false layer: the inference-mode override would be unnecessary');
+  } finally {
+    model.dispose();
   }
 });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { SpecError, TunespecError, type SpecIssue } from '../errors.ts';
+import { SpecError, TunespecError, UsageError, type SpecIssue } from '../errors.ts';
 import { dottedToPath, locate, parseSpecText, type PathSegment, type SourceDoc } from '../spec/parse.ts';
 import { checkStructure, type PathIssue } from '../spec/structure.ts';
 import { checkSweep } from '../spec/sweep.ts';
@@ -93,7 +93,7 @@ function getAtPath(doc: unknown, path: PathSegment[]): unknown {
  */
 export async function loadSpec(file: string): Promise<LoadedSpec> {
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new TunespecError('USAGE', `cannot read spec ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    throw new UsageError(`cannot read spec ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
   });
   const parsed = parseSpecText(text, file);
   const fail = (source: SourceDoc, issues: PathIssue[]): never => {

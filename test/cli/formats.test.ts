@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { PNG } from 'pngjs';
+import { BASE_MODEL, QUICKSTART_IMAGES, QUICKSTART_LABELS, tempDir, tunespec } from '../helpers/cli.ts';
+
+/** An image folder as users have them: one sub-folder per class, PNG files, cut from the shipped sample. */
+function writeImageFolder(root: string, perClass: number): void {
+  const images = gunzipSync(readFileSync(QUICKSTART_IMAGES)).subarray(16);
+  const labels = gunzipSync(readFileSync(QUICKSTART_LABELS)).subarray(8);
+  const counts = new Map<number, number>();
+  labels.forEach((label, i) => {
+    const n = counts.get(label) ?? 0;
+    if (n >= perClass) return;
+    counts.set(label, n + 1);
+    const png = new PNG({ width: 28, height: 28 });
+    for (let p = 0; p < 784; p++) png.data.set([images[i * 784 + p], images[i * 784 + p], images[i * 784 + p], 255], p * 4);
+    mkdirSync(join(root, `class-${label}`), { recursive: true });
+    writeFileSync(join(root, `class-${label}`, `${i}.png`), PNG.sync.write(png));
+  });
+}
+
+test('an image folder with augmentation trains through the CLI, and the run records the class names', () => {
+  const dir = tempDir();
+  writeImageFolder(join(dir, 'images'), 30);
+  writeFileSync(
+    join(dir, 'folder.yaml'),
+    `name: folder
+base_model: { source: ${JSON.stringify(BASE_MODEL)}, cut: flatten }
+head:
+  - { type: dense, units: 5, activation: softmax }
+freeze: [{ from: 0, to: -2 }]
+data:
+  format: image_folder
+  path: images
+  height: 28
+  width: 28
+  channels: 1
+  augment: { flip: true, translate: 2, brightness: 0.1 }
+training: { epochs: 2, batch_size: 16, learning_rate: 0.003 }
+`,
+  );
+  const r = tunespec(['run', join(dir, 'folder.yaml'), '--runs-dir', join(dir, 'runs')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /1 completed/);
+  const sweep = join(dir, 'runs', 'folder', readdirSync(join(dir, 'runs', 'folder'))[0]);
+  const variant = readdirSync(sweep).find((f) => /^[0-9a-f]{12}$/.test(f))!;
+  const status = JSON.parse(readFileSync(join(sweep, variant, 'status.json'), 'utf8'));
+  assert.deepEqual(status.data.classNames, ['class-5', 'class-6', 'class-7', 'class-8', 'class-9']);
+  assert.equal(status.split.validation, 30); // 20% of 30 per class, stratified
+  const params = JSON.parse(readFileSync(join(sweep, variant, 'params.json'), 'utf8'));
+  assert.equal(params['data.augment.translate'], '2');
+});
+
+test('doctor says which engines load and what auto picks', () => {
+  const r = tunespec(['doctor']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^native\s+no\s+@tensorflow\/tfjs-node is not installed$/m);
+  assert.match(r.stdout, /^wasm\s+yes\s+/m);
+  assert.match(r.stdout, /^cpu\s+yes\s+/m);
+  assert.match(r.stdout, /auto for frozen convolutional base, new head: wasm/);
+  assert.match(r.stdout, /auto for trainable convolutions: cpu \(auto; .*wasm: lacks Conv2DBackpropFilter/);
+});
+
+test('validate goes on past a spec file that does not exist, and exits 2', () => {
+  const r = tunespec(['validate', 'experiments/no-such.yaml', 'experiments/quickstart.yaml']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'tunespec: cannot read spec experiments/no-such.yaml: no such file\n');
+  assert.equal(r.stdout, 'experiments/quickstart.yaml: ok (3 variants)\n');
+});

@@ -1,9 +1,9 @@
-import type * as TF from '@tensorflow/tfjs';
 import { selectEngine, type EngineRequest } from '../engine/backends.ts';
 import { kernelsForTraining } from '../engine/kernels.ts';
 import { loadDataset, maxPixelValue, type Dataset } from '../data/dataset.ts';
 import { splitDataset, type Split } from '../data/split.ts';
 import { buildModel, disposeVariantModel, loadBase } from '../model/build.ts';
+import { saveToMemory } from '../model/save.ts';
 import type { ModelFiles } from '../model/source.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import { planLayers } from '../model/layout.ts';
@@ -12,7 +12,7 @@ import { cutIndexOf } from '../spec/semantic.ts';
 import type { Experiment } from '../spec/types.ts';
 import type { Plan, Variant } from '../plan/expand.ts';
 import { canonicalJson } from '../plan/canonical.ts';
-import { emit, type SavedModel, type SweepInfo, type SweepListener, type VariantInfo, type VariantResult } from './events.ts';
+import { emit, type SweepInfo, type SweepListener, type VariantInfo, type VariantResult } from './events.ts';
 import { fitVariant, Interrupted, type TrainingData } from './fit.ts';
 import { withSeededMathRandom } from './seeded-random.ts';
 
@@ -45,17 +45,6 @@ interface Prepared {
   dataset: Dataset;
   split: Split;
   data: TrainingData;
-}
-
-async function saveToMemory(model: TF.LayersModel, tf: typeof TF): Promise<SavedModel> {
-  let saved: SavedModel | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      saved = { modelTopology: a.modelTopology, weightSpecs: a.weightSpecs ?? [], weightData: a.weightData as ArrayBuffer };
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return saved!;
 }
 
 function errorMessage(err: unknown): string {
@@ -133,7 +122,7 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
           };
           await emit(listeners, 'onVariantStart', info);
           const outcome = await fitVariant(tf, built.model, variant.spec, data, info, listeners, opts.signal);
-          return { status: 'completed' as const, ...outcome, model: await saveToMemory(built.model, tf), seconds: 0 };
+          return { status: 'completed' as const, ...outcome, model: await saveToMemory(tf, built.model), seconds: 0 };
         } finally {
           disposeVariantModel(built, base);
         }

@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
-import { BASE_MODEL, QUICKSTART_IMAGES, QUICKSTART_LABELS, tempDir, tunespec } from '../helpers/cli.ts';
+import { BASE_MODEL, ROOT, QUICKSTART_IMAGES, QUICKSTART_LABELS, tempDir, tunespec } from '../helpers/cli.ts';
 
 /** An image folder as users have them: one sub-folder per class, PNG files, cut from the shipped sample. */
 function writeImageFolder(root: string, perClass: number): void {
@@ -69,4 +69,12 @@ test('validate goes on past a spec file that does not exist, and exits 2', () =>
   assert.equal(r.code, 2);
   assert.equal(r.stderr, 'tunespec: cannot read spec experiments/no-such.yaml: no such file\n');
   assert.equal(r.stdout, 'experiments/quickstart.yaml: ok (3 variants)\n');
+});
+
+test('every shipped example spec validates', () => {
+  const specs = readdirSync(join(ROOT, 'experiments')).filter((f) => f.endsWith('.yaml')).map((f) => `experiments/${f}`);
+  assert.ok(specs.length >= 3);
+  const r = tunespec(['validate', ...specs]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, specs.length);
 });

@@ -1,5 +1,6 @@
 // The built model is what the plan says it is, a head that cannot produce class scores is refused
 // with a clear message, and a saved model reloads and predicts as the trained one did.
+import { saveToMemory } from '../../src/model/save.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as TF from '@tensorflow/tfjs';
@@ -32,16 +33,6 @@ function describe(built: BuiltModel): { name: string; className: string }[] {
   return built.layers.map((l) => ({ name: l.name, className: l.getClassName() }));
 }
 
-async function saveToMemory(tf: Tf, model: TF.LayersModel): Promise<SavedModel> {
-  let saved: SavedModel | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      saved = { modelTopology: a.modelTopology, weightSpecs: a.weightSpecs ?? [], weightData: a.weightData as ArrayBuffer };
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return saved!;
-}
 
 function reload(tf: Tf, saved: SavedModel): Promise<TF.LayersModel> {
   return tf.loadLayersModel(

@@ -1,0 +1,15 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Tf } from '../engine/backends.ts';
+import type { SavedModel } from '../train/events.ts';
+
+/** The model as tfjs serialises it, kept in memory; stores decide where the bytes go. */
+export async function saveToMemory(tf: Tf, model: TF.LayersModel): Promise<SavedModel> {
+  let saved: SavedModel | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      saved = { modelTopology: a.modelTopology, weightSpecs: a.weightSpecs ?? [], weightData: a.weightData as ArrayBuffer };
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return saved!;
+}

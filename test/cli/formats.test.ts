@@ -4,6 +4,9 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
+import * as tf from '@tensorflow/tfjs';
+import { saveToMemory } from '../../src/model/save.ts';
+import { writeModel } from '../../src/track/local-store.ts';
 import { BASE_MODEL, ROOT, QUICKSTART_IMAGES, QUICKSTART_LABELS, tempDir, tunespec } from '../helpers/cli.ts';
 
 /** An image folder as users have them: one sub-folder per class, PNG files, cut from the shipped sample. */
@@ -77,4 +80,40 @@ test('every shipped example spec validates', () => {
   const r = tunespec(['validate', ...specs]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim().split('\n').length, specs.length);
+});
+
+test('CSV data trains through the CLI on a tabular base model', async () => {
+  const dir = tempDir();
+  // A small dense "pre-trained" base for 4 numeric features, saved as users' tfjs models are.
+  const input = tf.input({ shape: [4], name: 'input' });
+  const hidden = tf.layers.dense({ units: 8, activation: 'relu', name: 'features', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input);
+  const out = tf.layers.dense({ units: 2, activation: 'softmax', name: 'old_head' }).apply(hidden) as tf.SymbolicTensor;
+  const base = tf.model({ inputs: input, outputs: out });
+  await writeModel(join(dir, 'tabular'), await saveToMemory(tf, base));
+  base.dispose();
+  // Three well-separated classes; the label column comes last and one field is quoted.
+  const rows = ['"x1",x2,x3,x4,species'];
+  for (let i = 0; i < 90; i++) {
+    const c = i % 3;
+    rows.push([c + 0.1 * (i % 7), -c + 0.05 * (i % 5), 0.5 * c, 1, `"kind ${c}"`].join(','));
+  }
+  writeFileSync(join(dir, 'table.csv'), rows.join('\n') + '\n');
+  writeFileSync(
+    join(dir, 'csv.yaml'),
+    `name: tabular
+base_model: { source: tabular/model.json, cut: features }
+head: [{ type: dense, units: 3, activation: softmax }]
+freeze: [{ match: "^features$" }]
+data: { format: csv, path: table.csv, label_column: species }
+training: { epochs: 30, batch_size: 8, learning_rate: 0.05 }
+`,
+  );
+  const r = tunespec(['run', join(dir, 'csv.yaml'), '--runs-dir', join(dir, 'runs')]);
+  assert.equal(r.code, 0, r.stderr);
+  const sweep = join(dir, 'runs', 'tabular', readdirSync(join(dir, 'runs', 'tabular'))[0]);
+  const variant = readdirSync(sweep).find((f) => /^[0-9a-f]{12}$/.test(f))!;
+  const status = JSON.parse(readFileSync(join(sweep, variant, 'status.json'), 'utf8'));
+  assert.deepEqual(status.data.classNames, ['kind 0', 'kind 1', 'kind 2']);
+  const result = JSON.parse(readFileSync(join(sweep, variant, 'result.json'), 'utf8'));
+  assert.ok(result.metrics.val_accuracy > 0.8, `separable classes should be learnt, got ${result.metrics.val_accuracy}`);
 });

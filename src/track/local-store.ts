@@ -74,8 +74,10 @@ export class LocalRunStore implements SweepListener {
     return out;
   }
 
-  async completed(experiment: string, variantId: string): Promise<StoredVariant | undefined> {
-    return (await this.list(experiment)).find((v) => v.status.variant === variantId && v.status.status === 'completed');
+  /** Completed attempts by variant id: read once per run, not once per variant. */
+  async completed(experiment: string): Promise<Map<string, StoredVariant>> {
+    const done = (await this.list(experiment)).filter((v) => v.status.status === 'completed');
+    return new Map(done.map((v) => [v.status.variant, v]));
   }
 
   async onSweepStart(sweep: SweepInfo): Promise<void> {

@@ -2,6 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../engine/backends.ts';
 import { augmentBatch, hasAugmentation } from '../data/augment.ts';
 import { createRng, shuffleInPlace } from '../data/rng.ts';
+import { gatherRows } from '../data/gather.ts';
 import type { Experiment } from '../spec/types.ts';
 import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from './events.ts';
 import { evaluate, type Evaluation } from './evaluate.ts';
@@ -90,8 +91,7 @@ export async function fitVariant(
       for (let b = 0; b < batches; b++) {
         if (signal.aborted) throw new Interrupted('interrupted by the user');
         const idx = order.slice(b * t.batch_size, (b + 1) * t.batch_size);
-        let xb = new Float32Array(idx.length * size);
-        idx.forEach((row, i) => xb.set(data.train.x.subarray(row * size, (row + 1) * size), i * size));
+        let xb = gatherRows(data.train.x, size, idx);
         if (augment) xb = augmentBatch(xb, data.exampleShape, augment, rng, data.maxValue ?? 1);
         const labels = Int32Array.from(idx, (row) => data.train.y[row]);
         const [x, y] = tf.tidy(() => [tf.tensor(xb, [idx.length, ...data.exampleShape]), tf.oneHot(tf.tensor1d(labels, 'int32'), data.classes)]);

@@ -2,6 +2,7 @@ import { selectEngine, type EngineRequest } from '../engine/backends.ts';
 import { kernelsForTraining } from '../engine/kernels.ts';
 import { loadDataset, maxPixelValue, type Dataset } from '../data/dataset.ts';
 import { splitDataset, type Split } from '../data/split.ts';
+import { gatherRows } from '../data/gather.ts';
 import { buildModel, disposeVariantModel, loadBase } from '../model/build.ts';
 import { saveToMemory } from '../model/save.ts';
 import type { ModelFiles } from '../model/source.ts';
@@ -36,9 +37,7 @@ export interface SweepOptions {
 
 function gather(ds: Dataset, rows: Int32Array): { x: Float32Array; y: Int32Array } {
   const size = ds.exampleShape.reduce((a, b) => a * b, 1);
-  const x = new Float32Array(rows.length * size);
-  rows.forEach((r, i) => x.set(ds.features.subarray(r * size, (r + 1) * size), i * size));
-  return { x, y: Int32Array.from(rows, (r) => ds.labels[r]) };
+  return { x: gatherRows(ds.features, size, rows), y: Int32Array.from(rows, (r) => ds.labels[r]) };
 }
 
 interface Prepared {

@@ -100,15 +100,17 @@ test('the number of variants is the product of the list lengths', () => {
   assert.equal(plan.variants[23].label, 'lr=0.001,opt=sgd,head.1.rate=0.4,training.seed=1');
 });
 
-test('ids and the sweep id are stable across calls', () => {
-  const raw = spec({ sweep: { 'training.learning_rate': [0.01, 0.001] } });
-  const a = expandGrid(raw, DIGEST);
-  const b = expandGrid(structuredClone(raw), DIGEST);
+function assertSamePlan(a: ReturnType<typeof expandGrid>, b: ReturnType<typeof expandGrid>): void {
   assert.deepEqual(
     a.variants.map((v) => v.id),
     b.variants.map((v) => v.id),
   );
   assert.equal(a.sweepId, b.sweepId);
+}
+
+test('ids and the sweep id are stable across calls', () => {
+  const raw = spec({ sweep: { 'training.learning_rate': [0.01, 0.001] } });
+  assertSamePlan(expandGrid(raw, DIGEST), expandGrid(structuredClone(raw), DIGEST));
 });
 
 test('expandGrid leaves the raw spec as it was', () => {
@@ -124,13 +126,7 @@ test('expandGrid leaves the raw spec as it was', () => {
 
 test('ids do not depend on the order of keys in the YAML mappings', () => {
   const raw = spec({ sweep: { 'training.learning_rate': [0.01, 0.001] } });
-  const a = expandGrid(raw, DIGEST);
-  const b = expandGrid(reversedKeys(raw), DIGEST);
-  assert.deepEqual(
-    a.variants.map((v) => v.id),
-    b.variants.map((v) => v.id),
-  );
-  assert.equal(a.sweepId, b.sweepId);
+  assertSamePlan(expandGrid(raw, DIGEST), expandGrid(reversedKeys(raw), DIGEST));
 });
 
 test('the same combination has the same id whatever the order of the sweep keys', () => {

@@ -23,6 +23,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
     throw new UsageError(`--only: no variant ${unknown.join(', ')} in this plan; run \`tunespec plan ${file}\` to list them`);
   }
   const store = new LocalRunStore(resolve(opts.runsDir));
+  const completed = await store.completed(spec.experiment.name);
   const progress: SweepListener = process.stdout.isTTY ? new ListrProgress() : new LineLog(io.out);
   const controller = new AbortController();
   const onSigint = (): void => {
@@ -40,7 +41,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
         signal: controller.signal,
         skipReason: async (v) => {
           if (opts.force) return undefined;
-          const done = await store.completed(spec.experiment.name, v.id);
+          const done = completed.get(v.id);
           return done ? `already completed in ${done.dir} (--force retrains)` : undefined;
         },
       },

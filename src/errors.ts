@@ -41,3 +41,15 @@ export class ModelError extends TunespecError {
     super('MODEL', message);
   }
 }
+
+/** An MLflow request that failed for good: what was asked, what the server said. */
+export class TrackingError extends TunespecError {
+  constructor(
+    message: string,
+    readonly endpoint?: string,
+    readonly status?: number,
+    readonly errorCode?: string,
+  ) {
+    super('TRACKING', message);
+  }
+}

@@ -8,6 +8,7 @@ import { planCommand } from './commands/plan.ts';
 import { runCommand } from './commands/run.ts';
 import { runsCommand } from './commands/runs.ts';
 import { doctorCommand } from './commands/doctor.ts';
+import { syncCommand } from './commands/sync.ts';
 
 const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
 
@@ -25,6 +26,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       backend: { type: 'string', default: 'auto' },
       force: { type: 'boolean', default: false },
       'runs-dir': { type: 'string', default: 'runs' },
+      'tracking-uri': { type: 'string' },
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -45,10 +47,17 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (backend !== 'auto' && !ENGINE_ORDER.includes(backend)) {
         throw new UsageError(`--backend must be one of auto, ${ENGINE_ORDER.join(', ')}; got "${backend}"`);
       }
-      return runCommand(oneSpec(args, command), { only: values.only, backend, force: values.force, runsDir: values['runs-dir'] }, io);
+      return runCommand(
+        oneSpec(args, command),
+        { only: values.only, backend, force: values.force, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] },
+        io,
+      );
     }
     case 'runs':
       return runsCommand(oneSpec(args, command), values['runs-dir'], io);
+    case 'sync':
+      if (args.length !== 1) throw new UsageError('sync takes exactly one spec file or run folder');
+      return syncCommand(args[0], { runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] }, io);
     case 'doctor':
       return doctorCommand(io);
     default:

@@ -305,6 +305,26 @@ export const experimentSchema = {
       required: ['epochs', 'learning_rate'],
       additionalProperties: false,
     },
+    tracking: {
+      type: 'object',
+      description:
+        'Where the sweep is logged besides the local run store. `--tracking-uri` overrides the URI, which overrides `MLFLOW_TRACKING_URI`; credentials belong in `MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD` or `MLFLOW_TRACKING_TOKEN`, never in a spec.',
+      properties: {
+        uri: {
+          type: 'string',
+          pattern: '^https?://[^/@]+(/.*)?$',
+          description: 'MLflow tracking server, http(s)://host:port[/prefix], without credentials.',
+        },
+        experiment: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 500,
+          description: 'MLflow experiment name. Defaults to `MLFLOW_EXPERIMENT_NAME`, else the spec name.',
+        },
+      },
+      additionalProperties: false,
+      default: {},
+    },
     sweep: {
       type: 'object',
       description: 'Dotted paths (`training.learning_rate`, `head.1.rate`) to lists of values; the grid is their cartesian product.',

@@ -42,6 +42,8 @@ const TYPE_NAMES: Record<string, string> = { object: 'a mapping', array: 'a list
 /** Patterns are for machines; these say the same thing to people. */
 const PATTERN_HINTS: Record<string, string> = {
   [experimentSchema.properties.name.pattern]: 'use 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit',
+  [experimentSchema.properties.tracking.properties.uri.pattern]:
+    'use http(s)://host[:port][/prefix] of an MLflow tracking server, with no user or password in it (set MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN instead)',
 };
 
 function typeOf(v: unknown): string {

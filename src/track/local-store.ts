@@ -5,6 +5,7 @@ import type { Variant } from '../plan/expand.ts';
 import type { EpochMetrics, SavedModel, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
 import { replaceDir, writeFileAtomic } from './atomic.ts';
 import { flattenParams } from './params.ts';
+import type { Provenance } from './provenance.ts';
 
 export interface StoredVariant {
   dir: string;
@@ -14,7 +15,9 @@ export interface StoredVariant {
     variant: string;
     label: string;
     sweep: string;
+    attempt: string;
     seconds: number;
+    started: string;
     finished: string;
     engine?: VariantInfo['engine'];
     split?: VariantInfo['split'];
@@ -23,12 +26,65 @@ export interface StoredVariant {
   result?: { metrics: EpochMetrics; confusion: number[][]; class_names: string[] };
 }
 
+/** One line of metrics.jsonl: an epoch's metrics and when it ended (epoch milliseconds). */
+export type EpochRecord = { epoch: number; timestamp: number } & EpochMetrics;
+
+export interface SweepRecord {
+  sweep: string;
+  experiment: string;
+  spec: string;
+  variants: { id: string; label: string }[];
+  started: string;
+  provenance?: Provenance;
+  /** Set when the sweep process ended, however it ended; absent while running or after a crash. */
+  finished?: string;
+}
+
+/** Extra files for a finished variant (charts, say), composed in by the caller. */
+export type ArtifactRenderer = (v: {
+  variant: Variant;
+  history: EpochRecord[];
+  result: VariantResult;
+  classNames: string[];
+}) => Record<string, Uint8Array>;
+
+export const EXPERIMENT_METRICS_FILE = 'metrics.jsonl';
+
+export async function readHistory(dir: string): Promise<EpochRecord[]> {
+  const text = await readFile(join(dir, EXPERIMENT_METRICS_FILE), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as EpochRecord);
+}
+
+function metricsCsv(history: EpochRecord[]): string {
+  const keys = [...new Set(history.flatMap((r) => Object.keys(r)))];
+  return [keys.join(','), ...history.map((r) => keys.map((k) => r[k] ?? '').join(','))].join('\n') + '\n';
+}
+
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
   } catch {
     return undefined;
   }
+}
+
+/** The finished attempts stored in one sweep folder (staging folders of running variants left out). */
+export async function storedVariants(sweepDir: string): Promise<StoredVariant[]> {
+  const out: StoredVariant[] = [];
+  for (const name of await readdir(sweepDir).catch(() => [] as string[])) {
+    if (name.startsWith('.')) continue;
+    const dir = join(sweepDir, name);
+    const status = await readJson<StoredVariant['status']>(join(dir, 'status.json'));
+    if (status) out.push({ dir, status, result: await readJson(join(dir, 'result.json')) });
+  }
+  return out;
+}
+
+export async function readSweepRecord(sweepDir: string): Promise<SweepRecord | undefined> {
+  return readJson<SweepRecord>(join(sweepDir, 'sweep.json'));
 }
 
 /** Write a trained model the way tfjs's file:// handler does, so `tf.loadLayersModel` reads it back. */
@@ -51,9 +107,14 @@ export async function writeModel(dir: string, model: SavedModel): Promise<void> 
  */
 export class LocalRunStore implements SweepListener {
   private sweepDir = '';
+  private sweepRecord?: SweepRecord;
   private staging = new Map<string, string>();
+  private histories = new Map<string, EpochRecord[]>();
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly opts: { render?: ArtifactRenderer; provenance?: Provenance } = {},
+  ) {}
 
   experimentDir(experiment: string): string {
     return join(this.root, experiment);
@@ -61,15 +122,10 @@ export class LocalRunStore implements SweepListener {
 
   /** Every stored attempt of every variant of an experiment, across sweeps. */
   async list(experiment: string): Promise<StoredVariant[]> {
-    const out: StoredVariant[] = [];
     const exp = this.experimentDir(experiment);
+    const out: StoredVariant[] = [];
     for (const sweep of await readdir(exp).catch(() => [] as string[])) {
-      if (sweep.startsWith('.')) continue;
-      for (const variant of await readdir(join(exp, sweep)).catch(() => [] as string[])) {
-        const dir = join(exp, sweep, variant);
-        const status = await readJson<StoredVariant['status']>(join(dir, 'status.json'));
-        if (status) out.push({ dir, status, result: await readJson(join(dir, 'result.json')) });
-      }
+      if (!sweep.startsWith('.')) out.push(...(await storedVariants(join(exp, sweep))));
     }
     return out;
   }
@@ -88,10 +144,38 @@ export class LocalRunStore implements SweepListener {
       if (name.startsWith('.staging-')) await rm(join(this.sweepDir, name), { recursive: true, force: true });
     }
     await writeFileAtomic(join(this.sweepDir, 'spec.yaml'), sweep.specText);
-    await writeFileAtomic(
-      join(this.sweepDir, 'sweep.json'),
-      JSON.stringify({ sweep: sweep.sweepId, experiment: sweep.experiment, spec: sweep.specFile, variants: sweep.variants.map((v) => ({ id: v.id, label: v.label })) }, null, 2),
-    );
+    this.sweepRecord = {
+      sweep: sweep.sweepId,
+      experiment: sweep.experiment,
+      spec: sweep.specFile,
+      variants: sweep.variants.map((v) => ({ id: v.id, label: v.label })),
+      started: new Date().toISOString(),
+      provenance: this.opts.provenance,
+    };
+    await writeFileAtomic(join(this.sweepDir, 'sweep.json'), JSON.stringify(this.sweepRecord, null, 2));
+  }
+
+  /** The sweep being written: what trackers that follow the store read back. */
+  current(): { dir: string; record: SweepRecord } {
+    if (!this.sweepRecord) throw new Error('no sweep has started');
+    return { dir: this.sweepDir, record: this.sweepRecord };
+  }
+
+  async onSweepEnd(): Promise<void> {
+    if (!this.sweepRecord) return;
+    this.sweepRecord.finished = new Date().toISOString();
+    await writeFileAtomic(join(this.sweepDir, 'sweep.json'), JSON.stringify(this.sweepRecord, null, 2));
+  }
+
+  /** The sweeps of an experiment, newest first. */
+  async sweeps(experiment: string): Promise<{ dir: string; record: SweepRecord }[]> {
+    const exp = this.experimentDir(experiment);
+    const out: { dir: string; record: SweepRecord }[] = [];
+    for (const name of await readdir(exp).catch(() => [] as string[])) {
+      const record = await readSweepRecord(join(exp, name));
+      if (record) out.push({ dir: join(exp, name), record });
+    }
+    return out.sort((a, b) => b.record.started.localeCompare(a.record.started));
   }
 
   private async stage(variant: Variant): Promise<string> {
@@ -112,28 +196,36 @@ export class LocalRunStore implements SweepListener {
     await writeFile(join(dir, 'layers.json'), JSON.stringify(info.layers, null, 2));
   }
 
-  async onEpochEnd(info: VariantInfo, epoch: number, metrics: EpochMetrics): Promise<void> {
-    await appendFile(join(await this.stage(info.variant), 'metrics.jsonl'), JSON.stringify({ epoch: epoch + 1, ...metrics }) + '\n');
+  async onEpochEnd(info: VariantInfo, epoch: number, metrics: EpochMetrics, at: number): Promise<void> {
+    const record: EpochRecord = { epoch: epoch + 1, timestamp: at, ...metrics };
+    const history = this.histories.get(info.variant.id) ?? [];
+    this.histories.set(info.variant.id, [...history, record]);
+    await appendFile(join(await this.stage(info.variant), EXPERIMENT_METRICS_FILE), JSON.stringify(record) + '\n');
   }
 
   async onVariantEnd(variant: Variant, result: VariantResult, info?: VariantInfo): Promise<void> {
     const dir = await this.stage(variant);
+    const history = this.histories.get(variant.id) ?? [];
     this.staging.delete(variant.id);
+    this.histories.delete(variant.id);
+    const classNames = info?.data.classNames ?? [];
     if (result.model) await writeModel(join(dir, 'model'), result.model);
+    if (history.length) await writeFile(join(dir, 'metrics.csv'), metricsCsv(history));
     if (result.metrics) {
-      await writeFile(
-        join(dir, 'result.json'),
-        JSON.stringify({ metrics: result.metrics, confusion: result.confusion, class_names: info?.data.classNames }, null, 2),
-      );
+      await writeFile(join(dir, 'result.json'), JSON.stringify({ metrics: result.metrics, confusion: result.confusion, class_names: classNames }, null, 2));
     }
+    if (result.confusion) await writeFile(join(dir, 'confusion_matrix.json'), JSON.stringify({ class_names: classNames, matrix: result.confusion }, null, 2));
+    for (const [name, data] of Object.entries(this.opts.render?.({ variant, history, result, classNames }) ?? {})) await writeFile(join(dir, name), data);
     const status: StoredVariant['status'] = {
       status: result.status,
       reason: result.reason,
       variant: variant.id,
       label: variant.label,
       sweep: this.sweepDir.split('/').pop()!,
+      attempt: result.attempt,
       seconds: result.seconds,
-      finished: new Date().toISOString(),
+      started: new Date(result.startedAt).toISOString(),
+      finished: new Date(result.finishedAt).toISOString(),
       engine: info?.engine,
       split: info?.split,
       data: info?.data,

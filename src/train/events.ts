@@ -13,6 +13,11 @@ export interface SavedModel {
 
 export interface VariantResult {
   status: VariantStatus;
+  /** Unique per training attempt: what ties a stored attempt to its tracked run. */
+  attempt: string;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  finishedAt: number;
   reason?: string;
   /** Final validation metrics of the kept weights (the best epoch when early stopping is on). */
   metrics?: EpochMetrics;
@@ -32,6 +37,8 @@ export interface SweepInfo {
 
 export interface VariantInfo {
   variant: Variant;
+  attempt: string;
+  startedAt: number;
   position: number;
   total: number;
   engine: { name: string; reason: string; version: string };
@@ -49,7 +56,8 @@ export interface SweepListener {
   onSweepStart?(sweep: SweepInfo): void | Promise<void>;
   onVariantStart?(info: VariantInfo): void | Promise<void>;
   onBatchEnd?(info: VariantInfo, epoch: number, batch: number, batches: number, loss: number): void;
-  onEpochEnd?(info: VariantInfo, epoch: number, metrics: EpochMetrics): void | Promise<void>;
+  /** `at`: epoch milliseconds when the epoch ended, the timestamp every sink records. */
+  onEpochEnd?(info: VariantInfo, epoch: number, metrics: EpochMetrics, at: number): void | Promise<void>;
   onVariantSkipped?(variant: Variant, reason: string): void | Promise<void>;
   /** `info` is missing when the variant failed before training started (engine, model or data). */
   onVariantEnd?(variant: Variant, result: VariantResult, info?: VariantInfo): void | Promise<void>;

@@ -102,6 +102,9 @@ export async function fitVariant(
         lossSum += loss * idx.length;
         accSum += acc * idx.length;
         await emit(listeners, 'onBatchEnd', info, epoch, b, batches, loss);
+        // Backends resolve their promises as microtasks; without a macrotask turn, signals,
+        // progress timers and background uploads would wait for the whole variant.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       const val = evaluate(tf, model, data.validation.x, data.exampleShape, data.validation.y, data.classes, t.batch_size);
       // Some backends clip NaN probabilities into a finite training loss; validation sees through it.
@@ -116,7 +119,7 @@ export async function fitVariant(
         epoch_seconds: seconds,
         examples_per_second: n / seconds,
       };
-      await emit(listeners, 'onEpochEnd', info, epoch, metrics);
+      await emit(listeners, 'onEpochEnd', info, epoch, metrics, Date.now());
       if (improved(metrics[monitor], best, mode, t.early_stopping?.min_delta ?? 0)) {
         best = metrics[monitor];
         bestEpoch = epoch;

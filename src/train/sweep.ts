@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { selectEngine, type EngineRequest } from '../engine/backends.ts';
 import { kernelsForTraining } from '../engine/kernels.ts';
 import { loadDataset, maxPixelValue, type Dataset } from '../data/dataset.ts';
@@ -82,11 +83,13 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
   for (const [position, variant] of variants.entries()) {
     const skip = await opts.skipReason(variant);
     if (skip) {
-      results.set(variant.id, { status: 'skipped', reason: skip, seconds: 0 });
+      results.set(variant.id, { status: 'skipped', reason: skip, seconds: 0, attempt: '', startedAt: 0, finishedAt: 0 });
       await emit(listeners, 'onVariantSkipped', variant, skip);
       continue;
     }
     const started = performance.now();
+    const attempt = randomUUID();
+    const startedAt = Date.now();
     let info: VariantInfo | undefined;
     let result: VariantResult;
     try {
@@ -111,6 +114,8 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
           const layers = built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
           info = {
             variant,
+            attempt,
+            startedAt,
             position,
             total: variants.length,
             engine: { name: engine.name, reason: engine.reason, version: engine.version },
@@ -121,15 +126,16 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
           };
           await emit(listeners, 'onVariantStart', info);
           const outcome = await fitVariant(tf, built.model, variant.spec, data, info, listeners, opts.signal);
-          return { status: 'completed' as const, ...outcome, model: await saveToMemory(tf, built.model), seconds: 0 };
+          return { status: 'completed' as const, ...outcome, model: await saveToMemory(tf, built.model), seconds: 0, attempt, startedAt, finishedAt: 0 };
         } finally {
           disposeVariantModel(built, base);
         }
       });
     } catch (err) {
-      result = { status: err instanceof Interrupted ? 'interrupted' : 'failed', reason: errorMessage(err), seconds: 0 };
+      result = { status: err instanceof Interrupted ? 'interrupted' : 'failed', reason: errorMessage(err), seconds: 0, attempt, startedAt, finishedAt: 0 };
     }
     result.seconds = (performance.now() - started) / 1000;
+    result.finishedAt = Date.now();
     results.set(variant.id, result);
     await emit(listeners, 'onVariantEnd', variant, result, info);
     if (result.status === 'interrupted') break;

@@ -127,6 +127,8 @@ export function fakeInfo(loaded: LoadedSpec, built: BuiltModel): VariantInfo {
   const layers = built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
   return {
     variant: loaded.plan.variants[0],
+    attempt: 'test',
+    startedAt: 0,
     position: 0,
     total: 1,
     engine: { name: 'test', reason: 'test', version: 'test' },

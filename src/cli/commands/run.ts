@@ -6,6 +6,12 @@ import { LocalRunStore } from '../../track/local-store.ts';
 import { runSweep } from '../../train/sweep.ts';
 import type { SweepListener } from '../../train/events.ts';
 import { UsageError } from '../../errors.ts';
+import { variantCharts } from '../../report/charts/variant-charts.ts';
+import { provenanceOf } from '../../track/provenance.ts';
+import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
+import { MlflowClient } from '../../track/mlflow/client.ts';
+import { MlflowLogger } from '../../track/mlflow/logger.ts';
+import { modeFor } from '../../train/schedule.ts';
 import { loadSpec } from '../load-spec.ts';
 import type { Io } from '../io.ts';
 
@@ -14,6 +20,7 @@ export interface RunOptions {
   backend: EngineRequest;
   force: boolean;
   runsDir: string;
+  trackingUri?: string;
 }
 
 export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
@@ -22,8 +29,21 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   if (unknown.length) {
     throw new UsageError(`--only: no variant ${unknown.join(', ')} in this plan; run \`tunespec plan ${file}\` to list them`);
   }
-  const store = new LocalRunStore(resolve(opts.runsDir));
+  const store = new LocalRunStore(resolve(opts.runsDir), { render: variantCharts, provenance: await provenanceOf(file) });
   const completed = await store.completed(spec.experiment.name);
+  const tracking = resolveTrackingConfig({ flag: opts.trackingUri, spec: spec.experiment.tracking, specName: spec.experiment.name, env: process.env });
+  const { metric, mode } = spec.experiment.training.objective;
+  const mlflow =
+    tracking &&
+    new MlflowLogger(new MlflowClient(tracking), store, {
+      objective: { metric, greaterIsBetter: modeFor(metric, mode) === 'max' },
+      specText: spec.text,
+      warn: io.err,
+      info: io.out,
+      syncCommand: `tunespec sync ${file}`,
+    });
+  // Before anything is trained or written: a server that refuses us is a mistake to fix first.
+  await mlflow?.connect();
   const progress: SweepListener = process.stdout.isTTY ? new ListrProgress() : new LineLog(io.out);
   const controller = new AbortController();
   const onSigint = (): void => {
@@ -42,10 +62,12 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
         skipReason: async (v) => {
           if (opts.force) return undefined;
           const done = completed.get(v.id);
-          return done ? `already completed in ${done.dir} (--force retrains)` : undefined;
+          if (done) return `already completed in ${done.dir} (--force retrains)`;
+          const tracked = mlflow?.finishedRun(v.id);
+          return tracked ? `already finished in MLflow run ${tracked} (--force retrains)` : undefined;
         },
       },
-      [store, progress],
+      mlflow ? [store, mlflow, progress] : [store, progress],
     );
     const statuses = [...results.values()].map((r) => r.status);
     const count = (s: string): number => statuses.filter((x) => x === s).length;

@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EpochRecord, StoredVariant, SweepRecord } from '../local-store.ts';
+import type { Provenance } from '../provenance.ts';
+import type { DatasetInput, RunStatus } from './client.ts';
+import { LIMITS, type KeyValue, type Metric } from './limits.ts';
+
+/** Tag keys of our own; the `mlflow.*` ones are what the MLflow UI reads. */
+export const TAG = {
+  kind: 'tunespec.kind',
+  sweep: 'tunespec.sweep_id',
+  variant: 'tunespec.variant_id',
+  attempt: 'tunespec.attempt',
+  parent: 'mlflow.parentRunId',
+} as const;
+
+export const STATUS: Record<string, RunStatus> = { completed: 'FINISHED', failed: 'FAILED', interrupted: 'KILLED' };
+
+export function provenanceTags(p: Provenance | undefined): KeyValue[] {
+  if (!p) return [];
+  const tags: KeyValue[] = [
+    { key: 'mlflow.source.name', value: p.source },
+    { key: 'mlflow.source.type', value: 'LOCAL' },
+    { key: 'mlflow.user', value: p.user },
+  ];
+  if (p.git) {
+    tags.push({ key: 'mlflow.source.git.commit', value: p.git.commit }, { key: 'tunespec.git.dirty', value: String(p.git.dirty) });
+    if (p.git.branch) tags.push({ key: 'mlflow.source.git.branch', value: p.git.branch });
+    if (p.git.repoURL) tags.push({ key: 'mlflow.source.git.repoURL', value: p.git.repoURL });
+  }
+  return tags;
+}
+
+/** What a finished sweep's parent run says in its description. */
+export function parentNote(sweep: SweepRecord, comparisonMarkdown: string): string {
+  const commit = sweep.provenance?.git ? ` at commit \`${sweep.provenance.git.commit.slice(0, 12)}\`${sweep.provenance.git.dirty ? ' (uncommitted changes)' : ''}` : '';
+  return `Sweep \`${sweep.sweep}\` of **${sweep.experiment}** from \`${sweep.provenance?.source ?? sweep.spec}\`${commit}: ${sweep.variants.length} variant(s).\n\n${comparisonMarkdown}`;
+}
+
+/** A readable parent run name: the swept axes and how many values each takes. */
+export function parentRunName(sweep: SweepRecord): string {
+  const labels = sweep.variants.map((v) => v.label);
+  if (labels.length === 1) return `sweep: ${labels[0]}`;
+  const axes = new Map<string, Set<string>>();
+  for (const label of labels) {
+    for (const part of label.split(',')) {
+      const [k, v] = part.split('=');
+      axes.set(k, (axes.get(k) ?? new Set()).add(v));
+    }
+  }
+  return `sweep: ${[...axes].map(([k, vs]) => `${k}×${vs.size}`).join(', ')}`;
+}
+
+export interface ChildContent {
+  runName: string;
+  startTime: number;
+  endTime: number;
+  status: RunStatus;
+  tags: KeyValue[];
+  params: KeyValue[];
+  metrics: Metric[];
+  inputs: DatasetInput[];
+}
+
+function epochMetrics(history: EpochRecord[]): Metric[] {
+  return history.flatMap(({ epoch, timestamp, ...values }) =>
+    Object.entries(values).map(([key, value]) => ({ key, value: value as number, timestamp, step: epoch })),
+  );
+}
+
+function noteFor(v: StoredVariant, sweep: SweepRecord): string {
+  const s = v.status;
+  const lines = [`**${s.label}**: variant \`${s.variant}\` of sweep \`${sweep.sweep}\`, ${s.status} in ${s.seconds.toFixed(1)} s.`];
+  if (s.reason) lines.push('', `Reason: ${s.reason}`);
+  const m = v.result?.metrics;
+  if (m) {
+    lines.push('', '| metric | value |', '|---|---|');
+    for (const [k, x] of Object.entries(m)) lines.push(`| ${k} | ${Number.isInteger(x) ? x : x.toFixed(4)} |`);
+  }
+  if (s.engine) lines.push('', `Engine: ${s.engine.name} ${s.engine.version} (${s.engine.reason}).`);
+  if (s.split) lines.push(`Split: ${s.split.train} train / ${s.split.validation} validation, digest \`${s.split.digest.slice(0, 12)}\`.`);
+  return lines.join('\n');
+}
+
+function datasets(v: StoredVariant, sweep: SweepRecord, source: string): DatasetInput[] {
+  const s = v.status;
+  if (!s.data || !s.split) return [];
+  const context = (c: string): KeyValue[] => [{ key: 'mlflow.data.context', value: c }];
+  const schema = JSON.stringify({ class_names: s.data.classNames });
+  return [
+    {
+      tags: context('training'),
+      dataset: { name: `${sweep.experiment}-data`, digest: s.data.digest.slice(0, LIMITS.datasetDigest), source_type: 'local', source: JSON.stringify({ uri: source }), schema },
+    },
+    {
+      tags: context('validation'),
+      dataset: {
+        name: `${sweep.experiment}-split`,
+        digest: s.split.digest.slice(0, LIMITS.datasetDigest),
+        source_type: 'local',
+        source: JSON.stringify({ uri: source, split: 'validation' }),
+        profile: JSON.stringify({ train: s.split.train, validation: s.split.validation }),
+      },
+    },
+  ];
+}
+
+/** The tags that identify a variant's run (the parent link is the tracker's to add). */
+export function variantTags(sweep: SweepRecord, variantId: string, attempt: string, engine?: { name: string; version: string }): KeyValue[] {
+  const tags: KeyValue[] = [
+    { key: TAG.kind, value: 'variant' },
+    { key: TAG.sweep, value: sweep.sweep },
+    { key: TAG.variant, value: variantId },
+    { key: TAG.attempt, value: attempt },
+    ...provenanceTags(sweep.provenance),
+  ];
+  if (engine) {
+    tags.push(
+      { key: 'tunespec.engine', value: engine.name },
+      { key: 'tunespec.engine.version', value: engine.version },
+      { key: 'tunespec.device', value: engine.name === 'native-gpu' ? 'gpu' : 'cpu' },
+    );
+  }
+  return tags;
+}
+
+/** Everything a variant's MLflow run holds, read from its folder in the local run store. */
+export async function childContent(v: StoredVariant, sweep: SweepRecord, history: EpochRecord[]): Promise<ChildContent> {
+  const s = v.status;
+  const params = JSON.parse(await readFile(join(v.dir, 'params.json'), 'utf8')) as Record<string, string>;
+  const dataSource = params['data.images'] ?? params['data.path'] ?? '';
+  const endTime = Date.parse(s.finished);
+  const summary: Metric[] = Object.entries(v.result?.metrics ?? {}).map(([k, value]) => ({ key: `final/${k}`, value, timestamp: endTime, step: 0 }));
+  summary.push({ key: 'final/seconds', value: s.seconds, timestamp: endTime, step: 0 });
+  const tags = [...variantTags(sweep, s.variant, s.attempt, s.engine), { key: 'mlflow.note.content', value: noteFor(v, sweep) }];
+  if (s.reason) tags.push({ key: 'tunespec.reason', value: s.reason });
+  return {
+    runName: s.label,
+    startTime: Date.parse(s.started),
+    endTime,
+    status: STATUS[s.status] ?? 'FAILED',
+    tags,
+    params: Object.entries(params).map(([key, value]) => ({ key, value })),
+    metrics: [...epochMetrics(history), ...summary],
+    inputs: datasets(v, sweep, dataSource),
+  };
+}

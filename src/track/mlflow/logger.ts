@@ -1,0 +1,160 @@
+import { TrackingError } from '../../errors.ts';
+import type { Variant } from '../../plan/expand.ts';
+import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../../train/events.ts';
+import { storedVariants, type LocalRunStore } from '../local-store.ts';
+import { flattenParams } from '../params.ts';
+import type { MlflowClient, RunInfo } from './client.ts';
+import { variantTags } from './content.ts';
+import { ensureExperiment, SweepTracker, type Objective } from './sweep-tracker.ts';
+
+export interface LoggerOptions {
+  objective: Objective;
+  specText: string;
+  /** Printed when tracking goes away or comes back. */
+  warn(message: string): void;
+  info(message: string): void;
+  /** The command that uploads what is missing, for the message when the server stayed away. */
+  syncCommand: string;
+}
+
+export function runUrl(uri: string, experimentId: string, runId: string): string {
+  return `${uri}/#/experiments/${experimentId}/runs/${runId}`;
+}
+
+/**
+ * Logs a sweep to MLflow as it trains, without ever holding training up: requests go through a
+ * background queue, and the local store (written first) stays the record. When the server fails,
+ * training goes on; at each variant's end the logger looks for the server again and, when it is
+ * back, uploads what it missed with the same idempotent reconciliation `tunespec sync` uses.
+ */
+export class MlflowLogger implements SweepListener {
+  private experimentId?: string;
+  private tracker?: SweepTracker;
+  private online = false;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly live = new Map<string, RunInfo>();
+
+  constructor(
+    private readonly client: MlflowClient,
+    private readonly store: LocalRunStore,
+    private readonly opts: LoggerOptions,
+  ) {}
+
+  private get uri(): string {
+    return this.client.config.uri;
+  }
+
+  /**
+   * Before training: a server that does not answer is tolerated (training goes on, sync catches
+   * up), but one that answers no (bad credentials, a deleted experiment) is a mistake to fix
+   * first, not a week of untracked GPU time.
+   */
+  async connect(): Promise<void> {
+    if (!(await this.client.healthy())) {
+      this.opts.warn(`MLflow: no answer from ${this.uri}; training goes on and results stay in the local store (${this.opts.syncCommand} uploads them later)`);
+      return;
+    }
+    this.experimentId = await ensureExperiment(this.client, this.client.config.experiment, this.opts.objective);
+    this.online = true;
+  }
+
+  private enqueue(job: () => Promise<void>): void {
+    this.queue = this.queue.then(async () => {
+      if (!this.online) return;
+      try {
+        await job();
+      } catch (err) {
+        this.online = false;
+        this.opts.warn(`MLflow: ${(err as Error).message}; training goes on and results stay in the local store`);
+      }
+    });
+  }
+
+  /** A finished run of this variant on the server: another machine or runs folder trained it. */
+  finishedRun(variantId: string): string | undefined {
+    const run = this.tracker?.finishedRun(variantId);
+    return run && this.experimentId ? runUrl(this.uri, this.experimentId, run.run_id) : undefined;
+  }
+
+  private async catchUp(): Promise<void> {
+    const { dir, record } = this.store.current();
+    this.experimentId ??= await ensureExperiment(this.client, this.client.config.experiment, this.opts.objective);
+    this.tracker = new SweepTracker(this.client, this.experimentId, record, this.opts.specText);
+    await this.tracker.load();
+    await this.tracker.ensureParent('RUNNING');
+    for (const v of await storedVariants(dir)) await this.tracker.reconcile(v);
+  }
+
+  /** One quick look for a server that went away; when it is back, upload everything it missed. */
+  private async retryConnection(): Promise<void> {
+    if (this.online || !(await this.client.healthy())) return;
+    this.online = true;
+    try {
+      await this.catchUp();
+      this.opts.info(`MLflow: ${this.uri} answers again; uploaded what it missed`);
+    } catch (err) {
+      this.online = false;
+      this.opts.warn(`MLflow: ${(err as Error).message}`);
+    }
+  }
+
+  async onSweepStart(_sweep: SweepInfo): Promise<void> {
+    if (!this.online || !this.experimentId) return;
+    try {
+      const { record } = this.store.current();
+      this.tracker = new SweepTracker(this.client, this.experimentId, record, this.opts.specText);
+      await this.tracker.load();
+      const parent = await this.tracker.ensureParent('RUNNING');
+      this.opts.info(`MLflow: logging to ${runUrl(this.uri, this.experimentId, parent.run_id)}`);
+    } catch (err) {
+      if (err instanceof TrackingError && err.status !== undefined && err.status < 500) throw err;
+      this.online = false;
+      this.opts.warn(`MLflow: ${(err as Error).message}; training goes on and results stay in the local store`);
+    }
+  }
+
+  onVariantStart(info: VariantInfo): void {
+    const { variant } = info;
+    this.enqueue(async () => {
+      const run = await this.tracker!.ensureChild({
+        variantId: variant.id,
+        attempt: info.attempt,
+        runName: variant.label,
+        startTime: info.startedAt,
+        tags: variantTags(this.tracker!.sweep, variant.id, info.attempt, info.engine),
+        params: Object.entries(flattenParams(variant.spec)).map(([key, value]) => ({ key, value })),
+      });
+      this.live.set(info.attempt, run);
+    });
+  }
+
+  onEpochEnd(info: VariantInfo, epoch: number, metrics: EpochMetrics, at: number): void {
+    this.enqueue(async () => {
+      const run = this.live.get(info.attempt);
+      if (!run) return; // the server was away when the variant started; its end catches up
+      await this.client.logBatch(run.run_id, { metrics: Object.entries(metrics).map(([key, value]) => ({ key, value, timestamp: at, step: epoch + 1 })) });
+    });
+  }
+
+  onVariantEnd(_variant: Variant, result: VariantResult): void {
+    this.queue = this.queue.then(() => this.retryConnection());
+    this.enqueue(async () => {
+      this.live.delete(result.attempt);
+      const stored = (await storedVariants(this.store.current().dir)).find((v) => v.status.attempt === result.attempt);
+      if (stored) await this.tracker!.reconcile(stored);
+    });
+  }
+
+  async onSweepEnd(): Promise<void> {
+    this.queue = this.queue.then(() => this.retryConnection());
+    this.enqueue(async () => {
+      const { dir } = this.store.current();
+      await this.tracker!.finishParent(await storedVariants(dir), this.opts.objective);
+      this.opts.info(`MLflow: sweep logged to ${runUrl(this.uri, this.experimentId!, this.tracker!.parent!.run_id)}`);
+    });
+    await this.queue;
+    if (!this.online) {
+      this.opts.warn(`MLflow: ${this.uri} did not take this sweep's results; run \`${this.opts.syncCommand}\` when it answers`);
+    }
+  }
+}

@@ -1,0 +1,193 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { TrackingError } from '../../errors.ts';
+import { comparisonTables } from '../comparison.ts';
+import { readHistory, type StoredVariant, type SweepRecord } from '../local-store.ts';
+import type { MlflowClient, Run, RunInfo, RunStatus } from './client.ts';
+import { childContent, parentNote, parentRunName, provenanceTags, STATUS, TAG } from './content.ts';
+import type { KeyValue, Metric } from './limits.ts';
+
+export interface Objective {
+  metric: string;
+  greaterIsBetter: boolean;
+}
+
+/** The experiment named `name`, created if missing, with the sweep's objective as its primary metric. */
+export async function ensureExperiment(client: MlflowClient, name: string, objective: Objective): Promise<string> {
+  let exp = await client.getExperimentByName(name);
+  if (exp?.lifecycle_stage === 'deleted') {
+    throw new TrackingError(
+      `MLflow experiment "${name}" (id ${exp.experiment_id}) exists but is deleted: restore it in the MLflow UI or with ` +
+        `\`mlflow experiments restore --experiment-id ${exp.experiment_id}\`, purge it with \`mlflow gc\`, or log elsewhere ` +
+        `with tracking.experiment or MLFLOW_EXPERIMENT_NAME`,
+    );
+  }
+  if (!exp) {
+    try {
+      await client.createExperiment(name);
+    } catch (err) {
+      // Another process created it between our lookup and our create: theirs is as good as ours.
+      if (!(err instanceof TrackingError && err.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw err;
+    }
+    exp = (await client.getExperimentByName(name))!;
+  }
+  const wanted: KeyValue[] = [
+    { key: 'mlflow.experiment.primaryMetric.name', value: objective.metric },
+    { key: 'mlflow.experiment.primaryMetric.greaterIsBetter', value: String(objective.greaterIsBetter) },
+  ];
+  for (const t of wanted) {
+    if (exp.tags?.find((x) => x.key === t.key)?.value !== t.value) await client.setExperimentTag(exp.experiment_id, t.key, t.value);
+  }
+  return exp.experiment_id;
+}
+
+function tagOf(run: Run, key: string): string | undefined {
+  return run.data.tags?.find((t) => t.key === key)?.value;
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) out.push(relative(dir, join(entry.parentPath, entry.name)));
+  }
+  return out.sort();
+}
+
+/**
+ * One sweep's runs on an MLflow server: a parent run per sweep, a child per variant attempt,
+ * found again by tags. Every method is idempotent, so the live logger and `tunespec sync` share
+ * it, and a sync after any failure converges on what an undisturbed run would have logged.
+ */
+export class SweepTracker {
+  private runs: Run[] = [];
+  parent?: RunInfo;
+
+  constructor(
+    readonly client: MlflowClient,
+    readonly experimentId: string,
+    readonly sweep: SweepRecord,
+    private readonly specText: string,
+  ) {}
+
+  async load(): Promise<void> {
+    this.runs = await this.client.searchRuns([this.experimentId], `tags.\`${TAG.sweep}\` = '${this.sweep.sweep}'`);
+    this.parent = this.runs.find((r) => tagOf(r, TAG.kind) === 'sweep')?.info;
+  }
+
+  private children(variantId: string): Run[] {
+    return this.runs.filter((r) => tagOf(r, TAG.kind) === 'variant' && tagOf(r, TAG.variant) === variantId);
+  }
+
+  /** A finished run of this variant already on the server, if any. */
+  finishedRun(variantId: string): RunInfo | undefined {
+    return this.children(variantId).find((r) => r.info.status === 'FINISHED')?.info;
+  }
+
+  async ensureParent(status: RunStatus = 'RUNNING'): Promise<RunInfo> {
+    if (!this.parent) {
+      this.parent = await this.client.createRun({
+        experimentId: this.experimentId,
+        runName: parentRunName(this.sweep),
+        startTime: Date.parse(this.sweep.started),
+        userId: this.sweep.provenance?.user,
+        tags: [{ key: TAG.kind, value: 'sweep' }, { key: TAG.sweep, value: this.sweep.sweep }, ...provenanceTags(this.sweep.provenance)],
+      });
+      this.runs.push({ info: this.parent, data: { tags: [{ key: TAG.kind, value: 'sweep' }] } });
+    } else if (this.parent.status !== status) {
+      await this.client.updateRun(this.parent.run_id, status);
+    }
+    this.parent.status = status;
+    return this.parent;
+  }
+
+  /** The swept values, one param per axis, so sweeps can be told apart in the runs table. */
+  private parentParams(): KeyValue[] {
+    const axes = new Map<string, string[]>();
+    for (const v of this.sweep.variants) {
+      for (const part of v.label.split(',')) {
+        const [k, value] = part.split('=');
+        if (value !== undefined && !axes.get(k)?.includes(value)) axes.set(k, [...(axes.get(k) ?? []), value]);
+      }
+    }
+    return [{ key: 'variants', value: String(this.sweep.variants.length) }, ...[...axes].map(([k, vs]) => ({ key: `sweep.${k}`, value: vs.join(',') }))];
+  }
+
+  /** Runs of this variant left RUNNING by an attempt other than `attempt` died with their process. */
+  async killStale(variantId: string, attempt: string): Promise<void> {
+    for (const r of this.children(variantId)) {
+      if (r.info.status === 'RUNNING' && tagOf(r, TAG.attempt) !== attempt) {
+        await this.client.updateRun(r.info.run_id, 'KILLED', Date.now());
+        r.info.status = 'KILLED';
+      }
+    }
+  }
+
+  /** The run of one attempt, created (with its identifying tags and params) if the server lacks it. */
+  async ensureChild(c: { variantId: string; attempt: string; runName: string; startTime: number; tags: KeyValue[]; params: KeyValue[] }): Promise<RunInfo> {
+    const existing = this.children(c.variantId).find((r) => tagOf(r, TAG.attempt) === c.attempt);
+    if (existing) return existing.info;
+    await this.killStale(c.variantId, c.attempt);
+    const parent = await this.ensureParent(this.parent?.status);
+    const info = await this.client.createRun({
+      experimentId: this.experimentId,
+      runName: c.runName,
+      startTime: c.startTime,
+      userId: this.sweep.provenance?.user,
+      tags: [{ key: TAG.parent, value: parent.run_id }, ...c.tags],
+    });
+    await this.client.logBatch(info.run_id, { params: c.params });
+    this.runs.push({ info, data: { tags: c.tags } });
+    return info;
+  }
+
+  /** Make the server hold everything the local store holds for this attempt; upload only what is missing. */
+  async reconcile(v: StoredVariant): Promise<{ metrics: number; artifacts: number }> {
+    const history = await readHistory(v.dir);
+    const content = await childContent(v, this.sweep, history);
+    const run = await this.ensureChild({ variantId: v.status.variant, attempt: v.status.attempt, ...content });
+    await this.client.logBatch(run.run_id, { params: content.params, tags: content.tags });
+    if (content.inputs.length) await this.client.logInputs(run.run_id, content.inputs);
+    const missing: Metric[] = [];
+    for (const key of new Set(content.metrics.map((m) => m.key))) {
+      const logged = new Set((await this.client.getMetricHistory(run.run_id, key)).map((m) => m.step));
+      missing.push(...content.metrics.filter((m) => m.key === key && !logged.has(m.step)));
+    }
+    await this.client.logBatch(run.run_id, { metrics: missing });
+    const uploaded = await this.uploadMissing(run, v.dir);
+    if (run.status !== content.status) await this.client.updateRun(run.run_id, content.status, content.endTime);
+    run.status = content.status;
+    return { metrics: missing.length, artifacts: uploaded };
+  }
+
+  private async uploadMissing(run: RunInfo, dir: string): Promise<number> {
+    const present = new Map((await this.client.listAllArtifacts(run.run_id)).map((f) => [f.path, f.file_size]));
+    let uploaded = 0;
+    for (const file of await filesUnder(dir)) {
+      const data = await readFile(join(dir, file));
+      if (present.get(file) === data.byteLength) continue;
+      await this.client.uploadArtifact(run.artifact_uri, file, data);
+      uploaded++;
+    }
+    return uploaded;
+  }
+
+  /**
+   * The parent's comparison table, and its end state once the sweep process ended: KILLED when
+   * interrupted, FAILED when a variant failed, FINISHED otherwise. A sweep that never ended
+   * (running elsewhere, or killed) keeps its status: a sync cannot tell which.
+   */
+  async finishParent(variants: StoredVariant[], objective: Objective): Promise<void> {
+    const parent = await this.ensureParent(this.parent?.status);
+    const { csv, markdown } = comparisonTables(variants, objective.metric, objective.greaterIsBetter);
+    await this.client.logBatch(parent.run_id, { params: this.parentParams() });
+    await this.client.uploadArtifact(parent.artifact_uri, 'spec.yaml', Buffer.from(this.specText));
+    await this.client.uploadArtifact(parent.artifact_uri, 'comparison.csv', Buffer.from(csv));
+    await this.client.uploadArtifact(parent.artifact_uri, 'comparison.md', Buffer.from(markdown));
+    await this.client.logBatch(parent.run_id, { tags: [{ key: 'mlflow.note.content', value: parentNote(this.sweep, markdown) }] });
+    if (!this.sweep.finished) return;
+    const statuses = variants.map((v) => STATUS[v.status.status]);
+    const status: RunStatus = statuses.includes('KILLED') ? 'KILLED' : statuses.includes('FAILED') ? 'FAILED' : 'FINISHED';
+    await this.client.updateRun(parent.run_id, status, Date.parse(this.sweep.finished));
+    parent.status = status;
+  }
+}

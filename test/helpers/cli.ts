@@ -16,16 +16,24 @@ export interface CliResult {
   stderr: string;
 }
 
+export type Env = Record<string, string | undefined>;
+
+/** The environment a user's shell would have: no MLflow settings unless a test names them. */
+function cliEnv(extra: Env = {}): NodeJS.ProcessEnv {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MLFLOW_')));
+  return { ...base, FORCE_COLOR: '0', ...extra };
+}
+
 /** Run the real CLI in a child process, as a user would from `cwd`. */
-export function tunespec(args: string[], cwd = ROOT): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+export function tunespec(args: string[], cwd = ROOT, env?: Env): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: cliEnv(env) });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The same, asynchronously: for tests that serve HTTP from this process or send signals. */
-export function tunespecAsync(args: string[], onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void): Promise<CliResult> {
+export function tunespecAsync(args: string[], onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void, env?: Env): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0' } });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cliEnv(env) });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => {

@@ -36,9 +36,19 @@ export interface Batch {
   tags: KeyValue[];
 }
 
-/** Keys may hold letters, digits, `_ - . /` and spaces, up to 250 characters; anything else becomes `_`. */
+/**
+ * Keys may hold letters, digits, `_ - . /` and spaces, up to 250 characters, and must be clean
+ * relative paths (no `//`, `.` or `..` segments, no leading or trailing `/`): the server refuses
+ * anything else, and with it the whole batch. Colons are replaced too: Windows servers refuse them.
+ */
 export function sanitizeKey(key: string): string {
-  return key.replace(/[^A-Za-z0-9_\-. /]/g, '_').slice(0, LIMITS.key);
+  const clean = (k: string): string =>
+    k
+      .replace(/[^\p{L}\p{N}_\-. /]/gu, '_')
+      .split('/')
+      .filter((seg) => seg !== '' && seg !== '.' && seg !== '..')
+      .join('/');
+  return clean(clean(key).slice(0, LIMITS.key)) || '_';
 }
 
 export function wireValue(value: number): number | string {

@@ -1,0 +1,199 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir, tunespec, writeSmallSpec } from '../helpers/cli.ts';
+import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
+import { downloadArtifact, readExperiment } from '../helpers/mlflow-read.ts';
+
+let server: MlflowServer;
+before(async () => {
+  server = await startMlflow();
+});
+after(async () => {
+  await server?.stop();
+});
+
+const PASSWORD = 'pw-SECRET-4711';
+const TOKEN = 'tok-SECRET-0815';
+const fast = { MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1', MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.1', MLFLOW_HTTP_REQUEST_TIMEOUT: '20' };
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
+}
+
+/** A spec committed in its own git repository, with a remote whose URL carries a token. */
+function specInRepo(name: string): { dir: string; spec: string } {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name });
+  git(dir, 'init', '-q', '-b', 'sweeps');
+  git(dir, 'remote', 'add', 'origin', `https://ci-bot:${TOKEN}@git.example.com/team/models.git`);
+  git(dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'add', '.');
+  git(dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'sweep');
+  return { dir, spec };
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile());
+}
+
+test('a sweep lands in MLflow: parent and children, params, full histories, tags, inputs, artifacts; no credentials anywhere', async () => {
+  const { dir, spec } = specInRepo('tracked');
+  const uriWithPassword = server.uri.replace('http://', `http://alice:${PASSWORD}@`);
+  const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, { MLFLOW_TRACKING_URI: uriWithPassword, ...fast });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /MLflow: sweep logged to http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/[0-9a-f]+/);
+
+  const exp = await readExperiment(server.uri, 'tracked');
+  assert.equal(exp.tags['mlflow.experiment.primaryMetric.name'], 'val_accuracy');
+  assert.equal(exp.tags['mlflow.experiment.primaryMetric.greaterIsBetter'], 'true');
+  const parents = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'sweep');
+  const children = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
+  assert.equal(parents.length, 1);
+  assert.equal(children.length, 2);
+  const parent = parents[0];
+  assert.equal(parent.status, 'FINISHED');
+  assert.equal(parent.name, 'sweep: lr×2');
+  assert.equal(parent.params['sweep.lr'], '0.01,0.001');
+  assert.equal((await downloadArtifact(server.uri, parent, 'spec.yaml')).toString(), readFileSync(spec, 'utf8'));
+  const comparison = (await downloadArtifact(server.uri, parent, 'comparison.csv')).toString().trim().split('\n');
+  assert.equal(comparison.length, 3);
+  assert.match(parent.tags['mlflow.note.content'], /\| variant \| swept \|/);
+
+  const commit = git(dir, 'rev-parse', 'HEAD');
+  for (const child of children) {
+    assert.equal(child.tags['mlflow.parentRunId'], parent.id);
+    assert.match(child.name, /^lr=0\.0?01$/);
+    assert.equal(child.status, 'FINISHED');
+    assert.ok(child.endTime! >= child.startTime);
+    // Numbers are plain numerals (a numeric axis in parallel coordinates); every resolved value is there.
+    assert.ok(['0.01', '0.001'].includes(child.params['training.learning_rate']));
+    assert.equal(child.params['head.0.units'], '16');
+    assert.equal(child.params['training.batch_size'], '32');
+    assert.equal(child.params['validation.fraction'], '0.25');
+    assert.ok(child.params['base_model.source'].endsWith('model.json'));
+    assert.equal(child.params['freeze.0.to'], 'flatten');
+    for (const key of ['loss', 'accuracy', 'val_loss', 'val_accuracy', 'learning_rate', 'epoch_seconds', 'examples_per_second']) {
+      assert.deepEqual(child.history[key]?.map((m) => m.step), [1, 2], key);
+    }
+    const stored = readdirSync(join(dir, 'runs', 'tracked'))
+      .flatMap((s) => readdirSync(join(dir, 'runs', 'tracked', s)).map((v) => join(dir, 'runs', 'tracked', s, v)))
+      .find((p) => p.endsWith(child.tags['tunespec.variant_id']))!;
+    const local = readFileSync(join(stored, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(child.history.val_loss.map((m) => m.value), local.map((l) => l.val_loss));
+    assert.deepEqual(child.history.val_loss.map((m) => m.timestamp), local.map((l) => l.timestamp));
+    assert.equal(child.history['final/val_accuracy'].length, 1);
+    assert.equal(child.tags['mlflow.source.git.commit'], commit);
+    assert.equal(child.tags['mlflow.source.git.branch'], 'sweeps');
+    assert.equal(child.tags['mlflow.source.git.repoURL'], 'https://git.example.com/team/models.git');
+    assert.equal(child.tags['tunespec.git.dirty'], 'false');
+    assert.equal(child.tags['mlflow.source.name'], 'tracked.yaml');
+    assert.equal(child.tags['mlflow.source.type'], 'LOCAL');
+    assert.ok(child.tags['mlflow.user']);
+    assert.match(child.tags['tunespec.variant_id'], /^[0-9a-f]{12}$/);
+    assert.equal(child.tags['tunespec.sweep_id'], parent.tags['tunespec.sweep_id']);
+    assert.equal(child.tags['tunespec.engine'], 'wasm');
+    assert.equal(child.tags['tunespec.device'], 'cpu');
+    assert.match(child.tags['mlflow.note.content'], /val_accuracy/);
+    assert.deepEqual(child.inputs.map((i) => i.tags.find((t) => t.key === 'mlflow.data.context')?.value).sort(), ['training', 'validation']);
+    const paths = child.artifacts.map((a) => a.path);
+    for (const p of ['spec.yaml', 'metrics.csv', 'confusion_matrix.json', 'confusion_matrix.png', 'learning_curves.png', 'model/model.json', 'model/weights.bin']) {
+      assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
+    }
+    assert.deepEqual(JSON.parse((await downloadArtifact(server.uri, child, 'confusion_matrix.json')).toString()), JSON.parse(readFileSync(join(stored, 'confusion_matrix.json'), 'utf8')));
+    assert.deepEqual([...(await downloadArtifact(server.uri, child, 'learning_curves.png')).subarray(1, 4)], [...Buffer.from('PNG')]);
+    assert.deepEqual(await downloadArtifact(server.uri, child, 'model/weights.bin'), readFileSync(join(stored, 'model', 'weights.bin')));
+  }
+
+  // Credentials appear nowhere: output, local store, params, tags, artifacts.
+  const everywhere = [r.stdout, r.stderr, ...filesUnder(join(dir, 'runs')).map((f) => readFileSync(f, 'latin1'))];
+  for (const run of exp.runs) {
+    everywhere.push(JSON.stringify(run.params), JSON.stringify(run.tags));
+    for (const a of run.artifacts) everywhere.push((await downloadArtifact(server.uri, run, a.path)).toString('latin1'));
+  }
+  for (const text of everywhere) {
+    assert.ok(!text.includes(PASSWORD) && !text.includes(TOKEN) && !text.includes('alice:'), 'a credential leaked');
+  }
+});
+
+test('a bearer token is sent but never recorded; re-running skips what MLflow already holds, even from another run store', async () => {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name: 'rerun' });
+  const env = { MLFLOW_TRACKING_URI: server.uri, MLFLOW_TRACKING_TOKEN: TOKEN, ...fast };
+  const first = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, env);
+  assert.equal(first.code, 0, first.stderr);
+  const again = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, env);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /0 completed, 2 skipped/);
+  const elsewhere = tunespec(['run', spec, '--runs-dir', join(dir, 'other-runs')], dir, env);
+  assert.equal(elsewhere.code, 0, elsewhere.stderr);
+  assert.match(elsewhere.stdout, /0 completed, 2 skipped/);
+  assert.match(elsewhere.stdout, /already finished in MLflow run http:\/\/127\.0\.0\.1:\d+\/#\/experiments\//);
+  const exp = await readExperiment(server.uri, 'rerun');
+  assert.equal(exp.runs.length, 3, 'one parent and two children, nothing duplicated');
+  for (const text of [first.stdout, first.stderr, ...exp.runs.map((x) => JSON.stringify(x.tags) + JSON.stringify(x.params))]) assert.ok(!text.includes(TOKEN));
+
+  // sync after a clean run uploads nothing.
+  const sync = tunespec(['sync', spec, '--runs-dir', join(dir, 'runs')], dir, env);
+  assert.equal(sync.code, 0, sync.stderr);
+  assert.match(sync.stdout, /2 variant\(s\) checked, 0 metric value\(s\) and 0 file\(s\) uploaded/);
+});
+
+test('a child left RUNNING by a dead process is marked KILLED and the variant retrains under the same parent', async () => {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name: 'stale', sweep: '  training.learning_rate: [0.01]' });
+  const env = { MLFLOW_TRACKING_URI: server.uri, ...fast };
+  assert.equal(tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, env).code, 0);
+  const before = await readExperiment(server.uri, 'stale');
+  const parent = before.runs.find((x) => x.tags['tunespec.kind'] === 'sweep')!;
+  const child = before.runs.find((x) => x.tags['tunespec.kind'] === 'variant')!;
+  // What a process killed mid-variant leaves behind: a RUNNING child of the same variant.
+  const res = await fetch(`${server.uri}/api/2.0/mlflow/runs/create`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      experiment_id: before.id,
+      run_name: child.name,
+      start_time: Date.now(),
+      tags: [
+        { key: 'mlflow.parentRunId', value: parent.id },
+        { key: 'tunespec.kind', value: 'variant' },
+        { key: 'tunespec.sweep_id', value: child.tags['tunespec.sweep_id'] },
+        { key: 'tunespec.variant_id', value: child.tags['tunespec.variant_id'] },
+        { key: 'tunespec.attempt', value: 'killed-attempt' },
+      ],
+    }),
+  });
+  assert.ok(res.ok);
+  const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs'), '--force'], dir, env);
+  assert.equal(r.code, 0, r.stderr);
+  const afterRun = await readExperiment(server.uri, 'stale');
+  const attempts = afterRun.runs.filter((x) => x.tags['tunespec.kind'] === 'variant').map((x) => [x.tags['tunespec.attempt'] === 'killed-attempt' ? 'dead' : 'live', x.status]);
+  assert.deepEqual(attempts.sort(), [['dead', 'KILLED'], ['live', 'FINISHED'], ['live', 'FINISHED']]);
+  assert.equal(afterRun.runs.filter((x) => x.tags['tunespec.kind'] === 'sweep').length, 1);
+});
+
+test('a deleted experiment is a clear error before anything trains or is written', async () => {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name: 'binned' });
+  const created = await fetch(`${server.uri}/api/2.0/mlflow/experiments/create`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'binned' }) });
+  const { experiment_id } = (await created.json()) as { experiment_id: string };
+  await fetch(`${server.uri}/api/2.0/mlflow/experiments/delete`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ experiment_id }) });
+  const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, { MLFLOW_TRACKING_URI: server.uri, ...fast });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /MLflow experiment "binned" \(id \d+\) exists but is deleted: restore it/);
+  assert.throws(() => readdirSync(join(dir, 'runs', 'binned')), /ENOENT/);
+});
+
+test('--tracking-uri beats the spec, which beats MLFLOW_TRACKING_URI; tracking.experiment names the experiment', async () => {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name: 'routed', sweep: '  training.learning_rate: [0.01]', extra: `tracking: { uri: "http://127.0.0.1:9", experiment: team-board }` });
+  const env = { MLFLOW_TRACKING_URI: 'http://127.0.0.1:9', ...fast };
+  const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs'), '--tracking-uri', server.uri], dir, env);
+  assert.equal(r.code, 0, r.stderr);
+  const exp = await readExperiment(server.uri, 'team-board');
+  assert.equal(exp.runs.length, 2);
+});

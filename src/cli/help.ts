@@ -3,8 +3,9 @@ export const HELP = `tunespec: YAML experiment specs in, fine-tuning sweeps out
 Usage:
   tunespec validate <spec...>        check specs: every error of every file, as file:line:col: message
   tunespec plan <spec>               show the built model's layers (frozen/trainable) and the variants
-  tunespec run <spec> [options]      train every variant of the sweep into the run store
+  tunespec run <spec> [options]      train every variant of the sweep into the run store (and MLflow)
   tunespec runs <spec>               compare stored variants of the spec, best first
+  tunespec sync <spec|run-folder>    upload to MLflow what it lacks of stored sweeps (idempotent)
   tunespec doctor                    show which engines load here, and which one auto picks
   tunespec help                      this text
 
@@ -14,10 +15,22 @@ Options for run:
                                      engine to train on (default auto: native TensorFlow when
                                      it loads, else wasm when it has every kernel, else cpu)
   --force                            retrain variants that already completed
-Options for run and runs:
+Options for run, runs and sync:
   --runs-dir <dir>                   run store root (default: runs)
+Options for run and sync:
+  --tracking-uri <http(s)://host:port>
+                                     MLflow server; beats the spec's tracking.uri, which beats
+                                     MLFLOW_TRACKING_URI. Without any of the three, runs stay local.
 Global:
   --debug                            print stack traces
 
-Exit codes: 0 success, 1 invalid spec or a failed variant, 2 usage error, 130 interrupted.
+Environment (as the MLflow Python client reads it):
+  MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME, MLFLOW_TRACKING_USERNAME and
+  MLFLOW_TRACKING_PASSWORD (basic auth), MLFLOW_TRACKING_TOKEN (bearer),
+  MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_HTTP_REQUEST_MAX_RETRIES (default 7),
+  MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (2), MLFLOW_HTTP_REQUEST_BACKOFF_JITTER (1),
+  MLFLOW_HTTP_REQUEST_TIMEOUT (120 seconds)
+
+Exit codes: 0 success, 1 invalid spec, a failed variant or an MLflow server that refused us,
+2 usage error, 130 interrupted.
 `;

@@ -115,7 +115,9 @@ function describe(e: ErrorObject): PathIssue {
       return { path, message: `${at}: must be a valid ${e.params.format === 'regex' ? 'regular expression' : e.params.format}` };
     case 'pattern': {
       const hint = PATTERN_HINTS[e.params.pattern];
-      return { path, message: hint ? `${at}: ${JSON.stringify(e.data)} is not a valid ${at}: ${hint}` : `${at}: ${typeOf(e.data)} does not match ${e.params.pattern}` };
+      // A URL's user:password never reaches a message, even when that is what makes it invalid.
+      const shown = JSON.stringify(String(e.data).replace(/\/\/[^/@\s]*@/, '//***@'));
+      return { path, message: hint ? `${at}: ${shown} is not a valid ${at}: ${hint}` : `${at}: ${typeOf(e.data)} does not match ${e.params.pattern}` };
     }
     case 'uniqueItems':
       return { path: [...path, e.params.i], message: `${at}: duplicate item ${JSON.stringify((e.data as unknown[])[e.params.i])}` };

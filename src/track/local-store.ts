@@ -1,5 +1,5 @@
-import { appendFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Variant } from '../plan/expand.ts';
 import type { EpochMetrics, SavedModel, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
@@ -159,6 +159,18 @@ export class LocalRunStore implements SweepListener {
   current(): { dir: string; record: SweepRecord } {
     if (!this.sweepRecord) throw new Error('no sweep has started');
     return { dir: this.sweepDir, record: this.sweepRecord };
+  }
+
+  /** Remove the current sweep folder when no variant ever reached it: a sweep that never started leaves nothing behind. */
+  async discardIfEmpty(): Promise<void> {
+    if (!this.sweepRecord) return;
+    const entries = await readdir(this.sweepDir).catch(() => [] as string[]);
+    if (entries.every((e) => e === 'spec.yaml' || e === 'sweep.json')) {
+      await rm(this.sweepDir, { recursive: true, force: true });
+      // The experiment folder goes too if this sweep made it; rmdir refuses when others live there.
+      await rmdir(dirname(this.sweepDir)).catch(() => undefined);
+    }
+    this.sweepRecord = undefined;
   }
 
   async onSweepEnd(): Promise<void> {

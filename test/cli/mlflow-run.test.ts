@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, tunespec, writeSmallSpec } from '../helpers/cli.ts';
+import { tempDir, tunespec, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
 import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
-import { downloadArtifact, readExperiment } from '../helpers/mlflow-read.ts';
+import { downloadArtifact, readExperiment, send } from '../helpers/mlflow-read.ts';
 
 let server: MlflowServer;
 before(async () => {
@@ -151,7 +151,7 @@ test('a child left RUNNING by a dead process is marked KILLED and the variant re
   const parent = before.runs.find((x) => x.tags['tunespec.kind'] === 'sweep')!;
   const child = before.runs.find((x) => x.tags['tunespec.kind'] === 'variant')!;
   // What a process killed mid-variant leaves behind: a RUNNING child of the same variant.
-  const res = await fetch(`${server.uri}/api/2.0/mlflow/runs/create`, {
+  const res = await send(`${server.uri}/api/2.0/mlflow/runs/create`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({
@@ -179,9 +179,9 @@ test('a child left RUNNING by a dead process is marked KILLED and the variant re
 test('a deleted experiment is a clear error before anything trains or is written', async () => {
   const dir = tempDir();
   const spec = writeSmallSpec(dir, { name: 'binned' });
-  const created = await fetch(`${server.uri}/api/2.0/mlflow/experiments/create`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'binned' }) });
+  const created = await send(`${server.uri}/api/2.0/mlflow/experiments/create`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'binned' }) });
   const { experiment_id } = (await created.json()) as { experiment_id: string };
-  await fetch(`${server.uri}/api/2.0/mlflow/experiments/delete`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ experiment_id }) });
+  await send(`${server.uri}/api/2.0/mlflow/experiments/delete`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ experiment_id }) });
   const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, { MLFLOW_TRACKING_URI: server.uri, ...fast });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /MLflow experiment "binned" \(id \d+\) exists but is deleted: restore it/);
@@ -196,4 +196,36 @@ test('--tracking-uri beats the spec, which beats MLFLOW_TRACKING_URI; tracking.e
   assert.equal(r.code, 0, r.stderr);
   const exp = await readExperiment(server.uri, 'team-board');
   assert.equal(exp.runs.length, 2);
+});
+
+test('failed variants are FAILED runs with their reason; Ctrl-C leaves KILLED runs; the parent says which', async () => {
+  const dir = tempDir();
+  const env = { MLFLOW_TRACKING_URI: server.uri, ...fast };
+  const failing = writeSmallSpec(dir, { name: 'tracked-failing' });
+  const r = tunespec(['run', failing, '--runs-dir', join(dir, 'runs'), '--backend', 'native'], dir, env);
+  assert.equal(r.code, 1);
+  const failed = await readExperiment(server.uri, 'tracked-failing');
+  const byKind = (kind: string) => failed.runs.filter((x) => x.tags['tunespec.kind'] === kind);
+  assert.deepEqual(byKind('variant').map((x) => x.status), ['FAILED', 'FAILED']);
+  for (const child of byKind('variant')) assert.match(child.tags['tunespec.reason'], /no engine can run this variant/);
+  assert.equal(byKind('sweep')[0].status, 'FAILED');
+
+  const long = writeSmallSpec(dir, { name: 'tracked-interrupted', epochs: 200 });
+  let sent = false;
+  const i = await tunespecAsync(
+    ['run', long, '--runs-dir', join(dir, 'runs')],
+    (chunk, child) => {
+      if (!sent && /epoch 2\/200/.test(chunk)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    },
+    env,
+  );
+  assert.equal(i.code, 130, i.stderr);
+  const killed = await readExperiment(server.uri, 'tracked-interrupted');
+  const child = killed.runs.find((x) => x.tags['tunespec.kind'] === 'variant')!;
+  assert.equal(child.status, 'KILLED');
+  assert.ok(child.history.val_loss.length >= 2, 'the epochs it trained are there');
+  assert.equal(killed.runs.find((x) => x.tags['tunespec.kind'] === 'sweep')!.status, 'KILLED');
 });

@@ -26,7 +26,9 @@ test('run trains every variant into runs/<experiment>/<sweep>/<variant>/ with mo
   assert.equal(variants.length, 2);
   for (const v of variants) {
     const files = readdirSync(v).sort();
-    assert.deepEqual(files, ['layers.json', 'metrics.jsonl', 'model', 'params.json', 'result.json', 'spec.yaml', 'status.json']);
+    assert.deepEqual(files, [
+      'confusion_matrix.json', 'confusion_matrix.png', 'layers.json', 'learning_curves.png', 'metrics.csv', 'metrics.jsonl', 'model', 'params.json', 'result.json', 'spec.yaml', 'status.json',
+    ]);
     const status = JSON.parse(readFileSync(join(v, 'status.json'), 'utf8'));
     assert.equal(status.status, 'completed');
     assert.equal(status.engine.name, 'wasm');

@@ -19,8 +19,20 @@ export function authHeaders(auth?: { username: string; password: string }): Reco
   return auth ? { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
 }
 
+/**
+ * spawnSync blocks this process's event loop while the CLI runs, so a pooled keep-alive socket the
+ * server closed meanwhile is only found dead on its next use: that one failure is retried.
+ */
+export async function send(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
+  }
+}
+
 async function api<T>(uri: string, path: string, init: RequestInit = {}, auth?: { username: string; password: string }): Promise<T> {
-  const res = await fetch(`${uri}/api/2.0/mlflow/${path}`, { ...init, headers: { 'Content-Type': 'application/json', ...authHeaders(auth) } });
+  const res = await send(`${uri}/api/2.0/mlflow/${path}`, { ...init, headers: { 'Content-Type': 'application/json', ...authHeaders(auth) } });
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -78,7 +90,7 @@ export async function readExperiment(uri: string, name: string, auth?: { usernam
 
 export async function downloadArtifact(uri: string, run: ReadRun, path: string, auth?: { username: string; password: string }): Promise<Buffer> {
   const rel = run.artifactUri.replace(/^mlflow-artifacts:\//, '');
-  const res = await fetch(`${uri}/api/2.0/mlflow-artifacts/artifacts/${rel}/${path}`, { headers: authHeaders(auth) });
+  const res = await send(`${uri}/api/2.0/mlflow-artifacts/artifacts/${rel}/${path}`, { headers: authHeaders(auth) });
   if (!res.ok) throw new Error(`download ${path}: ${res.status}`);
   return Buffer.from(await res.arrayBuffer());
 }

@@ -68,7 +68,11 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
         },
       },
       mlflow ? [store, mlflow, progress] : [store, progress],
-    );
+    ).catch(async (err: unknown) => {
+      // The tracker refused the sweep before a variant ran (say, no permission to create runs).
+      await store.discardIfEmpty();
+      throw err;
+    });
     const statuses = [...results.values()].map((r) => r.status);
     const count = (s: string): number => statuses.filter((x) => x === s).length;
     io.out(

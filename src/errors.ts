@@ -53,3 +53,10 @@ export class TrackingError extends TunespecError {
     super('TRACKING', message);
   }
 }
+
+/** An input a command was pointed at that is not what it needs: an unknown variant, an image of the wrong size, a file that is not a model. */
+export class InputError extends TunespecError {
+  constructor(message: string) {
+    super('INPUT', message);
+  }
+}

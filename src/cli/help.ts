@@ -4,8 +4,16 @@ Usage:
   tunespec validate <spec...>        check specs: every error of every file, as file:line:col: message
   tunespec plan <spec>               show the built model's layers (frozen/trainable) and the variants
   tunespec run <spec> [options]      train every variant of the sweep into the run store (and MLflow)
-  tunespec runs <spec>               compare stored variants of the spec, best first
+  tunespec runs <spec>               compare stored variants of the spec, best first; name the best
   tunespec sync <spec|run-folder>    upload to MLflow what it lacks of stored sweeps (idempotent)
+  tunespec inspect <model|spec>      layers, shapes, parameters of a model.json (path or URL), or of
+                                     the model a spec builds (cut, head, frozen/trainable)
+  tunespec predict <variant> <inputs...>
+                                     class probabilities for images, image folders, IDX or CSV files,
+                                     with the variant's own preprocessing
+  tunespec evaluate <variant> <data...>
+                                     held-out metrics on other data: IDX images + labels, an image
+                                     folder or a CSV file (logged to the variant's MLflow run)
   tunespec doctor                    show which engines load here, and which one auto picks
   tunespec help                      this text
 
@@ -15,9 +23,15 @@ Options for run:
                                      engine to train on (default auto: native TensorFlow when
                                      it loads, else wasm when it has every kernel, else cpu)
   --force                            retrain variants that already completed
-Options for run, runs and sync:
+Options for run, runs, sync, predict and evaluate:
   --runs-dir <dir>                   run store root (default: runs)
-Options for run and sync:
+<variant> is a variant id, a stored variant's folder or model.json, or \`best\` (with --spec).
+Options for predict and evaluate:
+  --spec <spec>                      the spec whose best variant \`best\` means
+  --top <k>                          predict: classes to show per input (default 3)
+  --engine <tfjs|onnx>               predict: run the TensorFlow.js model (default) or model.onnx
+  --json                             machine-readable output (also for inspect)
+Options for run, runs, sync and evaluate:
   --tracking-uri <http(s)://host:port>
                                      MLflow server; beats the spec's tracking.uri, which beats
                                      MLFLOW_TRACKING_URI. Without any of the three, runs stay local.
@@ -31,6 +45,6 @@ Environment (as the MLflow Python client reads it):
   MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (2), MLFLOW_HTTP_REQUEST_BACKOFF_JITTER (1),
   MLFLOW_HTTP_REQUEST_TIMEOUT (120 seconds)
 
-Exit codes: 0 success, 1 invalid spec, a failed variant or an MLflow server that refused us,
-2 usage error, 130 interrupted.
+Exit codes: 0 success; 1 invalid spec, failed variant, bad input (unknown variant, wrong image
+size, not a model) or an MLflow server that refused us; 2 usage error; 130 interrupted.
 `;

@@ -9,6 +9,9 @@ import { runCommand } from './commands/run.ts';
 import { runsCommand } from './commands/runs.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { syncCommand } from './commands/sync.ts';
+import { inspectCommand } from './commands/inspect.ts';
+import { predictCommand } from './commands/predict.ts';
+import { evaluateCommand } from './commands/evaluate.ts';
 
 const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
 
@@ -27,6 +30,10 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       force: { type: 'boolean', default: false },
       'runs-dir': { type: 'string', default: 'runs' },
       'tracking-uri': { type: 'string' },
+      spec: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      top: { type: 'string', default: '3' },
+      engine: { type: 'string', default: 'tfjs' },
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -54,10 +61,26 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       );
     }
     case 'runs':
-      return runsCommand(oneSpec(args, command), values['runs-dir'], io);
+      return runsCommand(oneSpec(args, command), { runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] }, io);
     case 'sync':
       if (args.length !== 1) throw new UsageError('sync takes exactly one spec file or run folder');
       return syncCommand(args[0], { runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] }, io);
+    case 'inspect':
+      if (args.length !== 1) throw new UsageError('inspect takes exactly one model (model.json path or URL, .onnx) or spec');
+      return inspectCommand(args[0], { json: values.json }, io);
+    case 'predict': {
+      const [target, ...inputs] = args;
+      if (!target || !inputs.length) throw new UsageError('predict needs a variant (id, best or path) and at least one input');
+      const top = Number(values.top);
+      if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer; got "${values.top}"`);
+      if (values.engine !== 'tfjs' && values.engine !== 'onnx') throw new UsageError(`--engine must be tfjs or onnx; got "${values.engine}"`);
+      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], top, engine: values.engine, json: values.json }, io);
+    }
+    case 'evaluate': {
+      const [target, ...data] = args;
+      if (!target || !data.length || data.length > 2) throw new UsageError('evaluate needs a variant (id, best or path) and a dataset (IDX images and labels, an image folder or a CSV file)');
+      return evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], json: values.json }, io);
+    }
     case 'doctor':
       return doctorCommand(io);
     default:

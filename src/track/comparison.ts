@@ -1,4 +1,5 @@
 import type { StoredVariant } from './local-store.ts';
+import { rankByMetric } from './rank.ts';
 
 const COLUMNS = ['variant', 'swept', 'status', 'val_accuracy', 'val_loss', 'kept_epoch', 'seconds'] as const;
 
@@ -10,14 +11,7 @@ function row(v: StoredVariant): string[] {
 
 /** The variants of one sweep, best first by `metric`, as CSV and as a markdown table. */
 export function comparisonTables(variants: StoredVariant[], metric: string, greaterIsBetter: boolean): { csv: string; markdown: string } {
-  const score = (v: StoredVariant): number => v.result?.metrics[metric] ?? NaN;
-  const sorted = [...variants].sort((a, b) => {
-    const x = score(a);
-    const y = score(b);
-    if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
-    return greaterIsBetter ? y - x : x - y;
-  });
-  const rows = sorted.map(row);
+  const rows = rankByMetric(variants, metric, greaterIsBetter).map(row);
   const csvCell = (c: string): string => (/[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c);
   return {
     csv: [COLUMNS.join(','), ...rows.map((r) => r.map(csvCell).join(','))].join('\n') + '\n',

@@ -46,7 +46,8 @@ export async function provenanceOf(specFile: string): Promise<Provenance> {
       commit,
       branch: await git(dir, 'symbolic-ref', '--short', '-q', 'HEAD'),
       repoURL: remote && publicRepoUrl(remote),
-      dirty: Boolean(await git(dir, 'status', '--porcelain', '--untracked-files=no')),
+      // Dirty when tracked files changed, or when the spec itself is not committed as it is.
+      dirty: Boolean((await git(dir, 'status', '--porcelain', '--untracked-files=no')) ?? (await git(dir, 'status', '--porcelain', '--', resolve(specFile)))),
     },
   };
 }

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, tunespec, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
 import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
@@ -136,6 +136,13 @@ test('a bearer token is sent but never recorded; re-running skips what MLflow al
   assert.equal(exp.runs.length, 3, 'one parent and two children, nothing duplicated');
   for (const text of [first.stdout, first.stderr, ...exp.runs.map((x) => JSON.stringify(x.tags) + JSON.stringify(x.params))]) assert.ok(!text.includes(TOKEN));
 
+  // `runs` names the best variant's MLflow run.
+  const listed = tunespec(['runs', spec, '--runs-dir', join(dir, 'runs')], dir, env);
+  const url = listed.stdout.match(/^MLflow: http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/([0-9a-f]+)$/m);
+  assert.ok(url, listed.stdout);
+  const bestId = listed.stdout.match(/^best: ([0-9a-f]{12})/m)![1];
+  assert.equal(exp.runs.find((x) => x.id === url[1])?.tags['tunespec.variant_id'], bestId);
+
   // sync after a clean run uploads nothing.
   const sync = tunespec(['sync', spec, '--runs-dir', join(dir, 'runs')], dir, env);
   assert.equal(sync.code, 0, sync.stderr);
@@ -228,4 +235,21 @@ test('failed variants are FAILED runs with their reason; Ctrl-C leaves KILLED ru
   assert.equal(child.status, 'KILLED');
   assert.ok(child.history.val_loss.length >= 2, 'the epochs it trained are there');
   assert.equal(killed.runs.find((x) => x.tags['tunespec.kind'] === 'sweep')!.status, 'KILLED');
+});
+
+test('turning tracking on after a local-only run uploads the stored variants; an uncommitted spec is marked dirty', async () => {
+  const { dir, spec } = specInRepo('tracked-later');
+  appendFileSync(spec, '# tweaked after the commit\n');
+  const local = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir);
+  assert.equal(local.code, 0, local.stderr);
+  const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, { MLFLOW_TRACKING_URI: server.uri, ...fast });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /0 completed, 2 skipped/);
+  const exp = await readExperiment(server.uri, 'tracked-later');
+  const children = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
+  assert.deepEqual(children.map((x) => x.status), ['FINISHED', 'FINISHED']);
+  for (const child of children) {
+    assert.deepEqual(child.history.val_accuracy.map((m) => m.step), [1, 2]);
+    assert.equal(child.tags['tunespec.git.dirty'], 'true');
+  }
 });

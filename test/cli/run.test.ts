@@ -81,10 +81,11 @@ test('runs compares the variants best first and names the best model', () => {
   assert.equal(rows.length, 2);
   const scores = rows.map((l) => Number(l.split(/\s+/)[3]));
   assert.ok(scores[0] >= scores[1], r.stdout);
-  const best = r.stdout.match(/^best: ([0-9a-f]{12}) .* model: (.*model\.json)$/m);
+  const best = r.stdout.match(/^best: ([0-9a-f]{12}) .*\nmodel: (.*model\.json)$/m);
   assert.ok(best, r.stdout);
   assert.ok(existsSync(best[2]));
   assert.equal(best[1], rows[0].slice(0, 12));
+  assert.doesNotMatch(r.stdout, /MLflow/, 'untracked: no MLflow line');
 });
 
 test('a variant that cannot train is recorded as failed, the sweep goes on, and the exit code is 1', () => {

@@ -1,45 +1,65 @@
 import { join, resolve } from 'node:path';
 import { LocalRunStore, type StoredVariant } from '../../track/local-store.ts';
+import { MlflowClient } from '../../track/mlflow/client.ts';
+import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
+import { TAG } from '../../track/mlflow/content.ts';
+import { runUrl } from '../../track/mlflow/logger.ts';
+import { rankByMetric } from '../../track/rank.ts';
 import { modeFor } from '../../train/schedule.ts';
 import { fixed, formatTable } from '../../report/table.ts';
-import { loadSpec } from '../load-spec.ts';
+import { loadSpec, type LoadedSpec } from '../load-spec.ts';
 import type { Io } from '../io.ts';
 
+/** The MLflow run of a stored attempt, when tracking is configured and the server answers; never fails the listing. */
+async function trackedUrl(spec: LoadedSpec, stored: StoredVariant, trackingUri: string | undefined): Promise<string | undefined> {
+  const config = resolveTrackingConfig({ flag: trackingUri, spec: spec.experiment.tracking, specName: spec.experiment.name, env: process.env });
+  if (!config) return undefined;
+  const client = new MlflowClient({ ...config, retry: { ...config.retry, maxRetries: 0, timeoutSeconds: 10 } });
+  try {
+    if (!(await client.healthy())) return `(MLflow at ${config.uri} does not answer)`;
+    const exp = await client.getExperimentByName(config.experiment);
+    const [run] = exp ? await client.searchRuns([exp.experiment_id], `tags.\`${TAG.attempt}\` = '${stored.status.attempt}'`) : [];
+    return run ? runUrl(config.uri, exp!.experiment_id, run.info.run_id) : `(not in MLflow at ${config.uri}; tunespec sync uploads it)`;
+  } catch (err) {
+    return `(MLflow: ${(err as Error).message})`;
+  }
+}
+
 /** The spec's current variants with their latest stored attempt, best first by the objective. */
-export async function runsCommand(file: string, runsDir: string, io: Io): Promise<number> {
+export async function runsCommand(file: string, opts: { runsDir: string; trackingUri?: string }, io: Io): Promise<number> {
   const spec = await loadSpec(file);
-  const store = new LocalRunStore(resolve(runsDir));
+  const store = new LocalRunStore(resolve(opts.runsDir));
   const stored = await store.list(spec.experiment.name);
   const { metric, mode } = spec.experiment.training.objective;
-  const sign = modeFor(metric, mode) === 'max' ? -1 : 1;
   const latest = (id: string): StoredVariant | undefined =>
     stored.filter((s) => s.status.variant === id).sort((a, b) => b.status.finished.localeCompare(a.status.finished))[0];
-  const rows = spec.plan.variants.map((v) => ({ v, s: latest(v.id) }));
-  const score = (s?: StoredVariant): number => (s?.status.status === 'completed' ? (s.result?.metrics[metric] ?? NaN) : NaN);
-  rows.sort((a, b) => {
-    const x = score(a.s);
-    const y = score(b.s);
-    if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
-    return sign * (x - y);
-  });
+  const rows = rankByMetric(
+    spec.plan.variants.map((v) => ({ v, s: latest(v.id), result: latest(v.id)?.status.status === 'completed' ? latest(v.id)?.result : undefined })),
+    metric,
+    modeFor(metric, mode) === 'max',
+  );
   io.out(
     formatTable(
       ['variant', 'swept', 'status', metric, 'val_loss', 'val_accuracy', 'epoch', 'seconds'],
-      rows.map(({ v, s }) => [
+      rows.map(({ v, s, result }) => [
         v.id,
         v.label,
         s?.status.status ?? 'not run',
-        fixed(s?.result?.metrics[metric]),
-        fixed(s?.result?.metrics.val_loss),
-        fixed(s?.result?.metrics.val_accuracy),
-        s?.result?.metrics.kept_epoch ?? '-',
+        fixed(result?.metrics[metric]),
+        fixed(result?.metrics.val_loss),
+        fixed(result?.metrics.val_accuracy),
+        result?.metrics.kept_epoch ?? '-',
         s ? s.status.seconds.toFixed(1) : '-',
       ]),
     ),
   );
   const best = rows[0];
-  if (best?.s?.status.status === 'completed') {
-    io.out(`\nbest: ${best.v.id} (${best.v.label}) ${metric} ${fixed(score(best.s))}; model: ${join(best.s.dir, 'model', 'model.json')}`);
+  if (best?.result && best.s) {
+    io.out(`\nbest: ${best.v.id} (${best.v.label}) ${metric} ${fixed(best.result.metrics[metric])}`);
+    io.out(`model: ${join(best.s.dir, 'model', 'model.json')}`);
+    const url = await trackedUrl(spec, best.s, opts.trackingUri);
+    if (url) io.out(`MLflow: ${url}`);
+    io.out(`use it: tunespec predict best --spec ${file} <images…>`);
   }
   return 0;
 }

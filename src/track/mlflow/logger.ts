@@ -106,6 +106,10 @@ export class MlflowLogger implements SweepListener {
       await this.tracker.load();
       const parent = await this.tracker.ensureParent('RUNNING');
       this.opts.info(`MLflow: logging to ${runUrl(this.uri, this.experimentId, parent.run_id)}`);
+      // Attempts stored while tracking was off or the server away: the sweep would skip them, so
+      // upload them now (in the background, like everything else).
+      const behind = (await storedVariants(this.store.current().dir)).filter((v) => this.tracker!.lacks(v));
+      for (const v of behind) this.enqueue(() => this.tracker!.reconcile(v).then(() => undefined));
     } catch (err) {
       if (err instanceof TrackingError && err.status !== undefined && err.status < 500) throw err;
       this.online = false;

@@ -78,6 +78,12 @@ export class SweepTracker {
     return this.runs.filter((r) => tagOf(r, TAG.kind) === 'variant' && tagOf(r, TAG.variant) === variantId);
   }
 
+  /** Whether the server's run of this stored attempt is missing or not yet in the attempt's end state. */
+  lacks(v: StoredVariant): boolean {
+    const run = this.children(v.status.variant).find((r) => tagOf(r, TAG.attempt) === v.status.attempt);
+    return !run || run.info.status !== STATUS[v.status.status];
+  }
+
   /** A finished run of this variant already on the server, if any. */
   finishedRun(variantId: string): RunInfo | undefined {
     return this.children(variantId).find((r) => r.info.status === 'FINISHED')?.info;

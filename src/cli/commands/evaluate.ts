@@ -1,0 +1,137 @@
+import { stat } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import { InputError } from '../../errors.ts';
+import { loadDataset } from '../../data/dataset.ts';
+import type { DataSpec } from '../../spec/types.ts';
+import type { ResolvedVariant } from '../../track/resolve-variant.ts';
+import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
+import { MlflowClient } from '../../track/mlflow/client.ts';
+import { TAG } from '../../track/mlflow/content.ts';
+import { sanitizeKey, type Metric } from '../../track/mlflow/limits.ts';
+import { runUrl } from '../../track/mlflow/logger.ts';
+import { evaluate, type Evaluation } from '../../train/evaluate.ts';
+import { classScores, type ClassScore } from '../../train/scores.ts';
+import { fixed, formatTable } from '../../report/table.ts';
+import type { Io } from '../io.ts';
+import { loadVariantModel, resolveTarget } from '../variant-model.ts';
+
+export interface EvaluateOptions {
+  spec?: string;
+  runsDir: string;
+  trackingUri?: string;
+  json: boolean;
+}
+
+const FORMAT_WORDS: Record<DataSpec['format'], string> = {
+  idx: 'IDX data (an images file and a labels file)',
+  image_folder: 'an image folder',
+  csv: 'a CSV file',
+};
+
+/**
+ * The variant's data section with the given paths swapped in: same format, classes, names,
+ * scaling and size, so the test data is read exactly as the training data was; only the
+ * per-class limit (a training-time budget) is dropped. Paths are the user's, relative to the
+ * current directory.
+ */
+async function testDataSpec(trained: DataSpec, paths: string[], classNames: string[]): Promise<DataSpec> {
+  const abs = paths.map((p) => resolve(p));
+  const isDir = await stat(abs[0]!).then((s) => s.isDirectory(), () => undefined);
+  if (isDir === undefined) throw new InputError(`${paths[0]}: no such file or folder`);
+  // Two files can only be IDX, a folder only an image folder; one file is a CSV file or half an IDX pair.
+  const given: DataSpec['format'] | undefined = paths.length === 2 ? 'idx' : isDir ? 'image_folder' : trained.format === 'idx' ? undefined : 'csv';
+  if (given !== trained.format) {
+    throw new InputError(`the variant was trained on ${FORMAT_WORDS[trained.format]}; got ${given ? FORMAT_WORDS[given] : `one file (${paths[0]})`}`);
+  }
+  // Without `classes` a test set holding other labels would shift every class index: pin the
+  // trained classes (their names are the labels themselves when no class_names were given).
+  const classes = trained.classes ?? (trained.class_names ? undefined : classNames);
+  const common = { classes, limit_per_class: undefined };
+  if (trained.format === 'idx') return { ...trained, ...common, images: abs[0]!, labels: abs[1]! };
+  return { ...trained, ...common, path: abs[0]! };
+}
+
+interface Report {
+  variant: string;
+  label: string;
+  examples: number;
+  loss: number;
+  accuracy: number;
+  classes: ({ name: string } & ClassScore)[];
+  confusion: number[][];
+}
+
+/** The variant's MLflow run (found by its attempt tag) gets test/* metrics; what happened, in one line. */
+async function logToMlflow(variant: ResolvedVariant, report: Report, trackingUri: string | undefined, io: Io): Promise<{ run?: string; note: string } | undefined> {
+  const config = resolveTrackingConfig({ flag: trackingUri, spec: variant.spec.tracking, specName: variant.spec.name, env: process.env });
+  if (!config) return undefined;
+  const client = new MlflowClient(config);
+  if (!(await client.healthy())) {
+    io.err(`MLflow: no answer from ${config.uri}; the test metrics were not logged`);
+    return { note: `MLflow: no answer from ${config.uri}; not logged` };
+  }
+  const sync = `tunespec sync ${relative(process.cwd(), dirname(variant.stored.dir)) || '.'}`;
+  const missing = { note: `variant ${report.variant} is not in MLflow experiment "${config.experiment}" at ${config.uri}; \`${sync}\` uploads it, then evaluate again` };
+  const experiment = await client.getExperimentByName(config.experiment);
+  if (!experiment || experiment.lifecycle_stage !== 'active') return missing;
+  const [run] = await client.searchRuns([experiment.experiment_id], `tags.\`${TAG.attempt}\` = '${variant.stored.status.attempt}'`);
+  if (!run) return missing;
+  const timestamp = Date.now();
+  const metric = (key: string, value: number): Metric => ({ key: sanitizeKey(key), value, timestamp, step: 0 });
+  const metrics = [metric('test/loss', report.loss), metric('test/accuracy', report.accuracy)];
+  for (const c of report.classes) metrics.push(metric(`test/${c.name}/precision`, c.precision), metric(`test/${c.name}/recall`, c.recall), metric(`test/${c.name}/f1`, c.f1));
+  await client.logBatch(run.info.run_id, { metrics });
+  const url = runUrl(config.uri, experiment.experiment_id, run.info.run_id);
+  return { run: url, note: `MLflow: logged test/* metrics to ${url}` };
+}
+
+function printReport(report: Report, source: string, io: Io): void {
+  io.out(`variant ${report.variant} (${report.label}) on ${report.examples} examples from ${source}`);
+  io.out(`loss ${fixed(report.loss)}  accuracy ${fixed(report.accuracy)}`);
+  io.out('');
+  io.out(formatTable(['class', 'precision', 'recall', 'f1', 'support'], report.classes.map((c) => [c.name, fixed(c.precision), fixed(c.recall), fixed(c.f1), c.support])));
+  io.out('');
+  io.out('confusion matrix (rows: true class, columns: predicted)');
+  const names = report.classes.map((c) => c.name);
+  io.out(formatTable(['true \\ predicted', ...names], report.confusion.map((row, i) => [names[i]!, ...row])));
+}
+
+export async function evaluateCommand(target: string, data: string[], opts: EvaluateOptions, io: Io): Promise<number> {
+  const variant = await resolveTarget(target, opts.spec, opts.runsDir);
+  const spec = await testDataSpec(variant.spec.data, data, variant.classNames);
+  const dataset = await loadDataset(spec, process.cwd());
+  if (dataset.classNames.join('\n') !== variant.classNames.join('\n')) {
+    throw new InputError(`the data's classes (${dataset.classNames.join(', ')}) are not the variant's (${variant.classNames.join(', ')})`);
+  }
+  const loaded = await loadVariantModel(variant);
+  let evaluation: Evaluation;
+  try {
+    if (dataset.exampleShape.join('x') !== loaded.inputShape.join('x')) {
+      throw new InputError(`${data[0]}: examples of shape ${dataset.exampleShape.join('x')}, but the variant takes ${loaded.inputShape.join('x')}`);
+    }
+    const classes = dataset.classNames.length;
+    evaluation = evaluate(loaded.engine.tf, loaded.model, dataset.features, dataset.exampleShape, dataset.labels, classes, 512);
+  } finally {
+    loaded.model.dispose();
+  }
+  const report: Report = {
+    variant: variant.stored.status.variant,
+    label: variant.stored.status.label,
+    examples: dataset.labels.length,
+    loss: evaluation.loss,
+    accuracy: evaluation.accuracy,
+    classes: classScores(evaluation.confusion).map((s, i) => ({ name: dataset.classNames[i]!, ...s })),
+    confusion: evaluation.confusion,
+  };
+  // Results are shown even when logging them fails; the failure is raised afterwards.
+  let failure: unknown;
+  const logged = await logToMlflow(variant, report, opts.trackingUri, io).catch((err: unknown) => void (failure = err));
+  if (opts.json) {
+    io.out(JSON.stringify({ ...report, dir: variant.stored.dir, data: data.map((p) => resolve(p)), mlflow: logged ?? null }, null, 2));
+  } else {
+    printReport(report, data.join(' + '), io);
+    if (logged) io.out(`\n${logged.note}`);
+  }
+  if (failure) throw failure;
+  return 0;
+}

@@ -1,0 +1,200 @@
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
+import { anyTf } from '../../engine/backends.ts';
+import { InputError, TunespecError } from '../../errors.ts';
+import { buildModel, disposeVariantModel, loadBase } from '../../model/build.ts';
+import { checkWeightBytes, describeStorage, formatShape, summarizeModel, type ModelSummary } from '../../model/inspect.ts';
+import { describeLocation, readModelFiles, resolveModelLocation, type ModelFiles, type ModelLocation } from '../../model/source.ts';
+import { canonicalJson } from '../../plan/canonical.ts';
+import { formatTable } from '../../report/table.ts';
+import { cutIndexOf } from '../../spec/semantic.ts';
+import { loadSpec } from '../load-spec.ts';
+import type { Io } from '../io.ts';
+
+interface Classes {
+  names: string[] | null;
+  from: string | null;
+}
+
+/** A local target may be a model.json, its folder, or a stored variant's folder. */
+async function modelLocation(target: string): Promise<ModelLocation> {
+  const loc = resolveModelLocation(target, process.cwd());
+  if (loc.kind === 'url') return loc;
+  const isDir = await stat(loc.path).then((s) => s.isDirectory(), () => false);
+  if (!isDir) return loc;
+  for (const candidate of [join(loc.path, 'model.json'), join(loc.path, 'model', 'model.json')]) {
+    if (await stat(candidate).then((s) => s.isFile(), () => false)) return { kind: 'file', path: candidate };
+  }
+  throw new InputError(`${target} is a folder without a model.json`);
+}
+
+async function readJson(path: string): Promise<any> {
+  return readFile(path, 'utf8').then(JSON.parse, () => undefined);
+}
+
+/** The run store keeps class names beside the model (runs/<exp>/<sweep>/<variant>/status.json); exported models may carry them in their metadata. */
+async function classNamesOf(loc: ModelLocation, files: ModelFiles): Promise<Classes> {
+  if (loc.kind === 'file' && basename(dirname(loc.path)) === 'model') {
+    const variantDir = dirname(dirname(loc.path));
+    const status = await readJson(join(variantDir, 'status.json'));
+    const names = status?.data?.classNames ?? (await readJson(join(variantDir, 'result.json')))?.class_names;
+    if (Array.isArray(names)) return { names: names.map(String), from: 'run store' };
+  }
+  const meta = files.json.userDefinedMetadata ?? {};
+  const names = meta.classNames ?? meta.class_names;
+  return Array.isArray(names) ? { names: names.map(String), from: 'model.json metadata' } : { names: null, from: null };
+}
+
+function outputLine(summary: ModelSummary, classes: Classes): string {
+  const shape = summary.outputs[0]?.shape ?? [];
+  const units = shape[shape.length - 1];
+  const head = `output: ${formatShape(shape)}`;
+  if (!classes.names) return `${head}, ${units} units; class names are not recorded`;
+  if (classes.names.length !== units) return `${head}, ${units} units; the ${classes.from} names ${classes.names.length} classes, which does not match`;
+  return `${head}, ${units} classes (${classes.from}): ${classes.names.join(', ')}`;
+}
+
+function summaryLines(summary: ModelSummary, classes: Classes): string[] {
+  const p = summary.params;
+  return [
+    `params: ${p.total} total, ${p.trainable} trainable, ${p.nonTrainable} non-trainable`,
+    ...summary.inputs.map((i) => `input: ${formatShape(i.shape)} ${i.dtype}`),
+    outputLine(summary, classes),
+    `weights: ${describeStorage(summary.weightStorage)}`,
+  ];
+}
+
+/** One storage dtype per layer, or "uint8+float32" for a mixed one; only shown when something is quantised. */
+function storedColumn(summary: ModelSummary): ((i: number) => string) | undefined {
+  if (Object.keys(summary.weightStorage).every((d) => d === 'float32' || d === 'int32')) return undefined;
+  return (i) => [...new Set(summary.layers[i].weights.map((w) => w.stored))].join('+') || '-';
+}
+
+function jsonOf(summary: ModelSummary, classes: Classes, extra: Record<string, unknown>, layerExtra: (i: number) => Record<string, unknown> = () => ({})): string {
+  const shape = summary.outputs[0]?.shape ?? [];
+  return JSON.stringify(
+    {
+      ...extra,
+      layers: summary.layers.map((l, i) => ({ ...l, ...layerExtra(i) })),
+      params: summary.params,
+      inputs: summary.inputs,
+      output: { shape, units: shape[shape.length - 1], classNames: classes.names, classNamesFrom: classes.from },
+      weights: summary.weightStorage,
+    },
+    null,
+    2,
+  );
+}
+
+/** Paths in messages as the user would type them: relative to where they ran tunespec, when inside it. */
+function shownDir(dir: string): string {
+  const rel = relative(process.cwd(), dir);
+  return rel.startsWith('..') || isAbsolute(rel) ? `${dir}/` : rel ? `${rel}/` : '';
+}
+
+function asTyped(err: unknown, loc: ModelLocation): never {
+  if (!(err instanceof TunespecError) || loc.kind !== 'file') throw err;
+  err.message = err.message.split(`${dirname(loc.path)}/`).join(shownDir(dirname(loc.path)));
+  throw err;
+}
+
+const MAGIC: [string, number[]][] = [
+  ['PNG image', [0x89, 0x50, 0x4e, 0x47]],
+  ['JPEG image', [0xff, 0xd8, 0xff]],
+  ['gzip file', [0x1f, 0x8b]],
+  ['zip archive', [0x50, 0x4b, 0x03, 0x04]],
+];
+
+/** A file that is not JSON at all is named for what it is, not for where JSON.parse choked on its bytes. */
+async function refuseNonJson(loc: ModelLocation, target: string): Promise<void> {
+  if (loc.kind !== 'file') return;
+  const head = await readFile(loc.path).then((b) => b.subarray(0, 16), () => undefined);
+  if (!head || head.length === 0 || /^\s*[{[]/.test(head.toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, ''))) return;
+  const kind = MAGIC.find(([, bytes]) => bytes.every((b, i) => head[i] === b))?.[0];
+  throw new InputError(`${target} is not a TensorFlow.js model.json${kind ? `: it is a ${kind}` : ': it is not JSON'}`);
+}
+
+async function inspectModel(target: string, json: boolean, io: Io): Promise<number> {
+  const loc = await modelLocation(target);
+  const where = describeLocation(loc);
+  let summary: ModelSummary;
+  let files: ModelFiles;
+  try {
+    await refuseNonJson(loc, target);
+    files = await readModelFiles(loc);
+    checkWeightBytes(files.weightSpecs, files.weightData.byteLength, where);
+    const tf = await anyTf();
+    const model = await loadBase(tf, files).catch((err: Error) => {
+      throw new InputError(`${where}: ${err.message}`);
+    });
+    summary = summarizeModel(model, files.weightSpecs);
+    model.dispose();
+  } catch (err) {
+    asTyped(err, loc);
+  }
+  const classes = await classNamesOf(loc, files!);
+  if (json) {
+    io.out(jsonOf(summary!, classes, { kind: 'model', source: target, format: files!.json.format ?? null }));
+    return 0;
+  }
+  const s = summary!;
+  const stored = storedColumn(s);
+  io.out(`Model ${target} (${s.layers.length} layers):`);
+  io.out(
+    formatTable(
+      ['#', 'layer', 'class', 'output shape', 'params', 'trainable', ...(stored ? ['stored as'] : [])],
+      s.layers.map((l, i) => [i, l.name, l.className, formatShape(l.outputShape), l.params, l.trainable ? 'yes' : 'no', ...(stored ? [stored(i)] : [])]),
+    ),
+  );
+  for (const line of summaryLines(s, classes)) io.out(line);
+  return 0;
+}
+
+async function inspectSpec(file: string, json: boolean, io: Io): Promise<number> {
+  const spec = await loadSpec(file);
+  const variant = spec.plan.variants[0];
+  const v = variant.spec;
+  const structures = new Set(spec.plan.variants.map((x) => canonicalJson([x.spec.base_model, x.spec.head, x.spec.freeze]))).size;
+  const tf = await anyTf();
+  const base = await loadBase(tf, spec.model.files);
+  const built = buildModel(tf, base, spec.model.layers[cutIndexOf(v, spec.model.layers)!].name, v);
+  const summary = summarizeModel(built.model, spec.model.files.weightSpecs);
+  disposeVariantModel(built, base);
+
+  const headStart = summary.layers.length - v.head.length;
+  const cut = { index: headStart - 1, name: summary.layers[headStart - 1].name };
+  const part = (i: number): 'base' | 'head' => (i >= headStart ? 'head' : 'base');
+  const names = v.data.class_names ?? v.data.classes?.map(String) ?? null;
+  const classes: Classes = { names, from: v.data.class_names ? 'data.class_names' : names ? 'data.classes' : null };
+  const variants = spec.plan.variants.length;
+  if (json) {
+    const extra = { kind: 'spec', spec: file, experiment: v.name, variant: variant.id, variants, structures, base: v.base_model.source, cut };
+    io.out(jsonOf(summary, classes, extra, (i) => ({ part: part(i), frozen: built.frozen[i] })));
+    return 0;
+  }
+  const stored = storedColumn(summary);
+  io.out(`Model of ${v.name}, variant ${variant.id}${variants > 1 ? ` (first of ${variants})` : ''}; base ${v.base_model.source}:`);
+  const table = formatTable(
+    ['#', 'layer', 'class', 'output shape', 'params', 'state', 'part', ...(stored ? ['stored as'] : [])],
+    summary.layers.map((l, i) => [i, l.name, l.className, formatShape(l.outputShape), l.params, built.frozen[i] ? 'frozen' : 'trainable', part(i), ...(stored ? [stored(i)] : [])]),
+  ).split('\n');
+  // Row i is line i + 1, below the header: the marker goes under the cut layer's row.
+  table.splice(cut.index + 2, 0, `-- cut after layer ${cut.index} "${cut.name}"; the head starts here --`);
+  io.out(table.join('\n'));
+  for (const line of summaryLines(summary, classes)) io.out(line);
+  const frozen = built.frozen.filter(Boolean).length;
+  io.out(`${summary.layers.length - frozen} trainable, ${frozen} frozen layers`);
+  if (structures > 1) {
+    io.out(`The sweep builds ${structures} distinct model structures (head, freeze or cut swept); this is the first. \`tunespec plan ${file}\` shows them all.`);
+  }
+  return 0;
+}
+
+export async function inspectCommand(target: string, opts: { json: boolean }, io: Io): Promise<number> {
+  const bare = target.replace(/[?#].*$/, '');
+  if (/\.onnx$/i.test(bare)) {
+    throw new InputError(`${target}: ONNX models cannot be inspected yet; inspect takes a TensorFlow.js model.json (or a spec)`);
+  }
+  if (/\.ya?ml$/i.test(bare)) return inspectSpec(target, opts.json, io);
+  return inspectModel(target, opts.json, io);
+}

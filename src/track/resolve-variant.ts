@@ -1,0 +1,83 @@
+import { access, readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { InputError, UsageError } from '../errors.ts';
+import { checkStructure } from '../spec/structure.ts';
+import type { Experiment } from '../spec/types.ts';
+import { LocalRunStore, storedVariants, type StoredVariant } from './local-store.ts';
+import { rankByMetric } from './rank.ts';
+
+/** A trained variant as the run store holds it, with what predicting and evaluating need. */
+export interface ResolvedVariant {
+  stored: StoredVariant;
+  /** The resolved variant spec: preprocessing, classes and objective as trained. */
+  spec: Experiment;
+  modelJson: string;
+  classNames: string[];
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function load(stored: StoredVariant): Promise<ResolvedVariant> {
+  const text = await readFile(join(stored.dir, 'spec.yaml'), 'utf8');
+  const { spec } = checkStructure(parse(text));
+  if (!spec) throw new InputError(`${stored.dir}/spec.yaml is not a valid variant spec`);
+  const modelJson = join(stored.dir, 'model', 'model.json');
+  if (stored.status.status !== 'completed' || !(await exists(modelJson))) {
+    throw new InputError(`variant ${stored.status.variant} ${stored.status.status === 'completed' ? 'has no stored model' : `did not complete (${stored.status.status})`}: ${stored.dir}`);
+  }
+  return { stored, spec, modelJson, classNames: stored.status.data?.classNames ?? stored.result?.class_names ?? [] };
+}
+
+/** Every completed attempt in the run store, across experiments and sweeps. */
+async function everyCompleted(runsDir: string): Promise<StoredVariant[]> {
+  const out: StoredVariant[] = [];
+  for (const exp of await readdir(runsDir).catch(() => [] as string[])) {
+    if (exp.startsWith('.')) continue;
+    for (const sweep of await readdir(join(runsDir, exp)).catch(() => [] as string[])) {
+      if (!sweep.startsWith('.')) out.push(...(await storedVariants(join(runsDir, exp, sweep))).filter((v) => v.status.status === 'completed'));
+    }
+  }
+  return out;
+}
+
+/**
+ * What `predict` and `evaluate` act on: `best` (the spec's best completed variant by its
+ * objective), a variant id, or a path to a stored variant (its folder or its model.json). A model
+ * outside the run store carries no record of its preprocessing, so it is refused, not guessed at.
+ */
+export async function resolveVariant(
+  target: string,
+  opts: { runsDir: string; best?: { experiment: string; metric: string; greaterIsBetter: boolean } },
+): Promise<ResolvedVariant> {
+  if (target === 'best') {
+    if (!opts.best) throw new UsageError('"best" needs the spec it is best of: add --spec <spec>');
+    const done = [...(await new LocalRunStore(opts.runsDir).completed(opts.best.experiment)).values()];
+    const top = rankByMetric(done, opts.best.metric, opts.best.greaterIsBetter)[0];
+    if (!top) throw new InputError(`no completed variant of ${opts.best.experiment} in ${opts.runsDir}: run the sweep first`);
+    return load(top);
+  }
+  if (/^[0-9a-f]{12}$/.test(target) && !(await exists(target))) {
+    const matches = (await everyCompleted(opts.runsDir)).filter((v) => v.status.variant === target);
+    const latest = matches.sort((a, b) => b.status.finished.localeCompare(a.status.finished))[0];
+    if (!latest) throw new InputError(`no completed variant ${target} in ${opts.runsDir} (tunespec runs <spec> lists them)`);
+    return load(latest);
+  }
+  const path = resolve(target);
+  const isDir = await stat(path).then((s) => s.isDirectory(), () => undefined);
+  if (isDir === undefined) throw new InputError(`${target}: no such variant id, file or folder`);
+  // A variant folder, its model folder, or its model.json.
+  let dir = isDir ? path : dirname(path);
+  if (basename(dir) === 'model') dir = dirname(dir);
+  const variants = await storedVariants(dirname(dir));
+  const stored = variants.find((v) => v.dir === dir);
+  if (!stored) {
+    throw new InputError(`${target} is not a model in the run store: predict and evaluate need the variant's record (preprocessing, classes); pass a variant id, "best", or runs/<experiment>/<sweep>/<variant>`);
+  }
+  return load(stored);
+}

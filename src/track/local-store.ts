@@ -33,7 +33,7 @@ export interface SweepRecord {
   sweep: string;
   experiment: string;
   spec: string;
-  variants: { id: string; label: string }[];
+  variants: { id: string; label: string; overrides: Record<string, unknown> }[];
   started: string;
   provenance?: Provenance;
   /** Set when the sweep process ended, however it ended; absent while running or after a crash. */
@@ -71,14 +71,18 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
+/** The attempt stored in one variant folder, or undefined when there is none (yet). */
+export async function readStoredVariant(dir: string): Promise<StoredVariant | undefined> {
+  const status = await readJson<StoredVariant['status']>(join(dir, 'status.json'));
+  return status && { dir, status, result: await readJson(join(dir, 'result.json')) };
+}
+
 /** The finished attempts stored in one sweep folder (staging folders of running variants left out). */
 export async function storedVariants(sweepDir: string): Promise<StoredVariant[]> {
   const out: StoredVariant[] = [];
   for (const name of await readdir(sweepDir).catch(() => [] as string[])) {
-    if (name.startsWith('.')) continue;
-    const dir = join(sweepDir, name);
-    const status = await readJson<StoredVariant['status']>(join(dir, 'status.json'));
-    if (status) out.push({ dir, status, result: await readJson(join(dir, 'result.json')) });
+    const stored = name.startsWith('.') ? undefined : await readStoredVariant(join(sweepDir, name));
+    if (stored) out.push(stored);
   }
   return out;
 }
@@ -148,7 +152,7 @@ export class LocalRunStore implements SweepListener {
       sweep: sweep.sweepId,
       experiment: sweep.experiment,
       spec: sweep.specFile,
-      variants: sweep.variants.map((v) => ({ id: v.id, label: v.label })),
+      variants: sweep.variants.map((v) => ({ id: v.id, label: v.label, overrides: v.overrides })),
       started: new Date().toISOString(),
       provenance: this.opts.provenance,
     };

@@ -56,8 +56,8 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
   assert.equal(children.length, 2);
   const parent = parents[0];
   assert.equal(parent.status, 'FINISHED');
-  assert.equal(parent.name, 'sweep: lr×2');
-  assert.equal(parent.params['sweep.lr'], '0.01,0.001');
+  assert.equal(parent.name, 'sweep: learning_rate×2');
+  assert.equal(parent.params['sweep.training.learning_rate'], '0.01,0.001');
   assert.equal((await downloadArtifact(server.uri, parent, 'spec.yaml')).toString(), readFileSync(spec, 'utf8'));
   const comparison = (await downloadArtifact(server.uri, parent, 'comparison.csv')).toString().trim().split('\n');
   assert.equal(comparison.length, 3);

@@ -37,18 +37,23 @@ export function parentNote(sweep: SweepRecord, comparisonMarkdown: string): stri
   return `Sweep \`${sweep.sweep}\` of **${sweep.experiment}** from \`${sweep.provenance?.source ?? sweep.spec}\`${commit}: ${sweep.variants.length} variant(s).\n\n${comparisonMarkdown}`;
 }
 
-/** A readable parent run name: the swept axes and how many values each takes. */
-export function parentRunName(sweep: SweepRecord): string {
-  const labels = sweep.variants.map((v) => v.label);
-  if (labels.length === 1) return `sweep: ${labels[0]}`;
-  const axes = new Map<string, Set<string>>();
-  for (const label of labels) {
-    for (const part of label.split(',')) {
-      const [k, v] = part.split('=');
-      axes.set(k, (axes.get(k) ?? new Set()).add(v));
+/** Each swept path with its values in grid order, as params print them. */
+export function sweptAxes(sweep: SweepRecord): [string, string[]][] {
+  const axes = new Map<string, string[]>();
+  for (const v of sweep.variants) {
+    for (const [path, value] of Object.entries(v.overrides ?? {})) {
+      const text = value !== null && typeof value === 'object' ? JSON.stringify(value) : String(value);
+      if (!axes.get(path)?.includes(text)) axes.set(path, [...(axes.get(path) ?? []), text]);
     }
   }
-  return `sweep: ${[...axes].map(([k, vs]) => `${k}×${vs.size}`).join(', ')}`;
+  return [...axes];
+}
+
+/** A readable parent run name: each swept field (its last path segment) and how many values it takes. */
+export function parentRunName(sweep: SweepRecord): string {
+  const axes = sweptAxes(sweep);
+  if (!axes.length) return 'sweep: single variant';
+  return `sweep: ${axes.map(([path, values]) => `${path.split('.').pop()}×${values.length}`).join(', ')}`;
 }
 
 export interface ChildContent {

@@ -1,7 +1,8 @@
+import { join } from 'node:path';
 import { TrackingError } from '../../errors.ts';
 import type { Variant } from '../../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../../train/events.ts';
-import { storedVariants, type LocalRunStore } from '../local-store.ts';
+import { readStoredVariant, storedVariants, type LocalRunStore } from '../local-store.ts';
 import { flattenParams } from '../params.ts';
 import type { MlflowClient, RunInfo } from './client.ts';
 import { variantTags } from './content.ts';
@@ -82,7 +83,8 @@ export class MlflowLogger implements SweepListener {
     this.tracker = new SweepTracker(this.client, this.experimentId, record, this.opts.specText);
     await this.tracker.load();
     await this.tracker.ensureParent('RUNNING');
-    for (const v of await storedVariants(dir)) await this.tracker.reconcile(v);
+    // A run in its attempt's end state was reconciled whole (the status is set last).
+    for (const v of await storedVariants(dir)) if (this.tracker.lacks(v)) await this.tracker.reconcile(v);
   }
 
   /** One quick look for a server that went away; when it is back, upload everything it missed. */
@@ -140,12 +142,12 @@ export class MlflowLogger implements SweepListener {
     });
   }
 
-  onVariantEnd(_variant: Variant, result: VariantResult): void {
+  onVariantEnd(variant: Variant, result: VariantResult): void {
     this.queue = this.queue.then(() => this.retryConnection());
     this.enqueue(async () => {
       this.live.delete(result.attempt);
-      const stored = (await storedVariants(this.store.current().dir)).find((v) => v.status.attempt === result.attempt);
-      if (stored) await this.tracker!.reconcile(stored);
+      const stored = await readStoredVariant(join(this.store.current().dir, variant.id));
+      if (stored?.status.attempt === result.attempt) await this.tracker!.reconcile(stored);
     });
   }
 

@@ -4,7 +4,7 @@ import { TrackingError } from '../../errors.ts';
 import { comparisonTables } from '../comparison.ts';
 import { readHistory, type StoredVariant, type SweepRecord } from '../local-store.ts';
 import type { MlflowClient, Run, RunInfo, RunStatus } from './client.ts';
-import { childContent, parentNote, parentRunName, provenanceTags, STATUS, TAG } from './content.ts';
+import { childContent, parentNote, parentRunName, provenanceTags, STATUS, sweptAxes, TAG } from './content.ts';
 import type { KeyValue, Metric } from './limits.ts';
 
 export interface Objective {
@@ -108,14 +108,8 @@ export class SweepTracker {
 
   /** The swept values, one param per axis, so sweeps can be told apart in the runs table. */
   private parentParams(): KeyValue[] {
-    const axes = new Map<string, string[]>();
-    for (const v of this.sweep.variants) {
-      for (const part of v.label.split(',')) {
-        const [k, value] = part.split('=');
-        if (value !== undefined && !axes.get(k)?.includes(value)) axes.set(k, [...(axes.get(k) ?? []), value]);
-      }
-    }
-    return [{ key: 'variants', value: String(this.sweep.variants.length) }, ...[...axes].map(([k, vs]) => ({ key: `sweep.${k}`, value: vs.join(',') }))];
+    const axes = sweptAxes(this.sweep).map(([path, values]) => ({ key: `sweep.${path}`, value: values.join(',') }));
+    return [{ key: 'variants', value: String(this.sweep.variants.length) }, ...axes];
   }
 
   /** Runs of this variant left RUNNING by an attempt other than `attempt` died with their process. */

@@ -14,7 +14,8 @@ Usage:
   tunespec evaluate <variant> <data...>
                                      held-out metrics on other data: IDX images + labels, an image
                                      folder or a CSV file (logged to the variant's MLflow run)
-  tunespec doctor                    show which engines load here, and which one auto picks
+  tunespec doctor                    show which engines load here, which one auto picks, and
+                                     where MLflow tracking goes from this shell
   tunespec help                      this text
 
 Options for run:
@@ -31,7 +32,7 @@ Options for predict and evaluate:
   --top <k>                          predict: classes to show per input (default 3)
   --engine <tfjs|onnx>               predict: run the TensorFlow.js model (default) or model.onnx
   --json                             machine-readable output (also for inspect)
-Options for run, runs, sync and evaluate:
+Options for run, runs, sync, evaluate and doctor:
   --tracking-uri <http(s)://host:port>
                                      MLflow server; beats the spec's tracking.uri, which beats
                                      MLFLOW_TRACKING_URI. Without any of the three, runs stay local.

@@ -82,7 +82,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], json: values.json }, io);
     }
     case 'doctor':
-      return doctorCommand(io);
+      return doctorCommand(io, values['tracking-uri']);
     default:
       throw new UsageError(`unknown command "${command}"; see tunespec help`);
   }

@@ -65,6 +65,10 @@ test('doctor says which engines load and what auto picks', () => {
   assert.match(r.stdout, /^cpu\s+yes\s+/m);
   assert.match(r.stdout, /auto for frozen convolutional base, new head: wasm/);
   assert.match(r.stdout, /auto for trainable convolutions: cpu \(auto; .*wasm: lacks Conv2DBackpropFilter/);
+  assert.match(r.stdout, /^MLflow: off here/m);
+  const dead = tunespec(['doctor'], undefined, { MLFLOW_TRACKING_URI: 'http://carol:pw-SECRET@127.0.0.1:9', MLFLOW_EXPERIMENT_NAME: 'team' });
+  assert.match(dead.stdout, /^MLflow: http:\/\/127\.0\.0\.1:9, basic auth, experiment team: does not answer$/m);
+  assert.ok(!dead.stdout.includes('SECRET'));
 });
 
 test('validate goes on past a spec file that does not exist, and exits 2', () => {

@@ -1,5 +1,8 @@
 // The only module that imports a TensorFlow.js runtime or backend. Everything else receives the
 // `tf` namespace from here, so `validate` and `plan --no-model` never load native code.
+import { realpath } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 
 export type Tf = typeof TF;
@@ -25,6 +28,46 @@ const NATIVE_PACKAGES: Record<'native-gpu' | 'native', string> = {
   native: '@tensorflow/tfjs-node',
 };
 
+/** Where scripts/setup-native.sh builds tfjs-node against pip's libtensorflow (outside node_modules). */
+const NATIVE_PREFIX = new URL('../../.native/', import.meta.url);
+
+/**
+ * Load a native package: from node_modules if installed there, else from the scripts/setup-native.sh
+ * build. That build's @tensorflow/tfjs* are links to ours, so it registers on the same tfjs-core.
+ */
+async function importNative(pkg: string): Promise<void> {
+  // libtensorflow reads this when it loads: keep its C++ INFO/WARNING lines off the CLI's stderr.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  try {
+    await import(pkg);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || process.env.TUNESPEC_NO_NATIVE_BUILD) throw err;
+    createRequire(new URL('noop.js', NATIVE_PREFIX))(pkg); // MODULE_NOT_FOUND when setup-native has not run
+  }
+}
+
+/** What tfjs-node's backend exposes about the libtensorflow under it. */
+interface NativeBackend {
+  binding?: { TF_Version?: string };
+  isUsingGpuDevice?: boolean;
+}
+
+/** TensorFlow's own version under each native engine that loaded. */
+const nativeTf = new Map<EngineName, string>();
+
+/** The libtensorflow a native package links, for doctor: its build under .native links into a pip wheel. */
+async function nativeLibrary(pkg: string): Promise<string> {
+  for (const from of [import.meta.url, new URL('noop.js', NATIVE_PREFIX)]) {
+    try {
+      const entry = createRequire(from).resolve(pkg);
+      return await realpath(join(dirname(entry), '..', 'deps', 'lib', 'libtensorflow.so'));
+    } catch {
+      // Not installed this way; try the other.
+    }
+  }
+  return 'library path unknown';
+}
+
 let tfCore: Tf | undefined;
 const probes = new Map<EngineName, Promise<EngineProbe>>();
 
@@ -45,13 +88,17 @@ async function probeOnce(name: EngineName): Promise<EngineProbe> {
   if (name === 'native' || name === 'native-gpu') {
     try {
       // Importing registers the 'tensorflow' backend on the shared tfjs-core instance.
-      await import(NATIVE_PACKAGES[name]);
+      await importNative(NATIVE_PACKAGES[name]);
       const tf = await core();
-      if (!tf.findBackend('tensorflow')) throw new Error('the package loaded but registered no tensorflow backend');
-      return { name, available: true, detail: `${NATIVE_PACKAGES[name]} loaded` };
+      const backend = tf.findBackend('tensorflow') as (TF.KernelBackend & NativeBackend) | null;
+      if (!backend) throw new Error('the package loaded but registered no tensorflow backend');
+      const tfVersion = backend.binding?.TF_Version ?? 'unknown';
+      nativeTf.set(name, tfVersion);
+      const device = backend.isUsingGpuDevice ? 'GPU' : 'CPU';
+      return { name, available: true, detail: `${NATIVE_PACKAGES[name]} on TensorFlow ${tfVersion} (${await nativeLibrary(NATIVE_PACKAGES[name])}), device ${device}` };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'ERR_MODULE_NOT_FOUND' ? `${NATIVE_PACKAGES[name]} is not installed` : firstLine(err);
+      const why = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' ? `${NATIVE_PACKAGES[name]} is not installed` : firstLine(err);
       return { name, available: false, detail: why };
     }
   }
@@ -101,7 +148,8 @@ export async function selectEngine(request: EngineRequest, kernels: readonly str
       continue;
     }
     const reason = request === 'auto' ? (rejected.length ? `auto; skipped ${rejected.join('; ')}` : 'auto; first choice') : 'requested';
-    return { name, tf, reason, version: tf.version.tfjs };
+    const native = nativeTf.get(name);
+    return { name, tf, reason, version: native ? `${tf.version.tfjs} (TensorFlow ${native})` : tf.version.tfjs };
   }
   throw new EngineUnavailableError(request, rejected);
 }

@@ -18,10 +18,14 @@ export interface CliResult {
 
 export type Env = Record<string, string | undefined>;
 
-/** The environment a user's shell would have: no MLflow settings unless a test names them. */
+/**
+ * The environment a user's shell would have: no MLflow settings unless a test names them, and no
+ * native engine built by `npm run setup:native` (the suite asserts the portable engines, as CI
+ * has them; a test that wants the native build passes TUNESPEC_NO_NATIVE_BUILD: undefined).
+ */
 function cliEnv(extra: Env = {}): NodeJS.ProcessEnv {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MLFLOW_')));
-  return { ...base, FORCE_COLOR: '0', ...extra };
+  return { ...base, FORCE_COLOR: '0', TUNESPEC_NO_NATIVE_BUILD: '1', ...extra };
 }
 
 /** Run the real CLI in a child process, as a user would from `cwd`. */

@@ -63,8 +63,17 @@ export interface SweepRun {
   ordered: VariantResult[];
 }
 
+/**
+ * The engine a training test runs on: the one it names, unless TUNESPEC_TEST_ENGINE names another
+ * (`npm run test:native` runs these semantics again on native TensorFlow).
+ */
+export function testEngine(engine: EngineRequest): EngineRequest {
+  return (process.env.TUNESPEC_TEST_ENGINE as EngineRequest | undefined) || engine;
+}
+
 /** loadSpec → runSweep, as `tunespec run` does, with the given listeners. */
-export async function runSpecFile(file: string, engine: EngineRequest, listeners: SweepListener[] = []): Promise<SweepRun> {
+export async function runSpecFile(file: string, requested: EngineRequest, listeners: SweepListener[] = []): Promise<SweepRun> {
+  const engine = testEngine(requested);
   const loaded = await loadSpec(file);
   const results = await runSweep(
     { experiment: loaded.experiment.name, specFile: file, specText: loaded.text, dir: loaded.dir, plan: loaded.plan, model: loaded.model },

@@ -4,11 +4,11 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { PNG } from 'pngjs';
 import { BASE_MODEL, ROOT, tempDir, tunespec, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
+import { serveBaseModel } from '../helpers/model-server.ts';
 import { writeQuantizedModel } from '../helpers/quantize.ts';
 import { anyTf } from '../../src/engine/backends.ts';
 import { loadBase } from '../../src/model/build.ts';
@@ -68,20 +68,8 @@ test('inspect --json prints only JSON, with the same content', () => {
   assert.deepEqual(floatJson.layers[0].weights.map((w: any) => [w.name, w.shape, w.stored]), [['conv1/kernel', [3, 3, 1, 16], 'float32'], ['conv1/bias', [16], 'float32']]);
 });
 
-// A real HTTP server on loopback, so URL loading runs the code users hit.
-const requests: string[] = [];
-const server = createServer(async (req, res) => {
-  requests.push(req.url!);
-  try {
-    const body = await readFile(join(ROOT, 'models', 'fashion-base', req.url!.replace(/^\/models\//, '')));
-    res.writeHead(200).end(body);
-  } catch {
-    res.writeHead(404).end('not found');
-  }
-});
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-const port = (server.address() as AddressInfo).port;
-after(() => server.close());
+const { port, requests, close } = await serveBaseModel();
+after(close);
 
 test('inspect <http:// URL> fetches model.json and its weights and describes the same model', async () => {
   const url = `http://127.0.0.1:${port}/models/model.json`;

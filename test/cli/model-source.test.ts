@@ -1,27 +1,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AddressInfo } from 'node:net';
-import { BASE_MODEL, ROOT, tempDir, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
+import { BASE_MODEL, tempDir, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
+import { serveBaseModel } from '../helpers/model-server.ts';
 
-// A real HTTP server on loopback serving the shipped model, so URL loading runs the code users hit.
-const requests: string[] = [];
-const server = createServer(async (req, res) => {
-  requests.push(req.url!);
-  try {
-    const body = await readFile(join(ROOT, 'models', 'fashion-base', req.url!.replace(/^\/models\//, '')));
-    res.writeHead(200).end(body);
-  } catch {
-    res.writeHead(404).end('not found');
-  }
-});
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-const port = (server.address() as AddressInfo).port;
-after(() => server.close());
+const { port, requests, close } = await serveBaseModel();
+after(close);
 
 test('a base model given as an http:// URL is fetched with its weight shards and trained', async () => {
   const dir = tempDir();

@@ -15,14 +15,16 @@ after(async () => {
   await server?.stop();
 });
 
-test('basic auth: the right password logs the sweep; the password is nowhere in what was logged', async () => {
+/** `tunespec run` of a one-variant spec named `name`, as `user` with `password`. */
+function runAs(name: string, user: string, password: string, sweep = '  training.learning_rate: [0.01]') {
   const dir = tempDir();
-  const spec = writeSmallSpec(dir, { name: 'guarded', sweep: '  training.learning_rate: [0.01]' });
-  const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, {
-    MLFLOW_TRACKING_URI: server.uri,
-    MLFLOW_TRACKING_USERNAME: ADMIN.username,
-    MLFLOW_TRACKING_PASSWORD: ADMIN.password,
-  });
+  const spec = writeSmallSpec(dir, { name, sweep });
+  const env = { MLFLOW_TRACKING_URI: server.uri, MLFLOW_TRACKING_USERNAME: user, MLFLOW_TRACKING_PASSWORD: password };
+  return { dir, ...tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, env) };
+}
+
+test('basic auth: the right password logs the sweep; the password is nowhere in what was logged', async () => {
+  const r = runAs('guarded', ADMIN.username, ADMIN.password);
   assert.equal(r.code, 0, r.stderr);
   const exp = await readExperiment(server.uri, 'guarded', ADMIN);
   assert.deepEqual(exp.runs.map((x) => x.status).sort(), ['FINISHED', 'FINISHED']);
@@ -30,19 +32,13 @@ test('basic auth: the right password logs the sweep; the password is nowhere in 
 });
 
 test('basic auth: a wrong password is a clear error before training, naming the endpoint and the status', () => {
-  const dir = tempDir();
-  const spec = writeSmallSpec(dir, { name: 'guarded-wrong' });
   const wrong = 'not-the-Pa55word';
-  const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, {
-    MLFLOW_TRACKING_URI: server.uri,
-    MLFLOW_TRACKING_USERNAME: ADMIN.username,
-    MLFLOW_TRACKING_PASSWORD: wrong,
-  });
+  const r = runAs('guarded-wrong', ADMIN.username, wrong, '  training.learning_rate: [0.01, 0.001]');
   assert.equal(r.code, 1);
   assert.match(r.stderr, /MLflow GET \/api\/2\.0\/mlflow\/experiments\/get-by-name failed: 401: .*not authenticated/i);
   assert.match(r.stderr, /check MLFLOW_TRACKING_USERNAME\/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN/);
   assert.ok(!r.stderr.includes(wrong) && !r.stdout.includes(wrong));
-  assert.ok(!existsSync(join(dir, 'runs', 'guarded-wrong')), 'nothing trained, nothing written');
+  assert.ok(!existsSync(join(r.dir, 'runs', 'guarded-wrong')), 'nothing trained, nothing written');
 });
 
 test('basic auth: a read-only user is refused when the sweep starts, and the sweep leaves nothing in runs/', async () => {
@@ -53,18 +49,12 @@ test('basic auth: a read-only user is refused when the sweep starts, and the swe
     body: JSON.stringify(reader),
   });
   assert.ok(created.ok, await created.text());
-  const dir = tempDir();
   // The experiment exists (the first test made it) and readers may read it, but not add runs.
-  const spec = writeSmallSpec(dir, { name: 'guarded', sweep: '  training.learning_rate: [0.01]' });
-  const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, {
-    MLFLOW_TRACKING_URI: server.uri,
-    MLFLOW_TRACKING_USERNAME: reader.username,
-    MLFLOW_TRACKING_PASSWORD: reader.password,
-  });
+  const r = runAs('guarded', reader.username, reader.password);
   assert.equal(r.code, 1, r.stdout);
   // Reopening the first test's parent run (same sweep) is the first write it tries.
   assert.match(r.stderr, /MLflow POST \/api\/2\.0\/mlflow\/runs\/update failed: 403: Permission denied \(check MLFLOW_TRACKING_USERNAME/);
-  assert.ok(!existsSync(join(dir, 'runs', 'guarded')), readdirSafe(join(dir, 'runs')));
+  assert.ok(!existsSync(join(r.dir, 'runs', 'guarded')), readdirSafe(join(r.dir, 'runs')));
 });
 
 function readdirSafe(dir: string): string {

@@ -9,6 +9,7 @@ import { checkSemantics, cutIndexOf, type SpecContext } from '../spec/semantic.t
 import type { DataSpec, Experiment } from '../spec/types.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
 import { loadDataset } from '../data/dataset.ts';
+import { pathKind } from '../data/readers/files.ts';
 import { readModelFiles, resolveModelLocation, type ModelFiles, type ModelLocation } from '../model/source.ts';
 import { listBaseLayers, type LayerInfo } from '../model/topology.ts';
 import { planLayers } from '../model/layout.ts';
@@ -40,13 +41,6 @@ function shown(p: string): string {
 
 function withShownPaths(message: string, paths: string[]): string {
   return paths.reduce((m, p) => m.split(p).join(shown(p)), message);
-}
-
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Digest of the bytes a variant's result depends on besides its spec: base weights and data files. */
@@ -123,7 +117,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   }
   const missing: PathIssue[] = [];
   for (const [path, p] of dataFiles(spec.data)) {
-    if (!(await exists(resolve(dir, p)))) missing.push({ path, message: `${path.join('.')}: no such file or folder: ${shown(resolve(dir, p))}` });
+    if (!(await pathKind(resolve(dir, p)))) missing.push({ path, message: `${path.join('.')}: no such file or folder: ${shown(resolve(dir, p))}` });
   }
   issues.push(...missing);
   // Classes come from the data itself, per distinct data section (a sweep may change it); names

@@ -1,10 +1,9 @@
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import type { DataSpec } from '../spec/types.ts';
 import { DataError } from './errors.ts';
 import { parseCsv } from './readers/csv-parse.ts';
-import { byCodePoint, listDir, readBytes } from './readers/files.ts';
+import { byCodePoint, listDir, pathKind, readBytes } from './readers/files.ts';
 import { decodeImage, imageKind, type RgbaImage } from './readers/image-decode.ts';
 import { parseIdx } from './readers/idx.ts';
 import { resizeBilinearInto, toChannels } from './readers/image-ops.ts';
@@ -30,9 +29,9 @@ const shape = (dims: number[]): string => dims.join('x');
 
 /** Files named on the command line, with folders expanded to every file under them (hidden ones left out), sorted. */
 async function expand(input: string): Promise<string[]> {
-  const info = await stat(input).catch(() => undefined);
-  if (!info) throw new InputError(`${input}: no such file or folder`);
-  if (!info.isDirectory()) return [input];
+  const kind = await pathKind(input);
+  if (!kind) throw new InputError(`${input}: no such file or folder`);
+  if (kind !== 'folder') return [input];
   const files: string[] = [];
   for (const d of (await listDir(input)).sort((a, b) => byCodePoint(a.name, b.name))) {
     if (d.name.startsWith('.')) continue;

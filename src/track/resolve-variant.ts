@@ -1,6 +1,7 @@
-import { access, readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { pathKind } from '../data/readers/files.ts';
 import { InputError, UsageError } from '../errors.ts';
 import { checkStructure } from '../spec/structure.ts';
 import type { Experiment } from '../spec/types.ts';
@@ -16,19 +17,12 @@ export interface ResolvedVariant {
   classNames: string[];
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 async function load(stored: StoredVariant): Promise<ResolvedVariant> {
   const text = await readFile(join(stored.dir, 'spec.yaml'), 'utf8');
   const { spec } = checkStructure(parse(text));
   if (!spec) throw new InputError(`${stored.dir}/spec.yaml is not a valid variant spec`);
   const modelJson = join(stored.dir, 'model', 'model.json');
-  if (stored.status.status !== 'completed' || !(await exists(modelJson))) {
+  if (stored.status.status !== 'completed' || !(await pathKind(modelJson))) {
     throw new InputError(`variant ${stored.status.variant} ${stored.status.status === 'completed' ? 'has no stored model' : `did not complete (${stored.status.status})`}: ${stored.dir}`);
   }
   return { stored, spec, modelJson, classNames: stored.status.data?.classNames ?? stored.result?.class_names ?? [] };
@@ -62,17 +56,17 @@ export async function resolveVariant(
     if (!top) throw new InputError(`no completed variant of ${opts.best.experiment} in ${opts.runsDir}: run the sweep first`);
     return load(top);
   }
-  if (/^[0-9a-f]{12}$/.test(target) && !(await exists(target))) {
+  if (/^[0-9a-f]{12}$/.test(target) && !(await pathKind(target))) {
     const matches = (await everyCompleted(opts.runsDir)).filter((v) => v.status.variant === target);
     const latest = matches.sort((a, b) => b.status.finished.localeCompare(a.status.finished))[0];
     if (!latest) throw new InputError(`no completed variant ${target} in ${opts.runsDir} (tunespec runs <spec> lists them)`);
     return load(latest);
   }
   const path = resolve(target);
-  const isDir = await stat(path).then((s) => s.isDirectory(), () => undefined);
-  if (isDir === undefined) throw new InputError(`${target}: no such variant id, file or folder`);
+  const kind = await pathKind(path);
+  if (!kind) throw new InputError(`${target}: no such variant id, file or folder`);
   // A variant folder, its model folder, or its model.json.
-  let dir = isDir ? path : dirname(path);
+  let dir = kind === 'folder' ? path : dirname(path);
   if (basename(dir) === 'model') dir = dirname(dir);
   const variants = await storedVariants(dirname(dir));
   const stored = variants.find((v) => v.dir === dir);

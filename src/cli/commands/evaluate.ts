@@ -1,7 +1,7 @@
-import { stat } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { loadDataset } from '../../data/dataset.ts';
+import { pathKind } from '../../data/readers/files.ts';
 import type { DataSpec } from '../../spec/types.ts';
 import type { ResolvedVariant } from '../../track/resolve-variant.ts';
 import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
@@ -36,10 +36,10 @@ const FORMAT_WORDS: Record<DataSpec['format'], string> = {
  */
 async function testDataSpec(trained: DataSpec, paths: string[], classNames: string[]): Promise<DataSpec> {
   const abs = paths.map((p) => resolve(p));
-  const isDir = await stat(abs[0]!).then((s) => s.isDirectory(), () => undefined);
-  if (isDir === undefined) throw new InputError(`${paths[0]}: no such file or folder`);
+  const kind = await pathKind(abs[0]!);
+  if (!kind) throw new InputError(`${paths[0]}: no such file or folder`);
   // Two files can only be IDX, a folder only an image folder; one file is a CSV file or half an IDX pair.
-  const given: DataSpec['format'] | undefined = paths.length === 2 ? 'idx' : isDir ? 'image_folder' : trained.format === 'idx' ? undefined : 'csv';
+  const given: DataSpec['format'] | undefined = paths.length === 2 ? 'idx' : kind === 'folder' ? 'image_folder' : trained.format === 'idx' ? undefined : 'csv';
   if (given !== trained.format) {
     throw new InputError(`the variant was trained on ${FORMAT_WORDS[trained.format]}; got ${given ? FORMAT_WORDS[given] : `one file (${paths[0]})`}`);
   }

@@ -1,5 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
+import { pathKind } from '../../data/readers/files.ts';
 import { anyTf } from '../../engine/backends.ts';
 import { InputError, TunespecError } from '../../errors.ts';
 import { buildModel, disposeVariantModel, loadBase } from '../../model/build.ts';
@@ -20,10 +21,9 @@ interface Classes {
 async function modelLocation(target: string): Promise<ModelLocation> {
   const loc = resolveModelLocation(target, process.cwd());
   if (loc.kind === 'url') return loc;
-  const isDir = await stat(loc.path).then((s) => s.isDirectory(), () => false);
-  if (!isDir) return loc;
+  if ((await pathKind(loc.path)) !== 'folder') return loc;
   for (const candidate of [join(loc.path, 'model.json'), join(loc.path, 'model', 'model.json')]) {
-    if (await stat(candidate).then((s) => s.isFile(), () => false)) return { kind: 'file', path: candidate };
+    if ((await pathKind(candidate)) === 'file') return { kind: 'file', path: candidate };
   }
   throw new InputError(`${target} is a folder without a model.json`);
 }

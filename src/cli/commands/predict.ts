@@ -1,8 +1,8 @@
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { InputError } from '../../errors.ts';
 import { readUnlabeled } from '../../data/unlabeled.ts';
+import { pathKind } from '../../data/readers/files.ts';
 import { fixed, formatTable } from '../../report/table.ts';
 import type { ResolvedVariant } from '../../track/resolve-variant.ts';
 import { loadVariantModel, resolveTarget, type LoadedVariantModel } from '../variant-model.ts';
@@ -46,20 +46,13 @@ function topK(probs: Float32Array, names: string[], k: number): Ranked[] {
     .slice(0, k);
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
  * ONNX runs need `model.onnx` beside the variant's tfjs model and onnxruntime-node; neither is
  * shipped yet, so the request is refused with what is missing rather than silently run on tfjs.
  */
 async function refuseOnnx(variant: ResolvedVariant): Promise<never> {
   const onnx = join(variant.stored.dir, 'model.onnx');
-  if (!(await exists(onnx))) {
+  if (!(await pathKind(onnx))) {
     throw new InputError(`variant ${variant.stored.status.variant} has no model.onnx (${variant.stored.dir}): tunespec does not export ONNX yet; use --engine tfjs`);
   }
   throw new InputError(`${onnx}: --engine onnx needs onnxruntime-node, which tunespec does not ship yet; use --engine tfjs`);

@@ -1,5 +1,6 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { pathKind } from '../../data/readers/files.ts';
 import { UsageError } from '../../errors.ts';
 import { LocalRunStore } from '../../track/local-store.ts';
 import { MlflowClient } from '../../track/mlflow/client.ts';
@@ -10,9 +11,8 @@ import type { Io } from '../io.ts';
 
 /** The stored sweeps a sync argument names: a spec (all its sweeps), an experiment folder, or one sweep folder. */
 async function sweepsFor(target: string, runsDir: string): Promise<StoredSweep[]> {
-  const isDir = await stat(target).then((s) => s.isDirectory(), () => false);
   let dirs: string[];
-  if (!isDir) {
+  if ((await pathKind(target)) !== 'folder') {
     const spec = await loadSpec(target);
     dirs = (await new LocalRunStore(resolve(runsDir)).sweeps(spec.experiment.name)).map((s) => s.dir);
   } else {

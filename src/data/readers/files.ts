@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { DataError } from '../errors.ts';
 
@@ -30,6 +30,13 @@ export async function listDir(dir: string): Promise<Dirent[]> {
   } catch (err) {
     throw new DataError(`cannot read folder: ${explain(err)}`, dir);
   }
+}
+
+/** What is at a path, if anything: one check for "exists", "is a folder" and "is a file". */
+export async function pathKind(path: string): Promise<'file' | 'folder' | 'other' | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) return undefined;
+  return info.isDirectory() ? 'folder' : info.isFile() ? 'file' : 'other';
 }
 
 /** Code-point order: locale-aware sorting would make class order depend on the machine. */

@@ -6,9 +6,8 @@ import type { DataSpec } from '../../spec/types.ts';
 import type { ResolvedVariant } from '../../track/resolve-variant.ts';
 import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
 import { MlflowClient } from '../../track/mlflow/client.ts';
-import { TAG } from '../../track/mlflow/content.ts';
-import { sanitizeKey, type Metric } from '../../track/mlflow/limits.ts';
-import { runUrl } from '../../track/mlflow/logger.ts';
+import type { Metric } from '../../track/mlflow/limits.ts';
+import { findAttemptRun } from '../../track/mlflow/sweep-tracker.ts';
 import { evaluate, type Evaluation } from '../../train/evaluate.ts';
 import { classScores, type ClassScore } from '../../train/scores.ts';
 import { fixed, formatTable } from '../../report/table.ts';
@@ -72,17 +71,15 @@ async function logToMlflow(variant: ResolvedVariant, report: Report, trackingUri
   }
   const sync = `tunespec sync ${relative(process.cwd(), dirname(variant.stored.dir)) || '.'}`;
   const missing = { note: `variant ${report.variant} is not in MLflow experiment "${config.experiment}" at ${config.uri}; \`${sync}\` uploads it, then evaluate again` };
-  const experiment = await client.getExperimentByName(config.experiment);
-  if (!experiment || experiment.lifecycle_stage !== 'active') return missing;
-  const [run] = await client.searchRuns([experiment.experiment_id], `tags.\`${TAG.attempt}\` = '${variant.stored.status.attempt}'`);
+  const run = await findAttemptRun(client, variant.stored.status.attempt);
   if (!run) return missing;
   const timestamp = Date.now();
-  const metric = (key: string, value: number): Metric => ({ key: sanitizeKey(key), value, timestamp, step: 0 });
+  // Keys made of class names are made safe where every batch is packed (packBatches).
+  const metric = (key: string, value: number): Metric => ({ key, value, timestamp, step: 0 });
   const metrics = [metric('test/loss', report.loss), metric('test/accuracy', report.accuracy)];
   for (const c of report.classes) metrics.push(metric(`test/${c.name}/precision`, c.precision), metric(`test/${c.name}/recall`, c.recall), metric(`test/${c.name}/f1`, c.f1));
-  await client.logBatch(run.info.run_id, { metrics });
-  const url = runUrl(config.uri, experiment.experiment_id, run.info.run_id);
-  return { run: url, note: `MLflow: logged test/* metrics to ${url}` };
+  await client.logBatch(run.runId, { metrics });
+  return { run: run.url, note: `MLflow: logged test/* metrics to ${run.url}` };
 }
 
 function printReport(report: Report, source: string, io: Io): void {

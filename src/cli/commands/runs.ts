@@ -2,8 +2,7 @@ import { join, resolve } from 'node:path';
 import { LocalRunStore, type StoredVariant } from '../../track/local-store.ts';
 import { MlflowClient } from '../../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
-import { TAG } from '../../track/mlflow/content.ts';
-import { runUrl } from '../../track/mlflow/logger.ts';
+import { findAttemptRun } from '../../track/mlflow/sweep-tracker.ts';
 import { rankByMetric } from '../../track/rank.ts';
 import { modeFor } from '../../train/schedule.ts';
 import { fixed, formatTable } from '../../report/table.ts';
@@ -17,9 +16,8 @@ async function trackedUrl(spec: LoadedSpec, stored: StoredVariant, trackingUri: 
   const client = new MlflowClient({ ...config, retry: { ...config.retry, maxRetries: 0, timeoutSeconds: 10 } });
   try {
     if (!(await client.healthy())) return `(MLflow at ${config.uri} does not answer)`;
-    const exp = await client.getExperimentByName(config.experiment);
-    const [run] = exp ? await client.searchRuns([exp.experiment_id], `tags.\`${TAG.attempt}\` = '${stored.status.attempt}'`) : [];
-    return run ? runUrl(config.uri, exp!.experiment_id, run.info.run_id) : `(not in MLflow at ${config.uri}; tunespec sync uploads it)`;
+    const run = await findAttemptRun(client, stored.status.attempt);
+    return run?.url ?? `(not in MLflow at ${config.uri}; tunespec sync uploads it)`;
   } catch (err) {
     return `(MLflow: ${(err as Error).message})`;
   }

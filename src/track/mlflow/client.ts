@@ -138,6 +138,11 @@ export class MlflowClient {
     return res ? ((await res.json()) as T) : undefined;
   }
 
+  /** Where the MLflow UI shows a run. */
+  runUrl(experimentId: string, runId: string): string {
+    return `${this.config.uri}/#/experiments/${experimentId}/runs/${runId}`;
+  }
+
   /** One quick attempt: is the server answering? Never throws. */
   async healthy(timeoutSeconds = 3): Promise<boolean> {
     try {

@@ -18,10 +18,6 @@ export interface LoggerOptions {
   syncCommand: string;
 }
 
-export function runUrl(uri: string, experimentId: string, runId: string): string {
-  return `${uri}/#/experiments/${experimentId}/runs/${runId}`;
-}
-
 /**
  * Logs a sweep to MLflow as it trains, without ever holding training up: requests go through a
  * background queue, and the local store (written first) stays the record. When the server fails,
@@ -74,7 +70,7 @@ export class MlflowLogger implements SweepListener {
   /** A finished run of this variant on the server: another machine or runs folder trained it. */
   finishedRun(variantId: string): string | undefined {
     const run = this.tracker?.finishedRun(variantId);
-    return run && this.experimentId ? runUrl(this.uri, this.experimentId, run.run_id) : undefined;
+    return run && this.experimentId ? this.client.runUrl(this.experimentId, run.run_id) : undefined;
   }
 
   private async catchUp(): Promise<void> {
@@ -107,7 +103,7 @@ export class MlflowLogger implements SweepListener {
       this.tracker = new SweepTracker(this.client, this.experimentId, record, this.opts.specText);
       await this.tracker.load();
       const parent = await this.tracker.ensureParent('RUNNING');
-      this.opts.info(`MLflow: logging to ${runUrl(this.uri, this.experimentId, parent.run_id)}`);
+      this.opts.info(`MLflow: logging to ${this.client.runUrl(this.experimentId, parent.run_id)}`);
       // Attempts stored while tracking was off or the server away: the sweep would skip them, so
       // upload them now (in the background, like everything else).
       const behind = (await storedVariants(this.store.current().dir)).filter((v) => this.tracker!.lacks(v));
@@ -156,7 +152,7 @@ export class MlflowLogger implements SweepListener {
     this.enqueue(async () => {
       const { dir } = this.store.current();
       await this.tracker!.finishParent(await storedVariants(dir), this.opts.objective);
-      this.opts.info(`MLflow: sweep logged to ${runUrl(this.uri, this.experimentId!, this.tracker!.parent!.run_id)}`);
+      this.opts.info(`MLflow: sweep logged to ${this.client.runUrl(this.experimentId!, this.tracker!.parent!.run_id)}`);
     });
     await this.queue;
     if (!this.online) {

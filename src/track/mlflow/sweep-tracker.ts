@@ -41,6 +41,17 @@ export async function ensureExperiment(client: MlflowClient, name: string, objec
   return exp.experiment_id;
 }
 
+/**
+ * The run of one stored attempt in the configured experiment, found by its attempt tag: what
+ * `runs` links to and `evaluate` logs to. Undefined when the experiment or the run is not there.
+ */
+export async function findAttemptRun(client: MlflowClient, attempt: string): Promise<{ runId: string; url: string } | undefined> {
+  const experiment = await client.getExperimentByName(client.config.experiment);
+  if (!experiment || experiment.lifecycle_stage !== 'active') return undefined;
+  const [run] = await client.searchRuns([experiment.experiment_id], `tags.\`${TAG.attempt}\` = '${attempt}'`);
+  return run && { runId: run.info.run_id, url: client.runUrl(experiment.experiment_id, run.info.run_id) };
+}
+
 function tagOf(run: Run, key: string): string | undefined {
   return run.data.tags?.find((t) => t.key === key)?.value;
 }

@@ -5,7 +5,6 @@ import { checkStructure } from '../../spec/structure.ts';
 import { modeFor } from '../../train/schedule.ts';
 import { readSweepRecord, storedVariants, type SweepRecord } from '../local-store.ts';
 import type { MlflowClient } from './client.ts';
-import { runUrl } from './logger.ts';
 import { ensureExperiment, SweepTracker, type Objective } from './sweep-tracker.ts';
 
 export interface StoredSweep {
@@ -55,6 +54,6 @@ export async function syncSweep(client: MlflowClient, sweep: StoredSweep): Promi
     report.artifacts += r.artifacts;
   }
   await tracker.finishParent(variants, objective);
-  report.url = runUrl(client.config.uri, experimentId, tracker.parent!.run_id);
+  report.url = client.runUrl(experimentId, tracker.parent!.run_id);
   return report;
 }

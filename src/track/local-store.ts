@@ -77,6 +77,11 @@ export async function readStoredVariant(dir: string): Promise<StoredVariant | un
   return status && { dir, status, result: await readJson(join(dir, 'result.json')) };
 }
 
+/** The class names a stored attempt was trained with (status.json, else result.json), or undefined. */
+export function storedClassNames(v: StoredVariant): string[] | undefined {
+  return v.status.data?.classNames ?? v.result?.class_names;
+}
+
 /** The finished attempts stored in one sweep folder (staging folders of running variants left out). */
 export async function storedVariants(sweepDir: string): Promise<StoredVariant[]> {
   const out: StoredVariant[] = [];

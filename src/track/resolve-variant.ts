@@ -5,7 +5,7 @@ import { pathKind } from '../data/readers/files.ts';
 import { InputError, UsageError } from '../errors.ts';
 import { checkStructure } from '../spec/structure.ts';
 import type { Experiment } from '../spec/types.ts';
-import { LocalRunStore, storedVariants, type StoredVariant } from './local-store.ts';
+import { LocalRunStore, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
 import { rankByMetric } from './rank.ts';
 
 /** A trained variant as the run store holds it, with what predicting and evaluating need. */
@@ -25,7 +25,7 @@ async function load(stored: StoredVariant): Promise<ResolvedVariant> {
   if (stored.status.status !== 'completed' || !(await pathKind(modelJson))) {
     throw new InputError(`variant ${stored.status.variant} ${stored.status.status === 'completed' ? 'has no stored model' : `did not complete (${stored.status.status})`}: ${stored.dir}`);
   }
-  return { stored, spec, modelJson, classNames: stored.status.data?.classNames ?? stored.result?.class_names ?? [] };
+  return { stored, spec, modelJson, classNames: storedClassNames(stored) ?? [] };
 }
 
 /** Every completed attempt in the run store, across experiments and sweeps. */

@@ -8,6 +8,7 @@ import { checkWeightBytes, describeStorage, formatShape, summarizeModel, type Mo
 import { describeLocation, readModelFiles, resolveModelLocation, type ModelFiles, type ModelLocation } from '../../model/source.ts';
 import { canonicalJson } from '../../plan/canonical.ts';
 import { formatTable } from '../../report/table.ts';
+import { readStoredVariant, storedClassNames } from '../../track/local-store.ts';
 import { cutIndexOf } from '../../spec/semantic.ts';
 import { loadSpec } from '../load-spec.ts';
 import type { Io } from '../io.ts';
@@ -28,16 +29,11 @@ async function modelLocation(target: string): Promise<ModelLocation> {
   throw new InputError(`${target} is a folder without a model.json`);
 }
 
-async function readJson(path: string): Promise<any> {
-  return readFile(path, 'utf8').then(JSON.parse, () => undefined);
-}
-
 /** The run store keeps class names beside the model (runs/<exp>/<sweep>/<variant>/status.json); exported models may carry them in their metadata. */
 async function classNamesOf(loc: ModelLocation, files: ModelFiles): Promise<Classes> {
   if (loc.kind === 'file' && basename(dirname(loc.path)) === 'model') {
-    const variantDir = dirname(dirname(loc.path));
-    const status = await readJson(join(variantDir, 'status.json'));
-    const names = status?.data?.classNames ?? (await readJson(join(variantDir, 'result.json')))?.class_names;
+    const stored = await readStoredVariant(dirname(dirname(loc.path)));
+    const names = stored && storedClassNames(stored);
     if (Array.isArray(names)) return { names: names.map(String), from: 'run store' };
   }
   const meta = files.json.userDefinedMetadata ?? {};

@@ -8,6 +8,25 @@ export interface Evaluation {
   confusion: number[][];
 }
 
+/**
+ * The model's outputs for the first `count` examples, one flat batch × classes array per batch:
+ * predicted in batches so a large dataset never sits in one tensor.
+ */
+export function predictInBatches(tf: Tf, model: TF.LayersModel, features: Float32Array, exampleShape: number[], count: number, batchSize: number): Float32Array[] {
+  const size = exampleShape.reduce((a, b) => a * b, 1);
+  const batches: Float32Array[] = [];
+  for (let start = 0; start < count; start += batchSize) {
+    const end = Math.min(count, start + batchSize);
+    batches.push(
+      tf.tidy(() => {
+        const x = tf.tensor(features.subarray(start * size, end * size), [end - start, ...exampleShape]);
+        return (model.predict(x) as TF.Tensor).dataSync() as Float32Array;
+      }),
+    );
+  }
+  return batches;
+}
+
 /** Predict in batches and score in JS: loss as tfjs computes categorical cross-entropy (clipped at 1e-7). */
 export function evaluate(
   tf: Tf,
@@ -19,19 +38,14 @@ export function evaluate(
   batchSize: number,
 ): Evaluation {
   const n = labels.length;
-  const size = exampleShape.reduce((a, b) => a * b, 1);
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let loss = 0;
   let correct = 0;
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    const probs = tf.tidy(() => {
-      const x = tf.tensor(features.subarray(start * size, end * size), [end - start, ...exampleShape]);
-      return (model.predict(x) as TF.Tensor).dataSync() as Float32Array;
-    });
-    for (let i = 0; i < end - start; i++) {
+  let example = 0;
+  for (const probs of predictInBatches(tf, model, features, exampleShape, n, batchSize)) {
+    for (let i = 0; i < probs.length / classes; i++, example++) {
       const row = probs.subarray(i * classes, (i + 1) * classes);
-      const truth = labels[start + i];
+      const truth = labels[example];
       let best = 0;
       for (let c = 1; c < classes; c++) if (row[c] > row[best]) best = c;
       confusion[truth][best]++;

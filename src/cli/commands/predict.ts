@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import type * as TF from '@tensorflow/tfjs';
 import { InputError } from '../../errors.ts';
 import { readUnlabeled } from '../../data/unlabeled.ts';
+import { predictInBatches } from '../../train/evaluate.ts';
 import { pathKind } from '../../data/readers/files.ts';
 import { fixed, formatTable } from '../../report/table.ts';
 import type { ResolvedVariant } from '../../track/resolve-variant.ts';
@@ -16,21 +16,12 @@ export interface PredictOptions {
   json: boolean;
 }
 
-/** Class probabilities of each example, computed in batches so a large IDX file never sits in one tensor. */
+/** Class probabilities of each example, one row per example. */
 function probabilities(loaded: LoadedVariantModel, features: Float32Array, count: number, batchSize = 256): Float32Array[] {
-  const { engine, model, inputShape } = loaded;
-  const size = inputShape.reduce((a, b) => a * b, 1);
   const classes = loaded.classNames.length;
-  const out: Float32Array[] = [];
-  for (let start = 0; start < count; start += batchSize) {
-    const end = Math.min(count, start + batchSize);
-    const probs = engine.tf.tidy(() => {
-      const x = engine.tf.tensor(features.subarray(start * size, end * size), [end - start, ...inputShape]);
-      return (model.predict(x) as TF.Tensor).dataSync() as Float32Array;
-    });
-    for (let i = 0; i < end - start; i++) out.push(probs.slice(i * classes, (i + 1) * classes));
-  }
-  return out;
+  return predictInBatches(loaded.engine.tf, loaded.model, features, loaded.inputShape, count, batchSize).flatMap((probs) =>
+    Array.from({ length: probs.length / classes }, (_, i) => probs.subarray(i * classes, (i + 1) * classes)),
+  );
 }
 
 interface Ranked {

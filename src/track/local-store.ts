@@ -48,10 +48,10 @@ export type ArtifactRenderer = (v: {
   classNames: string[];
 }) => Record<string, Uint8Array>;
 
-export const EXPERIMENT_METRICS_FILE = 'metrics.jsonl';
+export const METRICS_FILE = 'metrics.jsonl';
 
 export async function readHistory(dir: string): Promise<EpochRecord[]> {
-  const text = await readFile(join(dir, EXPERIMENT_METRICS_FILE), 'utf8').catch(() => '');
+  const text = await readFile(join(dir, METRICS_FILE), 'utf8').catch(() => '');
   return text
     .split('\n')
     .filter((l) => l.trim())
@@ -221,7 +221,7 @@ export class LocalRunStore implements SweepListener {
     const record: EpochRecord = { epoch: epoch + 1, timestamp: at, ...metrics };
     const history = this.histories.get(info.variant.id) ?? [];
     this.histories.set(info.variant.id, [...history, record]);
-    await appendFile(join(await this.stage(info.variant), EXPERIMENT_METRICS_FILE), JSON.stringify(record) + '\n');
+    await appendFile(join(await this.stage(info.variant), METRICS_FILE), JSON.stringify(record) + '\n');
   }
 
   async onVariantEnd(variant: Variant, result: VariantResult, info?: VariantInfo): Promise<void> {

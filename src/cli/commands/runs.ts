@@ -32,7 +32,10 @@ export async function runsCommand(file: string, opts: { runsDir: string; trackin
   const latest = (id: string): StoredVariant | undefined =>
     stored.filter((s) => s.status.variant === id).sort((a, b) => b.status.finished.localeCompare(a.status.finished))[0];
   const rows = rankByMetric(
-    spec.plan.variants.map((v) => ({ v, s: latest(v.id), result: latest(v.id)?.status.status === 'completed' ? latest(v.id)?.result : undefined })),
+    spec.plan.variants.map((v) => {
+      const s = latest(v.id);
+      return { v, s, result: s?.status.status === 'completed' ? s.result : undefined };
+    }),
     metric,
     modeFor(metric, mode) === 'max',
   );

@@ -17,7 +17,8 @@ async function sweepsFor(target: string, runsDir: string): Promise<StoredSweep[]
     dirs = (await new LocalRunStore(resolve(runsDir)).sweeps(spec.experiment.name)).map((s) => s.dir);
   } else {
     const one = await readStoredSweep(target);
-    dirs = one ? [target] : (await readdir(target)).filter((n) => !n.startsWith('.')).map((n) => join(target, n));
+    if (one) return [one];
+    dirs = (await readdir(target)).filter((n) => !n.startsWith('.')).map((n) => join(target, n));
   }
   const sweeps: StoredSweep[] = [];
   for (const dir of dirs) {

@@ -30,12 +30,10 @@ async function load(stored: StoredVariant): Promise<ResolvedVariant> {
 
 /** Every completed attempt in the run store, across experiments and sweeps. */
 async function everyCompleted(runsDir: string): Promise<StoredVariant[]> {
+  const store = new LocalRunStore(runsDir);
   const out: StoredVariant[] = [];
   for (const exp of await readdir(runsDir).catch(() => [] as string[])) {
-    if (exp.startsWith('.')) continue;
-    for (const sweep of await readdir(join(runsDir, exp)).catch(() => [] as string[])) {
-      if (!sweep.startsWith('.')) out.push(...(await storedVariants(join(runsDir, exp, sweep))).filter((v) => v.status.status === 'completed'));
-    }
+    if (!exp.startsWith('.')) out.push(...(await store.list(exp)).filter((v) => v.status.status === 'completed'));
   }
   return out;
 }

@@ -118,7 +118,6 @@ export class LocalRunStore implements SweepListener {
   private sweepDir = '';
   private sweepRecord?: SweepRecord;
   private staging = new Map<string, string>();
-  private histories = new Map<string, EpochRecord[]>();
 
   constructor(
     readonly root: string,
@@ -219,16 +218,14 @@ export class LocalRunStore implements SweepListener {
 
   async onEpochEnd(info: VariantInfo, epoch: number, metrics: EpochMetrics, at: number): Promise<void> {
     const record: EpochRecord = { epoch: epoch + 1, timestamp: at, ...metrics };
-    const history = this.histories.get(info.variant.id) ?? [];
-    this.histories.set(info.variant.id, [...history, record]);
     await appendFile(join(await this.stage(info.variant), METRICS_FILE), JSON.stringify(record) + '\n');
   }
 
   async onVariantEnd(variant: Variant, result: VariantResult, info?: VariantInfo): Promise<void> {
     const dir = await this.stage(variant);
-    const history = this.histories.get(variant.id) ?? [];
+    // The epochs as written to metrics.jsonl, rather than a second copy kept in memory.
+    const history = await readHistory(dir);
     this.staging.delete(variant.id);
-    this.histories.delete(variant.id);
     const classNames = info?.data.classNames ?? [];
     if (result.model) await writeModel(join(dir, 'model'), result.model);
     if (history.length) await writeFile(join(dir, 'metrics.csv'), metricsCsv(history));

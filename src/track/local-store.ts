@@ -50,6 +50,11 @@ export type ArtifactRenderer = (v: {
 
 export const METRICS_FILE = 'metrics.jsonl';
 
+/** An epoch as every sink records it: numbered from 1, stamped with when it ended. */
+export function epochRecord(epoch: number, metrics: EpochMetrics, at: number): EpochRecord {
+  return { epoch: epoch + 1, timestamp: at, ...metrics };
+}
+
 export async function readHistory(dir: string): Promise<EpochRecord[]> {
   const text = await readFile(join(dir, METRICS_FILE), 'utf8').catch(() => '');
   return text
@@ -217,8 +222,7 @@ export class LocalRunStore implements SweepListener {
   }
 
   async onEpochEnd(info: VariantInfo, epoch: number, metrics: EpochMetrics, at: number): Promise<void> {
-    const record: EpochRecord = { epoch: epoch + 1, timestamp: at, ...metrics };
-    await appendFile(join(await this.stage(info.variant), METRICS_FILE), JSON.stringify(record) + '\n');
+    await appendFile(join(await this.stage(info.variant), METRICS_FILE), JSON.stringify(epochRecord(epoch, metrics, at)) + '\n');
   }
 
   async onVariantEnd(variant: Variant, result: VariantResult, info?: VariantInfo): Promise<void> {

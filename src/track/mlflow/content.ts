@@ -67,7 +67,8 @@ export interface ChildContent {
   inputs: DatasetInput[];
 }
 
-function epochMetrics(history: EpochRecord[]): Metric[] {
+/** Epoch records as MLflow metrics, with the epoch number as the step. */
+export function epochMetrics(history: EpochRecord[]): Metric[] {
   return history.flatMap(({ epoch, timestamp, ...values }) =>
     Object.entries(values).map(([key, value]) => ({ key, value: value as number, timestamp, step: epoch })),
   );

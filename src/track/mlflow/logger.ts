@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { TrackingError } from '../../errors.ts';
 import type { Variant } from '../../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../../train/events.ts';
-import { readStoredVariant, storedVariants, type LocalRunStore } from '../local-store.ts';
+import { epochRecord, readStoredVariant, storedVariants, type LocalRunStore } from '../local-store.ts';
 import { flattenParams } from '../params.ts';
 import type { MlflowClient, RunInfo } from './client.ts';
-import { variantTags } from './content.ts';
+import { epochMetrics, variantTags } from './content.ts';
 import { ensureExperiment, SweepTracker, type Objective } from './sweep-tracker.ts';
 
 export interface LoggerOptions {
@@ -134,7 +134,7 @@ export class MlflowLogger implements SweepListener {
     this.enqueue(async () => {
       const run = this.live.get(info.attempt);
       if (!run) return; // the server was away when the variant started; its end catches up
-      await this.client.logBatch(run.run_id, { metrics: Object.entries(metrics).map(([key, value]) => ({ key, value, timestamp: at, step: epoch + 1 })) });
+      await this.client.logBatch(run.run_id, { metrics: epochMetrics([epochRecord(epoch, metrics, at)]) });
     });
   }
 

@@ -87,6 +87,11 @@ export function storedClassNames(v: StoredVariant): string[] | undefined {
   return v.status.data?.classNames ?? v.result?.class_names;
 }
 
+/** The newest stored attempt of a variant among `variants` (sweeps of one experiment, say). */
+export function latestAttempt(variants: readonly StoredVariant[], variantId: string): StoredVariant | undefined {
+  return variants.filter((v) => v.status.variant === variantId).sort((a, b) => b.status.finished.localeCompare(a.status.finished))[0];
+}
+
 /** The finished attempts stored in one sweep folder (staging folders of running variants left out). */
 export async function storedVariants(sweepDir: string): Promise<StoredVariant[]> {
   const out: StoredVariant[] = [];

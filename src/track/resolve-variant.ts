@@ -5,7 +5,7 @@ import { pathKind } from '../data/readers/files.ts';
 import { InputError, UsageError } from '../errors.ts';
 import { checkStructure } from '../spec/structure.ts';
 import type { Experiment } from '../spec/types.ts';
-import { LocalRunStore, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
+import { latestAttempt, LocalRunStore, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
 import { rankByMetric } from './rank.ts';
 
 /** A trained variant as the run store holds it, with what predicting and evaluating need. */
@@ -55,8 +55,7 @@ export async function resolveVariant(
     return load(top);
   }
   if (/^[0-9a-f]{12}$/.test(target) && !(await pathKind(target))) {
-    const matches = (await everyCompleted(opts.runsDir)).filter((v) => v.status.variant === target);
-    const latest = matches.sort((a, b) => b.status.finished.localeCompare(a.status.finished))[0];
+    const latest = latestAttempt(await everyCompleted(opts.runsDir), target);
     if (!latest) throw new InputError(`no completed variant ${target} in ${opts.runsDir} (tunespec runs <spec> lists them)`);
     return load(latest);
   }

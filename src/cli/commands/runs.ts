@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { LocalRunStore, type StoredVariant } from '../../track/local-store.ts';
+import { latestAttempt, LocalRunStore, type StoredVariant } from '../../track/local-store.ts';
 import { MlflowClient } from '../../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
 import { findAttemptRun } from '../../track/mlflow/sweep-tracker.ts';
@@ -29,11 +29,9 @@ export async function runsCommand(file: string, opts: { runsDir: string; trackin
   const store = new LocalRunStore(resolve(opts.runsDir));
   const stored = await store.list(spec.experiment.name);
   const { metric, mode } = spec.experiment.training.objective;
-  const latest = (id: string): StoredVariant | undefined =>
-    stored.filter((s) => s.status.variant === id).sort((a, b) => b.status.finished.localeCompare(a.status.finished))[0];
   const rows = rankByMetric(
     spec.plan.variants.map((v) => {
-      const s = latest(v.id);
+      const s = latestAttempt(stored, v.id);
       return { v, s, result: s?.status.status === 'completed' ? s.result : undefined };
     }),
     metric,

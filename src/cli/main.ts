@@ -30,6 +30,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       force: { type: 'boolean', default: false },
       'runs-dir': { type: 'string', default: 'runs' },
       'tracking-uri': { type: 'string' },
+      'no-feature-cache': { type: 'boolean', default: false },
       spec: { type: 'string' },
       json: { type: 'boolean', default: false },
       top: { type: 'string', default: '3' },
@@ -56,7 +57,14 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       }
       return runCommand(
         oneSpec(args, command),
-        { only: values.only, backend, force: values.force, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] },
+        {
+          only: values.only,
+          backend,
+          force: values.force,
+          runsDir: values['runs-dir'],
+          trackingUri: values['tracking-uri'],
+          featureCache: !values['no-feature-cache'],
+        },
         io,
       );
     }

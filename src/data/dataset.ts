@@ -7,6 +7,7 @@ import { readIdx } from './readers/idx.ts';
 import { readImageFolder } from './readers/image-folder.ts';
 import type { RawExamples } from './readers/raw.ts';
 import { selectClasses } from './select.ts';
+import { applyPreprocess, type Preprocess } from './preprocess.ts';
 
 export { selectClasses } from './select.ts';
 export type { ClassSelection, SelectOptions } from './select.ts';
@@ -71,7 +72,8 @@ function readRaw(data: DataSpec, baseDir: string): Promise<RawExamples> {
   }
 }
 
-export async function loadDataset(data: DataSpec, baseDir: string): Promise<Dataset> {
+/** `preprocess` (the base model's input preparation) is applied after scaling; the digest covers its result. */
+export async function loadDataset(data: DataSpec, baseDir: string, preprocess?: Preprocess): Promise<Dataset> {
   const raw = await readRaw(data, baseDir);
   const selection = selectClasses(
     raw.labels,
@@ -86,12 +88,13 @@ export async function loadDataset(data: DataSpec, baseDir: string): Promise<Data
     const to = dst * size;
     for (let j = 0; j < size; j++) features[to + j] = raw.values[from + j]! / scale;
   });
+  const input = preprocess ? applyPreprocess(features, raw.exampleShape, preprocess) : { features, exampleShape: raw.exampleShape };
   return {
-    features,
-    exampleShape: raw.exampleShape,
+    features: input.features,
+    exampleShape: input.exampleShape,
     labels: selection.labels,
     classLabels: selection.classLabels,
     classNames: selection.classNames,
-    digest: datasetDigest(raw.exampleShape, features, selection.labels),
+    digest: datasetDigest(input.exampleShape, input.features, selection.labels),
   };
 }

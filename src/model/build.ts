@@ -49,8 +49,10 @@ function headLayer(tf: Tf, spec: HeadLayerSpec, i: number, seed: number): TF.lay
 }
 
 /**
- * Frozen batch norm runs in inference mode, as in Keras: tfjs would otherwise keep updating the
- * moving mean and variance of a layer whose `trainable` is false.
+ * Frozen layers run in inference mode, as Keras's transfer-learning guide calls the base with
+ * `training=False`: tfjs would otherwise keep updating a frozen batch norm's moving mean and
+ * variance, and keep dropping units in a frozen dropout. It also makes frozen layers compute
+ * what their cached features hold.
  */
 function inferenceOnly(layer: TF.layers.Layer): void {
   const call = layer.call.bind(layer);
@@ -85,7 +87,7 @@ export function buildModel(tf: Tf, base: TF.LayersModel, cutLayerName: string, s
   const { frozen } = resolveFreezeRanges(layers, spec.freeze);
   layers.forEach((layer, i) => {
     layer.trainable = !frozen[i];
-    if (frozen[i] && layer.getClassName() === 'BatchNormalization') inferenceOnly(layer);
+    if (frozen[i]) inferenceOnly(layer);
   });
   return { model, layers, frozen };
 }

@@ -1,6 +1,13 @@
 import type { Variant } from '../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
 import { fixed } from './table.ts';
+import type { OnnxExportResult } from '../train/onnx-parity.ts';
+
+export function onnxSummary(o: OnnxExportResult): string {
+  if (!o.parity) return o.skipped ?? 'not exported to ONNX';
+  const p = o.parity;
+  return `model.onnx: onnxruntime vs tfjs on ${p.rows} validation rows, max |diff| ${p.maxAbsDiff.toExponential(2)}, top-1 agreement ${(100 * p.argmaxAgreement).toFixed(2)}%`;
+}
 
 /** One line per event: what CI logs and pipes get instead of a live task list. */
 export class LineLog implements SweepListener {
@@ -19,6 +26,7 @@ export class LineLog implements SweepListener {
       `${this.tag(i.variant, i.position, i.total)} engine ${i.engine.name} (${i.engine.reason}); ` +
         `${i.trainableParams} trainable params; split ${i.split.train}/${i.split.validation} ${i.split.digest.slice(0, 12)}`,
     );
+    this.write(`${this.tag(i.variant, i.position, i.total)} feature cache ${i.featureCache.status}: ${i.featureCache.detail}`);
   }
 
   onEpochEnd(i: VariantInfo, epoch: number, m: EpochMetrics): void {
@@ -37,5 +45,6 @@ export class LineLog implements SweepListener {
     const where = i ? this.tag(v, i.position, i.total) : `${v.label} (${v.id})`;
     const detail = r.status === 'completed' ? `val_acc ${fixed(r.metrics?.val_accuracy)} (epoch ${r.bestEpoch})` : r.reason;
     this.write(`${where} ${r.status} in ${r.seconds.toFixed(1)}s: ${detail}`);
+    if (r.onnx) this.write(`${where} ${onnxSummary(r.onnx)}`);
   }
 }

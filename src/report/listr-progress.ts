@@ -2,6 +2,7 @@ import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { Variant } from '../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
 import { fixed } from './table.ts';
+import { onnxSummary } from './line-log.ts';
 
 type Task = ListrTaskWrapper<unknown, any, any>;
 
@@ -56,6 +57,7 @@ export class ListrProgress implements SweepListener {
           const r = ended.result!;
           if (r.status !== 'completed') throw new Error(`${r.status}: ${r.reason}`);
           task.title = `${v.label} (${v.id}) val_acc ${fixed(r.metrics?.val_accuracy)} in ${r.seconds.toFixed(1)}s`;
+          if (r.onnx) task.output = onnxSummary(r.onnx);
         },
       })),
       { concurrent: false, exitOnError: false, rendererOptions: { collapseErrors: false }, collectErrors: false },
@@ -65,7 +67,7 @@ export class ListrProgress implements SweepListener {
   }
 
   onVariantStart(i: VariantInfo): void {
-    this.show(i.variant.id, `engine ${i.engine.name}, ${i.trainableParams} trainable params`);
+    this.show(i.variant.id, `engine ${i.engine.name}, ${i.trainableParams} trainable params, feature cache ${i.featureCache.status}`);
   }
 
   onBatchEnd(i: VariantInfo, epoch: number, batch: number, batches: number, loss: number): void {

@@ -251,6 +251,26 @@ export const experimentSchema = {
           ...layerRef,
           description: 'Keep the base up to and including this layer (index or name); the head goes on top. Defaults to the last layer.',
         },
+        preprocess: {
+          type: 'object',
+          description: 'How examples become the base model\'s input, after `data.scale`: resize, then channels, then `(x - mean) / std`. Recorded with the run, so `predict` and `evaluate` apply it too.',
+          properties: {
+            resize: {
+              type: 'object',
+              description: 'Bilinear resize of images to the base model\'s input size.',
+              properties: { height: { type: 'integer', minimum: 1, maximum: 4096 }, width: { type: 'integer', minimum: 1, maximum: 4096 } },
+              required: ['height', 'width'],
+              additionalProperties: false,
+            },
+            channels: { type: 'integer', enum: [1, 3], description: 'Grey images replicated to 3 channels (or RGB averaged to 1). Defaults to the data\'s own.' },
+            mean: { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1, maxItems: 4 }], default: 0 },
+            std: {
+              oneOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, minItems: 1, maxItems: 4 }],
+              default: 1,
+            },
+          },
+          additionalProperties: false,
+        },
       },
       required: ['source'],
       additionalProperties: false,
@@ -304,6 +324,15 @@ export const experimentSchema = {
       },
       required: ['epochs', 'learning_rate'],
       additionalProperties: false,
+    },
+    export: {
+      type: 'object',
+      description: 'What each completed variant is exported to besides its tfjs model. Not part of the variant id: changing it never retrains.',
+      properties: {
+        onnx: { type: 'boolean', default: true, description: 'Write model.onnx and check it against tfjs on the validation set (onnxruntime).' },
+      },
+      additionalProperties: false,
+      default: {},
     },
     tracking: {
       type: 'object',

@@ -42,8 +42,8 @@ export function checkSweep(raw: Record<string, unknown>): PathIssue[] {
     if (!new RegExp(experimentSchema.properties.sweep.propertyNames.pattern).test(key)) continue; // reported by the structure check
     const path = dottedToPath(key);
     const at: PathSegment[] = ['sweep', key];
-    // Cosmetic and tracking fields stay out of variant ids, so sweeping them would make identical variants.
-    if (['sweep', 'name', 'description', 'tags', 'tracking'].includes(String(path[0]))) {
+    // Cosmetic, tracking and export fields stay out of variant ids, so sweeping them would make identical variants.
+    if (['sweep', 'name', 'description', 'tags', 'tracking', 'export'].includes(String(path[0]))) {
       issues.push({ path: at, key: true, message: `sweep: "${key}" cannot be swept` });
       continue;
     }

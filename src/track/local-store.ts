@@ -6,6 +6,7 @@ import type { EpochMetrics, SavedModel, SweepInfo, SweepListener, VariantInfo, V
 import { replaceDir, writeFileAtomic } from './atomic.ts';
 import { flattenParams } from './params.ts';
 import type { Provenance } from './provenance.ts';
+import type { OnnxExportResult } from '../train/onnx-parity.ts';
 
 export interface StoredVariant {
   dir: string;
@@ -20,6 +21,8 @@ export interface StoredVariant {
     started: string;
     finished: string;
     engine?: VariantInfo['engine'];
+    featureCache?: VariantInfo['featureCache'];
+    onnx?: { parity?: NonNullable<OnnxExportResult['parity']>; skipped?: string };
     split?: VariantInfo['split'];
     data?: VariantInfo['data'];
   };
@@ -49,6 +52,8 @@ export type ArtifactRenderer = (v: {
 }) => Record<string, Uint8Array>;
 
 export const METRICS_FILE = 'metrics.jsonl';
+/** A variant's ONNX export, next to its tfjs `model/`. */
+export const ONNX_FILE = 'model.onnx';
 
 /** An epoch as every sink records it: numbered from 1, stamped with when it ended. */
 export function epochRecord(epoch: number, metrics: EpochMetrics, at: number): EpochRecord {
@@ -237,6 +242,7 @@ export class LocalRunStore implements SweepListener {
     this.staging.delete(variant.id);
     const classNames = info?.data.classNames ?? [];
     if (result.model) await writeModel(join(dir, 'model'), result.model);
+    if (result.onnx?.bytes) await writeFile(join(dir, ONNX_FILE), result.onnx.bytes);
     if (history.length) await writeFile(join(dir, 'metrics.csv'), metricsCsv(history));
     if (result.metrics) {
       await writeFile(join(dir, 'result.json'), JSON.stringify({ metrics: result.metrics, confusion: result.confusion, class_names: classNames }, null, 2));
@@ -254,6 +260,8 @@ export class LocalRunStore implements SweepListener {
       started: new Date(result.startedAt).toISOString(),
       finished: new Date(result.finishedAt).toISOString(),
       engine: info?.engine,
+      featureCache: info?.featureCache,
+      onnx: result.onnx && { parity: result.onnx.parity, skipped: result.onnx.skipped },
       split: info?.split,
       data: info?.data,
     };

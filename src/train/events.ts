@@ -1,4 +1,6 @@
 import type { Variant } from '../plan/expand.ts';
+import type { FeatureCacheReport } from './frozen-features.ts';
+import type { OnnxExportResult } from './onnx-parity.ts';
 
 export type EpochMetrics = Record<string, number>;
 
@@ -24,6 +26,8 @@ export interface VariantResult {
   bestEpoch?: number;
   confusion?: number[][];
   model?: SavedModel;
+  /** Absent when the spec turns ONNX export off. */
+  onnx?: OnnxExportResult;
   seconds: number;
 }
 
@@ -46,6 +50,7 @@ export interface VariantInfo {
   data: { digest: string; classNames: string[] };
   layers: { name: string; className: string; params: number; trainable: boolean }[];
   trainableParams: number;
+  featureCache: FeatureCacheReport;
 }
 
 /**

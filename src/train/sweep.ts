@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type * as TF from '@tensorflow/tfjs';
 import { selectEngine, type EngineRequest } from '../engine/backends.ts';
 import { kernelsForTraining } from '../engine/kernels.ts';
 import { loadDataset, maxPixelValue, type Dataset } from '../data/dataset.ts';
@@ -17,6 +18,11 @@ import { canonicalJson } from '../plan/canonical.ts';
 import { emit, type SweepInfo, type SweepListener, type VariantInfo, type VariantResult } from './events.ts';
 import { fitVariant, Interrupted, type TrainingData } from './fit.ts';
 import { withSeededMathRandom } from './seeded-random.ts';
+import { frozenFeatures, type FeatureCacheReport } from './frozen-features.ts';
+import { exportWithParity } from './onnx-parity.ts';
+import { modelFrom } from '../model/graph.ts';
+import { hasAugmentation } from '../data/augment.ts';
+import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
 
 export interface SweepInput {
   experiment: string;
@@ -34,6 +40,8 @@ export interface SweepOptions {
   /** Why a variant need not run again (already completed), or undefined to run it. */
   skipReason(variant: Variant): Promise<string | undefined>;
   signal: AbortSignal;
+  /** Where frozen-layer features are cached; undefined trains every variant end to end. */
+  featureCache?: FrozenFeatureCache;
 }
 
 function gather(ds: Dataset, rows: Int32Array): { x: Float32Array; y: Int32Array } {
@@ -63,10 +71,10 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
   await emit(listeners, 'onSweepStart', sweep);
 
   const prepare = async (spec: Experiment): Promise<Prepared> => {
-    const key = canonicalJson([spec.data, spec.validation]);
+    const key = canonicalJson([spec.data, spec.validation, spec.base_model.preprocess]);
     let p = prepared.get(key);
     if (!p) {
-      const dataset = await loadDataset(spec.data, input.dir);
+      const dataset = await loadDataset(spec.data, input.dir, spec.base_model.preprocess);
       const split = splitDataset(dataset.labels, spec.validation, dataset.digest);
       const data: TrainingData = {
         exampleShape: dataset.exampleShape,
@@ -110,7 +118,31 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
           base.dispose();
           throw err;
         }
+        let suffix: TF.LayersModel | undefined;
         try {
+          const spec = variant.spec;
+          const augmented = spec.data.format !== 'csv' && hasAugmentation(spec.data.augment);
+          const cached = opts.featureCache
+            ? await frozenFeatures({
+                tf,
+                model: built.model,
+                layers: built.layers,
+                frozen: built.frozen,
+                augmented,
+                data: dataset,
+                tfjsEngine: `tfjs ${engine.name} ${engine.version}`,
+                cache: opts.featureCache,
+              })
+            : { report: { status: 'off', detail: 'turned off (--no-feature-cache)' } as FeatureCacheReport };
+          let trainOn = built.model;
+          let trainData = data;
+          if (cached.features) {
+            // Train the layers after the boundary on cached features; they are the built model's own layers.
+            suffix = trainOn = modelFrom(tf, built.model, cached.features.boundary.tensor);
+            const width = cached.features.shape.reduce((a, b) => a * b, 1);
+            const rows = (r: Int32Array) => ({ x: gatherRows(cached.features!.features, width, r), y: Int32Array.from(r, (i) => dataset.labels[i]) });
+            trainData = { exampleShape: cached.features.shape, classes: data.classes, train: rows(split.train), validation: rows(split.validation) };
+          }
           const layers = built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
           info = {
             variant,
@@ -123,11 +155,16 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
             data: { digest: dataset.digest, classNames: dataset.classNames },
             layers,
             trainableParams: layers.filter((l) => l.trainable).reduce((n, l) => n + l.params, 0),
+            featureCache: cached.report,
           };
           await emit(listeners, 'onVariantStart', info);
-          const outcome = await fitVariant(tf, built.model, variant.spec, data, info, listeners, opts.signal);
-          return { status: 'completed' as const, ...outcome, model: await saveToMemory(tf, built.model), seconds: 0, attempt, startedAt, finishedAt: 0 };
+          const outcome = await fitVariant(tf, trainOn, spec, trainData, info, listeners, opts.signal);
+          const onnx = spec.export.onnx
+            ? await exportWithParity(tf, built.model, data.validation.x, data.exampleShape, data.classes, { 'tunespec.variant': variant.id, 'tunespec.label': variant.label })
+            : undefined;
+          return { status: 'completed' as const, ...outcome, model: await saveToMemory(tf, built.model), onnx, seconds: 0, attempt, startedAt, finishedAt: 0 };
         } finally {
+          suffix?.dispose();
           disposeVariantModel(built, base);
         }
       });

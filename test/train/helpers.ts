@@ -145,5 +145,6 @@ export function fakeInfo(loaded: LoadedSpec, built: BuiltModel): VariantInfo {
     data: { digest: '', classNames: [] },
     layers,
     trainableParams: layers.filter((l) => l.trainable).reduce((n, l) => n + l.params, 0),
+    featureCache: { status: 'off', detail: 'fitVariant called directly' },
   };
 }

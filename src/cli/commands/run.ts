@@ -13,6 +13,7 @@ import { MlflowClient } from '../../track/mlflow/client.ts';
 import { MlflowLogger } from '../../track/mlflow/logger.ts';
 import { modeFor } from '../../train/schedule.ts';
 import { loadSpec } from '../load-spec.ts';
+import { FrozenFeatureCache } from '../../engine/feature-cache.ts';
 import type { Io } from '../io.ts';
 
 export interface RunOptions {
@@ -21,6 +22,7 @@ export interface RunOptions {
   force: boolean;
   runsDir: string;
   trackingUri?: string;
+  featureCache: boolean;
 }
 
 export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
@@ -59,6 +61,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
         engine: opts.backend,
         only: opts.only,
         signal: controller.signal,
+        featureCache: opts.featureCache ? FrozenFeatureCache.fromEnv() : undefined,
         skipReason: async (v) => {
           if (opts.force) return undefined;
           const done = completed.get(v.id);

@@ -138,8 +138,16 @@ export async function childContent(v: StoredVariant, sweep: SweepRecord, history
   const endTime = Date.parse(s.finished);
   const summary: Metric[] = Object.entries(v.result?.metrics ?? {}).map(([k, value]) => ({ key: `final/${k}`, value, timestamp: endTime, step: 0 }));
   summary.push({ key: 'final/seconds', value: s.seconds, timestamp: endTime, step: 0 });
+  const at = (key: string, value: number): Metric => ({ key, value, timestamp: endTime, step: 0 });
+  const cache = s.featureCache;
+  if (cache && cache.status !== 'off') {
+    summary.push(at('feature_cache/hit', cache.status === 'hit' ? 1 : 0), at('feature_cache/seconds', cache.seconds ?? 0), at('feature_cache/saved_seconds', cache.savedSeconds ?? 0));
+  }
+  if (s.onnx?.parity) summary.push(at('onnx/max_abs_diff', s.onnx.parity.maxAbsDiff), at('onnx/argmax_agreement', s.onnx.parity.argmaxAgreement));
   const tags = [...variantTags(sweep, s.variant, s.attempt, s.engine), { key: 'mlflow.note.content', value: noteFor(v, sweep) }];
   if (s.reason) tags.push({ key: 'tunespec.reason', value: s.reason });
+  if (s.featureCache) tags.push({ key: 'tunespec.feature_cache', value: `${s.featureCache.status}: ${s.featureCache.detail}` });
+  if (s.onnx) tags.push({ key: 'tunespec.onnx', value: s.onnx.parity ? 'exported' : (s.onnx.skipped ?? 'not exported') });
   return {
     runName: s.label,
     startTime: Date.parse(s.started),

@@ -1,0 +1,55 @@
+import type { Experiment } from '../spec/types.ts';
+import { resizeBilinearInto } from './readers/image-ops.ts';
+
+// Absent from specs that do not need it, so their variant ids stay what they were.
+export type Preprocess = NonNullable<Experiment['base_model']['preprocess']>;
+
+const perChannel = (v: number | readonly number[], c: number): number => (typeof v === 'number' ? v : (v[c] ?? v[v.length - 1]));
+
+/** Whether `preprocess` changes anything: the identity leaves a dataset (and its digest) as read. */
+export function isIdentity(p: Preprocess): boolean {
+  const ones = (v: number | readonly number[], x: number): boolean => (typeof v === 'number' ? v === x : v.every((y) => y === x));
+  return !p.resize && p.channels === undefined && ones(p.mean, 0) && ones(p.std, 1);
+}
+
+/** The input shape a base model sees after `preprocess`. */
+export function preprocessedShape(exampleShape: readonly number[], p: Preprocess): number[] {
+  if (exampleShape.length !== 3) return [...exampleShape];
+  const [h, w, c] = exampleShape;
+  return [p.resize?.height ?? h, p.resize?.width ?? w, p.channels ?? c];
+}
+
+/**
+ * Resize, convert channels, normalise: `(x - mean) / std` per channel. Grey to RGB replicates;
+ * RGB to grey uses BT.601 luminance, as the image readers do.
+ */
+export function applyPreprocess(features: Float32Array, exampleShape: readonly number[], p: Preprocess): { features: Float32Array; exampleShape: number[] } {
+  if (isIdentity(p)) return { features, exampleShape: [...exampleShape] };
+  const out = preprocessedShape(exampleShape, p);
+  const inSize = exampleShape.reduce((a, b) => a * b, 1);
+  const outSize = out.reduce((a, b) => a * b, 1);
+  const rows = features.length / inSize;
+  const result = new Float32Array(rows * outSize);
+  if (exampleShape.length !== 3) {
+    result.set(features);
+  } else {
+    const [h, w, c] = exampleShape;
+    const [oh, ow, oc] = out;
+    const resized = new Float32Array(oh * ow * c);
+    for (let r = 0; r < rows; r++) {
+      resizeBilinearInto(features.subarray(r * inSize, (r + 1) * inSize), h, w, c, oh, ow, resized, 0);
+      const o = r * outSize;
+      for (let p2 = 0; p2 < oh * ow; p2++) {
+        if (oc === c) for (let k = 0; k < c; k++) result[o + p2 * oc + k] = resized[p2 * c + k];
+        else if (oc === 3) result[o + p2 * 3] = result[o + p2 * 3 + 1] = result[o + p2 * 3 + 2] = resized[p2];
+        else result[o + p2] = 0.299 * resized[p2 * 3] + 0.587 * resized[p2 * 3 + 1] + 0.114 * resized[p2 * 3 + 2];
+      }
+    }
+  }
+  const channels = out.length === 3 ? out[2] : 1;
+  for (let i = 0; i < result.length; i++) {
+    const c = out.length === 3 ? i % channels : 0;
+    result[i] = (result[i] - perChannel(p.mean, c)) / perChannel(p.std, c);
+  }
+  return { features: result, exampleShape: out };
+}

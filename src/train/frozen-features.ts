@@ -1,0 +1,140 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Tf } from '../engine/backends.ts';
+import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
+import { OnnxSession, onnxRuntimeVersion } from '../engine/onnx-runtime.ts';
+import { sha256Hex } from '../data/digest.ts';
+import { stepsBetween } from '../model/graph.ts';
+import { cacheBlocker, frozenBoundaries, type FrozenBoundary } from '../model/frozen-boundary.ts';
+import { exportOnnx, UnsupportedLayerError } from '../model/onnx/export.ts';
+
+/** What the run output, the run store and MLflow say about a variant's frozen-layer features. */
+export interface FeatureCacheReport {
+  status: 'hit' | 'miss' | 'off';
+  detail: string;
+  boundary?: string;
+  engine?: string;
+  /** Seconds this variant spent computing features (a miss). */
+  seconds?: number;
+  /** Seconds a hit saved: what computing the entry took. */
+  savedSeconds?: number;
+}
+
+export interface FrozenFeatures {
+  boundary: FrozenBoundary;
+  /** One row per dataset example, in dataset order. */
+  features: Float32Array;
+  shape: number[];
+}
+
+const BATCH = 256;
+const FORMAT = 1;
+
+/** Weights, configuration and wiring of every layer between the input and the boundary. */
+function prefixDigest(model: TF.LayersModel, boundary: TF.SymbolicTensor): string {
+  const parts: (string | ArrayBufferView)[] = [`tunespec-features-v${FORMAT}\n`, JSON.stringify(model.inputs[0].shape)];
+  for (const step of stepsBetween(model.inputs, [boundary])) {
+    parts.push(JSON.stringify([step.layer.getClassName(), step.layer.getConfig(), step.inputs.map((t) => t.sourceLayer.name)]));
+    for (const w of step.layer.weights) parts.push(w.read().dataSync() as Float32Array);
+  }
+  return sha256Hex(parts);
+}
+
+function cacheKey(model: TF.LayersModel, boundary: FrozenBoundary, dataDigest: string, engine: string): string {
+  return sha256Hex([JSON.stringify({ prefix: prefixDigest(model, boundary.tensor), boundary: boundary.layer, data: dataDigest, engine })]).slice(0, 32);
+}
+
+/** The frozen segment as an ONNX graph, or why it cannot be one. */
+function exportSegment(from: TF.SymbolicTensor, to: TF.SymbolicTensor): Uint8Array | UnsupportedLayerError {
+  try {
+    return exportOnnx(from, to).bytes;
+  } catch (err) {
+    if (err instanceof UnsupportedLayerError) return err;
+    throw err;
+  }
+}
+
+async function runOnnx(bytes: Uint8Array, x: Float32Array, exampleShape: readonly number[]): Promise<{ data: Float32Array; shape: number[] }> {
+  const session = await OnnxSession.load(bytes);
+  try {
+    return await session.run(x, exampleShape, BATCH, () => new Promise((resolve) => setImmediate(resolve)));
+  } finally {
+    await session.dispose();
+  }
+}
+
+async function runTfjs(tf: Tf, model: TF.LayersModel, boundary: TF.SymbolicTensor, x: Float32Array, exampleShape: number[]): Promise<{ data: Float32Array; shape: number[] }> {
+  // A container over existing tensors: it calls no layer, so the layers' reference counts stay as they are.
+  const prefix = tf.model({ inputs: model.inputs, outputs: boundary });
+  const size = exampleShape.reduce((a, b) => a * b, 1);
+  const rows = x.length / size;
+  const shape = boundary.shape.slice(1) as number[];
+  const width = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(rows * width);
+  for (let start = 0; start < rows; start += BATCH) {
+    const n = Math.min(BATCH, rows - start);
+    const y = tf.tidy(() => prefix.predict(tf.tensor(x.subarray(start * size, (start + n) * size), [n, ...exampleShape])) as TF.Tensor);
+    out.set(await y.data(), start * width);
+    y.dispose();
+  }
+  return { data: out, shape };
+}
+
+export interface FeatureRequest {
+  tf: Tf;
+  model: TF.LayersModel;
+  layers: readonly TF.layers.Layer[];
+  frozen: readonly boolean[];
+  augmented: boolean;
+  data: { features: Float32Array; exampleShape: number[]; digest: string };
+  /** The tfjs engine that runs the prefix when onnxruntime cannot, with its version. */
+  tfjsEngine: string;
+  cache: FrozenFeatureCache;
+}
+
+/**
+ * The frozen layers' output for every example, from the cache or computed once (onnxruntime when
+ * the prefix exports, else tfjs) and cached; undefined with the reason when the variant must
+ * train end to end. A miss starts from the deepest shallower boundary already cached, if any.
+ */
+export async function frozenFeatures(req: FeatureRequest): Promise<{ report: FeatureCacheReport; features?: FrozenFeatures }> {
+  const blocker = cacheBlocker(req.frozen, req.augmented);
+  if (blocker) return { report: { status: 'off', detail: blocker } };
+  const [boundary, ...shallower] = frozenBoundaries(req.model, req.layers, req.frozen);
+  if (!boundary) return { report: { status: 'off', detail: 'no frozen layer output separates the input from the trainable layers' } };
+  const input = req.model.inputs[0];
+  const onnx = exportSegment(input, boundary.tensor);
+  const engine = onnx instanceof Uint8Array ? onnxRuntimeVersion() : req.tfjsEngine;
+  const fallback = onnx instanceof UnsupportedLayerError ? `; tfjs because ${onnx.message}` : '';
+  const key = cacheKey(req.model, boundary, req.data.digest, engine);
+  const hit = await req.cache.get(key);
+  if (hit) {
+    return {
+      report: { status: 'hit', detail: `features of ${boundary.layer} from the cache (${engine}${fallback})`, boundary: boundary.layer, engine, savedSeconds: hit.meta.seconds },
+      features: { boundary, features: hit.features, shape: hit.meta.shape },
+    };
+  }
+  const started = performance.now();
+  let computed: { data: Float32Array; shape: number[] } | undefined;
+  let from = 'the input';
+  if (onnx instanceof Uint8Array) {
+    for (const b of shallower) {
+      const earlier = await req.cache.get(cacheKey(req.model, b, req.data.digest, engine));
+      const segment = earlier && exportSegment(b.tensor, boundary.tensor);
+      if (earlier && segment instanceof Uint8Array) {
+        computed = await runOnnx(segment, earlier.features, earlier.meta.shape);
+        from = `cached ${b.layer}`;
+        break;
+      }
+    }
+    computed ??= await runOnnx(onnx, req.data.features, req.data.exampleShape);
+  } else {
+    computed = await runTfjs(req.tf, req.model, boundary.tensor, req.data.features, req.data.exampleShape);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const rows = req.data.features.length / req.data.exampleShape.reduce((a, b) => a * b, 1);
+  await req.cache.put({ key, boundary: boundary.layer, shape: computed.shape, rows, engine, seconds, createdAt: new Date().toISOString() }, computed.data);
+  return {
+    report: { status: 'miss', detail: `features of ${boundary.layer} computed from ${from} in ${seconds.toFixed(1)}s (${engine}${fallback}) and cached`, boundary: boundary.layer, engine, seconds },
+    features: { boundary, features: computed.data, shape: computed.shape },
+  };
+}

@@ -1,0 +1,53 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Tf } from '../engine/backends.ts';
+import { OnnxSession } from '../engine/onnx-runtime.ts';
+import { exportOnnx, UnsupportedLayerError } from '../model/onnx/export.ts';
+import { predictInBatches } from './evaluate.ts';
+
+/** A variant's ONNX export: the model and how closely onnxruntime reproduces tfjs, or why there is none. */
+export interface OnnxExportResult {
+  bytes?: Uint8Array;
+  parity?: { rows: number; maxAbsDiff: number; argmaxAgreement: number };
+  skipped?: string;
+}
+
+function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/**
+ * Export the trained model and run both engines on the validation set. An unsupported layer is
+ * reported, not thrown: the variant trained fine, it just has no ONNX twin.
+ */
+export async function exportWithParity(tf: Tf, model: TF.LayersModel, x: Float32Array, exampleShape: number[], classes: number, metadata: Record<string, string>): Promise<OnnxExportResult> {
+  let bytes: Uint8Array;
+  try {
+    bytes = exportOnnx(model.inputs[0], model.outputs[0], metadata).bytes;
+  } catch (err) {
+    if (err instanceof UnsupportedLayerError) return { skipped: `not exported to ONNX: ${err.message}` };
+    throw err;
+  }
+  const size = exampleShape.reduce((a, b) => a * b, 1);
+  const rows = x.length / size;
+  const session = await OnnxSession.load(bytes);
+  let onnx: Float32Array;
+  try {
+    onnx = (await session.run(x, exampleShape, 256)).data;
+  } finally {
+    await session.dispose();
+  }
+  let maxAbsDiff = 0;
+  let agree = 0;
+  let row = 0;
+  for (const batch of predictInBatches(tf, model, x, exampleShape, rows, 256)) {
+    for (let i = 0; i < batch.length / classes; i++, row++) {
+      const a = batch.subarray(i * classes, (i + 1) * classes);
+      const b = onnx.subarray(row * classes, (row + 1) * classes);
+      for (let c = 0; c < classes; c++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[c] - b[c]));
+      if (argmax(a) === argmax(b)) agree++;
+    }
+  }
+  return { bytes, parity: { rows, maxAbsDiff, argmaxAgreement: rows ? agree / rows : 1 } };
+}

@@ -14,6 +14,7 @@ Usage:
   tunespec evaluate <variant> <data...>
                                      held-out metrics on other data: IDX images + labels, an image
                                      folder or a CSV file (logged to the variant's MLflow run)
+  tunespec cache [list|clear]        what the frozen-feature cache holds (--json), or empty it
   tunespec doctor                    show which engines load here, which one auto picks, and
                                      where MLflow tracking goes from this shell
   tunespec help                      this text
@@ -24,6 +25,9 @@ Options for run:
                                      engine to train on (default auto: native TensorFlow when
                                      it loads, else wasm when it has every kernel, else cpu)
   --force                            retrain variants that already completed
+  --no-feature-cache                 train every variant end to end instead of computing the
+                                     frozen layers once (onnxruntime) and training on cached
+                                     features
 Options for run, runs, sync, predict and evaluate:
   --runs-dir <dir>                   run store root (default: runs)
 <variant> is a variant id, a stored variant's folder or model.json, or \`best\` (with --spec).
@@ -45,6 +49,9 @@ Environment (as the MLflow Python client reads it):
   MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_HTTP_REQUEST_MAX_RETRIES (default 7),
   MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (2), MLFLOW_HTTP_REQUEST_BACKOFF_JITTER (1),
   MLFLOW_HTTP_REQUEST_TIMEOUT (120 seconds)
+Feature cache: TUNESPEC_CACHE_DIR (default $XDG_CACHE_HOME/tunespec/features, else
+  ~/.cache/tunespec/features), TUNESPEC_CACHE_MAX (size cap such as 10G, the default; least
+  recently used entries go first)
 
 Exit codes: 0 success; 1 invalid spec, failed variant, bad input (unknown variant, wrong image
 size, not a model) or an MLflow server that refused us; 2 usage error; 130 interrupted.

@@ -12,6 +12,7 @@ import { syncCommand } from './commands/sync.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { predictCommand } from './commands/predict.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
+import { cacheCommand } from './commands/cache.ts';
 
 const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
 
@@ -89,6 +90,9 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (!target || !data.length || data.length > 2) throw new UsageError('evaluate needs a variant (id, best or path) and a dataset (IDX images and labels, an image folder or a CSV file)');
       return evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], json: values.json }, io);
     }
+    case 'cache':
+      if (args.length > 1) throw new UsageError('cache takes at most one action: list or clear');
+      return cacheCommand(args[0], { json: values.json }, io);
     case 'doctor':
       return doctorCommand(io, values['tracking-uri']);
     default:

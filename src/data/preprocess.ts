@@ -19,6 +19,14 @@ export function preprocessedShape(exampleShape: readonly number[], p: Preprocess
   return [p.resize?.height ?? h, p.resize?.width ?? w, p.channels ?? c];
 }
 
+/** `(x - mean) / std` in place, per channel of the last axis. */
+export function normalise(values: Float32Array, channels: number, p: Preprocess): void {
+  for (let i = 0; i < values.length; i++) {
+    const c = i % channels;
+    values[i] = (values[i] - perChannel(p.mean, c)) / perChannel(p.std, c);
+  }
+}
+
 /**
  * Resize, convert channels, normalise: `(x - mean) / std` per channel. Grey to RGB replicates;
  * RGB to grey uses BT.601 luminance, as the image readers do.
@@ -46,10 +54,6 @@ export function applyPreprocess(features: Float32Array, exampleShape: readonly n
       }
     }
   }
-  const channels = out.length === 3 ? out[2] : 1;
-  for (let i = 0; i < result.length; i++) {
-    const c = out.length === 3 ? i % channels : 0;
-    result[i] = (result[i] - perChannel(p.mean, c)) / perChannel(p.std, c);
-  }
+  normalise(result, out.length === 3 ? out[2] : 1, p);
   return { features: result, exampleShape: out };
 }

@@ -7,6 +7,7 @@ import { byCodePoint, listDir, pathKind, readBytes } from './readers/files.ts';
 import { decodeImage, imageKind, type RgbaImage } from './readers/image-decode.ts';
 import { parseIdx } from './readers/idx.ts';
 import { resizeBilinearInto, toChannels } from './readers/image-ops.ts';
+import { normalise, type Preprocess } from './preprocess.ts';
 
 // Inputs to predict on, preprocessed exactly as the variant's training data was: same scaling,
 // and for image-folder variants the same channel conversion and resize as the image-folder
@@ -73,11 +74,14 @@ function hasColour(img: RgbaImage): boolean {
   return false;
 }
 
-/** One image in the variant's units: resized like the image-folder reader, or checked to need no resizing. */
-function preprocess(name: string, img: RgbaImage, data: Exclude<DataSpec, { format: 'csv' }>, exampleShape: number[]): Float32Array {
+/**
+ * One image in the variant's units: resized like the image-folder reader (or to the base model's
+ * input when the variant preprocesses for it), or checked to need no resizing.
+ */
+function preprocess(name: string, img: RgbaImage, data: Exclude<DataSpec, { format: 'csv' }>, exampleShape: number[], pre?: Preprocess): Float32Array {
   const [height, width, channels] = exampleShape as [number, number, 1 | 3];
   const out = new Float32Array(height * width * channels);
-  if (data.format === 'image_folder') {
+  if (data.format === 'image_folder' || pre) {
     resizeBilinearInto(toChannels(img, channels), img.height, img.width, channels, height, width, out, 0);
   } else {
     const colour = channels === 1 && hasColour(img);
@@ -92,13 +96,14 @@ function preprocess(name: string, img: RgbaImage, data: Exclude<DataSpec, { form
     else out.set(toChannels(img, 3));
   }
   for (let j = 0; j < out.length; j++) out[j] = out[j]! / data.scale;
+  if (pre) normalise(out, channels, pre);
   return out;
 }
 
-async function imageExamples(file: string, data: Exclude<DataSpec, { format: 'csv' }>, exampleShape: number[]): Promise<Example[]> {
+async function imageExamples(file: string, data: Exclude<DataSpec, { format: 'csv' }>, exampleShape: number[], pre?: Preprocess): Promise<Example[]> {
   const bytes = await readBytes(file);
-  if (imageKind(bytes)) return [{ name: file, values: preprocess(file, decodeImage(bytes, file), data, exampleShape) }];
-  if (isIdx(bytes)) return idxImages(bytes, file).map(({ name, img }) => ({ name, values: preprocess(name, img, data, exampleShape) }));
+  if (imageKind(bytes)) return [{ name: file, values: preprocess(file, decodeImage(bytes, file), data, exampleShape, pre) }];
+  if (isIdx(bytes)) return idxImages(bytes, file).map(({ name, img }) => ({ name, values: preprocess(name, img, data, exampleShape, pre) }));
   throw new InputError(`${file}: not a PNG, JPEG or IDX image file (checked by content)`);
 }
 
@@ -132,13 +137,20 @@ async function csvExamples(file: string, data: Extract<DataSpec, { format: 'csv'
 
 /**
  * Reads image files, folders of images, IDX image files or CSV files (by content, not name) into
- * one batch shaped as the model's input, `exampleShape` (without the batch dimension).
+ * one batch shaped as the model's input, `exampleShape` (without the batch dimension), prepared
+ * as the variant's `base_model.preprocess` says.
  */
-export async function readUnlabeled(inputs: string[], data: DataSpec, exampleShape: number[]): Promise<UnlabeledInputs> {
+export async function readUnlabeled(inputs: string[], data: DataSpec, exampleShape: number[], pre?: Preprocess): Promise<UnlabeledInputs> {
   const examples: Example[] = [];
   for (const input of inputs) {
     for (const file of await expand(input)) {
-      examples.push(...(data.format === 'csv' ? await csvExamples(file, data, exampleShape) : await imageExamples(file, data, exampleShape)));
+      if (data.format !== 'csv') {
+        examples.push(...(await imageExamples(file, data, exampleShape, pre)));
+        continue;
+      }
+      const rows = await csvExamples(file, data, exampleShape);
+      if (pre) for (const r of rows) normalise(r.values, 1, pre);
+      examples.push(...rows);
     }
   }
   const size = exampleShape.reduce((a, b) => a * b, 1);

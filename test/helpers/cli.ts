@@ -18,14 +18,17 @@ export interface CliResult {
 
 export type Env = Record<string, string | undefined>;
 
+/** One feature cache per test file, so no test reads entries another file (or the user) made. */
+const SUITE_CACHE = mkdtempSync(join(tmpdir(), 'tunespec-cache-'));
+
 /**
  * The environment a user's shell would have: no MLflow settings unless a test names them, and no
  * native engine built by `npm run setup:native` (the suite asserts the portable engines, as CI
  * has them; a test that wants the native build passes TUNESPEC_NO_NATIVE_BUILD: undefined).
  */
 function cliEnv(extra: Env = {}): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MLFLOW_')));
-  return { ...base, FORCE_COLOR: '0', TUNESPEC_NO_NATIVE_BUILD: '1', ...extra };
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MLFLOW_') && !k.startsWith('TUNESPEC_CACHE')));
+  return { ...base, FORCE_COLOR: '0', TUNESPEC_NO_NATIVE_BUILD: '1', TUNESPEC_CACHE_DIR: SUITE_CACHE, ...extra };
 }
 
 /** Run the real CLI in a child process, as a user would from `cwd`. */

@@ -217,7 +217,6 @@ export const CONVERTERS: Record<string, Converter> = {
   AlphaDropout: identity,
   Add: (c) => c.b.op('Sum', c.inputs, c.layer.name),
   Multiply: merge('Mul'),
-  Subtract: merge('Sub'),
   Maximum: (c) => c.b.op('Max', c.inputs, c.layer.name),
   Minimum: (c) => c.b.op('Min', c.inputs, c.layer.name),
   Average: (c) => c.b.op('Mean', c.inputs, c.layer.name),

@@ -160,7 +160,11 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
           await emit(listeners, 'onVariantStart', info);
           const outcome = await fitVariant(tf, trainOn, spec, trainData, info, listeners, opts.signal);
           const onnx = spec.export.onnx
-            ? await exportWithParity(tf, built.model, data.validation.x, data.exampleShape, data.classes, { 'tunespec.variant': variant.id, 'tunespec.label': variant.label })
+            ? await exportWithParity(tf, built.model, data.validation.x, data.exampleShape, data.classes, {
+                'tunespec.variant': variant.id,
+                'tunespec.label': variant.label,
+                'tunespec.class_names': JSON.stringify(dataset.classNames),
+              })
             : undefined;
           return { status: 'completed' as const, ...outcome, model: await saveToMemory(tf, built.model), onnx, seconds: 0, attempt, startedAt, finishedAt: 0 };
         } finally {

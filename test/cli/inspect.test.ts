@@ -13,6 +13,7 @@ import { writeQuantizedModel } from '../helpers/quantize.ts';
 import { anyTf } from '../../src/engine/backends.ts';
 import { loadBase } from '../../src/model/build.ts';
 import { readModelFiles } from '../../src/model/source.ts';
+import { exportOnnx } from '../../src/model/onnx/export.ts';
 
 const LAYERS = ['conv1', 'bn1', 'pool1', 'conv2', 'bn2', 'pool2', 'conv3', 'bn3', 'pool3', 'flatten', 'fc1', 'dropout', 'logits'];
 const CLASSES = ['Conv2D', 'BatchNormalization', 'MaxPooling2D', 'Conv2D', 'BatchNormalization', 'MaxPooling2D', 'Conv2D', 'BatchNormalization', 'MaxPooling2D', 'Flatten', 'Dense', 'Dropout', 'Dense'];
@@ -189,7 +190,28 @@ test('inputs that are not models exit 1 with a message naming the file', () => {
   assertCleanFailure(tunespec(['inspect', join(dir, 'short', 'model.json')]), /short\/model\.json: the weight files hold 1000 bytes but the manifest describes 243988/);
 });
 
-test('an .onnx model is refused for now, with exit 1', () => {
-  const r = tunespec(['inspect', 'models/fashion-base/model.onnx']);
-  assertCleanFailure(r, /^models\/fashion-base\/model\.onnx: ONNX models cannot be inspected yet; inspect takes a TensorFlow\.js model\.json \(or a spec\)\n$/);
+test('an .onnx model: every node as a layer, its parameters, input and output with class names', async () => {
+  const dir = tempDir();
+  const tf = await anyTf();
+  const base = await loadBase(tf, await readModelFiles({ kind: 'file', path: BASE_MODEL }));
+  const file = join(dir, 'base.onnx');
+  writeFileSync(file, exportOnnx(base.inputs[0], base.outputs[0], { 'tunespec.class_names': JSON.stringify(['a', 'b', 'c', 'd', 'e']) }).bytes);
+  const params = base.countParams();
+  base.dispose();
+  const r = tunespec(['inspect', file]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.match(lines[0], /^ONNX model .*base\.onnx \(\d+ nodes, opset 13, from tunespec\):$/);
+  assert.match(r.stdout, /\n\s*1\s+conv1_conv2d\s+Conv\s+\?\s+144\n/);
+  assert.match(r.stdout, /\n\s*\d+\s+conv1\s+Relu\s+\[batch, 28, 28, 16\]\s+0\n/);
+  assert.match(r.stdout, /\ninput: input \[batch, 28, 28, 1\] float32\n/);
+  assert.match(r.stdout, /\noutput: output \[batch, 5\], 5 classes \(model metadata\): a, b, c, d, e\n$/);
+  const json = JSON.parse(tunespec(['inspect', file, '--json']).stdout);
+  assert.equal(json.kind, 'onnx');
+  // Batch norm folds four weight vectors into two; everything else is counted as tfjs counts it.
+  assert.equal(json.params.total, params - 2 * (16 + 32 + 64));
+  assert.deepEqual(json.inputs, [{ name: 'input', shape: ['batch', 28, 28, 1], dtype: 'float32' }]);
+  writeFileSync(join(dir, 'junk.onnx'), Buffer.from('definitely not protobuf \xff\xff\xff'));
+  assertCleanFailure(tunespec(['inspect', join(dir, 'junk.onnx')]), /junk\.onnx is not an ONNX model: /);
+  assertCleanFailure(tunespec(['inspect', join(dir, 'missing.onnx')]), /missing\.onnx: no such file\n$/);
 });

@@ -1,9 +1,13 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { parseIdx } from '../../src/data/readers/idx.ts';
+import { loadDataset } from '../../src/data/dataset.ts';
+import { splitDataset } from '../../src/data/split.ts';
+import { checkStructure } from '../../src/spec/structure.ts';
+import { parse } from 'yaml';
 import { QUICKSTART_IMAGES, QUICKSTART_LABELS, tempDir, tunespec, writeSmallSpec } from '../helpers/cli.ts';
 
 const TEST_IMAGES = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';
@@ -117,6 +121,25 @@ test('predict by variant folder and by its model.json prints a table of the top 
   }
 });
 
+test('predict --engine onnx runs model.onnx on onnxruntime and agrees with tfjs on every validation example', async () => {
+  // The variant's own validation split, rebuilt from its stored spec as the sweep built it.
+  const variantSpec = checkStructure(parse(readFileSync(join(sweepDir, ids[0]!, 'spec.yaml'), 'utf8'))).spec!;
+  const data = await loadDataset(variantSpec.data, dir);
+  const { validation } = splitDataset(data.labels, variantSpec.validation, data.digest);
+  const images = [...validation].map((row) => Uint8Array.from(data.features.subarray(row * 784, (row + 1) * 784), (v) => Math.round(v * 255)));
+  writeFileSync(join(dir, 'validation.idx'), idx3(images));
+  const tfjs = predictJson([ids[0]!, 'validation.idx']);
+  const onnx = predictJson([ids[0]!, 'validation.idx', '--engine', 'onnx']);
+  assert.equal(onnx.predictions.length, 75);
+  assert.match((onnx as unknown as { engine: string }).engine, /^onnxruntime-node \d/);
+  onnx.predictions.forEach((p, i) => {
+    assert.equal(p.top[0]!.name, tfjs.predictions[i]!.top[0]!.name, p.input);
+    assert.ok(Math.abs(p.top[0]!.probability - tfjs.predictions[i]!.top[0]!.probability) < 1e-5);
+  });
+  const table = tunespec(['predict', ids[0]!, join('pngs', 'img-0.png'), '--engine', 'onnx', '--runs-dir', 'runs'], dir);
+  assert.match(table.stdout, /^variant [0-9a-f]{12} \(lr=[\d.]+\), 1 input\(s\), engine onnxruntime-node /);
+});
+
 test('predict refuses inputs the variant cannot take, naming the file and the shapes', () => {
   writeFileSync(join(dir, 'big.png'), png(32, 32, () => [90, 90, 90]));
   writeFileSync(join(dir, 'colour.png'), png(28, 28, (p) => [p % 256, 40, 200]));
@@ -127,8 +150,14 @@ test('predict refuses inputs the variant cannot take, naming the file and the sh
     [[ids[0]!, 'notes.txt'], /^notes\.txt: not a PNG, JPEG or IDX image file \(checked by content\)/],
     [['abcdefabcdef', 'big.png'], /^no completed variant abcdefabcdef in .*runs/],
     [[ids[0]!, 'missing.png'], /^missing\.png: no such file or folder/],
-    [[ids[0]!, 'few.idx', '--engine', 'onnx'], new RegExp(`^variant ${ids[0]} has no model\\.onnx \\(.*\\): tunespec does not export ONNX yet; use --engine tfjs`)],
+    [['no-onnx', 'few.idx', '--engine', 'onnx'], new RegExp(`^variant ${ids[0]} has no model\\.onnx \\(.*no-onnx\\): its spec turned export\\.onnx off, or it predates ONNX export; use --engine tfjs`)],
   ];
+  // A variant stored without an ONNX export.
+  cpSync(join(sweepDir, ids[0]!), join(dir, 'no-onnx'), { recursive: true });
+  rmSync(join(dir, 'no-onnx', 'model.onnx'));
+  const status = JSON.parse(readFileSync(join(dir, 'no-onnx', 'status.json'), 'utf8'));
+  delete status.onnx;
+  writeFileSync(join(dir, 'no-onnx', 'status.json'), JSON.stringify(status));
   for (const [args, message] of cases) {
     const r = tunespec(['predict', ...args, '--runs-dir', 'runs'], dir);
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);

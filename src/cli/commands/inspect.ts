@@ -12,6 +12,7 @@ import { readStoredVariant, storedClassNames } from '../../track/local-store.ts'
 import { cutIndexOf } from '../../spec/semantic.ts';
 import { loadSpec } from '../load-spec.ts';
 import type { Io } from '../io.ts';
+import { inspectOnnx } from './inspect-onnx.ts';
 
 interface Classes {
   names: string[] | null;
@@ -188,9 +189,7 @@ async function inspectSpec(file: string, json: boolean, io: Io): Promise<number>
 
 export async function inspectCommand(target: string, opts: { json: boolean }, io: Io): Promise<number> {
   const bare = target.replace(/[?#].*$/, '');
-  if (/\.onnx$/i.test(bare)) {
-    throw new InputError(`${target}: ONNX models cannot be inspected yet; inspect takes a TensorFlow.js model.json (or a spec)`);
-  }
+  if (/\.onnx$/i.test(bare)) return inspectOnnx(target, opts.json, io);
   if (/\.ya?ml$/i.test(bare)) return inspectSpec(target, opts.json, io);
   return inspectModel(target, opts.json, io);
 }

@@ -1,4 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { OnnxSession, onnxRuntimeVersion } from '../../engine/onnx-runtime.ts';
+import { readOnnx } from '../../model/onnx/read.ts';
+import { ONNX_FILE } from '../../track/local-store.ts';
 import { InputError } from '../../errors.ts';
 import { readUnlabeled } from '../../data/unlabeled.ts';
 import { predictInBatches } from '../../train/evaluate.ts';
@@ -37,39 +41,70 @@ function topK(probs: Float32Array, names: string[], k: number): Ranked[] {
     .slice(0, k);
 }
 
-/**
- * ONNX runs need `model.onnx` beside the variant's tfjs model and onnxruntime-node; neither is
- * shipped yet, so the request is refused with what is missing rather than silently run on tfjs.
- */
-async function refuseOnnx(variant: ResolvedVariant): Promise<never> {
-  const onnx = join(variant.stored.dir, 'model.onnx');
-  if (!(await pathKind(onnx))) {
-    throw new InputError(`variant ${variant.stored.status.variant} has no model.onnx (${variant.stored.dir}): tunespec does not export ONNX yet; use --engine tfjs`);
+/** The variant's model.onnx on onnxruntime: refused, with the reason, when the variant has none. */
+async function loadOnnxModel(variant: ResolvedVariant): Promise<Predictor> {
+  const file = join(variant.stored.dir, ONNX_FILE);
+  if (!(await pathKind(file))) {
+    const why = variant.stored.status.onnx?.skipped ?? (variant.stored.status.onnx ? 'its export failed' : 'its spec turned export.onnx off, or it predates ONNX export');
+    throw new InputError(`variant ${variant.stored.status.variant} has no ${ONNX_FILE} (${variant.stored.dir}): ${why}; use --engine tfjs`);
   }
-  throw new InputError(`${onnx}: --engine onnx needs onnxruntime-node, which tunespec does not ship yet; use --engine tfjs`);
+  const bytes = new Uint8Array(await readFile(file));
+  const shape = readOnnx(bytes, file).inputs[0]?.shape.slice(1) ?? [];
+  if (!shape.every((d): d is number => typeof d === 'number')) throw new InputError(`${file}: input shape [${shape.join(', ')}] is not fixed`);
+  const session = await OnnxSession.load(bytes);
+  return {
+    engine: onnxRuntimeVersion(),
+    inputShape: shape,
+    classNames: variant.classNames,
+    predict: async (x, count) => {
+      const { data } = await session.run(x, shape, 256);
+      const classes = data.length / count;
+      return Array.from({ length: count }, (_, i) => data.subarray(i * classes, (i + 1) * classes));
+    },
+    dispose: () => session.dispose(),
+  };
+}
+
+async function loadTfjsModel(variant: ResolvedVariant): Promise<Predictor> {
+  const loaded = await loadVariantModel(variant);
+  return {
+    engine: loaded.engine.name,
+    inputShape: loaded.inputShape,
+    classNames: loaded.classNames,
+    predict: async (x, count) => probabilities(loaded, x, count),
+    dispose: async () => void loaded.model.dispose(),
+  };
+}
+
+/** A variant's model on either engine: what predict needs of it. */
+interface Predictor {
+  engine: string;
+  inputShape: number[];
+  classNames: string[];
+  predict(x: Float32Array, count: number): Promise<Float32Array[]>;
+  dispose(): Promise<void>;
 }
 
 const ordinal = (k: number): string => `${k}${k === 1 ? 'st' : k === 2 ? 'nd' : k === 3 ? 'rd' : 'th'}`;
 
 export async function predictCommand(target: string, inputs: string[], opts: PredictOptions, io: Io): Promise<number> {
   const variant = await resolveTarget(target, opts.spec, opts.runsDir);
-  if (opts.engine === 'onnx') await refuseOnnx(variant);
-  const loaded = await loadVariantModel(variant);
+  const loaded = opts.engine === 'onnx' ? await loadOnnxModel(variant) : await loadTfjsModel(variant);
   try {
-    const batch = await readUnlabeled(inputs, variant.spec.data, loaded.inputShape);
+    const batch = await readUnlabeled(inputs, variant.spec.data, loaded.inputShape, variant.spec.base_model.preprocess);
     const k = Math.min(opts.top, loaded.classNames.length);
-    const ranked = probabilities(loaded, batch.features, batch.names.length).map((p) => topK(p, loaded.classNames, k));
+    const ranked = (await loaded.predict(batch.features, batch.names.length)).map((p) => topK(p, loaded.classNames, k));
     const { status } = variant.stored;
     if (opts.json) {
       const predictions = batch.names.map((input, i) => ({ input, top: ranked[i] }));
-      io.out(JSON.stringify({ variant: status.variant, label: status.label, dir: variant.stored.dir, engine: loaded.engine.name, predictions }, null, 2));
+      io.out(JSON.stringify({ variant: status.variant, label: status.label, dir: variant.stored.dir, engine: loaded.engine, predictions }, null, 2));
       return 0;
     }
-    io.out(`variant ${status.variant} (${status.label}), ${batch.names.length} input(s), engine ${loaded.engine.name}`);
+    io.out(`variant ${status.variant} (${status.label}), ${batch.names.length} input(s), engine ${loaded.engine}`);
     const header = ['input', ...Array.from({ length: k }, (_, j) => [ordinal(j + 1), 'p']).flat()];
     io.out(formatTable(header, batch.names.map((name, i) => [name, ...ranked[i]!.flatMap((r) => [r.name, fixed(r.probability)])])));
     return 0;
   } finally {
-    loaded.model.dispose();
+    await loaded.dispose();
   }
 }

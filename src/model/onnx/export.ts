@@ -20,6 +20,8 @@ export function exportOnnx(input: TF.SymbolicTensor, output: TF.SymbolicTensor, 
   const b = new GraphBuilder();
   const inputName = b.name('input');
   const names = new Map<number, string>([[input.id, inputName]]);
+  // Each layer's output shape, as tfjs knows it: what `tunespec inspect model.onnx` shows.
+  const shapes: ReturnType<typeof valueInfo>[] = [];
   for (const step of stepsBetween([input], [output])) {
     const convert = CONVERTERS[step.layer.getClassName()];
     if (!convert) throw new UnsupportedLayerError(step.layer.name, step.layer.getClassName());
@@ -32,6 +34,7 @@ export function exportOnnx(input: TF.SymbolicTensor, output: TF.SymbolicTensor, 
       inputShapes: step.inputs.map((t) => t.shape as (number | null)[]),
     });
     names.set(step.outputs[0].id, out);
+    shapes.push(valueInfo(out, step.outputs[0].shape));
   }
   // The graph output needs a name of its own even when the last layer is an identity.
   const outputName = b.op('Identity', [names.get(output.id)!], 'output');
@@ -45,6 +48,7 @@ export function exportOnnx(input: TF.SymbolicTensor, output: TF.SymbolicTensor, 
       initializer: b.initializers,
       input: [valueInfo(inputName, input.shape)],
       output: [valueInfo(outputName, output.shape)],
+      valueInfo: shapes.filter((v) => v.name !== inputName),
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   });

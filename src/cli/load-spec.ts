@@ -10,7 +10,8 @@ import type { DataSpec, Experiment } from '../spec/types.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
 import { loadDataset } from '../data/dataset.ts';
 import { pathKind } from '../data/readers/files.ts';
-import { readModelFiles, resolveModelLocation, type ModelFiles, type ModelLocation } from '../model/source.ts';
+import { describeLocation, isOnnxSource, readBytes, readModelFiles, resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
+import { onnxLayers, readOnnx } from '../model/onnx/read.ts';
 import { listBaseLayers, type LayerInfo } from '../model/topology.ts';
 import { planLayers } from '../model/layout.ts';
 
@@ -20,7 +21,7 @@ export interface LoadedSpec {
   dir: string;
   text: string;
   experiment: Experiment;
-  model: { location: ModelLocation; files: ModelFiles; layers: LayerInfo[]; cutIndex: number };
+  model: { location: ModelLocation; base: BaseModel; layers: LayerInfo[]; cutIndex: number };
   plan: Plan;
 }
 
@@ -44,9 +45,10 @@ function withShownPaths(message: string, paths: string[]): string {
 }
 
 /** Digest of the bytes a variant's result depends on besides its spec: base weights and data files. */
-async function inputsDigest(files: ModelFiles, data: DataSpec, dir: string): Promise<string> {
+async function inputsDigest(base: BaseModel, data: DataSpec, dir: string): Promise<string> {
   const h = createHash('sha256');
-  h.update(JSON.stringify(files.json.modelTopology)).update(new Uint8Array(files.weightData));
+  if (base.format === 'onnx') h.update(base.bytes);
+  else h.update(JSON.stringify(base.files.json.modelTopology)).update(new Uint8Array(base.files.weightData));
   for (const [, p] of dataFiles(data)) {
     const full = resolve(dir, p);
     if ((await stat(full)).isFile()) h.update(await readFile(full));
@@ -105,11 +107,18 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
 
   const issues: PathIssue[] = [];
   const location = resolveModelLocation(spec.base_model.source, dir);
-  let files: ModelFiles | undefined;
+  let base: BaseModel | undefined;
   let layers: LayerInfo[] | null = null;
   try {
-    files = await readModelFiles(location);
-    layers = listBaseLayers(files.json);
+    if (isOnnxSource(spec.base_model.source)) {
+      const bytes = await readBytes(location);
+      layers = onnxLayers(readOnnx(bytes, describeLocation(location)));
+      base = { format: 'onnx', bytes };
+    } else {
+      const files = await readModelFiles(location);
+      layers = listBaseLayers(files.json);
+      base = { format: 'tfjs', files };
+    }
   } catch (err) {
     if (!(err instanceof TunespecError)) throw err;
     const p = location.kind === 'file' ? [location.path, resolve(dirname(location.path), 'weights.bin')] : [];
@@ -144,9 +153,10 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     return classCounts.get(key)!;
   };
 
-  const plan = expandGrid(raw as Record<string, unknown>, files && !missing.length ? await inputsDigest(files, spec.data, dir) : '');
+  const plan = expandGrid(raw as Record<string, unknown>, base && !missing.length ? await inputsDigest(base, spec.data, dir) : '');
   const context = async (s: Experiment): Promise<SpecContext> => ({
     baseLayers: layers,
+    baseFormat: base?.format ?? null,
     builtLayers: (cut, v) => planLayers(layers!, cut, v.head),
     classCount: await classCountOf(s.data),
   });
@@ -161,5 +171,5 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   }
   if (issues.length) fail(parsed.source, [...new Map(issues.map((i) => [i.message, i])).values()]);
   const cutIndex = cutIndexOf(spec, layers!)!;
-  return { file, dir, text, experiment: spec, model: { location, files: files!, layers: layers!, cutIndex }, plan };
+  return { file, dir, text, experiment: spec, model: { location, base: base!, layers: layers!, cutIndex }, plan };
 }

@@ -63,33 +63,55 @@ function inferenceOnly(layer: TF.layers.Layer): void {
  * Base up to the cut, the new head on top, frozen ranges applied. The caller compiles. On failure
  * the head's weights are freed here and the base's by the caller, so a bad variant leaks nothing.
  */
-export function buildModel(tf: Tf, base: TF.LayersModel, cutLayerName: string, spec: Experiment): BuiltModel {
+function applyHead(tf: Tf, input: TF.SymbolicTensor, on: string, spec: Experiment): TF.SymbolicTensor {
   const head: TF.layers.Layer[] = [];
   const fail = (message: string): never => {
     for (const layer of head) if (layer.built && layer.countParams() > 0) layer.dispose();
     throw new ModelError(message);
   };
-  let x = base.getLayer(cutLayerName).output as TF.SymbolicTensor;
+  let x = input;
   try {
     spec.head.forEach((h, i) => {
       head.push(headLayer(tf, h, i, spec.training.seed));
       x = head[i].apply(x) as TF.SymbolicTensor;
     });
   } catch (err) {
-    fail(`cannot put the head on layer "${cutLayerName}": ${(err as Error).message}`);
+    fail(`cannot put the head on ${on}: ${(err as Error).message}`);
   }
-  const shape = x.shape;
-  if (shape.length !== 2) {
-    fail(`the head outputs shape [${shape.join(', ')}]; put a flatten or global_average_pooling layer before its dense layers`);
+  if (x.shape.length !== 2) {
+    fail(`the head outputs shape [${x.shape.join(', ')}]; put a flatten or global_average_pooling layer before its dense layers`);
   }
+  return x;
+}
+
+/** `trainable` from the freeze ranges, numbered over `numbering` (the built model's layers as users count them). */
+function applyFreeze(layers: TF.layers.Layer[], numbering: readonly { name: string }[], spec: Experiment): boolean[] {
+  const { frozen } = resolveFreezeRanges(numbering, spec.freeze);
+  const own = frozen.slice(numbering.length - layers.length);
+  layers.forEach((layer, i) => {
+    layer.trainable = !own[i];
+    if (own[i]) inferenceOnly(layer);
+  });
+  return own;
+}
+
+export function buildModel(tf: Tf, base: TF.LayersModel, cutLayerName: string, spec: Experiment): BuiltModel {
+  const x = applyHead(tf, base.getLayer(cutLayerName).output as TF.SymbolicTensor, `layer "${cutLayerName}"`, spec);
   const model = tf.model({ inputs: base.inputs, outputs: x, name: 'tunespec_model' });
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
-  const { frozen } = resolveFreezeRanges(layers, spec.freeze);
-  layers.forEach((layer, i) => {
-    layer.trainable = !frozen[i];
-    if (frozen[i]) inferenceOnly(layer);
-  });
-  return { model, layers, frozen };
+  return { model, layers, frozen: applyFreeze(layers, layers, spec) };
+}
+
+/**
+ * The head alone, on features of `featureShape`: what trains on an ONNX base's output. Freeze
+ * ranges count the base's layers first, as `baseLayers` names them.
+ */
+export function buildHeadModel(tf: Tf, featureShape: number[], baseLayers: readonly { name: string }[], spec: Experiment): BuiltModel {
+  const input = tf.input({ shape: featureShape, name: 'features' });
+  const x = applyHead(tf, input, `the ONNX base's output [${featureShape.join(', ')}]`, spec);
+  const model = tf.model({ inputs: input, outputs: x, name: 'tunespec_head' });
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  return { model, layers, frozen: applyFreeze(layers, [...baseLayers, ...layers], spec) };
 }
 
 /**

@@ -30,7 +30,7 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-async function readBytes(loc: ModelLocation): Promise<Uint8Array> {
+export async function readBytes(loc: ModelLocation): Promise<Uint8Array> {
   if (loc.kind === 'url') return fetchBytes(loc.url);
   try {
     return new Uint8Array(await readFile(loc.path));
@@ -102,4 +102,18 @@ export async function readModelFiles(loc: ModelLocation): Promise<ModelFiles> {
 
 export function locationUrl(loc: ModelLocation): string {
   return loc.kind === 'url' ? loc.url : pathToFileURL(loc.path).toString();
+}
+
+/** A base model as read: a tfjs LayersModel's files, or an ONNX graph's bytes. */
+export type BaseModel = { format: 'tfjs'; files: ModelFiles } | { format: 'onnx'; bytes: Uint8Array };
+
+/** ONNX by name: `.onnx` at the end of the path or URL (before any query). */
+export function isOnnxSource(source: string): boolean {
+  return /\.onnx([?#].*)?$/i.test(source);
+}
+
+/** The files of a TensorFlow.js base; an ONNX base here is a caller's mistake, said plainly. */
+export function tfjsFiles(base: BaseModel): ModelFiles {
+  if (base.format !== 'tfjs') throw new ModelError('this needs a TensorFlow.js base model, and the base is an ONNX model');
+  return base.files;
 }

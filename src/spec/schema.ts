@@ -245,11 +245,13 @@ export const experimentSchema = {
         source: {
           type: 'string',
           minLength: 1,
-          description: 'TensorFlow.js LayersModel `model.json`: a path relative to the spec, a file:// URL or an http(s):// URL.',
+          description:
+            'TensorFlow.js LayersModel `model.json`, or an ONNX model (`.onnx`, used as a frozen feature extractor): a path relative to the spec, a file:// URL or an http(s):// URL.',
         },
         cut: {
           ...layerRef,
-          description: 'Keep the base up to and including this layer (index or name); the head goes on top. Defaults to the last layer.',
+          description:
+            'Keep the base up to and including this layer (index or name; for an ONNX base, a node output name as `tunespec inspect` lists them); the head goes on top. Defaults to the last layer.',
         },
         preprocess: {
           type: 'object',
@@ -261,6 +263,12 @@ export const experimentSchema = {
               properties: { height: { type: 'integer', minimum: 1, maximum: 4096 }, width: { type: 'integer', minimum: 1, maximum: 4096 } },
               required: ['height', 'width'],
               additionalProperties: false,
+            },
+            layout: {
+              type: 'string',
+              enum: ['nhwc', 'nchw'],
+              default: 'nhwc',
+              description: 'The input layout an ONNX base model takes (nchw for most PyTorch exports); examples stay NHWC and tunespec transposes them. TensorFlow.js bases are NHWC.',
             },
             channels: { type: 'integer', enum: [1, 3], description: 'Grey images replicated to 3 channels (or RGB averaged to 1). Defaults to the data\'s own.' },
             mean: { oneOf: [{ type: 'number' }, { type: 'array', items: { type: 'number' }, minItems: 1, maxItems: 4 }], default: 0 },

@@ -14,6 +14,8 @@ export interface SpecContext {
   builtLayers(cutIndex: number, spec: Experiment): readonly { name: string }[];
   /** Number of classes the data holds after selection, or null when unknown. */
   classCount: number | null;
+  /** What the base model is, or null when it could not be read. */
+  baseFormat: 'tfjs' | 'onnx' | null;
 }
 
 export function cutIndexOf(spec: Experiment, baseLayers: readonly { name: string }[]): number | undefined {
@@ -92,8 +94,33 @@ const classNamesMatch: Check = (spec, ctx) => {
   return [{ path: ['data', 'class_names'], message: `data.class_names: ${names.length} names for ${count} classes` }];
 };
 
+/** An ONNX base is a frozen feature extractor: tunespec trains only what comes after it. */
+const onnxBaseFrozen: Check = (spec, ctx) => {
+  if (ctx.baseFormat !== 'onnx' || !ctx.baseLayers) return [];
+  const cut = cutIndexOf(spec, ctx.baseLayers);
+  if (cut === undefined) return [];
+  const built = ctx.builtLayers(cut, spec);
+  const { frozen, issues } = resolveFreezeRanges(built, spec.freeze);
+  const base = built.length - spec.head.length;
+  if (issues.length || frozen.slice(0, base).every(Boolean)) return [];
+  const open = built.slice(0, base).filter((_, i) => !frozen[i]).map((l) => l.name);
+  return [
+    {
+      path: ['freeze'],
+      message:
+        `freeze: the ONNX base must be frozen whole (partial unfreezing inside an ONNX base is not supported), but ${open.length} of its layers would train, ` +
+        `starting with "${open[0]}"; freeze from 0 to the cut: - { from: 0, to: ${JSON.stringify(built[base - 1].name)} }`,
+    },
+  ];
+};
+
+const layoutNeedsOnnx: Check = (spec, ctx) =>
+  spec.base_model.preprocess?.layout === 'nchw' && ctx.baseFormat === 'tfjs'
+    ? [{ path: ['base_model', 'preprocess', 'layout'], message: 'base_model.preprocess.layout: nchw is for ONNX base models; TensorFlow.js models take NHWC' }]
+    : [];
+
 /** Semantic checks run on a structurally valid spec; every one runs, every issue is reported. */
-export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, headEndsInSoftmax, headFitsClasses, classNamesMatch];
+export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, onnxBaseFrozen, layoutNeedsOnnx, headEndsInSoftmax, headFitsClasses, classNamesMatch];
 
 export function checkSemantics(spec: Experiment, ctx: SpecContext): PathIssue[] {
   return semanticChecks.flatMap((check) => check(spec, ctx));

@@ -54,6 +54,8 @@ export type ArtifactRenderer = (v: {
 export const METRICS_FILE = 'metrics.jsonl';
 /** A variant's ONNX export, next to its tfjs `model/`. */
 export const ONNX_FILE = 'model.onnx';
+/** For a variant on an ONNX base: the base cut where its tfjs model (the head) starts. */
+export const BASE_ONNX_FILE = 'base.onnx';
 
 /** An epoch as every sink records it: numbered from 1, stamped with when it ended. */
 export function epochRecord(epoch: number, metrics: EpochMetrics, at: number): EpochRecord {
@@ -243,6 +245,7 @@ export class LocalRunStore implements SweepListener {
     const classNames = info?.data.classNames ?? [];
     if (result.model) await writeModel(join(dir, 'model'), result.model);
     if (result.onnx?.bytes) await writeFile(join(dir, ONNX_FILE), result.onnx.bytes);
+    if (result.baseGraph) await writeFile(join(dir, BASE_ONNX_FILE), result.baseGraph);
     if (history.length) await writeFile(join(dir, 'metrics.csv'), metricsCsv(history));
     if (result.metrics) {
       await writeFile(join(dir, 'result.json'), JSON.stringify({ metrics: result.metrics, confusion: result.confusion, class_names: classNames }, null, 2));

@@ -26,6 +26,8 @@ export interface VariantResult {
   bestEpoch?: number;
   confusion?: number[][];
   model?: SavedModel;
+  /** An ONNX base's graph cut where the variant's head starts, which its tfjs model (the head) needs in front. */
+  baseGraph?: Uint8Array;
   /** Absent when the spec turns ONNX export off. */
   onnx?: OnnxExportResult;
   seconds: number;

@@ -91,6 +91,44 @@ export interface FeatureRequest {
   cache: FrozenFeatureCache;
 }
 
+interface Computed {
+  data: Float32Array;
+  shape: number[];
+  /** Where the computation started: "the input" or a shallower cached entry. */
+  from: string;
+}
+
+/** Features under `key` from the cache, or computed, timed and stored; reported either way. */
+async function cachedOrComputed(
+  cache: FrozenFeatureCache,
+  key: string,
+  layer: string,
+  engine: string,
+  note: string,
+  rows: number,
+  compute: () => Promise<Computed>,
+): Promise<{ report: FeatureCacheReport; data: Float32Array; shape: number[] }> {
+  const hit = await cache.get(key);
+  if (hit) {
+    return {
+      report: { status: 'hit', detail: `features of ${layer} from the cache (${engine}${note})`, boundary: layer, engine, savedSeconds: hit.meta.seconds },
+      data: hit.features,
+      shape: hit.meta.shape,
+    };
+  }
+  const started = performance.now();
+  const computed = await compute();
+  const seconds = (performance.now() - started) / 1000;
+  await cache.put({ key, boundary: layer, shape: computed.shape, rows, engine, seconds, createdAt: new Date().toISOString() }, computed.data);
+  return {
+    report: { status: 'miss', detail: `features of ${layer} computed from ${computed.from} in ${seconds.toFixed(1)}s (${engine}${note}) and cached`, boundary: layer, engine, seconds },
+    data: computed.data,
+    shape: computed.shape,
+  };
+}
+
+const rowsOf = (data: FeatureRequest['data']): number => data.features.length / data.exampleShape.reduce((a, b) => a * b, 1);
+
 /**
  * The frozen layers' output for every example, from the cache or computed once (onnxruntime when
  * the prefix exports, else tfjs) and cached; undefined with the reason when the variant must
@@ -101,40 +139,41 @@ export async function frozenFeatures(req: FeatureRequest): Promise<{ report: Fea
   if (blocker) return { report: { status: 'off', detail: blocker } };
   const [boundary, ...shallower] = frozenBoundaries(req.model, req.layers, req.frozen);
   if (!boundary) return { report: { status: 'off', detail: 'no frozen layer output separates the input from the trainable layers' } };
-  const input = req.model.inputs[0];
-  const onnx = exportSegment(input, boundary.tensor);
+  const onnx = exportSegment(req.model.inputs[0], boundary.tensor);
   const engine = onnx instanceof Uint8Array ? onnxRuntimeVersion() : req.tfjsEngine;
-  const fallback = onnx instanceof UnsupportedLayerError ? `; tfjs because ${onnx.message}` : '';
-  const key = cacheKey(req.model, boundary, req.data.digest, engine);
-  const hit = await req.cache.get(key);
-  if (hit) {
-    return {
-      report: { status: 'hit', detail: `features of ${boundary.layer} from the cache (${engine}${fallback})`, boundary: boundary.layer, engine, savedSeconds: hit.meta.seconds },
-      features: { boundary, features: hit.features, shape: hit.meta.shape },
-    };
-  }
-  const started = performance.now();
-  let computed: { data: Float32Array; shape: number[] } | undefined;
-  let from = 'the input';
-  if (onnx instanceof Uint8Array) {
+  const note = onnx instanceof UnsupportedLayerError ? `; tfjs because ${onnx.message}` : '';
+  const compute = async (): Promise<Computed> => {
+    if (!(onnx instanceof Uint8Array)) return { ...(await runTfjs(req.tf, req.model, boundary.tensor, req.data.features, req.data.exampleShape)), from: 'the input' };
     for (const b of shallower) {
       const earlier = await req.cache.get(cacheKey(req.model, b, req.data.digest, engine));
       const segment = earlier && exportSegment(b.tensor, boundary.tensor);
-      if (earlier && segment instanceof Uint8Array) {
-        computed = await runOnnx(segment, earlier.features, earlier.meta.shape);
-        from = `cached ${b.layer}`;
-        break;
-      }
+      if (earlier && segment instanceof Uint8Array) return { ...(await runOnnx(segment, earlier.features, earlier.meta.shape)), from: `cached ${b.layer}` };
     }
-    computed ??= await runOnnx(onnx, req.data.features, req.data.exampleShape);
-  } else {
-    computed = await runTfjs(req.tf, req.model, boundary.tensor, req.data.features, req.data.exampleShape);
-  }
-  const seconds = (performance.now() - started) / 1000;
-  const rows = req.data.features.length / req.data.exampleShape.reduce((a, b) => a * b, 1);
-  await req.cache.put({ key, boundary: boundary.layer, shape: computed.shape, rows, engine, seconds, createdAt: new Date().toISOString() }, computed.data);
-  return {
-    report: { status: 'miss', detail: `features of ${boundary.layer} computed from ${from} in ${seconds.toFixed(1)}s (${engine}${fallback}) and cached`, boundary: boundary.layer, engine, seconds },
-    features: { boundary, features: computed.data, shape: computed.shape },
+    return { ...(await runOnnx(onnx, req.data.features, req.data.exampleShape)), from: 'the input' };
   };
+  const got = await cachedOrComputed(req.cache, cacheKey(req.model, boundary, req.data.digest, engine), boundary.layer, engine, note, rowsOf(req.data), compute);
+  return { report: got.report, features: { boundary, features: got.data, shape: got.shape } };
+}
+
+/**
+ * An ONNX base's output at its cut for every example: always computed once and cached, since the
+ * whole base is frozen. `graph` is the base already cut (model/onnx/edit.ts truncateAt).
+ */
+export async function onnxBaseFeatures(
+  graph: Uint8Array,
+  layer: string,
+  data: FeatureRequest['data'],
+  cache: FrozenFeatureCache | undefined,
+): Promise<{ report: FeatureCacheReport; data: Float32Array; shape: number[] }> {
+  const engine = onnxRuntimeVersion();
+  const compute = async (): Promise<Computed> => ({ ...(await runOnnx(graph, data.features, data.exampleShape)), from: 'the input' });
+  if (!cache) {
+    const started = performance.now();
+    const computed = await compute();
+    const seconds = (performance.now() - started) / 1000;
+    const detail = `turned off (--no-feature-cache); features of the ONNX base at ${layer} computed in ${seconds.toFixed(1)}s (${engine})`;
+    return { report: { status: 'off', detail, boundary: layer, engine, seconds }, data: computed.data, shape: computed.shape };
+  }
+  const key = sha256Hex([`tunespec-onnx-base-v${FORMAT}\n`, graph, `\n${layer}\n${data.digest}\n${engine}`]).slice(0, 32);
+  return cachedOrComputed(cache, key, layer, engine, '', rowsOf(data), compute);
 }

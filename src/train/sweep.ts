@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type * as TF from '@tensorflow/tfjs';
 import { selectEngine, type EngineRequest } from '../engine/backends.ts';
 import { kernelsForTraining } from '../engine/kernels.ts';
 import { loadDataset, maxPixelValue, type Dataset } from '../data/dataset.ts';
 import { splitDataset, type Split } from '../data/split.ts';
 import { gatherRows } from '../data/gather.ts';
-import { buildModel, disposeVariantModel, loadBase } from '../model/build.ts';
 import { saveToMemory } from '../model/save.ts';
-import type { ModelFiles } from '../model/source.ts';
+import type { BaseModel } from '../model/source.ts';
+import { setUpVariant } from './variant-setup.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import { planLayers } from '../model/layout.ts';
 import { resolveFreezeRanges } from '../spec/layer-refs.ts';
@@ -18,10 +17,6 @@ import { canonicalJson } from '../plan/canonical.ts';
 import { emit, type SweepInfo, type SweepListener, type VariantInfo, type VariantResult } from './events.ts';
 import { fitVariant, Interrupted, type TrainingData } from './fit.ts';
 import { withSeededMathRandom } from './seeded-random.ts';
-import { frozenFeatures, type FeatureCacheReport } from './frozen-features.ts';
-import { exportWithParity } from './onnx-parity.ts';
-import { modelFrom } from '../model/graph.ts';
-import { hasAugmentation } from '../data/augment.ts';
 import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
 
 export interface SweepInput {
@@ -30,7 +25,7 @@ export interface SweepInput {
   specText: string;
   dir: string;
   plan: Plan;
-  model: { files: ModelFiles; layers: LayerInfo[] };
+  model: { base: BaseModel; layers: LayerInfo[] };
 }
 
 export interface SweepOptions {
@@ -108,42 +103,10 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
       // Loading the engine draws from Math.random (seedrandom's start-up), so it happens before
       // the seeded window: otherwise the first variant of a process would train differently.
       const engine = await selectEngine(opts.engine, kernelsForTraining(planned, frozen.map((f) => !f)));
-      const tf = engine.tf;
       result = await withSeededMathRandom(variant.spec.training.seed, async () => {
-        const base = await loadBase(tf, input.model.files);
-        let built;
+        const spec = variant.spec;
+        const setup = await setUpVariant({ engine, base: input.model.base, baseLayers: input.model.layers, cutIndex, spec, dataset, split, data, cache: opts.featureCache });
         try {
-          built = buildModel(tf, base, input.model.layers[cutIndex].name, variant.spec);
-        } catch (err) {
-          base.dispose();
-          throw err;
-        }
-        let suffix: TF.LayersModel | undefined;
-        try {
-          const spec = variant.spec;
-          const augmented = spec.data.format !== 'csv' && hasAugmentation(spec.data.augment);
-          const cached = opts.featureCache
-            ? await frozenFeatures({
-                tf,
-                model: built.model,
-                layers: built.layers,
-                frozen: built.frozen,
-                augmented,
-                data: dataset,
-                tfjsEngine: `tfjs ${engine.name} ${engine.version}`,
-                cache: opts.featureCache,
-              })
-            : { report: { status: 'off', detail: 'turned off (--no-feature-cache)' } as FeatureCacheReport };
-          let trainOn = built.model;
-          let trainData = data;
-          if (cached.features) {
-            // Train the layers after the boundary on cached features; they are the built model's own layers.
-            suffix = trainOn = modelFrom(tf, built.model, cached.features.boundary.tensor);
-            const width = cached.features.shape.reduce((a, b) => a * b, 1);
-            const rows = (r: Int32Array) => ({ x: gatherRows(cached.features!.features, width, r), y: Int32Array.from(r, (i) => dataset.labels[i]) });
-            trainData = { exampleShape: cached.features.shape, classes: data.classes, train: rows(split.train), validation: rows(split.validation) };
-          }
-          const layers = built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
           info = {
             variant,
             attempt,
@@ -153,23 +116,19 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
             engine: { name: engine.name, reason: engine.reason, version: engine.version },
             split: { train: split.train.length, validation: split.validation.length, digest: split.digest },
             data: { digest: dataset.digest, classNames: dataset.classNames },
-            layers,
-            trainableParams: layers.filter((l) => l.trainable).reduce((n, l) => n + l.params, 0),
-            featureCache: cached.report,
+            layers: setup.layers,
+            trainableParams: setup.layers.filter((l) => l.trainable).reduce((n, l) => n + l.params, 0),
+            featureCache: setup.featureCache,
           };
           await emit(listeners, 'onVariantStart', info);
-          const outcome = await fitVariant(tf, trainOn, spec, trainData, info, listeners, opts.signal);
+          const outcome = await fitVariant(engine.tf, setup.trainOn, spec, setup.data, info, listeners, opts.signal);
           const onnx = spec.export.onnx
-            ? await exportWithParity(tf, built.model, data.validation.x, data.exampleShape, data.classes, {
-                'tunespec.variant': variant.id,
-                'tunespec.label': variant.label,
-                'tunespec.class_names': JSON.stringify(dataset.classNames),
-              })
+            ? await setup.exportOnnx({ 'tunespec.variant': variant.id, 'tunespec.label': variant.label, 'tunespec.class_names': JSON.stringify(dataset.classNames) })
             : undefined;
-          return { status: 'completed' as const, ...outcome, model: await saveToMemory(tf, built.model), onnx, seconds: 0, attempt, startedAt, finishedAt: 0 };
+          const model = await saveToMemory(engine.tf, setup.saved);
+          return { status: 'completed' as const, ...outcome, model, baseGraph: setup.baseGraph, onnx, seconds: 0, attempt, startedAt, finishedAt: 0 };
         } finally {
-          suffix?.dispose();
-          disposeVariantModel(built, base);
+          setup.dispose();
         }
       });
     } catch (err) {

@@ -5,7 +5,7 @@ import { anyTf } from '../../engine/backends.ts';
 import { InputError, TunespecError } from '../../errors.ts';
 import { buildModel, disposeVariantModel, loadBase } from '../../model/build.ts';
 import { checkWeightBytes, describeStorage, formatShape, summarizeModel, type ModelSummary } from '../../model/inspect.ts';
-import { describeLocation, readModelFiles, resolveModelLocation, type ModelFiles, type ModelLocation } from '../../model/source.ts';
+import { describeLocation, readModelFiles, resolveModelLocation, tfjsFiles, type ModelFiles, type ModelLocation } from '../../model/source.ts';
 import { canonicalJson } from '../../plan/canonical.ts';
 import { formatTable } from '../../report/table.ts';
 import { readStoredVariant, storedClassNames } from '../../track/local-store.ts';
@@ -153,9 +153,9 @@ async function inspectSpec(file: string, json: boolean, io: Io): Promise<number>
   const v = variant.spec;
   const structures = new Set(spec.plan.variants.map((x) => canonicalJson([x.spec.base_model, x.spec.head, x.spec.freeze]))).size;
   const tf = await anyTf();
-  const base = await loadBase(tf, spec.model.files);
+  const base = await loadBase(tf, tfjsFiles(spec.model.base));
   const built = buildModel(tf, base, spec.model.layers[cutIndexOf(v, spec.model.layers)!].name, v);
-  const summary = summarizeModel(built.model, spec.model.files.weightSpecs);
+  const summary = summarizeModel(built.model, tfjsFiles(spec.model.base).weightSpecs);
   disposeVariantModel(built, base);
 
   const headStart = summary.layers.length - v.head.length;

@@ -1,4 +1,5 @@
 import { anyTf } from '../../engine/backends.ts';
+import { tfjsFiles } from '../../model/source.ts';
 import { buildModel, disposeVariantModel, loadBase } from '../../model/build.ts';
 import { canonicalJson } from '../../plan/canonical.ts';
 import { cutIndexOf } from '../../spec/semantic.ts';
@@ -17,7 +18,7 @@ interface LayerRow {
 /** Layer table of the model a variant builds; built once per distinct cut/head/freeze. */
 async function modelLayers(spec: LoadedSpec, variant: Experiment): Promise<LayerRow[]> {
   const tf = await anyTf();
-  const base = await loadBase(tf, spec.model.files);
+  const base = await loadBase(tf, tfjsFiles(spec.model.base));
   const built = buildModel(tf, base, spec.model.layers[cutIndexOf(variant, spec.model.layers)!].name, variant);
   const rows = built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
   disposeVariantModel(built, base);

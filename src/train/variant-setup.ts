@@ -1,0 +1,149 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Engine } from '../engine/backends.ts';
+import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
+import { OnnxSession } from '../engine/onnx-runtime.ts';
+import { hasAugmentation } from '../data/augment.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { gatherRows } from '../data/gather.ts';
+import type { Split } from '../data/split.ts';
+import { buildHeadModel, buildModel, disposeVariantModel, loadBase, type BuiltModel } from '../model/build.ts';
+import { modelFrom } from '../model/graph.ts';
+import { inputShape, truncateAt } from '../model/onnx/edit.ts';
+import type { BaseModel } from '../model/source.ts';
+import type { LayerInfo } from '../model/topology.ts';
+import { ModelError } from '../errors.ts';
+import type { Experiment } from '../spec/types.ts';
+import type { VariantInfo } from './events.ts';
+import type { TrainingData } from './fit.ts';
+import { frozenFeatures, onnxBaseFeatures, type FeatureCacheReport } from './frozen-features.ts';
+import { exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
+
+/** One variant made ready to train: what fit trains and on what, what is saved, how it exports. */
+export interface VariantSetup {
+  /** The model fit trains: the whole model, or the layers after cached features. */
+  trainOn: TF.LayersModel;
+  data: TrainingData;
+  /** What the run store keeps as the variant's tfjs model. */
+  saved: TF.LayersModel;
+  layers: VariantInfo['layers'];
+  featureCache: FeatureCacheReport;
+  /** For an ONNX base: its graph cut at the spec's cut, NHWC in; kept with the run for predict. */
+  baseGraph?: Uint8Array;
+  exportOnnx(metadata: Record<string, string>): Promise<OnnxExportResult>;
+  dispose(): void;
+}
+
+export interface SetupInput {
+  engine: Engine;
+  base: BaseModel;
+  baseLayers: LayerInfo[];
+  cutIndex: number;
+  spec: Experiment;
+  dataset: Dataset;
+  split: Split;
+  data: TrainingData;
+  cache?: FrozenFeatureCache;
+}
+
+function onFeatures(features: Float32Array, shape: number[], input: SetupInput): TrainingData {
+  const width = shape.reduce((a, b) => a * b, 1);
+  const rows = (r: Int32Array) => ({ x: gatherRows(features, width, r), y: Int32Array.from(r, (i) => input.dataset.labels[i]) });
+  return { exampleShape: shape, classes: input.data.classes, train: rows(input.split.train), validation: rows(input.split.validation) };
+}
+
+const describe = (built: BuiltModel) => built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
+
+const rawValidation = (input: SetupInput) => ({ x: input.data.validation.x, shape: input.data.exampleShape });
+
+async function tfjsBase(input: SetupInput & { base: { format: 'tfjs' } }): Promise<VariantSetup> {
+  const tf = input.engine.tf;
+  const base = await loadBase(tf, input.base.files);
+  let built: BuiltModel;
+  try {
+    built = buildModel(tf, base, input.baseLayers[input.cutIndex].name, input.spec);
+  } catch (err) {
+    base.dispose();
+    throw err;
+  }
+  let suffix: TF.LayersModel | undefined;
+  try {
+    const spec = input.spec;
+    const cached = input.cache
+      ? await frozenFeatures({
+          tf,
+          model: built.model,
+          layers: built.layers,
+          frozen: built.frozen,
+          augmented: spec.data.format !== 'csv' && hasAugmentation(spec.data.augment),
+          data: input.dataset,
+          tfjsEngine: `tfjs ${input.engine.name} ${input.engine.version}`,
+          cache: input.cache,
+        })
+      : { report: { status: 'off', detail: 'turned off (--no-feature-cache)' } as FeatureCacheReport };
+    const f = cached.features;
+    // The layers after the boundary train on cached features; they are the built model's own layers.
+    if (f) suffix = modelFrom(tf, built.model, f.boundary.tensor);
+    return {
+      trainOn: suffix ?? built.model,
+      data: f ? onFeatures(f.features, f.shape, input) : input.data,
+      saved: built.model,
+      layers: describe(built),
+      featureCache: cached.report,
+      exportOnnx: (metadata) => exportWithParity(tf, built.model, rawValidation(input), rawValidation(input), input.data.classes, metadata),
+      dispose: () => {
+        suffix?.dispose();
+        disposeVariantModel(built, base);
+      },
+    };
+  } catch (err) {
+    suffix?.dispose();
+    disposeVariantModel(built, base);
+    throw err;
+  }
+}
+
+/** The rank of what a cut graph outputs, from one example: ONNX files rarely declare inner shapes. */
+async function outputRank(graph: Uint8Array, input: SetupInput): Promise<number> {
+  const session = await OnnxSession.load(graph);
+  try {
+    const width = input.dataset.exampleShape.reduce((a, b) => a * b, 1);
+    return (await session.run(input.dataset.features.subarray(0, width), input.dataset.exampleShape, 1)).shape.length + 1;
+  } finally {
+    await session.dispose();
+  }
+}
+
+async function onnxBase(input: SetupInput & { base: { format: 'onnx' } }): Promise<VariantSetup> {
+  const tf = input.engine.tf;
+  const cut = input.baseLayers[input.cutIndex].name;
+  const layout = input.spec.base_model.preprocess?.layout ?? 'nhwc';
+  let graph = truncateAt(input.base.bytes, cut, layout);
+  const takes = inputShape(graph);
+  const have = input.dataset.exampleShape;
+  if (takes.length !== have.length || takes.some((d, i) => d !== null && d !== have[i])) {
+    throw new ModelError(
+      `the ONNX base takes examples of shape [${takes.map((d) => d ?? '?').join(', ')}] (NHWC, after layout ${layout}), but the data gives [${have.join(', ')}] after preprocessing; set base_model.preprocess (resize, channels, layout)`,
+    );
+  }
+  if (layout === 'nchw' && (await outputRank(graph, input)) === 4) graph = truncateAt(input.base.bytes, cut, layout, 4);
+  const features = await onnxBaseFeatures(graph, cut, input.dataset, input.cache);
+  const kept = input.baseLayers.slice(0, input.cutIndex + 1);
+  const built = buildHeadModel(tf, features.shape, kept, input.spec);
+  const data = onFeatures(features.data, features.shape, input);
+  return {
+    trainOn: built.model,
+    data,
+    saved: built.model,
+    layers: [...kept.map((l) => ({ name: l.name, className: l.className, params: l.params, trainable: false })), ...describe(built)],
+    featureCache: features.report,
+    baseGraph: graph,
+    exportOnnx: (metadata) =>
+      exportWithParity(tf, built.model, { x: data.validation.x, shape: features.shape }, rawValidation(input), input.data.classes, metadata, graph),
+    dispose: () => built.model.dispose(),
+  };
+}
+
+/** The model a variant trains, built on its engine, with its data in the form that model takes. */
+export function setUpVariant(input: SetupInput): Promise<VariantSetup> {
+  return input.base.format === 'onnx' ? onnxBase(input as SetupInput & { base: { format: 'onnx' } }) : tfjsBase(input as SetupInput & { base: { format: 'tfjs' } });
+}

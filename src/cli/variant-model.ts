@@ -1,4 +1,9 @@
-import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathKind } from '../data/readers/files.ts';
+import { OnnxSession } from '../engine/onnx-runtime.ts';
+import { inputShape } from '../model/onnx/edit.ts';
+import { BASE_ONNX_FILE } from '../track/local-store.ts';
 import type * as TF from '@tensorflow/tfjs';
 import { selectEngine, type Engine } from '../engine/backends.ts';
 import { ModelError } from '../errors.ts';
@@ -20,10 +25,24 @@ export async function resolveTarget(target: string, specFile: string | undefined
 
 export interface LoadedVariantModel {
   engine: Engine;
+  /** The variant's tfjs model; on an ONNX base, the head alone, which takes what `prepare` gives. */
   model: TF.LayersModel;
-  /** The model's input shape without the batch dimension. */
+  /** The shape of one example as users feed it, without the batch dimension. */
   inputShape: number[];
   classNames: string[];
+  /** Examples to what `model` takes: the ONNX base's features for such a variant, else as they are. */
+  prepare(x: Float32Array): Promise<{ x: Float32Array; shape: number[] }>;
+  dispose(): Promise<void>;
+}
+
+/** An ONNX-base variant keeps its base, cut where the head starts, beside its model. */
+async function onnxBaseOf(variant: ResolvedVariant): Promise<{ session: OnnxSession; inputShape: number[] } | undefined> {
+  const file = join(variant.stored.dir, BASE_ONNX_FILE);
+  if (!(await pathKind(file))) return undefined;
+  const bytes = new Uint8Array(await readFile(file));
+  const shape = inputShape(bytes);
+  if (shape.some((d) => d === null)) throw new ModelError(`${file}: input shape [${shape.join(', ')}] is not fixed`, file);
+  return { session: await OnnxSession.load(bytes), inputShape: shape as number[] };
 }
 
 /** The stored model on the fastest engine that loads (inference needs no gradient kernels). */
@@ -37,9 +56,24 @@ export async function loadVariantModel(variant: ResolvedVariant): Promise<Loaded
   } catch (err) {
     throw new ModelError(`cannot load ${variant.modelJson}: ${(err as Error).message}`, variant.modelJson);
   }
-  const inputShape = model.inputs[0]!.shape.slice(1);
-  if (inputShape.some((d) => d === null)) throw new ModelError(`${variant.modelJson}: input shape [${inputShape.join(', ')}] is not fixed`, variant.modelJson);
+  const modelShape = model.inputs[0]!.shape.slice(1);
+  if (modelShape.some((d) => d === null)) throw new ModelError(`${variant.modelJson}: input shape [${modelShape.join(', ')}] is not fixed`, variant.modelJson);
   const classes = (model.outputs[0]!.shape.at(-1) ?? 0) as number;
   const classNames = variant.classNames.length === classes ? variant.classNames : Array.from({ length: classes }, (_, i) => String(i));
-  return { engine, model, inputShape: inputShape as number[], classNames };
+  const base = await onnxBaseOf(variant);
+  return {
+    engine,
+    model,
+    inputShape: base?.inputShape ?? (modelShape as number[]),
+    classNames,
+    prepare: async (x) => {
+      if (!base) return { x, shape: modelShape as number[] };
+      const features = await base.session.run(x, base.inputShape, 256);
+      return { x: features.data, shape: features.shape };
+    },
+    dispose: async () => {
+      model.dispose();
+      await base?.session.dispose();
+    },
+  };
 }

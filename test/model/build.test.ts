@@ -1,6 +1,7 @@
 // The built model is what the plan says it is, a head that cannot produce class scores is refused
 // with a clear message, and a saved model reloads and predicts as the trained one did.
 import { saveToMemory } from '../../src/model/save.ts';
+import { tfjsFiles } from '../../src/model/source.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as TF from '@tensorflow/tfjs';
@@ -20,7 +21,7 @@ async function load(dir: string, patch: (spec: Record<string, any>) => void): Pr
 }
 
 async function withBuilt<T>(tf: Tf, loaded: LoadedSpec, fn: (built: BuiltModel) => T | Promise<T>): Promise<T> {
-  const base = await loadBase(tf, loaded.model.files);
+  const base = await loadBase(tf, tfjsFiles(loaded.model.base));
   const built = buildModel(tf, base, loaded.model.layers[loaded.model.cutIndex].name, loaded.plan.variants[0].spec);
   try {
     return await fn(built);
@@ -107,7 +108,7 @@ test('a dense head on a 4-D output without flatten is a ModelError that says wha
     s.head = [{ type: 'dense', units: 5, activation: 'softmax' }];
     s.freeze = [{ from: 0, to: 'pool3' }];
   });
-  const base = await loadBase(tf, loaded.model.files);
+  const base = await loadBase(tf, tfjsFiles(loaded.model.base));
   assert.throws(
     () => buildModel(tf, base, 'pool3', loaded.plan.variants[0].spec),
     (err: unknown) => {

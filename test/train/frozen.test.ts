@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalRunStore } from '../../src/track/local-store.ts';
 import { loadBase, buildModel, disposeVariantModel } from '../../src/model/build.ts';
-import { readModelFiles, resolveModelLocation, type ModelJson } from '../../src/model/source.ts';
+import { readModelFiles, resolveModelLocation, type ModelJson, tfjsFiles } from '../../src/model/source.ts';
 import type * as TF from '@tensorflow/tfjs';
 import { anyTf, selectEngine } from '../../src/engine/backends.ts';
 import type { VariantInfo } from '../../src/train/events.ts';
@@ -24,7 +24,7 @@ async function baseWeights(): Promise<Map<string, Float32Array>> {
 async function initialHeadWeights(specFile: string): Promise<Map<string, Float32Array>> {
   const tf = await anyTf();
   const loaded = await loadSpec(specFile);
-  const base = await loadBase(tf, loaded.model.files);
+  const base = await loadBase(tf, tfjsFiles(loaded.model.base));
   const built = buildModel(tf, base, loaded.model.layers[loaded.model.cutIndex].name, loaded.plan.variants[0].spec);
   const out = new Map<string, Float32Array>();
   for (const w of built.model.weights) if (w.originalName.startsWith('head_')) out.set(w.originalName, w.read().dataSync() as Float32Array);

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as TF from '@tensorflow/tfjs';
 import { loadSpec } from '../../src/cli/load-spec.ts';
+import { tfjsFiles } from '../../src/model/source.ts';
 import { selectEngine, type EngineName } from '../../src/engine/backends.ts';
 import { kernelsForTraining } from '../../src/engine/kernels.ts';
 import { buildModel, disposeVariantModel, loadBase } from '../../src/model/build.ts';
@@ -24,7 +25,7 @@ async function check(engineName: EngineName, spec: Record<string, unknown>, expe
   assert.equal(engine.name, engineName);
   const tf = engine.tf;
   const data = await trainingData(loaded);
-  const base = await loadBase(tf, loaded.model.files);
+  const base = await loadBase(tf, tfjsFiles(loaded.model.base));
   const built = buildModel(tf, base, loaded.model.layers[loaded.model.cutIndex].name, variant);
   try {
     const model = built.model;

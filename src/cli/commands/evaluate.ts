@@ -107,9 +107,10 @@ export async function evaluateCommand(target: string, data: string[], opts: Eval
       throw new InputError(`${data[0]}: examples of shape ${dataset.exampleShape.join('x')}, but the variant takes ${loaded.inputShape.join('x')}`);
     }
     const classes = dataset.classNames.length;
-    evaluation = evaluate(loaded.engine.tf, loaded.model, dataset.features, dataset.exampleShape, dataset.labels, classes, 512);
+    const { x, shape } = await loaded.prepare(dataset.features);
+    evaluation = evaluate(loaded.engine.tf, loaded.model, x, shape, dataset.labels, classes, 512);
   } finally {
-    loaded.model.dispose();
+    await loaded.dispose();
   }
   const report: Report = {
     variant: variant.stored.status.variant,

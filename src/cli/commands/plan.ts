@@ -1,8 +1,5 @@
-import { anyTf } from '../../engine/backends.ts';
-import { tfjsFiles } from '../../model/source.ts';
-import { buildModel, disposeVariantModel, loadBase } from '../../model/build.ts';
 import { canonicalJson } from '../../plan/canonical.ts';
-import { cutIndexOf } from '../../spec/semantic.ts';
+import { specModel } from '../spec-model.ts';
 import { formatTable } from '../../report/table.ts';
 import { loadSpec, type LoadedSpec } from '../load-spec.ts';
 import type { Io } from '../io.ts';
@@ -17,11 +14,12 @@ interface LayerRow {
 
 /** Layer table of the model a variant builds; built once per distinct cut/head/freeze. */
 async function modelLayers(spec: LoadedSpec, variant: Experiment): Promise<LayerRow[]> {
-  const tf = await anyTf();
-  const base = await loadBase(tf, tfjsFiles(spec.model.base));
-  const built = buildModel(tf, base, spec.model.layers[cutIndexOf(variant, spec.model.layers)!].name, variant);
-  const rows = built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
-  disposeVariantModel(built, base);
+  const { built, onnxBase = [], dispose } = await specModel(spec, variant);
+  const rows = [
+    ...onnxBase.map((l) => ({ name: l.name, className: l.className, params: l.params, trainable: false })),
+    ...built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] })),
+  ];
+  await dispose();
   return rows;
 }
 

@@ -21,9 +21,10 @@ export interface PredictOptions {
 }
 
 /** Class probabilities of each example, one row per example. */
-function probabilities(loaded: LoadedVariantModel, features: Float32Array, count: number, batchSize = 256): Float32Array[] {
+async function probabilities(loaded: LoadedVariantModel, examples: Float32Array, count: number, batchSize = 256): Promise<Float32Array[]> {
   const classes = loaded.classNames.length;
-  return predictInBatches(loaded.engine.tf, loaded.model, features, loaded.inputShape, count, batchSize).flatMap((probs) =>
+  const { x, shape } = await loaded.prepare(examples);
+  return predictInBatches(loaded.engine.tf, loaded.model, x, shape, count, batchSize).flatMap((probs) =>
     Array.from({ length: probs.length / classes }, (_, i) => probs.subarray(i * classes, (i + 1) * classes)),
   );
 }
@@ -71,8 +72,8 @@ async function loadTfjsModel(variant: ResolvedVariant): Promise<Predictor> {
     engine: loaded.engine.name,
     inputShape: loaded.inputShape,
     classNames: loaded.classNames,
-    predict: async (x, count) => probabilities(loaded, x, count),
-    dispose: async () => void loaded.model.dispose(),
+    predict: (x, count) => probabilities(loaded, x, count),
+    dispose: () => loaded.dispose(),
   };
 }
 

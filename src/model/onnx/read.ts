@@ -54,7 +54,9 @@ export function readOnnx(bytes: Uint8Array, where: string): OnnxGraphInfo {
   // Decoded messages fill repeated fields with [] and strings with ''.
   const graph = model.graph as Onnx.GraphProto | null;
   if (!graph || !graph.node.length) throw new ModelError(`${where} is not an ONNX model: it holds no graph`, where);
-  const sizes = new Map(graph.initializer.map((t) => [t.name, (t.dims as number[]).reduce<number>((a, b) => a * Number(b), 1)]));
+  // Weights are the float initializers; integer ones are shapes and indices.
+  const floats = new Set<number>([onnx.TensorProto.DataType.FLOAT, onnx.TensorProto.DataType.FLOAT16, onnx.TensorProto.DataType.DOUBLE, onnx.TensorProto.DataType.BFLOAT16]);
+  const sizes = new Map(graph.initializer.map((t) => [t.name, floats.has(t.dataType ?? 0) ? (t.dims as number[]).reduce<number>((a, b) => a * Number(b), 1) : 0]));
   const inputs = graph.input.filter((i) => !sizes.has(i.name)).map(tensorInfo);
   const nodes = (graph.node as Onnx.NodeProto[]).map((n, i) => ({
     name: n.name || n.output[0] || `node_${i}`,

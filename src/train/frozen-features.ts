@@ -111,7 +111,7 @@ async function cachedOrComputed(
   const hit = await cache.get(key);
   if (hit) {
     return {
-      report: { status: 'hit', detail: `features of ${layer} from the cache (${engine}${note})`, boundary: layer, engine, savedSeconds: hit.meta.seconds },
+      report: { status: 'hit', detail: `features of ${layer} from the cache, saving ${hit.meta.seconds.toFixed(1)}s (${engine}${note})`, boundary: layer, engine, savedSeconds: hit.meta.seconds },
       data: hit.features,
       shape: hit.meta.shape,
     };

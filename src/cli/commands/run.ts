@@ -4,7 +4,8 @@ import { ListrProgress } from '../../report/listr-progress.ts';
 import { LineLog } from '../../report/line-log.ts';
 import { LocalRunStore } from '../../track/local-store.ts';
 import { runSweep } from '../../train/sweep.ts';
-import type { SweepListener } from '../../train/events.ts';
+import type { SweepListener, VariantInfo } from '../../train/events.ts';
+import type { FeatureCacheReport } from '../../train/frozen-features.ts';
 import { UsageError } from '../../errors.ts';
 import { variantCharts } from '../../report/charts/variant-charts.ts';
 import { provenanceOf } from '../../track/provenance.ts';
@@ -23,6 +24,23 @@ export interface RunOptions {
   runsDir: string;
   trackingUri?: string;
   featureCache: boolean;
+}
+
+/** Collects each variant's feature-cache outcome for the sweep's closing line. */
+class CacheReports implements SweepListener {
+  readonly reports: FeatureCacheReport[] = [];
+  onVariantStart(info: VariantInfo): void {
+    this.reports.push(info.featureCache);
+  }
+}
+
+function cacheSummary({ reports }: CacheReports): string | undefined {
+  const used = reports.filter((r) => r.status !== 'off');
+  if (!used.length) return undefined;
+  const hits = used.filter((r) => r.status === 'hit');
+  const saved = hits.reduce((s, r) => s + (r.savedSeconds ?? 0), 0);
+  const spent = used.reduce((s, r) => s + (r.seconds ?? 0), 0);
+  return `feature cache: ${hits.length} hit(s), ${used.length - hits.length} miss(es); ${spent.toFixed(1)}s computing features, ${saved.toFixed(1)}s saved`;
 }
 
 export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
@@ -47,6 +65,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   // Before anything is trained or written: a server that refuses us is a mistake to fix first.
   await mlflow?.connect();
   const progress: SweepListener = process.stdout.isTTY ? new ListrProgress() : new LineLog(io.out);
+  const cacheReports = new CacheReports();
   const controller = new AbortController();
   const onSigint = (): void => {
     if (controller.signal.aborted) process.exit(130);
@@ -70,7 +89,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
           return tracked ? `already finished in MLflow run ${tracked} (--force retrains)` : undefined;
         },
       },
-      mlflow ? [store, mlflow, progress] : [store, progress],
+      mlflow ? [store, mlflow, progress, cacheReports] : [store, progress, cacheReports],
     ).catch(async (err: unknown) => {
       // The tracker refused the sweep before a variant ran (say, no permission to create runs).
       await store.discardIfEmpty();
@@ -78,6 +97,8 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
     });
     const statuses = [...results.values()].map((r) => r.status);
     const count = (s: string): number => statuses.filter((x) => x === s).length;
+    const cache = cacheSummary(cacheReports);
+    if (cache) io.out(cache);
     io.out(
       `${count('completed')} completed, ${count('skipped')} skipped, ${count('failed')} failed, ${count('interrupted')} interrupted; ` +
         `runs in ${store.experimentDir(spec.experiment.name)}`,

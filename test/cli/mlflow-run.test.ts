@@ -86,6 +86,12 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
     assert.deepEqual(child.history.val_loss.map((m) => m.value), local.map((l) => l.val_loss));
     assert.deepEqual(child.history.val_loss.map((m) => m.timestamp), local.map((l) => l.timestamp));
     assert.equal(child.history['final/val_accuracy'].length, 1);
+    // The frozen prefix ran once for the sweep: one variant computed its features, the other read them.
+    assert.match(child.tags['tunespec.feature_cache'], /^(hit|miss): features of flatten /);
+    assert.equal(child.history['feature_cache/hit']?.[0]?.value, child.tags['tunespec.feature_cache'].startsWith('hit') ? 1 : 0);
+    assert.equal(child.tags['tunespec.onnx'], 'exported');
+    assert.equal(child.history['onnx/argmax_agreement']?.[0]?.value, 1);
+    assert.ok(child.history['onnx/max_abs_diff'][0].value < 1e-5);
     assert.equal(child.tags['mlflow.source.git.commit'], commit);
     assert.equal(child.tags['mlflow.source.git.branch'], 'sweeps');
     assert.equal(child.tags['mlflow.source.git.repoURL'], 'https://git.example.com/team/models.git');
@@ -100,7 +106,7 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
     assert.match(child.tags['mlflow.note.content'], /val_accuracy/);
     assert.deepEqual(child.inputs.map((i) => i.tags.find((t) => t.key === 'mlflow.data.context')?.value).sort(), ['training', 'validation']);
     const paths = child.artifacts.map((a) => a.path);
-    for (const p of ['spec.yaml', 'metrics.csv', 'confusion_matrix.json', 'confusion_matrix.png', 'learning_curves.png', 'model/model.json', 'model/weights.bin']) {
+    for (const p of ['spec.yaml', 'metrics.csv', 'confusion_matrix.json', 'confusion_matrix.png', 'learning_curves.png', 'model/model.json', 'model/weights.bin', 'model.onnx']) {
       assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
     }
     assert.deepEqual(JSON.parse((await downloadArtifact(server.uri, child, 'confusion_matrix.json')).toString()), JSON.parse(readFileSync(join(stored, 'confusion_matrix.json'), 'utf8')));

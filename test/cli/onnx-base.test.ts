@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { QUICKSTART_IMAGES, QUICKSTART_LABELS, ROOT, tempDir, tunespec } from '../helpers/cli.ts';
+import { QUICKSTART_IMAGES, QUICKSTART_LABELS, ROOT, tempDir, tunespec, writeSmallSpec } from '../helpers/cli.ts';
 
 const ONNX_BASE = join(ROOT, 'models', 'onnx-base', 'model.onnx');
 const CUT = 'functional_1/pool_b_1/MaxPool2d:0';
@@ -11,11 +11,7 @@ let dir: string;
 let variants: string[];
 
 function spec(name: string, extra: { freeze?: string; preprocess?: string; source?: string } = {}): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    `name: ${name}
-base_model:
+  const model = `base_model:
   source: ${JSON.stringify(extra.source ?? ONNX_BASE)}
   cut: ${JSON.stringify(CUT)}
   preprocess: ${extra.preprocess ?? '{ layout: nchw }'}
@@ -24,20 +20,8 @@ head:
   - { type: dense, units: 32, activation: relu }
   - { type: dense, units: 5, activation: softmax }
 freeze:
-${extra.freeze ?? `  - { from: 0, to: ${JSON.stringify(CUT)} }`}
-data:
-  format: idx
-  images: ${JSON.stringify(QUICKSTART_IMAGES)}
-  labels: ${JSON.stringify(QUICKSTART_LABELS)}
-  classes: [5, 6, 7, 8, 9]
-  limit_per_class: 60
-validation: { fraction: 0.25, seed: 3 }
-training: { epochs: 3, batch_size: 32, learning_rate: 0.003, seed: 1 }
-sweep:
-  training.learning_rate: [0.003, 0.001]
-`,
-  );
-  return file;
+${extra.freeze ?? `  - { from: 0, to: ${JSON.stringify(CUT)} }`}`;
+  return writeSmallSpec(dir, { name, model, epochs: 3, sweep: '  training.learning_rate: [0.003, 0.001]' });
 }
 
 before(() => {

@@ -57,19 +57,26 @@ export function tempDir(prefix = 'tunespec-test-'): string {
 }
 
 /** A small quickstart-like spec (60 examples a class, few epochs) in `dir`, with overrides as YAML text. */
-export function writeSmallSpec(dir: string, opts: { name?: string; source?: string; epochs?: number; sweep?: string; extra?: string } = {}): string {
+export function writeSmallSpec(
+  dir: string,
+  opts: { name?: string; source?: string; epochs?: number; sweep?: string; extra?: string; model?: string } = {},
+): string {
   const file = join(dir, `${opts.name ?? 'small'}.yaml`);
-  writeFileSync(
-    file,
-    `name: ${opts.name ?? 'small'}
-base_model:
+  // `model` replaces the base_model, head and freeze sections.
+  const model =
+    opts.model ??
+    `base_model:
   source: ${JSON.stringify(opts.source ?? BASE_MODEL)}
   cut: flatten
 head:
   - { type: dense, units: 16, activation: relu }
   - { type: dense, units: 5, activation: softmax }
 freeze:
-  - { from: 0, to: flatten }
+  - { from: 0, to: flatten }`;
+  writeFileSync(
+    file,
+    `name: ${opts.name ?? 'small'}
+${model}
 data:
   format: idx
   images: ${JSON.stringify(QUICKSTART_IMAGES)}

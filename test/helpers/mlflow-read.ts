@@ -95,9 +95,12 @@ export async function downloadArtifact(uri: string, run: ReadRun, path: string, 
   return Buffer.from(await res.arrayBuffer());
 }
 
-/** What must match between two experiments that ran the same sweep: no ids, no times, no durations. */
+/**
+ * What must match between two experiments that ran the same sweep: no ids, no times, no
+ * durations, and not whether the feature cache hit (a rerun finds what the first run cached).
+ */
 export function snapshot(exp: Awaited<ReturnType<typeof readExperiment>>) {
-  const timing = /seconds|examples_per_second/;
+  const timing = /seconds|examples_per_second|^feature_cache\//;
   return exp.runs
     .map((r) => ({
       name: r.name,

@@ -21,13 +21,17 @@ export function authHeaders(auth?: { username: string; password: string }): Reco
 
 /**
  * spawnSync blocks this process's event loop while the CLI runs, so a pooled keep-alive socket the
- * server closed meanwhile is only found dead on its next use: that one failure is retried.
+ * server closed meanwhile is only found dead on its next use; on a loaded machine the next socket
+ * can meet the same fate. Connection failures (never HTTP errors) are retried a few times.
  */
 export async function send(url: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch {
-    return fetch(url, init);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      if (attempt === 4) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+    }
   }
 }
 

@@ -14,6 +14,7 @@ import { MlflowLogger } from '../../track/mlflow/logger.ts';
 import { modeFor } from '../../train/schedule.ts';
 import { loadSpec } from '../load-spec.ts';
 import type { Io } from '../io.ts';
+import { variantAtIndex } from '../../plan/index-of.ts';
 
 export interface RunOptions {
   only: string[];
@@ -21,10 +22,13 @@ export interface RunOptions {
   force: boolean;
   runsDir: string;
   trackingUri?: string;
+  /** Run exactly the variant at this position of the plan (array jobs: `--index "$SLURM_ARRAY_TASK_ID"`). */
+  index?: number;
 }
 
 export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
   const spec = await loadSpec(file);
+  if (opts.index !== undefined) opts = { ...opts, only: [variantAtIndex(spec.plan, opts.index, file).id] };
   const unknown = opts.only.filter((id) => !spec.plan.variants.some((v) => v.id === id));
   if (unknown.length) {
     throw new UsageError(`--only: no variant ${unknown.join(', ')} in this plan; run \`tunespec plan ${file}\` to list them`);

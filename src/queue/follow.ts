@@ -22,8 +22,13 @@ export async function followSweep(
       render.update(jobs);
       if (jobs.every((j) => SETTLED.has(j.state) || j.state === 'missing') && jobs.some((j) => j.state !== 'missing')) return jobs;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, pollMs);
-        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+        const done = (): void => {
+          clearTimeout(t);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const t = setTimeout(done, pollMs);
+        signal.addEventListener('abort', done, { once: true });
       });
     }
     return undefined;

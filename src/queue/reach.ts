@@ -14,13 +14,15 @@ export class QueueError extends TunespecError {
  */
 export async function assertReachable(target: RedisTarget): Promise<void> {
   const redis = new Redis({ ...(target.connection as object), lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => undefined);
+  // The reason (ECONNREFUSED, WRONGPASS) arrives as an 'error' event; connect() only says it closed.
+  let cause: Error | undefined;
+  redis.on('error', (err: Error) => (cause ??= err));
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
     const password = (target.connection as { password?: string }).password;
-    const reason = (err as Error).message;
+    const reason = (cause ?? (err as Error)).message;
     throw new QueueError(`queue: no Redis answers at ${target.shown}: ${password ? reason.split(password).join('***') : reason}`);
   } finally {
     redis.disconnect();

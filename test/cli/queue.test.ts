@@ -1,0 +1,137 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, cliEnv, ROOT, tempDir, tunespec, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
+import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
+import { downloadArtifact, readExperiment } from '../helpers/mlflow-read.ts';
+import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+
+const REDIS_PASSWORD = 'redis-SECRET-2718';
+let mlflow: MlflowServer;
+let redis: RedisServer;
+before(async () => {
+  [mlflow, redis] = await Promise.all([startMlflow(), startRedis(REDIS_PASSWORD)]);
+});
+after(async () => {
+  await Promise.all([mlflow?.stop(), redis?.stop()]);
+});
+
+interface WorkerProcess {
+  child: ChildProcess;
+  log(): string;
+  exited: Promise<number | null>;
+}
+
+/** A worker as its own process, the way each machine would run one. Short lock and stall check, so a killed worker's job is found in seconds. */
+function startWorker(name: string, runsDir: string): WorkerProcess {
+  const args = ['worker', '--queue', redis.url, '--name', name, '--runs-dir', runsDir, '--lock-duration', '4', '--stalled-interval', '1'];
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cliEnv({ MLFLOW_TRACKING_URI: mlflow.uri }) });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  return { child, log: () => out, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+}
+
+/** Completed attempts in a run store, by variant id. */
+function completedIn(runs: string, experiment: string): string[] {
+  const exp = join(runs, experiment);
+  if (!existsSync(exp)) return [];
+  const ids: string[] = [];
+  for (const sweep of readdirSync(exp)) {
+    for (const v of readdirSync(join(exp, sweep))) {
+      const status = join(exp, sweep, v, 'status.json');
+      if (!v.startsWith('.') && statSync(join(exp, sweep, v)).isDirectory() && existsSync(status) && JSON.parse(readFileSync(status, 'utf8')).status === 'completed') ids.push(v);
+    }
+  }
+  return ids;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, seconds = 120): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test('two workers train a queued sweep; one is killed -9 mid-variant; every variant completes exactly once, the killed attempt is KILLED in MLflow', async () => {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name: 'queued', epochs: 15, sweep: '  training.learning_rate: [0.01, 0.003, 0.001]' });
+  const runsA = join(dir, 'runs-a');
+  const runsB = join(dir, 'runs-b');
+  const a = startWorker('worker-a', runsA);
+  const b = startWorker('worker-b', runsB);
+  try {
+    // The submitter queues the sweep and follows it; it learns which variant worker-a trains first.
+    let victim: string | undefined;
+    const submitted = tunespecAsync(['run', spec, '--queue', redis.url], (chunk) => {
+      victim ??= /\(([0-9a-f]{12})\) training on worker-a: epoch \d+\/15/.exec(chunk)?.[1];
+    }, { MLFLOW_TRACKING_URI: mlflow.uri });
+
+    // Kill worker-a once its variant's MLflow child run exists and is RUNNING: a real mid-variant death.
+    const variant = await until('worker-a to train a variant', () => victim);
+    await until('worker-a\'s child run in MLflow', async () => {
+      const exp = await readExperiment(mlflow.uri, 'queued').catch(() => undefined);
+      return exp?.runs.find((r) => r.tags['tunespec.variant_id'] === variant && r.tags['tunespec.worker'] === 'worker-a' && r.status === 'RUNNING');
+    });
+    a.child.kill('SIGKILL');
+    await a.exited;
+    assert.equal(completedIn(runsA, 'queued').includes(variant), false, 'worker-a died before finishing its variant');
+
+    const r = await submitted;
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /3 completed, 0 failed/);
+    assert.match(r.stdout, /back in the queue: its worker stopped answering/);
+
+    // Local stores: each variant completed exactly once across the two machines.
+    const done = [...completedIn(runsA, 'queued'), ...completedIn(runsB, 'queued')].sort();
+    assert.equal(done.length, 3, done.join(' '));
+    assert.equal(new Set(done).size, 3, `a variant completed twice: ${done.join(' ')}`);
+    assert.ok(completedIn(runsB, 'queued').includes(variant), 'worker-b retrained the killed variant');
+
+    // MLflow: one parent, one FINISHED child per variant, and the killed attempt KILLED under the same parent.
+    const exp = await readExperiment(mlflow.uri, 'queued');
+    const parents = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'sweep');
+    assert.equal(parents.length, 1);
+    const parent = parents[0];
+    const children = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
+    for (const c of children) assert.equal(c.tags['mlflow.parentRunId'], parent.id);
+    const finished = children.filter((c) => c.status === 'FINISHED');
+    assert.deepEqual(finished.map((c) => c.tags['tunespec.variant_id']).sort(), done);
+    const killed = children.filter((c) => c.status === 'KILLED');
+    assert.equal(killed.length, 1, children.map((c) => `${c.tags['tunespec.variant_id']} ${c.tags['tunespec.worker']} ${c.status}`).join('\n'));
+    assert.equal(killed[0].tags['tunespec.variant_id'], variant);
+    assert.equal(killed[0].tags['tunespec.worker'], 'worker-a');
+    assert.equal(finished.find((c) => c.tags['tunespec.variant_id'] === variant)!.tags['tunespec.worker'], 'worker-b');
+    assert.notEqual(killed[0].tags['tunespec.attempt'], finished.find((c) => c.tags['tunespec.variant_id'] === variant)!.tags['tunespec.attempt']);
+    assert.equal(children.length, 4);
+    // The last variant to settle closed the parent, with every variant in its table.
+    const closed = await until('the parent run to close', async () => (await readExperiment(mlflow.uri, 'queued')).runs.find((x) => x.id === parent.id && x.status === 'FINISHED'), 30);
+    assert.equal(closed.params['sweep.training.learning_rate'], '0.01,0.003,0.001');
+    const table = (await downloadArtifact(mlflow.uri, closed, 'comparison.csv')).toString().trim().split('\n');
+    assert.deepEqual(table.slice(1).map((row) => row.split(',')[0]).sort(), done);
+
+    // Queuing the sweep again adds nothing, and status reattaches to the finished sweep.
+    const again = tunespec(['run', spec, '--queue', redis.url, '--detach'], dir, { MLFLOW_TRACKING_URI: mlflow.uri });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /0 variant\(s\) queued on redis:\/\/127\.0\.0\.1:\d+, 3 already queued or done/);
+    const status = tunespec(['status', spec, '--queue', redis.url], dir, { MLFLOW_TRACKING_URI: mlflow.uri });
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal(status.stdout.match(/completed on worker-/g)?.length, 3);
+
+    // Worker-b stops cleanly on SIGTERM.
+    b.child.kill('SIGTERM');
+    assert.equal(await b.exited, 0, b.log());
+
+    // The Redis password reaches no output and no MLflow field.
+    const everywhere = [r.stdout, r.stderr, again.stdout, again.stderr, status.stdout, status.stderr, a.log(), b.log()];
+    for (const run of exp.runs) everywhere.push(JSON.stringify(run.params), JSON.stringify(run.tags));
+    for (const text of everywhere) assert.ok(!text.includes(REDIS_PASSWORD), 'the Redis password leaked');
+  } finally {
+    for (const w of [a, b]) if (w.child.exitCode === null) w.child.kill('SIGKILL');
+  }
+});

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, cliEnv, ROOT, tempDir, tunespec, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
 import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
@@ -25,8 +25,8 @@ interface WorkerProcess {
 }
 
 /** A worker as its own process, the way each machine would run one. Short lock and stall check, so a killed worker's job is found in seconds. */
-function startWorker(name: string, runsDir: string): WorkerProcess {
-  const args = ['worker', '--queue', redis.url, '--name', name, '--runs-dir', runsDir, '--lock-duration', '4', '--stalled-interval', '1'];
+function startWorker(name: string, runsDir: string, extra: string[] = []): WorkerProcess {
+  const args = ['worker', '--queue', redis.url, '--name', name, '--runs-dir', runsDir, '--lock-duration', '4', '--stalled-interval', '1', ...extra];
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cliEnv({ MLFLOW_TRACKING_URI: mlflow.uri }) });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -134,4 +134,74 @@ test('two workers train a queued sweep; one is killed -9 mid-variant; every vari
   } finally {
     for (const w of [a, b]) if (w.child.exitCode === null) w.child.kill('SIGKILL');
   }
+});
+
+test('a deterministic failure (NaN loss) is not retried; the rest of the sweep completes; the parent is FAILED', async () => {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name: 'queued-nan', epochs: 2, sweep: '  data.scale: [1.0e-38, 255]' });
+  writeFileSync(spec, readFileSync(spec, 'utf8').replace('  limit_per_class: 60', '  limit_per_class: 60\n  scale: 255'));
+  const w = startWorker('worker-n', join(dir, 'runs'));
+  try {
+    const r = await tunespecAsync(['run', spec, '--queue', redis.url, '--attempts', '3', '--backoff', '0.1'], undefined, { MLFLOW_TRACKING_URI: mlflow.uri });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /1 completed, 1 failed/);
+    assert.match(r.stdout, /failed after 1 attempt\(s\): worker worker-n: validation loss is NaN after epoch 1: the model outputs NaN \(deterministic: not retried\)/);
+    const exp = await readExperiment(mlflow.uri, 'queued-nan');
+    const children = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
+    assert.deepEqual(children.map((c) => c.status).sort(), ['FAILED', 'FINISHED'], 'one attempt each: the NaN variant was not retried');
+    const parent = await until('the parent run to close', async () => (await readExperiment(mlflow.uri, 'queued-nan')).runs.find((x) => x.tags['tunespec.kind'] === 'sweep' && x.status !== 'RUNNING'), 30);
+    assert.equal(parent.status, 'FAILED');
+  } finally {
+    w.child.kill('SIGKILL');
+    await w.exited;
+  }
+});
+
+test('a worker whose files differ from the submitter\'s fails the job with a clear message, after the configured retries; status reattaches', async () => {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name: 'queued-moved', epochs: 1 });
+  const queued = tunespec(['run', spec, '--queue', redis.url, '--detach', '--attempts', '2', '--backoff', '0.1'], dir);
+  assert.equal(queued.code, 0, queued.stderr);
+  assert.match(queued.stdout, /2 variant\(s\) queued on redis:\/\/127\.0\.0\.1:\d+\n/);
+  assert.match(queued.stdout, /detached: `tunespec status .* --queue redis:\/\/127\.0\.0\.1:\d+` watches the sweep/);
+  // The spec this worker sees is not the one that was queued.
+  writeFileSync(spec, readFileSync(spec, 'utf8') + '# edited after queuing\n');
+  const w = startWorker('worker-m', join(dir, 'runs'));
+  try {
+    const r = await tunespecAsync(['status', spec, '--queue', redis.url]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /failed after 2 attempt\(s\): worker worker-m: .*queued-moved\.yaml differs from the spec the sweep was queued from \(sha256 [0-9a-f]{12}, queued [0-9a-f]{12}\)/);
+    assert.match(r.stdout, /0 completed, 2 failed/);
+    assert.ok(!existsSync(join(dir, 'runs')), 'nothing was written to the worker\'s run store');
+    // Queuing again retries the failed jobs.
+    const again = tunespec(['run', spec, '--queue', redis.url, '--detach'], dir);
+    assert.match(again.stdout, /0 variant\(s\) queued .*, 2 failed one\(s\) queued again/);
+  } finally {
+    w.child.kill('SIGKILL');
+    await w.exited;
+  }
+});
+
+test('bad queue options are usage errors; an unreachable Redis is a clear error; nothing is queued or written', () => {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name: 'queued-bad' });
+  const cases: [string[], number, RegExp][] = [
+    [['run', spec, '--queue', 'http://127.0.0.1:6379'], 2, /--queue http:\/\/127\.0\.0\.1:6379: scheme "http:" is not supported/],
+    [['run', spec, '--queue', redis.url, '--index', '0'], 2, /--queue runs the whole sweep: --index, --only and --force do not apply/],
+    [['run', spec, '--queue', redis.url, '--attempts', '0'], 2, /--attempts must be an integer ≥ 1; got "0"/],
+    [['run', spec, '--queue', redis.url, '--tracking-uri', 'http://bob:pw-XYZ@127.0.0.1:5000'], 2, /--tracking-uri http:\/\/127\.0\.0\.1:5000 carries credentials/],
+    [['worker', '--queue', redis.url, '--concurrency', 'two'], 2, /--concurrency must be an integer ≥ 1; got "two"/],
+    [['worker'], 2, /worker needs --queue/],
+    [['status', spec], 2, /status needs --queue/],
+    [['status', spec, '--queue', redis.url], 2, /status: no variant of sweep [0-9a-f]{12} .* is in the queue on redis:\/\/127\.0\.0\.1:\d+; `tunespec run/],
+    [['run', spec, '--queue', `redis://:${REDIS_PASSWORD}@127.0.0.1:1`], 1, /^queue: no Redis answers at redis:\/\/127\.0\.0\.1:1: connect ECONNREFUSED/],
+    [['run', spec, '--queue', redis.url.replace(REDIS_PASSWORD, 'wrong-pass')], 1, /^queue: no Redis answers at redis:\/\/127\.0\.0\.1:\d+: WRONGPASS/],
+  ];
+  for (const [args, code, message] of cases) {
+    const r = tunespec(args, dir);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.ok(!r.stderr.includes(REDIS_PASSWORD) && !r.stderr.includes('pw-XYZ') && !r.stderr.includes('wrong-pass'), r.stderr);
+  }
+  assert.ok(!existsSync(join(dir, 'runs')));
 });

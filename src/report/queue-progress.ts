@@ -91,8 +91,9 @@ export class QueueListr implements QueueRenderer {
       const slot = this.tasks.get(j.variantId);
       if (!slot) continue;
       slot.view = j;
-      if (slot.task) slot.task.output = describeJob(j);
+      // listr2 drops a finished task's output buffer: only a running task takes output.
       if (settled(j)) slot.settle?.();
+      else if (slot.task) slot.task.output = describeJob(j);
     }
   }
 

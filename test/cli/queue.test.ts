@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { BIN, cliEnv, ROOT, tempDir, tunespec, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
 import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
-import { downloadArtifact, readExperiment } from '../helpers/mlflow-read.ts';
+import { downloadArtifact, readExperiment, send } from '../helpers/mlflow-read.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
 
 const REDIS_PASSWORD = 'redis-SECRET-2718';
@@ -48,6 +48,16 @@ function completedIn(runs: string, experiment: string): string[] {
   return ids;
 }
 
+/** The RUNNING run of a variant trained by `worker`, found with one search (readExperiment would fetch every history). */
+async function runningRunOf(variant: string, worker: string): Promise<string | undefined> {
+  const api = (path: string, init?: RequestInit) => send(`${mlflow.uri}/api/2.0/mlflow/${path}`, { ...init, headers: { 'Content-Type': 'application/json' } }).then((r) => (r.ok ? r.json() : undefined));
+  const exp = await api('experiments/get-by-name?experiment_name=queued');
+  if (!exp) return undefined;
+  const filter = `tags.\`tunespec.variant_id\` = '${variant}' and tags.\`tunespec.worker\` = '${worker}' and attributes.status = 'RUNNING'`;
+  const found = await api('runs/search', { method: 'POST', body: JSON.stringify({ experiment_ids: [exp.experiment.experiment_id], filter }) });
+  return found?.runs?.[0]?.info.run_id;
+}
+
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, seconds = 120): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
@@ -60,7 +70,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
 
 test('two workers train a queued sweep; one is killed -9 mid-variant; every variant completes exactly once, the killed attempt is KILLED in MLflow', async () => {
   const dir = tempDir();
-  const spec = writeSmallSpec(dir, { name: 'queued', epochs: 15, sweep: '  training.learning_rate: [0.01, 0.003, 0.001]' });
+  const spec = writeSmallSpec(dir, { name: 'queued', epochs: 10, sweep: '  training.learning_rate: [0.01, 0.003, 0.001]' });
   const runsA = join(dir, 'runs-a');
   const runsB = join(dir, 'runs-b');
   const a = startWorker('worker-a', runsA);
@@ -69,15 +79,12 @@ test('two workers train a queued sweep; one is killed -9 mid-variant; every vari
     // The submitter queues the sweep and follows it; it learns which variant worker-a trains first.
     let victim: string | undefined;
     const submitted = tunespecAsync(['run', spec, '--queue', redis.url], (chunk) => {
-      victim ??= /\(([0-9a-f]{12})\) training on worker-a: epoch \d+\/15/.exec(chunk)?.[1];
+      victim ??= /\(([0-9a-f]{12})\) training on worker-a: epoch \d+\/10/.exec(chunk)?.[1];
     }, { MLFLOW_TRACKING_URI: mlflow.uri });
 
     // Kill worker-a once its variant's MLflow child run exists and is RUNNING: a real mid-variant death.
     const variant = await until('worker-a to train a variant', () => victim);
-    await until('worker-a\'s child run in MLflow', async () => {
-      const exp = await readExperiment(mlflow.uri, 'queued').catch(() => undefined);
-      return exp?.runs.find((r) => r.tags['tunespec.variant_id'] === variant && r.tags['tunespec.worker'] === 'worker-a' && r.status === 'RUNNING');
-    });
+    await until('worker-a\'s child run in MLflow', () => runningRunOf(variant, 'worker-a'));
     a.child.kill('SIGKILL');
     await a.exited;
     assert.equal(completedIn(runsA, 'queued').includes(variant), false, 'worker-a died before finishing its variant');

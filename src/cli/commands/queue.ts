@@ -79,7 +79,6 @@ function openQueue(raw: string): { queue: Queue<VariantJob, VariantJobResult>; s
 
 /** `run <spec> --queue`: queue one job per variant, then watch them (or `--detach`). */
 export async function runQueueCommand(file: string, opts: QueueRunOptions, io: Io): Promise<number> {
-  const spec = await loadSpec(file);
   const target = parseRedisUrl(opts.queue);
   if (opts.trackingUri && hasCredentials(opts.trackingUri)) {
     throw new UsageError(
@@ -88,6 +87,7 @@ export async function runQueueCommand(file: string, opts: QueueRunOptions, io: I
     );
   }
   await assertReachable(target);
+  const spec = await loadSpec(file);
   // A server that refuses us (bad credentials, a deleted experiment) stops us before anything is queued.
   const tracking = trackingFor(spec, opts.trackingUri);
   if (tracking) {
@@ -115,9 +115,9 @@ export async function runQueueCommand(file: string, opts: QueueRunOptions, io: I
 
 /** `status <spec> --queue`: watch a queued sweep again, from any machine. */
 export async function statusCommand(file: string, opts: { queue: string; trackingUri?: string }, io: Io): Promise<number> {
-  const spec = await loadSpec(file);
   const target = parseRedisUrl(opts.queue);
   await assertReachable(target);
+  const spec = await loadSpec(file);
   const { queue, shown } = openQueue(opts.queue);
   try {
     const jobs = await sweepJobs(queue, spec.experiment.name, spec.plan.variants);

@@ -9,6 +9,7 @@ import { MlflowClient } from '../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../track/mlflow/config.ts';
 import { MlflowLogger } from '../track/mlflow/logger.ts';
 import { provenanceOf } from '../track/provenance.ts';
+import { storeForOneOfMany } from '../track/one-of-many.ts';
 import type { SweepListener, VariantResult } from '../train/events.ts';
 import { modeFor } from '../train/schedule.ts';
 import { runSweep } from '../train/sweep.ts';
@@ -97,14 +98,7 @@ export async function trainJob(
       leaveParentOpen: true,
     });
   await mlflow?.connect();
-  // The store sees the whole sweep (not just this job's variant) and is never told the sweep
-  // ended: other workers are still training it.
-  const storeView: SweepListener = {
-    onSweepStart: (s) => store.onSweepStart({ ...s, variants: spec.plan.variants }),
-    onVariantStart: (i) => store.onVariantStart(i),
-    onEpochEnd: (i, e, m, at) => store.onEpochEnd(i, e, m, at),
-    onVariantEnd: (v, r, i) => store.onVariantEnd(v, r, i),
-  };
+  const storeView = storeForOneOfMany(store, spec.plan, false);
   const results = await runSweep(
     { experiment: spec.experiment.name, specFile: job.spec, specText: spec.text, dir: spec.dir, plan: spec.plan, model: spec.model },
     {

@@ -15,6 +15,7 @@ import { modeFor } from '../../train/schedule.ts';
 import { loadSpec } from '../load-spec.ts';
 import type { Io } from '../io.ts';
 import { variantAtIndex } from '../../plan/index-of.ts';
+import { storeForOneOfMany } from '../../track/one-of-many.ts';
 
 export interface RunOptions {
   only: string[];
@@ -33,7 +34,8 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   if (unknown.length) {
     throw new UsageError(`--only: no variant ${unknown.join(', ')} in this plan; run \`tunespec plan ${file}\` to list them`);
   }
-  const store = new LocalRunStore(resolve(opts.runsDir), { render: variantCharts, provenance: await provenanceOf(file) });
+  // Array tasks share a sweep folder (shared storage): none may clear another's staging folder.
+  const store = new LocalRunStore(resolve(opts.runsDir), { render: variantCharts, provenance: await provenanceOf(file), sharedSweeps: opts.index !== undefined });
   const completed = await store.completed(spec.experiment.name);
   const tracking = resolveTrackingConfig({ flag: opts.trackingUri, spec: spec.experiment.tracking, specName: spec.experiment.name, env: process.env });
   const { metric, mode } = spec.experiment.training.objective;
@@ -71,7 +73,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
           return tracked ? `already finished in MLflow run ${tracked} (--force retrains)` : undefined;
         },
       },
-      mlflow ? [store, mlflow, progress] : [store, progress],
+      [opts.index === undefined ? store : storeForOneOfMany(store, spec.plan, true), ...(mlflow ? [mlflow] : []), progress],
     ).catch(async (err: unknown) => {
       // The tracker refused the sweep before a variant ran (say, no permission to create runs).
       await store.discardIfEmpty();

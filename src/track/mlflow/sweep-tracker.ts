@@ -109,12 +109,28 @@ export class SweepTracker {
         userId: this.sweep.provenance?.user,
         tags: [{ key: TAG.kind, value: 'sweep' }, { key: TAG.sweep, value: this.sweep.sweep }, ...provenanceTags(this.sweep.provenance)],
       });
+      this.parent = await this.oneParent(this.parent);
       this.runs.push({ info: this.parent, data: { tags: [{ key: TAG.kind, value: 'sweep' }] } });
     } else if (this.parent.status !== status) {
       await this.client.updateRun(this.parent.run_id, status);
     }
     this.parent.status = status;
     return this.parent;
+  }
+
+  /**
+   * Processes that start the same sweep together (array-job tasks) may each create its parent:
+   * all of them keep the earliest (start time, then id) and whoever created another deletes it,
+   * so children land under one parent.
+   */
+  private async oneParent(created: RunInfo): Promise<RunInfo> {
+    const parents = (await this.client.searchRuns([this.experimentId], `tags.\`${TAG.sweep}\` = '${this.sweep.sweep}'`))
+      .filter((r) => tagOf(r, TAG.kind) === 'sweep')
+      .map((r) => r.info);
+    const [first] = [created, ...parents].sort((a, b) => Number(a.start_time) - Number(b.start_time) || a.run_id.localeCompare(b.run_id));
+    if (first.run_id === created.run_id) return created;
+    await this.client.deleteRun(created.run_id);
+    return first;
   }
 
   /** The swept values, one param per axis, so sweeps can be told apart in the runs table. */

@@ -7,6 +7,10 @@ import { BIN, cliEnv, ROOT, tempDir, tunespec, tunespecAsync, writeSmallSpec } f
 import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
 import { downloadArtifact, readExperiment, send } from '../helpers/mlflow-read.ts';
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { MlflowClient } from '../../src/track/mlflow/client.ts';
+import { resolveTrackingConfig } from '../../src/track/mlflow/config.ts';
+import { ensureExperiment, SweepTracker } from '../../src/track/mlflow/sweep-tracker.ts';
+import type { SweepRecord } from '../../src/track/local-store.ts';
 
 const REDIS_PASSWORD = 'redis-SECRET-2718';
 let mlflow: MlflowServer;
@@ -211,4 +215,54 @@ test('bad queue options are usage errors; an unreachable Redis is a clear error;
     assert.ok(!r.stderr.includes(REDIS_PASSWORD) && !r.stderr.includes('pw-XYZ') && !r.stderr.includes('wrong-pass'), r.stderr);
   }
   assert.ok(!existsSync(join(dir, 'runs')));
+});
+
+test('array tasks started together share one run store and one MLflow parent: each trains its index, params agree', async () => {
+  const dir = tempDir();
+  const runs = join(dir, 'runs');
+  const spec = writeSmallSpec(dir, { name: 'arrayed', epochs: 3 });
+  const env = { MLFLOW_TRACKING_URI: mlflow.uri };
+  const [t0, t1] = await Promise.all([0, 1].map((i) => tunespecAsync(['run', spec, '--index', String(i), '--runs-dir', runs], undefined, env)));
+  for (const t of [t0, t1]) {
+    assert.equal(t.code, 0, t.stdout + t.stderr);
+    assert.match(t.stdout, /1 completed, 0 skipped, 0 failed/);
+    assert.doesNotMatch(t.stderr, /MLflow/, 'no MLflow warning (a param logged twice with different values would be one)');
+  }
+  // Both tasks logged to the same parent, whichever of them created it.
+  const parentUrl = (out: string) => /MLflow: sweep logged to (\S+)/.exec(out)?.[1];
+  assert.ok(parentUrl(t0.stdout));
+  assert.equal(parentUrl(t0.stdout), parentUrl(t1.stdout));
+
+  const done = completedIn(runs, 'arrayed');
+  assert.equal(new Set(done).size, 2);
+  const sweepDir = join(runs, 'arrayed', readdirSync(join(runs, 'arrayed'))[0]);
+  assert.equal(JSON.parse(readFileSync(join(sweepDir, 'sweep.json'), 'utf8')).variants.length, 2, 'the sweep record lists the whole plan');
+  assert.ok(!readdirSync(sweepDir).some((e) => e.startsWith('.staging')));
+
+  const exp = await readExperiment(mlflow.uri, 'arrayed');
+  const parents = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'sweep');
+  assert.equal(parents.length, 1, 'one parent (a duplicate created by a task starting at the same moment is deleted)');
+  assert.equal(parents[0].params['sweep.training.learning_rate'], '0.01,0.001');
+  const children = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
+  assert.deepEqual(children.map((c) => c.tags['tunespec.variant_id']).sort(), done.sort());
+  for (const c of children) {
+    assert.equal(c.status, 'FINISHED');
+    assert.equal(c.tags['mlflow.parentRunId'], parents[0].id);
+  }
+});
+
+test('two processes that both found no parent run for a sweep end up under one: the later creator deletes its own', async () => {
+  const client = new MlflowClient(resolveTrackingConfig({ flag: mlflow.uri, spec: {}, specName: 'race', env: {} })!);
+  const experimentId = await ensureExperiment(client, 'race', { metric: 'val_accuracy', greaterIsBetter: true });
+  const record: SweepRecord = { sweep: 'racesweep001', experiment: 'race', spec: 'race.yaml', variants: [], started: '2026-01-01T00:00:00.000Z' };
+  const first = new SweepTracker(client, experimentId, record, '');
+  const second = new SweepTracker(client, experimentId, { ...record, started: '2026-01-01T00:00:01.000Z' }, '');
+  // Both look before either creates, as array tasks starting at the same moment do.
+  await Promise.all([first.load(), second.load()]);
+  assert.equal(first.parent ?? second.parent, undefined);
+  const a = await first.ensureParent();
+  const b = await second.ensureParent();
+  assert.equal(b.run_id, a.run_id);
+  const exp = await readExperiment(mlflow.uri, 'race');
+  assert.deepEqual(exp.runs.filter((r) => r.tags['tunespec.kind'] === 'sweep').map((r) => r.id), [a.run_id]);
 });

@@ -12,10 +12,7 @@ import { syncCommand } from './commands/sync.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { predictCommand } from './commands/predict.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
-import { emitCommand } from './commands/emit.ts';
-import { runQueueCommand, statusCommand } from './commands/queue.ts';
-import { workerCommand } from './commands/worker.ts';
-import { positiveInt, SCALE_OPTIONS, seconds } from './scale-options.ts';
+import { dispatchScaleOut, SCALE_OPTIONS } from './scale-out.ts';
 import { parseIndex } from '../plan/index-of.ts';
 
 const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
@@ -23,13 +20,6 @@ const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
 function oneSpec(positionals: string[], command: string): string {
   if (positionals.length !== 1) throw new UsageError(`${command} takes exactly one spec file`);
   return positionals[0];
-}
-
-function checkedBackend(backend: string): EngineRequest {
-  if (backend !== 'auto' && !(ENGINE_ORDER as readonly string[]).includes(backend)) {
-    throw new UsageError(`--backend must be one of auto, ${ENGINE_ORDER.join(', ')}; got "${backend}"`);
-  }
-  return backend as EngineRequest;
 }
 
 async function dispatch(argv: string[], io: Io): Promise<number> {
@@ -56,33 +46,18 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     io.out(HELP);
     return command === undefined && !values.help ? 2 : 0;
   }
+  const scaled = dispatchScaleOut(command, args, values, io);
+  if (scaled) return scaled;
   switch (command) {
     case 'validate':
       if (!args.length) throw new UsageError('validate needs at least one spec file');
       return validateCommand(args, io);
     case 'plan':
-      if (values.emit !== undefined) {
-        const opt = (flag: 'cpus' | 'parallelism'): number | undefined => (values[flag] === undefined ? undefined : positiveInt(flag, values[flag]!));
-        return emitCommand(
-          oneSpec(args, command),
-          {
-            target: values.emit, runsDir: values['runs-dir'], backend: checkedBackend(values.backend), gpus: positiveInt('gpus', values.gpus, 0), cpus: opt('cpus'),
-            memory: values.memory, time: values.time, partition: values.partition, image: values.image, mlflowSecret: values['mlflow-secret'],
-            parallelism: opt('parallelism'), retries: positiveInt('attempts', values.attempts) - 1, pvc: values.pvc, workdir: values.workdir,
-          },
-          io,
-        );
-      }
       return planCommand(oneSpec(args, command), io);
     case 'run': {
-      const backend = checkedBackend(values.backend);
-      if (values.queue !== undefined) {
-        if (values.index !== undefined || values.only.length || values.force) throw new UsageError('--queue runs the whole sweep: --index, --only and --force do not apply');
-        return runQueueCommand(
-          oneSpec(args, command),
-          { queue: values.queue, detach: values.detach, trackingUri: values['tracking-uri'], attempts: positiveInt('attempts', values.attempts), backoffMs: seconds('backoff', values.backoff) },
-          io,
-        );
+      const backend = values.backend as EngineRequest;
+      if (backend !== 'auto' && !ENGINE_ORDER.includes(backend)) {
+        throw new UsageError(`--backend must be one of auto, ${ENGINE_ORDER.join(', ')}; got "${backend}"`);
       }
       return runCommand(
         oneSpec(args, command),
@@ -90,19 +65,6 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         io,
       );
     }
-    case 'worker':
-      if (args.length) throw new UsageError('worker takes no arguments: it trains whatever variants are queued');
-      if (values.queue === undefined) throw new UsageError('worker needs --queue redis://host:port[/db]');
-      return workerCommand(
-        {
-          queue: values.queue, concurrency: positiveInt('concurrency', values.concurrency), name: values.name, backend: checkedBackend(values.backend), runsDir: values['runs-dir'],
-          trackingUri: values['tracking-uri'], lockDurationMs: seconds('lock-duration', values['lock-duration']), stalledIntervalMs: seconds('stalled-interval', values['stalled-interval']),
-        },
-        io,
-      );
-    case 'status':
-      if (values.queue === undefined) throw new UsageError('status needs --queue redis://host:port[/db]: the queue the sweep was sent to');
-      return statusCommand(oneSpec(args, command), { queue: values.queue, trackingUri: values['tracking-uri'] }, io);
     case 'runs':
       return runsCommand(oneSpec(args, command), { runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] }, io);
     case 'sync':

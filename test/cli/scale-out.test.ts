@@ -251,18 +251,23 @@ test('array tasks started together share one run store and one MLflow parent: ea
   }
 });
 
-test('two processes that both found no parent run for a sweep end up under one: the later creator deletes its own', async () => {
+test('two processes that both found no parent run for a sweep log their children under one: the later creator deletes its own', async () => {
   const client = new MlflowClient(resolveTrackingConfig({ flag: mlflow.uri, spec: {}, specName: 'race', env: {} })!);
   const experimentId = await ensureExperiment(client, 'race', { metric: 'val_accuracy', greaterIsBetter: true });
   const record: SweepRecord = { sweep: 'racesweep001', experiment: 'race', spec: 'race.yaml', variants: [], started: '2026-01-01T00:00:00.000Z' };
   const first = new SweepTracker(client, experimentId, record, '');
-  const second = new SweepTracker(client, experimentId, { ...record, started: '2026-01-01T00:00:01.000Z' }, '');
-  // Both look before either creates, as array tasks starting at the same moment do.
+  const second = new SweepTracker(client, experimentId, record, '');
+  // Both look before either creates, as array tasks starting at the same moment do; both create.
   await Promise.all([first.load(), second.load()]);
   assert.equal(first.parent ?? second.parent, undefined);
-  const a = await first.ensureParent();
-  const b = await second.ensureParent();
-  assert.equal(b.run_id, a.run_id);
+  const created = [(await first.ensureParent()).run_id, (await second.ensureParent()).run_id];
+  assert.notEqual(created[0], created[1]);
+  const child = (tracker: SweepTracker, variantId: string) =>
+    tracker.ensureChild({ variantId, attempt: `${variantId}-1`, runName: variantId, startTime: Date.now(), tags: [{ key: 'tunespec.kind', value: 'variant' }, { key: 'tunespec.variant_id', value: variantId }], params: [] });
+  await child(second, 'v2');
+  await child(first, 'v1');
   const exp = await readExperiment(mlflow.uri, 'race');
-  assert.deepEqual(exp.runs.filter((r) => r.tags['tunespec.kind'] === 'sweep').map((r) => r.id), [a.run_id]);
+  const parents = exp.runs.filter((r) => r.tags['tunespec.kind'] === 'sweep');
+  assert.deepEqual(parents.map((r) => r.id), [created[0]], 'the earlier parent stays, the later one is deleted');
+  assert.deepEqual(exp.runs.filter((r) => r.tags['tunespec.kind'] === 'variant').map((r) => r.tags['mlflow.parentRunId']), [created[0], created[0]]);
 });

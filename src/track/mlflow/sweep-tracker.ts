@@ -52,6 +52,9 @@ export async function findAttemptRun(client: MlflowClient, attempt: string): Pro
   return run && { runId: run.info.run_id, url: client.runUrl(experiment.experiment_id, run.info.run_id) };
 }
 
+/** When a parent run was created (epoch ms): what decides between duplicates. */
+const CREATED = 'tunespec.created_ms';
+
 function tagOf(run: Run, key: string): string | undefined {
   return run.data.tags?.find((t) => t.key === key)?.value;
 }
@@ -72,6 +75,10 @@ async function filesUnder(dir: string): Promise<string[]> {
 export class SweepTracker {
   private runs: Run[] = [];
   parent?: RunInfo;
+  /** Whether this process created `parent` (and so may delete it as a duplicate). */
+  private ownParent = false;
+  /** Whether the parent was checked against duplicates once children could be logged. */
+  private parentSettled = false;
 
   constructor(
     readonly client: MlflowClient,
@@ -107,9 +114,14 @@ export class SweepTracker {
         runName: parentRunName(this.sweep),
         startTime: Date.parse(this.sweep.started),
         userId: this.sweep.provenance?.user,
-        tags: [{ key: TAG.kind, value: 'sweep' }, { key: TAG.sweep, value: this.sweep.sweep }, ...provenanceTags(this.sweep.provenance)],
+        tags: [
+          { key: TAG.kind, value: 'sweep' },
+          { key: TAG.sweep, value: this.sweep.sweep },
+          { key: CREATED, value: String(Date.now()) },
+          ...provenanceTags(this.sweep.provenance),
+        ],
       });
-      this.parent = await this.oneParent(this.parent);
+      this.ownParent = true;
       this.runs.push({ info: this.parent, data: { tags: [{ key: TAG.kind, value: 'sweep' }] } });
     } else if (this.parent.status !== status) {
       await this.client.updateRun(this.parent.run_id, status);
@@ -119,18 +131,24 @@ export class SweepTracker {
   }
 
   /**
-   * Processes that start the same sweep together (array-job tasks) may each create its parent:
-   * all of them keep the earliest (start time, then id) and whoever created another deletes it,
-   * so children land under one parent.
+   * Processes that start the same sweep together (array-job tasks) may each find no parent and
+   * create one. Before the first child is logged, every process looks again and keeps the
+   * earliest created (by the creation stamp, then id; parents without one predate it); a process
+   * whose own parent lost deletes it. Children are logged well after parents are created (the
+   * model is built in between), so by then every process sees every parent.
    */
-  private async oneParent(created: RunInfo): Promise<RunInfo> {
-    const parents = (await this.client.searchRuns([this.experimentId], `tags.\`${TAG.sweep}\` = '${this.sweep.sweep}'`))
-      .filter((r) => tagOf(r, TAG.kind) === 'sweep')
-      .map((r) => r.info);
-    const [first] = [created, ...parents].sort((a, b) => Number(a.start_time) - Number(b.start_time) || a.run_id.localeCompare(b.run_id));
-    if (first.run_id === created.run_id) return created;
-    await this.client.deleteRun(created.run_id);
-    return first;
+  private async settleParent(): Promise<void> {
+    if (this.parentSettled || !this.parent) return;
+    this.parentSettled = true;
+    const parents = (await this.client.searchRuns([this.experimentId], `tags.\`${TAG.sweep}\` = '${this.sweep.sweep}'`)).filter((r) => tagOf(r, TAG.kind) === 'sweep');
+    const order = (r: Run): number => Number(tagOf(r, CREATED) ?? 0);
+    const [first] = parents.sort((a, b) => order(a) - order(b) || a.info.run_id.localeCompare(b.info.run_id));
+    if (!first || first.info.run_id === this.parent.run_id) return;
+    if (this.ownParent) await this.client.deleteRun(this.parent.run_id);
+    this.runs = this.runs.filter((r) => r.info.run_id !== this.parent!.run_id);
+    if (!this.runs.some((r) => r.info.run_id === first.info.run_id)) this.runs.push(first);
+    this.parent = first.info;
+    this.ownParent = false;
   }
 
   /** The swept values, one param per axis, so sweeps can be told apart in the runs table. */
@@ -154,6 +172,7 @@ export class SweepTracker {
     const existing = this.children(c.variantId).find((r) => tagOf(r, TAG.attempt) === c.attempt);
     if (existing) return existing.info;
     await this.killStale(c.variantId, c.attempt);
+    await this.settleParent();
     const parent = await this.ensureParent(this.parent?.status);
     const info = await this.client.createRun({
       experimentId: this.experimentId,

@@ -36,7 +36,15 @@ export async function ensureExperiment(client: MlflowClient, name: string, objec
     { key: 'mlflow.experiment.primaryMetric.greaterIsBetter', value: String(objective.greaterIsBetter) },
   ];
   for (const t of wanted) {
-    if (exp.tags?.find((x) => x.key === t.key)?.value !== t.value) await client.setExperimentTag(exp.experiment_id, t.key, t.value);
+    if (exp.tags?.find((x) => x.key === t.key)?.value === t.value) continue;
+    try {
+      await client.setExperimentTag(exp.experiment_id, t.key, t.value);
+    } catch (err) {
+      // Processes starting together (array tasks) set the same tag at once, and MLflow's SQL
+      // store answers the second insert with a constraint error: fine if the value is ours.
+      const now = await client.getExperimentByName(name);
+      if (now?.tags?.find((x) => x.key === t.key)?.value !== t.value) throw err;
+    }
   }
   return exp.experiment_id;
 }

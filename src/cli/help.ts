@@ -15,6 +15,9 @@ Usage:
                                      held-out metrics on other data: IDX images + labels, an image
                                      folder or a CSV file (logged to the variant's MLflow run)
   tunespec cache [list|clear]        what the frozen-feature cache holds (--json), or empty it
+  tunespec worker --queue <url>      train queued variants, one per process at a time, until stopped
+  tunespec status <spec> --queue <url>
+                                     watch a queued sweep until every variant has settled
   tunespec doctor                    show which engines load here, which one auto picks, and
                                      where MLflow tracking goes from this shell
   tunespec help                      this text
@@ -28,6 +31,30 @@ Options for run:
   --no-feature-cache                 train every variant end to end instead of computing the
                                      frozen layers once (onnxruntime) and training on cached
                                      features
+  --index <n>                        run only variant n of the plan (array jobs pass
+                                     "$SLURM_ARRAY_TASK_ID" or "$JOB_COMPLETION_INDEX")
+  --queue <redis://host:port[/db]>   queue one job per variant for workers instead of training
+                                     here, then watch them (Ctrl-C stops watching, not the sweep)
+  --detach                           with --queue: queue and return at once
+  --attempts <n>                     tries per variant in the queue or per k8s index (default 3)
+  --backoff <seconds>                pause before a queued retry, doubling each time (default 10)
+Options for worker:
+  --concurrency <n>                  worker processes to start, one variant each (default 1)
+  --name <name>                      shown in its output and as the tunespec.worker tag of its
+                                     MLflow runs (default <host>-<pid>)
+  --backend, --runs-dir              as for run; each worker has its own run store
+  --lock-duration <seconds>          a job's lock without renewal: the job of a worker that died
+                                     is retried after it (default 30)
+  --stalled-interval <seconds>       how often to look for such jobs (default 30)
+Options for plan --emit <slurm|k8s> (prints an array job; task or index n runs variant n):
+  --gpus <n>                         GPUs per variant (default 1; 0 for none)
+  --cpus <n>, --memory <size>        per variant (slurm: 16G; k8s: 16Gi)
+  --time <limit>, --partition <p>    slurm: time limit, partition
+  --image <image>                    k8s: a container image with tunespec (required)
+  --mlflow-secret <name>             k8s: Secret holding the MLFLOW_* variables (envFrom)
+  --parallelism <n>                  k8s: pods at once (default: every variant)
+  --pvc <claim>, --workdir <dir>     k8s: volume with the spec, model and data, and where it is
+                                     mounted (default /workspace)
 Options for run, runs, sync, predict and evaluate:
   --runs-dir <dir>                   run store root (default: runs)
 <variant> is a variant id, a stored variant's folder or model.json, or \`best\` (with --spec).
@@ -36,7 +63,7 @@ Options for predict and evaluate:
   --top <k>                          predict: classes to show per input (default 3)
   --engine <tfjs|onnx>               predict: run the TensorFlow.js model (default) or model.onnx
   --json                             machine-readable output (also for inspect)
-Options for run, runs, sync, evaluate and doctor:
+Options for run, runs, sync, evaluate, worker, status and doctor:
   --tracking-uri <http(s)://host:port>
                                      MLflow server; beats the spec's tracking.uri, which beats
                                      MLFLOW_TRACKING_URI. Without any of the three, runs stay local.
@@ -54,5 +81,6 @@ Feature cache: TUNESPEC_CACHE_DIR (default $XDG_CACHE_HOME/tunespec/features, el
   recently used entries go first)
 
 Exit codes: 0 success; 1 invalid spec, failed variant, bad input (unknown variant, wrong image
-size, not a model) or an MLflow server that refused us; 2 usage error; 130 interrupted.
+size, not a model), an MLflow server that refused us or no Redis at --queue; 2 usage error;
+130 interrupted.
 `;

@@ -13,6 +13,8 @@ import { inspectCommand } from './commands/inspect.ts';
 import { predictCommand } from './commands/predict.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { cacheCommand } from './commands/cache.ts';
+import { dispatchScaleOut, SCALE_OPTIONS } from './scale-out.ts';
+import { parseIndex } from '../plan/index-of.ts';
 
 const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
 
@@ -38,6 +40,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       engine: { type: 'string', default: 'tfjs' },
       debug: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
+      ...SCALE_OPTIONS,
     },
   });
   const [command, ...args] = positionals;
@@ -45,6 +48,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     io.out(HELP);
     return command === undefined && !values.help ? 2 : 0;
   }
+  const scaled = dispatchScaleOut(command, args, values, io);
+  if (scaled) return scaled;
   switch (command) {
     case 'validate':
       if (!args.length) throw new UsageError('validate needs at least one spec file');
@@ -65,6 +70,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           runsDir: values['runs-dir'],
           trackingUri: values['tracking-uri'],
           featureCache: !values['no-feature-cache'],
+          index: values.index === undefined ? undefined : parseIndex(values.index),
         },
         io,
       );

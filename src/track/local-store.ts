@@ -138,7 +138,12 @@ export class LocalRunStore implements SweepListener {
 
   constructor(
     readonly root: string,
-    private readonly opts: { render?: ArtifactRenderer; provenance?: Provenance } = {},
+    private readonly opts: {
+      render?: ArtifactRenderer;
+      provenance?: Provenance;
+      /** Other processes stage variants of the same sweep here (queue workers sharing a run store): leave their staging folders alone. */
+      sharedSweeps?: boolean;
+    } = {},
   ) {}
 
   experimentDir(experiment: string): string {
@@ -165,7 +170,7 @@ export class LocalRunStore implements SweepListener {
     this.sweepDir = join(this.experimentDir(sweep.experiment), sweep.sweepId);
     await mkdir(this.sweepDir, { recursive: true });
     // Staging folders of a process that died are garbage: nothing in them ever completed.
-    for (const name of await readdir(this.sweepDir)) {
+    for (const name of this.opts.sharedSweeps ? [] : await readdir(this.sweepDir)) {
       if (name.startsWith('.staging-')) await rm(join(this.sweepDir, name), { recursive: true, force: true });
     }
     await writeFileAtomic(join(this.sweepDir, 'spec.yaml'), sweep.specText);

@@ -21,6 +21,8 @@ export interface VariantResult {
   startedAt: number;
   finishedAt: number;
   reason?: string;
+  /** The failure would recur on a retry with the same inputs (a NaN loss): queues do not retry it. */
+  deterministic?: boolean;
   /** Final validation metrics of the kept weights (the best epoch when early stopping is on). */
   metrics?: EpochMetrics;
   bestEpoch?: number;

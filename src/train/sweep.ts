@@ -15,7 +15,7 @@ import type { Experiment } from '../spec/types.ts';
 import type { Plan, Variant } from '../plan/expand.ts';
 import { canonicalJson } from '../plan/canonical.ts';
 import { emit, type SweepInfo, type SweepListener, type VariantInfo, type VariantResult } from './events.ts';
-import { fitVariant, Interrupted, type TrainingData } from './fit.ts';
+import { fitVariant, Interrupted, VariantFailure, type TrainingData } from './fit.ts';
 import { withSeededMathRandom } from './seeded-random.ts';
 import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
 
@@ -133,6 +133,7 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
       });
     } catch (err) {
       result = { status: err instanceof Interrupted ? 'interrupted' : 'failed', reason: errorMessage(err), seconds: 0, attempt, startedAt, finishedAt: 0 };
+      if (err instanceof VariantFailure) result.deterministic = true;
     }
     result.seconds = (performance.now() - started) / 1000;
     result.finishedAt = Date.now();

@@ -26,7 +26,7 @@ const SUITE_CACHE = mkdtempSync(join(tmpdir(), 'tunespec-cache-'));
  * native engine built by `npm run setup:native` (the suite asserts the portable engines, as CI
  * has them; a test that wants the native build passes TUNESPEC_NO_NATIVE_BUILD: undefined).
  */
-function cliEnv(extra: Env = {}): NodeJS.ProcessEnv {
+export function cliEnv(extra: Env = {}): NodeJS.ProcessEnv {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MLFLOW_') && !k.startsWith('TUNESPEC_CACHE')));
   return { ...base, FORCE_COLOR: '0', TUNESPEC_NO_NATIVE_BUILD: '1', TUNESPEC_CACHE_DIR: SUITE_CACHE, ...extra };
 }

@@ -16,6 +16,8 @@ import { modeFor } from '../../train/schedule.ts';
 import { loadSpec } from '../load-spec.ts';
 import { FrozenFeatureCache } from '../../engine/feature-cache.ts';
 import type { Io } from '../io.ts';
+import { variantAtIndex } from '../../plan/index-of.ts';
+import { storeForOneOfMany } from '../../track/one-of-many.ts';
 
 export interface RunOptions {
   only: string[];
@@ -24,6 +26,8 @@ export interface RunOptions {
   runsDir: string;
   trackingUri?: string;
   featureCache: boolean;
+  /** Run exactly the variant at this position of the plan (array jobs: `--index "$SLURM_ARRAY_TASK_ID"`). */
+  index?: number;
 }
 
 /** Collects each variant's feature-cache outcome for the sweep's closing line. */
@@ -45,11 +49,13 @@ function cacheSummary({ reports }: CacheReports): string | undefined {
 
 export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
   const spec = await loadSpec(file);
+  if (opts.index !== undefined) opts = { ...opts, only: [variantAtIndex(spec.plan, opts.index, file).id] };
   const unknown = opts.only.filter((id) => !spec.plan.variants.some((v) => v.id === id));
   if (unknown.length) {
     throw new UsageError(`--only: no variant ${unknown.join(', ')} in this plan; run \`tunespec plan ${file}\` to list them`);
   }
-  const store = new LocalRunStore(resolve(opts.runsDir), { render: variantCharts, provenance: await provenanceOf(file) });
+  // Array tasks share a sweep folder (shared storage): none may clear another's staging folder.
+  const store = new LocalRunStore(resolve(opts.runsDir), { render: variantCharts, provenance: await provenanceOf(file), sharedSweeps: opts.index !== undefined });
   const completed = await store.completed(spec.experiment.name);
   const tracking = resolveTrackingConfig({ flag: opts.trackingUri, spec: spec.experiment.tracking, specName: spec.experiment.name, env: process.env });
   const { metric, mode } = spec.experiment.training.objective;
@@ -89,7 +95,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
           return tracked ? `already finished in MLflow run ${tracked} (--force retrains)` : undefined;
         },
       },
-      mlflow ? [store, mlflow, progress, cacheReports] : [store, progress, cacheReports],
+      [opts.index === undefined ? store : storeForOneOfMany(store, spec.plan, true), ...(mlflow ? [mlflow] : []), progress, cacheReports],
     ).catch(async (err: unknown) => {
       // The tracker refused the sweep before a variant ran (say, no permission to create runs).
       await store.discardIfEmpty();

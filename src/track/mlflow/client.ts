@@ -180,6 +180,11 @@ export class MlflowClient {
     await this.call('POST', 'runs/update', { json: { run_id: runId, status, end_time: endTime } });
   }
 
+  /** Moves a run to the deleted stage (`mlflow gc` purges it); searches no longer find it. */
+  async deleteRun(runId: string): Promise<void> {
+    await this.call('POST', 'runs/delete', { json: { run_id: runId } });
+  }
+
   async setTag(runId: string, key: string, value: string): Promise<void> {
     await this.call('POST', 'runs/set-tag', { json: { run_id: runId, key, value } });
   }

@@ -5,6 +5,7 @@ import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult
 import { epochRecord, readStoredVariant, storedVariants, type LocalRunStore } from '../local-store.ts';
 import { flattenParams } from '../params.ts';
 import type { MlflowClient, RunInfo } from './client.ts';
+import type { KeyValue } from './limits.ts';
 import { epochMetrics, variantTags } from './content.ts';
 import { ensureExperiment, SweepTracker, type Objective } from './sweep-tracker.ts';
 
@@ -16,6 +17,13 @@ export interface LoggerOptions {
   info(message: string): void;
   /** The command that uploads what is missing, for the message when the server stayed away. */
   syncCommand: string;
+  /** Tags for every child run besides the identifying ones (a queue worker adds its name). */
+  extraTags?: KeyValue[];
+  /**
+   * Leave the parent run open at the sweep's end: a queue worker trains one variant of a sweep
+   * whose other variants run elsewhere, so the parent closes when the last of them settles.
+   */
+  leaveParentOpen?: boolean;
 }
 
 /**
@@ -123,7 +131,7 @@ export class MlflowLogger implements SweepListener {
         attempt: info.attempt,
         runName: variant.label,
         startTime: info.startedAt,
-        tags: variantTags(this.tracker!.sweep, variant.id, info.attempt, info.engine),
+        tags: [...variantTags(this.tracker!.sweep, variant.id, info.attempt, info.engine), ...(this.opts.extraTags ?? [])],
         params: Object.entries(flattenParams(variant.spec)).map(([key, value]) => ({ key, value })),
       });
       this.live.set(info.attempt, run);
@@ -150,6 +158,7 @@ export class MlflowLogger implements SweepListener {
   async onSweepEnd(): Promise<void> {
     this.queue = this.queue.then(() => this.retryConnection());
     this.enqueue(async () => {
+      if (this.opts.leaveParentOpen) return;
       const { dir } = this.store.current();
       await this.tracker!.finishParent(await storedVariants(dir), this.opts.objective);
       this.opts.info(`MLflow: sweep logged to ${this.client.runUrl(this.experimentId!, this.tracker!.parent!.run_id)}`);

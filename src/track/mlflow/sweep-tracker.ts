@@ -36,7 +36,15 @@ export async function ensureExperiment(client: MlflowClient, name: string, objec
     { key: 'mlflow.experiment.primaryMetric.greaterIsBetter', value: String(objective.greaterIsBetter) },
   ];
   for (const t of wanted) {
-    if (exp.tags?.find((x) => x.key === t.key)?.value !== t.value) await client.setExperimentTag(exp.experiment_id, t.key, t.value);
+    if (exp.tags?.find((x) => x.key === t.key)?.value === t.value) continue;
+    try {
+      await client.setExperimentTag(exp.experiment_id, t.key, t.value);
+    } catch (err) {
+      // Processes starting together (array tasks) set the same tag at once, and MLflow's SQL
+      // store answers the second insert with a constraint error: fine if the value is ours.
+      const now = await client.getExperimentByName(name);
+      if (now?.tags?.find((x) => x.key === t.key)?.value !== t.value) throw err;
+    }
   }
   return exp.experiment_id;
 }
@@ -51,6 +59,9 @@ export async function findAttemptRun(client: MlflowClient, attempt: string): Pro
   const [run] = await client.searchRuns([experiment.experiment_id], `tags.\`${TAG.attempt}\` = '${attempt}'`);
   return run && { runId: run.info.run_id, url: client.runUrl(experiment.experiment_id, run.info.run_id) };
 }
+
+/** When a parent run was created (epoch ms): what decides between duplicates. */
+const CREATED = 'tunespec.created_ms';
 
 function tagOf(run: Run, key: string): string | undefined {
   return run.data.tags?.find((t) => t.key === key)?.value;
@@ -72,6 +83,10 @@ async function filesUnder(dir: string): Promise<string[]> {
 export class SweepTracker {
   private runs: Run[] = [];
   parent?: RunInfo;
+  /** Whether this process created `parent` (and so may delete it as a duplicate). */
+  private ownParent = false;
+  /** Whether the parent was checked against duplicates once children could be logged. */
+  private parentSettled = false;
 
   constructor(
     readonly client: MlflowClient,
@@ -107,14 +122,41 @@ export class SweepTracker {
         runName: parentRunName(this.sweep),
         startTime: Date.parse(this.sweep.started),
         userId: this.sweep.provenance?.user,
-        tags: [{ key: TAG.kind, value: 'sweep' }, { key: TAG.sweep, value: this.sweep.sweep }, ...provenanceTags(this.sweep.provenance)],
+        tags: [
+          { key: TAG.kind, value: 'sweep' },
+          { key: TAG.sweep, value: this.sweep.sweep },
+          { key: CREATED, value: String(Date.now()) },
+          ...provenanceTags(this.sweep.provenance),
+        ],
       });
+      this.ownParent = true;
       this.runs.push({ info: this.parent, data: { tags: [{ key: TAG.kind, value: 'sweep' }] } });
     } else if (this.parent.status !== status) {
       await this.client.updateRun(this.parent.run_id, status);
     }
     this.parent.status = status;
     return this.parent;
+  }
+
+  /**
+   * Processes that start the same sweep together (array-job tasks) may each find no parent and
+   * create one. Before the first child is logged, every process looks again and keeps the
+   * earliest created (by the creation stamp, then id; parents without one predate it); a process
+   * whose own parent lost deletes it. Children are logged well after parents are created (the
+   * model is built in between), so by then every process sees every parent.
+   */
+  private async settleParent(): Promise<void> {
+    if (this.parentSettled || !this.parent) return;
+    this.parentSettled = true;
+    const parents = (await this.client.searchRuns([this.experimentId], `tags.\`${TAG.sweep}\` = '${this.sweep.sweep}'`)).filter((r) => tagOf(r, TAG.kind) === 'sweep');
+    const order = (r: Run): number => Number(tagOf(r, CREATED) ?? 0);
+    const [first] = parents.sort((a, b) => order(a) - order(b) || a.info.run_id.localeCompare(b.info.run_id));
+    if (!first || first.info.run_id === this.parent.run_id) return;
+    if (this.ownParent) await this.client.deleteRun(this.parent.run_id);
+    this.runs = this.runs.filter((r) => r.info.run_id !== this.parent!.run_id);
+    if (!this.runs.some((r) => r.info.run_id === first.info.run_id)) this.runs.push(first);
+    this.parent = first.info;
+    this.ownParent = false;
   }
 
   /** The swept values, one param per axis, so sweeps can be told apart in the runs table. */
@@ -138,6 +180,7 @@ export class SweepTracker {
     const existing = this.children(c.variantId).find((r) => tagOf(r, TAG.attempt) === c.attempt);
     if (existing) return existing.info;
     await this.killStale(c.variantId, c.attempt);
+    await this.settleParent();
     const parent = await this.ensureParent(this.parent?.status);
     const info = await this.client.createRun({
       experimentId: this.experimentId,

@@ -1,0 +1,95 @@
+import { ENGINE_ORDER, type EngineRequest } from '../engine/backends.ts';
+import { UsageError } from '../errors.ts';
+import { emitCommand } from './commands/emit.ts';
+import { runQueueCommand, statusCommand } from './commands/queue.ts';
+import { workerCommand } from './commands/worker.ts';
+import type { Io } from './io.ts';
+
+/**
+ * Options and wiring of the scaling-out commands (queue mode, array jobs), kept apart from the
+ * core commands so the two grow without touching each other; main.ts spreads the options in and
+ * hands these commands over before its own switch.
+ */
+export const SCALE_OPTIONS = {
+  index: { type: 'string' },
+  queue: { type: 'string' },
+  detach: { type: 'boolean', default: false },
+  attempts: { type: 'string', default: '3' },
+  backoff: { type: 'string', default: '10' },
+  concurrency: { type: 'string', default: '1' },
+  name: { type: 'string' },
+  'lock-duration': { type: 'string', default: '30' },
+  'stalled-interval': { type: 'string', default: '30' },
+  emit: { type: 'string' },
+  gpus: { type: 'string', default: '1' },
+  cpus: { type: 'string' },
+  memory: { type: 'string' },
+  time: { type: 'string' },
+  partition: { type: 'string' },
+  image: { type: 'string' },
+  'mlflow-secret': { type: 'string' },
+  parallelism: { type: 'string' },
+  pvc: { type: 'string' },
+  workdir: { type: 'string' },
+} as const;
+
+type Options = typeof SCALE_OPTIONS;
+type WithDefault = { [K in keyof Options]: Options[K] extends { default: unknown } ? K : never }[keyof Options];
+/** As parseArgs returns them: flags with a default are always there, the others may be absent. */
+type ScaleValues = { [K in WithDefault]: Options[K] extends { type: 'boolean' } ? boolean : string } & { [K in Exclude<keyof Options, WithDefault>]?: string };
+
+/** The parsed flags this module reads: its own, and the shared ones it passes on. */
+export type Values = ScaleValues & { only: string[]; force: boolean; backend: string; 'runs-dir': string; 'tracking-uri'?: string };
+
+export function positiveInt(flag: string, raw: string, min = 1): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}; got "${raw}"`);
+  return Number(raw);
+}
+
+/** Seconds as typed (fractions allowed), in milliseconds. */
+export function seconds(flag: string, raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag} must be a positive number of seconds; got "${raw}"`);
+  return Math.round(n * 1000);
+}
+
+function backendOf(raw: string): EngineRequest {
+  if (raw !== 'auto' && !(ENGINE_ORDER as readonly string[]).includes(raw)) throw new UsageError(`--backend must be one of auto, ${ENGINE_ORDER.join(', ')}; got "${raw}"`);
+  return raw as EngineRequest;
+}
+
+function oneSpec(args: string[], command: string): string {
+  if (args.length !== 1) throw new UsageError(`${command} takes exactly one spec file`);
+  return args[0];
+}
+
+/** `plan --emit`, `run --queue`, `worker` and `status`; undefined for everything else. */
+export function dispatchScaleOut(command: string, args: string[], v: Values, io: Io): Promise<number> | undefined {
+  if (command === 'plan' && v.emit !== undefined) {
+    const opt = (flag: 'cpus' | 'parallelism'): number | undefined => (v[flag] === undefined ? undefined : positiveInt(flag, v[flag]));
+    const options = {
+      target: v.emit, runsDir: v['runs-dir'], backend: backendOf(v.backend), gpus: positiveInt('gpus', v.gpus, 0), cpus: opt('cpus'), memory: v.memory, time: v.time,
+      partition: v.partition, image: v.image, mlflowSecret: v['mlflow-secret'], parallelism: opt('parallelism'), retries: positiveInt('attempts', v.attempts) - 1, pvc: v.pvc, workdir: v.workdir,
+    };
+    return emitCommand(oneSpec(args, command), options, io);
+  }
+  if (command === 'run' && v.queue !== undefined) {
+    if (v.index !== undefined || v.only.length || v.force) throw new UsageError('--queue runs the whole sweep: --index, --only and --force do not apply');
+    const options = { queue: v.queue, detach: v.detach, trackingUri: v['tracking-uri'], attempts: positiveInt('attempts', v.attempts), backoffMs: seconds('backoff', v.backoff) };
+    return runQueueCommand(oneSpec(args, command), options, io);
+  }
+  if (command === 'worker') {
+    if (args.length) throw new UsageError('worker takes no arguments: it trains whatever variants are queued');
+    if (v.queue === undefined) throw new UsageError('worker needs --queue redis://host:port[/db]');
+    const options = {
+      queue: v.queue, concurrency: positiveInt('concurrency', v.concurrency), name: v.name, backend: backendOf(v.backend), runsDir: v['runs-dir'], trackingUri: v['tracking-uri'],
+      lockDurationMs: seconds('lock-duration', v['lock-duration']), stalledIntervalMs: seconds('stalled-interval', v['stalled-interval']),
+    };
+    return workerCommand(options, io);
+  }
+  if (command === 'status') {
+    if (v.queue === undefined) throw new UsageError('status needs --queue redis://host:port[/db]: the queue the sweep was sent to');
+    return statusCommand(oneSpec(args, command), { queue: v.queue, trackingUri: v['tracking-uri'] }, io);
+  }
+  return undefined;
+}

@@ -1,0 +1,74 @@
+import type { StoredVariant, SweepRecord } from '../track/local-store.ts';
+import type { MlflowClient } from '../track/mlflow/client.ts';
+import { ensureExperiment, SweepTracker, type Objective } from '../track/mlflow/sweep-tracker.ts';
+import type { Provenance } from '../track/provenance.ts';
+import type { Plan } from '../plan/expand.ts';
+import { SETTLED, type JobView } from './sweep-jobs.ts';
+
+export interface SweepIdentity {
+  experiment: string;
+  specFile: string;
+  specText: string;
+  plan: Plan;
+  provenance?: Provenance;
+}
+
+/** The sweep record the submitter's parent run was opened with: the whole plan, whatever machine writes it. */
+export function queuedSweepRecord(s: SweepIdentity, started: string): SweepRecord {
+  return {
+    sweep: s.plan.sweepId,
+    experiment: s.experiment,
+    spec: s.specFile,
+    variants: s.plan.variants.map((v) => ({ id: v.id, label: v.label, overrides: v.overrides })),
+    started,
+    provenance: s.provenance,
+  };
+}
+
+/** Open (or find) the sweep's parent run before any variant is queued, so workers never race to create it. */
+export async function openParent(client: MlflowClient, s: SweepIdentity, objective: Objective): Promise<{ url: string }> {
+  const experimentId = await ensureExperiment(client, client.config.experiment, objective);
+  const tracker = new SweepTracker(client, experimentId, queuedSweepRecord(s, new Date().toISOString()), s.specText);
+  await tracker.load();
+  const parent = await tracker.ensureParent(tracker.parent?.status);
+  return { url: client.runUrl(experimentId, parent.run_id) };
+}
+
+/** A settled job as the comparison table reads a stored variant: the queue is the shared record of results. */
+function asStored(j: JobView, sweepId: string): StoredVariant {
+  const r = j.result;
+  const now = new Date().toISOString();
+  return {
+    dir: '',
+    status: {
+      status: j.state === 'completed' ? 'completed' : 'failed',
+      reason: j.state === 'failed' ? j.failedReason : r?.reason,
+      variant: j.variantId,
+      label: j.label,
+      sweep: sweepId,
+      attempt: r?.attempt ?? '',
+      seconds: r?.seconds ?? 0,
+      started: r?.started ?? now,
+      finished: r?.finished ?? now,
+    },
+    result: r?.metrics ? { metrics: r.metrics, confusion: [], class_names: [] } : undefined,
+  };
+}
+
+/**
+ * Once every job of the sweep has settled, close its parent run: comparison table of all
+ * variants (from the job results, since each worker's run store holds only its own), status
+ * FINISHED or FAILED. Idempotent, so the last worker and an attached `run`/`status` may both do it.
+ */
+export async function closeParentIfSettled(client: MlflowClient, s: SweepIdentity, jobs: JobView[], objective: Objective): Promise<boolean> {
+  if (!jobs.length || !jobs.every((j) => SETTLED.has(j.state))) return false;
+  const experimentId = await ensureExperiment(client, client.config.experiment, objective);
+  const record = { ...queuedSweepRecord(s, new Date().toISOString()), finished: new Date().toISOString() };
+  const tracker = new SweepTracker(client, experimentId, record, s.specText);
+  await tracker.load();
+  await tracker.finishParent(
+    jobs.map((j) => asStored(j, s.plan.sweepId)),
+    objective,
+  );
+  return true;
+}

@@ -1,0 +1,141 @@
+import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { readFile } from 'node:fs/promises';
+import { TunespecError } from '../errors.ts';
+import { MlflowClient } from '../track/mlflow/client.ts';
+import { resolveTrackingConfig } from '../track/mlflow/config.ts';
+import { checkStructure } from '../spec/structure.ts';
+import { parse } from 'yaml';
+import type { EpochMetrics, SweepListener, VariantInfo } from '../train/events.ts';
+import { modeFor } from '../train/schedule.ts';
+import { closeParentIfSettled } from './close-sweep.ts';
+import { QUEUE_NAME, type RedisTarget } from './connection.ts';
+import { sha256, type VariantJob, type VariantJobProgress, type VariantJobResult } from './job.ts';
+import { sweepJobs } from './sweep-jobs.ts';
+import { trainJob, type WorkerSetup } from './train-job.ts';
+
+export interface WorkerOptions extends WorkerSetup {
+  target: RedisTarget;
+  /** How long a job's lock lasts without renewal (a live worker renews it at half that). */
+  lockDurationMs: number;
+  /** How often this worker looks for jobs whose worker died (their lock expired). */
+  stalledIntervalMs: number;
+  signal: AbortSignal;
+}
+
+/**
+ * How often a variant may lose its worker (kill -9, a machine that died) before it fails for good:
+ * a variant that kills every worker that takes it (out of memory, say) must not do so forever.
+ */
+export const MAX_STALLS = 3;
+
+/** Publishes each epoch as the job's progress, which `run` and `status` show live. */
+function progressTo(job: Job, worker: string, warn: (l: string) => void): SweepListener {
+  const publish = (p: VariantJobProgress): void => {
+    job.updateProgress(p as unknown as object).catch((err: Error) => warn(`worker ${worker}: progress of ${job.id} not published: ${err.message}`));
+  };
+  return {
+    onVariantStart: (i: VariantInfo) => publish({ worker, epoch: 0, epochs: i.variant.spec.training.epochs, metrics: {} }),
+    onEpochEnd: (i: VariantInfo, epoch: number, metrics: EpochMetrics) => publish({ worker, epoch: epoch + 1, epochs: i.variant.spec.training.epochs, metrics }),
+  };
+}
+
+/**
+ * Trains queued variants one at a time (seeded randomness and the TensorFlow.js engine are
+ * process-wide, so one process trains one variant at a time; `--concurrency` starts more
+ * processes). Resolves when the signal aborts and the current job went back to the queue.
+ */
+export async function runWorker(opts: WorkerOptions): Promise<void> {
+  const say = (line: string): void => opts.info(`[${opts.name}] ${line}`);
+  let current: AbortController | undefined;
+  const processor = async (job: Job<VariantJob, VariantJobResult>, token?: string): Promise<VariantJobResult> => {
+    const d = job.data;
+    say(`${job.id}: ${d.variant.label} (variant ${d.variant.index} of sweep ${d.sweepId}), attempt ${job.attemptsMade + 1}/${job.opts.attempts ?? 1}${job.stalledCounter ? `, after ${job.stalledCounter} lost worker(s)` : ''}`);
+    current = new AbortController();
+    const stop = (): void => current?.abort();
+    opts.signal.addEventListener('abort', stop);
+    try {
+      const { result, metrics } = await trainJob(d, opts, current.signal, progressTo(job, opts.name, opts.warn));
+      if (result.status === 'interrupted') {
+        // This worker is shutting down: hand the variant back untouched for another worker.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      if (result.status === 'failed') {
+        say(`${job.id}: failed: ${result.reason}`);
+        const message = `worker ${opts.name}: ${result.reason}`;
+        throw result.deterministic ? new UnrecoverableError(`${message} (deterministic: not retried)`) : new Error(message);
+      }
+      say(`${job.id}: ${result.status}${result.reason ? ` (${result.reason})` : ''}${metrics?.val_accuracy !== undefined ? `, val_accuracy ${metrics.val_accuracy.toFixed(4)}` : ''}`);
+      return {
+        status: result.status === 'skipped' ? 'skipped' : 'completed',
+        reason: result.reason,
+        worker: opts.name,
+        attempt: result.attempt,
+        seconds: result.seconds,
+        started: new Date(result.startedAt || Date.now()).toISOString(),
+        finished: new Date(result.finishedAt || Date.now()).toISOString(),
+        metrics,
+      };
+    } catch (err) {
+      if (err instanceof TunespecError) say(`${job.id}: ${err.message}`);
+      throw err;
+    } finally {
+      opts.signal.removeEventListener('abort', stop);
+      current = undefined;
+    }
+  };
+
+  const worker = new Worker<VariantJob, VariantJobResult>(QUEUE_NAME, processor, {
+    connection: opts.target.connection,
+    concurrency: 1,
+    name: opts.name,
+    lockDuration: opts.lockDurationMs,
+    stalledInterval: opts.stalledIntervalMs,
+    maxStalledCount: MAX_STALLS,
+    autorun: false,
+  });
+  const queue = new Queue<VariantJob, VariantJobResult>(QUEUE_NAME, { connection: opts.target.connection });
+  worker.on('error', (err) => opts.warn(`[${opts.name}] queue: ${err.message}`));
+  worker.on('stalled', (id) => say(`${id}: its worker stopped answering; back in the queue for another worker`));
+  const settled = async (job: Job<VariantJob, VariantJobResult> | undefined): Promise<void> => {
+    if (!job) return;
+    try {
+      await closeSweepFromWorker(queue, job.data, opts);
+    } catch (err) {
+      opts.warn(`[${opts.name}] MLflow: the parent run of sweep ${job.data.sweepId} was not closed: ${(err as Error).message}`);
+    }
+  };
+  worker.on('completed', (job) => void settled(job));
+  worker.on('failed', (job) => void (job && job.finishedOn ? settled(job) : undefined));
+
+  await worker.waitUntilReady();
+  say(`waiting for variants on ${opts.target.shown} (queue "${QUEUE_NAME}"), run store ${opts.runsDir}`);
+  const running = worker.run();
+  await new Promise<void>((resolve) => (opts.signal.aborted ? resolve() : opts.signal.addEventListener('abort', () => resolve(), { once: true })));
+  say('stopping: the current variant goes back to the queue');
+  await worker.close();
+  await running;
+  await queue.close();
+}
+
+/** After a job settled for good: when it was the sweep's last, close the sweep's MLflow parent run. */
+async function closeSweepFromWorker(queue: Queue, d: VariantJob, opts: WorkerOptions): Promise<void> {
+  const text = await readFile(d.spec, 'utf8').catch(() => undefined);
+  if (text === undefined || sha256(text) !== d.specSha256) return;
+  const spec = checkStructure(parse(text)).spec;
+  if (!spec) return;
+  const tracking = resolveTrackingConfig({ flag: d.trackingUri ?? opts.trackingUri, spec: spec.tracking, specName: spec.name, env: process.env });
+  if (!tracking) return;
+  // The plan as the job records it: labels and overrides for the parent's params and table.
+  const variants = d.sweepVariants.map((v) => ({ ...v, spec }));
+  const jobs = await sweepJobs(queue, d.experiment, variants);
+  if (!jobs.every((j) => j.state === 'completed' || j.state === 'failed')) return;
+  const { metric, mode } = spec.training.objective;
+  const closed = await closeParentIfSettled(
+    new MlflowClient(tracking),
+    { experiment: d.experiment, specFile: d.spec, specText: text, plan: { sweepId: d.sweepId, variants } },
+    jobs,
+    { metric, greaterIsBetter: modeFor(metric, mode) === 'max' },
+  );
+  if (closed) opts.info(`[${opts.name}] sweep ${d.sweepId}: every variant settled; MLflow parent run closed`);
+}

@@ -6,6 +6,7 @@ import { sha256Hex } from '../data/digest.ts';
 import { stepsBetween } from '../model/graph.ts';
 import { cacheBlocker, frozenBoundaries, type FrozenBoundary } from '../model/frozen-boundary.ts';
 import { exportOnnx, UnsupportedLayerError } from '../model/onnx/export.ts';
+import { VariantFailure } from './fit.ts';
 
 /** What the run output, the run store and MLflow say about a variant's frozen-layer features. */
 export interface FeatureCacheReport {
@@ -98,6 +99,24 @@ interface Computed {
   from: string;
 }
 
+function nonFinite(values: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) n++;
+  return n;
+}
+
+/**
+ * Infinite or NaN inputs (say, a data.scale that overflows float32) make NaN in tfjs and a NaN
+ * loss, but onnxruntime's Relu and pooling can turn them into finite garbage that trains quietly;
+ * either end of the frozen layers holding such values fails the variant, as training would.
+ */
+function checkFinite(inputs: Float32Array, outputs: Float32Array, layer: string): void {
+  const bad = nonFinite(inputs);
+  if (bad) throw new VariantFailure(`the inputs hold ${bad} NaN or infinite values (check data.scale and base_model.preprocess)`);
+  const out = nonFinite(outputs);
+  if (out) throw new VariantFailure(`the frozen layers output ${out} NaN or infinite values at ${layer}`);
+}
+
 /** Features under `key` from the cache, or computed, timed and stored; reported either way. */
 async function cachedOrComputed(
   cache: FrozenFeatureCache,
@@ -105,7 +124,7 @@ async function cachedOrComputed(
   layer: string,
   engine: string,
   note: string,
-  rows: number,
+  inputs: Float32Array,
   compute: () => Promise<Computed>,
 ): Promise<{ report: FeatureCacheReport; data: Float32Array; shape: number[] }> {
   const hit = await cache.get(key);
@@ -119,6 +138,8 @@ async function cachedOrComputed(
   const started = performance.now();
   const computed = await compute();
   const seconds = (performance.now() - started) / 1000;
+  checkFinite(inputs, computed.data, layer);
+  const rows = computed.data.length / computed.shape.reduce((a, b) => a * b, 1);
   await cache.put({ key, boundary: layer, shape: computed.shape, rows, engine, seconds, createdAt: new Date().toISOString() }, computed.data);
   return {
     report: { status: 'miss', detail: `features of ${layer} computed from ${computed.from} in ${seconds.toFixed(1)}s (${engine}${note}) and cached`, boundary: layer, engine, seconds },
@@ -126,8 +147,6 @@ async function cachedOrComputed(
     shape: computed.shape,
   };
 }
-
-const rowsOf = (data: FeatureRequest['data']): number => data.features.length / data.exampleShape.reduce((a, b) => a * b, 1);
 
 /**
  * The frozen layers' output for every example, from the cache or computed once (onnxruntime when
@@ -151,7 +170,7 @@ export async function frozenFeatures(req: FeatureRequest): Promise<{ report: Fea
     }
     return { ...(await runOnnx(onnx, req.data.features, req.data.exampleShape)), from: 'the input' };
   };
-  const got = await cachedOrComputed(req.cache, cacheKey(req.model, boundary, req.data.digest, engine), boundary.layer, engine, note, rowsOf(req.data), compute);
+  const got = await cachedOrComputed(req.cache, cacheKey(req.model, boundary, req.data.digest, engine), boundary.layer, engine, note, req.data.features, compute);
   return { report: got.report, features: { boundary, features: got.data, shape: got.shape } };
 }
 
@@ -171,9 +190,10 @@ export async function onnxBaseFeatures(
     const started = performance.now();
     const computed = await compute();
     const seconds = (performance.now() - started) / 1000;
+    checkFinite(data.features, computed.data, layer);
     const detail = `turned off (--no-feature-cache); features of the ONNX base at ${layer} computed in ${seconds.toFixed(1)}s (${engine})`;
     return { report: { status: 'off', detail, boundary: layer, engine, seconds }, data: computed.data, shape: computed.shape };
   }
   const key = sha256Hex([`tunespec-onnx-base-v${FORMAT}\n`, graph, `\n${layer}\n${data.digest}\n${engine}`]).slice(0, 32);
-  return cachedOrComputed(cache, key, layer, engine, '', rowsOf(data), compute);
+  return cachedOrComputed(cache, key, layer, engine, '', data.features, compute);
 }

@@ -212,3 +212,13 @@ test('export.onnx: false writes no model.onnx; by default it is written with its
   assert.ok(!readdirSync(off.dir).includes('model.onnx'));
   assert.doesNotMatch(out, /model\.onnx/);
 });
+
+test('non-finite inputs fail the variant instead of training on what onnxruntime makes of them', () => {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { epochs: 1, sweep: '  training.learning_rate: [0.01]' });
+  writeFileSync(spec, readFileSync(spec, 'utf8').replace('  limit_per_class: 60', '  limit_per_class: 60\n  scale: 1.0e-38'));
+  const r = tunespec(['run', spec, '--runs-dir', join(dir, 'r')], undefined, { TUNESPEC_CACHE_DIR: join(dir, 'cache') });
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /failed in [\d.]+s: the inputs hold \d+ NaN or infinite values \(check data\.scale and base_model\.preprocess\)/);
+  assert.equal(cacheEntries(join(dir, 'cache')).length, 0, 'nothing non-finite is cached');
+});

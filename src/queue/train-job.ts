@@ -3,18 +3,13 @@ import { resolve } from 'node:path';
 import { SpecError, TunespecError } from '../errors.ts';
 import type { EngineRequest } from '../engine/backends.ts';
 import type { Variant } from '../plan/expand.ts';
-import { variantCharts } from '../report/charts/variant-charts.ts';
-import { LocalRunStore, readStoredVariant } from '../track/local-store.ts';
-import { MlflowClient } from '../track/mlflow/client.ts';
-import { resolveTrackingConfig } from '../track/mlflow/config.ts';
-import { MlflowLogger } from '../track/mlflow/logger.ts';
-import { provenanceOf } from '../track/provenance.ts';
+import { readStoredVariant } from '../track/local-store.ts';
 import { storeForOneOfMany } from '../track/one-of-many.ts';
 import type { SweepListener, VariantResult } from '../train/events.ts';
-import { modeFor } from '../train/schedule.ts';
 import { runSweep } from '../train/sweep.ts';
 import { FrozenFeatureCache } from '../engine/feature-cache.ts';
 import { loadSpec, type LoadedSpec } from '../cli/load-spec.ts';
+import { openSweepSinks } from '../cli/sweep-sinks.ts';
 import { sha256, type VariantJob } from './job.ts';
 
 /** A worker whose copy of the sources does not match the submitter's: another worker may have the right files. */
@@ -83,21 +78,19 @@ export async function trainJob(
   progress: SweepListener,
 ): Promise<TrainedJob> {
   const { spec, variant } = await loadJobSpec(job, setup.name);
-  const store = new LocalRunStore(resolve(setup.runsDir), { render: variantCharts, provenance: await provenanceOf(job.spec), sharedSweeps: true });
-  const completed = await store.completed(spec.experiment.name);
-  const tracking = resolveTrackingConfig({ flag: job.trackingUri ?? setup.trackingUri, spec: spec.experiment.tracking, specName: spec.experiment.name, env: process.env });
-  const { metric, mode } = spec.experiment.training.objective;
-  const mlflow =
-    tracking &&
-    new MlflowLogger(new MlflowClient(tracking), store, {
-      objective: { metric, greaterIsBetter: modeFor(metric, mode) === 'max' },
-      specText: spec.text,
-      warn: setup.warn,
-      info: setup.info,
-      syncCommand: `tunespec sync ${job.spec} --runs-dir ${setup.runsDir}`,
-      extraTags: [{ key: 'tunespec.worker', value: setup.name }],
-      leaveParentOpen: true,
-    });
+  const { store, completed, mlflow } = await openSweepSinks({
+    specFile: job.spec,
+    experiment: spec.experiment,
+    specText: spec.text,
+    runsDir: setup.runsDir,
+    sharedSweeps: true,
+    trackingUri: job.trackingUri ?? setup.trackingUri,
+    warn: setup.warn,
+    info: setup.info,
+    syncCommand: `tunespec sync ${job.spec} --runs-dir ${setup.runsDir}`,
+    extraTags: [{ key: 'tunespec.worker', value: setup.name }],
+    leaveParentOpen: true,
+  });
   await mlflow?.connect();
   const storeView = storeForOneOfMany(store, spec.plan, false);
   const results = await runSweep(

@@ -1,19 +1,12 @@
-import { resolve } from 'node:path';
 import type { EngineRequest } from '../../engine/backends.ts';
 import { ListrProgress } from '../../report/listr-progress.ts';
 import { LineLog } from '../../report/line-log.ts';
-import { LocalRunStore } from '../../track/local-store.ts';
 import { runSweep } from '../../train/sweep.ts';
 import type { SweepListener, VariantInfo } from '../../train/events.ts';
 import type { FeatureCacheReport } from '../../train/frozen-features.ts';
 import { UsageError } from '../../errors.ts';
-import { variantCharts } from '../../report/charts/variant-charts.ts';
-import { provenanceOf } from '../../track/provenance.ts';
-import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
-import { MlflowClient } from '../../track/mlflow/client.ts';
-import { MlflowLogger } from '../../track/mlflow/logger.ts';
-import { modeFor } from '../../train/schedule.ts';
 import { loadSpec } from '../load-spec.ts';
+import { openSweepSinks } from '../sweep-sinks.ts';
 import { FrozenFeatureCache } from '../../engine/feature-cache.ts';
 import type { Io } from '../io.ts';
 import { variantAtIndex } from '../../plan/index-of.ts';
@@ -55,19 +48,17 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
     throw new UsageError(`--only: no variant ${unknown.join(', ')} in this plan; run \`tunespec plan ${file}\` to list them`);
   }
   // Array tasks share a sweep folder (shared storage): none may clear another's staging folder.
-  const store = new LocalRunStore(resolve(opts.runsDir), { render: variantCharts, provenance: await provenanceOf(file), sharedSweeps: opts.index !== undefined });
-  const completed = await store.completed(spec.experiment.name);
-  const tracking = resolveTrackingConfig({ flag: opts.trackingUri, spec: spec.experiment.tracking, specName: spec.experiment.name, env: process.env });
-  const { metric, mode } = spec.experiment.training.objective;
-  const mlflow =
-    tracking &&
-    new MlflowLogger(new MlflowClient(tracking), store, {
-      objective: { metric, greaterIsBetter: modeFor(metric, mode) === 'max' },
-      specText: spec.text,
-      warn: io.err,
-      info: io.out,
-      syncCommand: `tunespec sync ${file}`,
-    });
+  const { store, completed, mlflow } = await openSweepSinks({
+    specFile: file,
+    experiment: spec.experiment,
+    specText: spec.text,
+    runsDir: opts.runsDir,
+    sharedSweeps: opts.index !== undefined,
+    trackingUri: opts.trackingUri,
+    warn: io.err,
+    info: io.out,
+    syncCommand: `tunespec sync ${file}`,
+  });
   // Before anything is trained or written: a server that refuses us is a mistake to fix first.
   await mlflow?.connect();
   const progress: SweepListener = process.stdout.isTTY ? new ListrProgress() : new LineLog(io.out);

@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { TrackingError } from '../../errors.ts';
 import { comparisonTables } from '../comparison.ts';
 import { readHistory, type StoredVariant, type SweepRecord } from '../local-store.ts';
-import type { MlflowClient, Run, RunInfo, RunStatus } from './client.ts';
+import type { DatasetInput, MlflowClient, Run, RunInfo, RunStatus } from './client.ts';
 import { childContent, parentNote, parentRunName, provenanceTags, STATUS, sweptAxes, TAG } from './content.ts';
 import type { KeyValue, Metric } from './limits.ts';
 
@@ -47,6 +47,21 @@ export async function ensureExperiment(client: MlflowClient, name: string, objec
     }
   }
   return exp.experiment_id;
+}
+
+/**
+ * Variants of one sweep share their datasets, and MLflow's SQL store creates a dataset on first
+ * use: two processes logging the same new dataset at once (array tasks) make the second insert a
+ * constraint error. By then the dataset exists, so logging again links it.
+ */
+async function logInputs(client: MlflowClient, runId: string, inputs: DatasetInput[]): Promise<void> {
+  try {
+    await client.logInputs(runId, inputs);
+  } catch (err) {
+    if (!(err instanceof TrackingError) || err.status !== 400 || !/UNIQUE constraint|IntegrityError|Duplicate entry/i.test(err.message)) throw err;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await client.logInputs(runId, inputs);
+  }
 }
 
 /**
@@ -200,7 +215,7 @@ export class SweepTracker {
     const content = await childContent(v, this.sweep, history);
     const run = await this.ensureChild({ variantId: v.status.variant, attempt: v.status.attempt, ...content });
     await this.client.logBatch(run.run_id, { params: content.params, tags: content.tags });
-    if (content.inputs.length) await this.client.logInputs(run.run_id, content.inputs);
+    if (content.inputs.length) await logInputs(this.client, run.run_id, content.inputs);
     const missing: Metric[] = [];
     for (const key of new Set(content.metrics.map((m) => m.key))) {
       const logged = new Set((await this.client.getMetricHistory(run.run_id, key)).map((m) => m.step));

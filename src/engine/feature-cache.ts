@@ -81,10 +81,6 @@ export class FrozenFeatureCache {
     return { meta, features };
   }
 
-  async has(key: string): Promise<boolean> {
-    return (await stat(this.paths(key).meta).catch(() => undefined)) !== undefined;
-  }
-
   /** Stores an entry (features first, metadata last), then evicts down to the cap, never this entry. */
   async put(meta: FeatureEntryMeta, features: Float32Array): Promise<void> {
     await mkdir(this.dir, { recursive: true });

@@ -1,17 +1,15 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Engine } from '../engine/backends.ts';
 import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
-import { OnnxSession } from '../engine/onnx-runtime.ts';
+import { cutOnnxBase } from '../engine/onnx-base.ts';
 import { hasAugmentation } from '../data/augment.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { gatherRows } from '../data/gather.ts';
 import type { Split } from '../data/split.ts';
 import { buildHeadModel, buildModel, disposeVariantModel, loadBase, type BuiltModel } from '../model/build.ts';
 import { modelFrom } from '../model/graph.ts';
-import { inputShape, truncateAt } from '../model/onnx/edit.ts';
 import type { BaseModel } from '../model/source.ts';
 import type { LayerInfo } from '../model/topology.ts';
-import { ModelError } from '../errors.ts';
 import type { Experiment } from '../spec/types.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
@@ -102,30 +100,11 @@ async function tfjsBase(input: SetupInput & { base: { format: 'tfjs' } }): Promi
   }
 }
 
-/** The rank of what a cut graph outputs, from one example: ONNX files rarely declare inner shapes. */
-async function outputRank(graph: Uint8Array, input: SetupInput): Promise<number> {
-  const session = await OnnxSession.load(graph);
-  try {
-    const width = input.dataset.exampleShape.reduce((a, b) => a * b, 1);
-    return (await session.run(input.dataset.features.subarray(0, width), input.dataset.exampleShape, 1)).shape.length + 1;
-  } finally {
-    await session.dispose();
-  }
-}
-
 async function onnxBase(input: SetupInput & { base: { format: 'onnx' } }): Promise<VariantSetup> {
   const tf = input.engine.tf;
   const cut = input.baseLayers[input.cutIndex].name;
   const layout = input.spec.base_model.preprocess?.layout ?? 'nhwc';
-  let graph = truncateAt(input.base.bytes, cut, layout);
-  const takes = inputShape(graph);
-  const have = input.dataset.exampleShape;
-  if (takes.length !== have.length || takes.some((d, i) => d !== null && d !== have[i])) {
-    throw new ModelError(
-      `the ONNX base takes examples of shape [${takes.map((d) => d ?? '?').join(', ')}] (NHWC, after layout ${layout}), but the data gives [${have.join(', ')}] after preprocessing; set base_model.preprocess (resize, channels, layout)`,
-    );
-  }
-  if (layout === 'nchw' && (await outputRank(graph, input)) === 4) graph = truncateAt(input.base.bytes, cut, layout, 4);
+  const { graph } = await cutOnnxBase(input.base.bytes, cut, layout, { x: input.dataset.features, shape: input.dataset.exampleShape });
   const features = await onnxBaseFeatures(graph, cut, input.dataset, input.cache);
   const kept = input.baseLayers.slice(0, input.cutIndex + 1);
   const built = buildHeadModel(tf, features.shape, kept, input.spec);

@@ -1,5 +1,5 @@
 import { ModelError } from '../../errors.ts';
-import { onnx, valueInfo, type Onnx } from './proto.ts';
+import { onnx, type Onnx } from './proto.ts';
 
 export type Layout = 'nhwc' | 'nchw';
 
@@ -92,4 +92,3 @@ export function inputShape(bytes: Uint8Array): (number | null)[] {
   return dims.slice(1).map((d) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : null));
 }
 
-export { valueInfo };

@@ -23,7 +23,6 @@ split picks, written by bench/frozen-backbone.ts) so both tools score the same i
 Usage: python bench/keras_peers.py --mode a|b|c --model MODEL.keras --split SPLIT.json [options]
 """
 import argparse
-import gzip
 import json
 import os
 import resource
@@ -39,17 +38,10 @@ import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from keras_io import read_idx  # noqa: E402
+
 SIZE = 96
-
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    magic = int.from_bytes(raw[0:4], "big")
-    ndim = magic & 0xFF
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def load_data(images, labels, classes, limit):

@@ -6,7 +6,6 @@ write them: an NCHW input (as PyTorch models take), Transpose/Conv/Relu nodes na
 Pre-trained briefly with Keras on Fashion-MNIST TRAIN classes 0-4; the fine-tuning tests then
 learn classes 5-9 on its features. Regenerate with: bash scripts/make-onnx-base.sh
 """
-import gzip
 import os
 import sys
 
@@ -17,21 +16,15 @@ import numpy as np
 import tensorflow as tf
 import tf2onnx
 
+from keras_io import read_idx
+
 DATA = "/usr/share/datasets/fashion-mnist"
-
-
-def idx(path):
-    with gzip.open(path) as f:
-        raw = f.read()
-    rank = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(rank)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * rank).reshape(dims)
 
 
 def main(out):
     tf.keras.utils.set_random_seed(7)
-    x = idx(f"{DATA}/train-images-idx3-ubyte.gz")
-    y = idx(f"{DATA}/train-labels-idx1-ubyte.gz")
+    x = read_idx(f"{DATA}/train-images-idx3-ubyte.gz")
+    y = read_idx(f"{DATA}/train-labels-idx1-ubyte.gz")
     keep = np.nonzero(y < 5)[0][:15000]
     # NCHW, as a PyTorch model takes it; values in [0, 1].
     x = (x[keep].astype("float32") / 255.0)[:, None, :, :]

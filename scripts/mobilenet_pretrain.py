@@ -24,7 +24,6 @@ Usage: python scripts/mobilenet_pretrain.py OUT_DIR [--per-class 2000] [--epochs
 Run everything with: bash scripts/mobilenet-base.sh
 """
 import argparse
-import gzip
 import json
 import os
 import sys
@@ -38,22 +37,12 @@ import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
+from keras_io import read_idx, write_weights  # noqa: E402
+
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 CLASSES = [0, 1, 2, 3, 4]
 SIZE = 96
 CHECK_PER_SIDE = 100
-
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    magic = int.from_bytes(raw[0:4], "big")
-    ndim = magic & 0xFF
-    if magic >> 16 != 0 or (magic >> 8) & 0xFF != 0x08:
-        raise ValueError(f"{path}: unexpected IDX magic {magic:#010x}")
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def select(prefix, classes, per_class):
@@ -139,24 +128,8 @@ def main():
     model.save(os.path.join(args.out_dir, "model.keras"))
 
     config_layers = {l["name"]: l for l in model.get_config()["layers"]}
-    entries = []
-    offset = 0
-    with open(os.path.join(args.out_dir, "weights.bin"), "wb") as f:
-        for layer in model.layers:
-            ws = []
-            for var, val in zip(layer.weights, layer.get_weights()):
-                arr = np.ascontiguousarray(val, dtype="<f4")
-                f.write(arr.tobytes())
-                leaf = getattr(var, "path", var.name).split("/")[-1].split(":")[0]
-                ws.append({"name": leaf, "shape": list(arr.shape), "offset": offset, "size": int(arr.size)})
-                offset += arr.nbytes
-            entries.append({
-                "name": layer.name,
-                "class_name": layer.__class__.__name__,
-                "config": json.loads(json.dumps(layer.get_config(), default=str)),
-                "inbound": inbound_layers(config_layers[layer.name]),
-                "weights": ws,
-            })
+    entries, offset = write_weights(model, os.path.join(args.out_dir, "weights.bin"),
+                                    lambda layer: {"inbound": inbound_layers(config_layers[layer.name])})
 
     # Check set: t10k images the pre-training never saw, half from classes 0-4, half from 5-9
     # (the classes the bench fine-tunes on, where the features are what matters).

@@ -17,7 +17,6 @@ Usage: python scripts/pretrain_base.py OUT_DIR [--epochs 4] [--seed 1234]
 Regenerate everything with: npm run make:base-model
 """
 import argparse
-import gzip
 import json
 import os
 import sys
@@ -33,22 +32,11 @@ import tensorflow as tf  # noqa: E402
 from tensorflow import keras  # noqa: E402
 from tensorflow.keras import layers  # noqa: E402
 
+from keras_io import read_idx, write_weights  # noqa: E402
+
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 CLASSES = [0, 1, 2, 3, 4]
 CHECK_N = 200
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    magic = int.from_bytes(raw[0:4], "big")
-    ndim = magic & 0xFF
-    dtype_code = (magic >> 8) & 0xFF
-    if magic >> 16 != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path}: unexpected IDX magic {magic:#010x}")
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    return data.reshape(dims)
 
 
 def load_split(prefix):
@@ -117,25 +105,7 @@ def main():
     print(f"trained in {train_seconds:.1f}s; val_loss={val_loss:.4f} val_acc={val_acc:.4f}", flush=True)
 
     # Weights, in Keras get_weights() order per layer.
-    layer_entries = []
-    offset = 0
-    with open(os.path.join(args.out_dir, "weights.bin"), "wb") as f:
-        for layer in model.layers:
-            ws = []
-            for var, val in zip(layer.weights, layer.get_weights()):
-                arr = np.ascontiguousarray(val, dtype="<f4")
-                f.write(arr.tobytes())
-                # var.path is "conv1/kernel" in Keras 3; keep only the leaf name.
-                name = getattr(var, "path", var.name).split("/")[-1].split(":")[0]
-                ws.append({"name": name, "shape": list(arr.shape), "offset": offset, "size": int(arr.size)})
-                offset += arr.nbytes
-            layer_entries.append({
-                "name": layer.name,
-                "class_name": layer.__class__.__name__,
-                # Full Keras config, so build_base_model.ts can diff it against tfjs's.
-                "config": json.loads(json.dumps(layer.get_config(), default=str)),
-                "weights": ws,
-            })
+    layer_entries, offset = write_weights(model, os.path.join(args.out_dir, "weights.bin"))
 
     # Fixed check set: the first CHECK_N test images of classes 0-4 (file order).
     cx, cy = x_test[:CHECK_N], y_test[:CHECK_N]

@@ -17,6 +17,7 @@
 //       [--parts keras-a,keras-b,ts-cold,ts-warm,ts-off,keras-c,ts-unfreeze-off,ts-unfreeze-on,spec,seed-spread]
 // (--merge folds the runs of an earlier invocation into this one's table, e.g. slow parts run apart.)
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,9 @@ import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { parse, stringify } from 'yaml';
 import { splitDataset } from '../src/data/split.ts';
+import { ALL_PARTS, renderReport, type FeatureParity, type Outcome, type Part, type Spread, type SpreadKey } from './lib/frozen-report.ts';
+import { measure, median, type Measured } from './lib/measure.ts';
+import { readRunStore, type StoredRun } from './lib/run-store.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CACHE = join(ROOT, 'bench', '.cache');
@@ -31,8 +35,6 @@ const BIN = join(ROOT, 'bin', 'tunespec.js');
 const FROZEN_SPEC = join(ROOT, 'bench', 'specs', 'mobilenet-frozen.yaml');
 const UNFREEZE_SPEC = join(ROOT, 'bench', 'specs', 'mobilenet-unfreeze.yaml');
 const KERAS_MODEL = join(CACHE, 'mobilenet-base', 'dump', 'model.keras');
-const ALL_PARTS = ['keras-a', 'keras-b', 'ts-cold', 'ts-warm', 'ts-off', 'keras-c', 'ts-unfreeze-off', 'ts-unfreeze-on', 'spec', 'seed-spread'] as const;
-type Part = (typeof ALL_PARTS)[number];
 
 const { values: opts } = parseArgs({
   options: {
@@ -43,52 +45,13 @@ const { values: opts } = parseArgs({
   },
 });
 const rounds = Number(opts.rounds);
+const EXTRA_SEEDS = [1, 2, 3, 4];
 const parts = new Set(opts.parts!.split(',').map((p) => p.trim()) as Part[]);
 for (const p of parts) if (!ALL_PARTS.includes(p)) throw new Error(`--parts: unknown part ${p} (known: ${ALL_PARTS.join(', ')})`);
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const rel = (p: string) => relative(ROOT, p) || '.';
 const log = (s: string) => console.log(s);
 
-// ---------------------------------------------------------------------------------------------
-// Child processes, timed, with their peak RSS.
-
-interface Measured { seconds: number; cpuSeconds: number; rssMiB: number; code: number | null; stdout: string; stderr: string }
-
-const HAVE_TIME = existsSync('/usr/bin/time');
-const RSS_WRAPPER =
-  'import resource,subprocess,sys\nr=subprocess.run(sys.argv[2:])\n' +
-  'u=resource.getrusage(resource.RUSAGE_CHILDREN)\n' +
-  'open(sys.argv[1],"w").write(f"{u.ru_maxrss} {u.ru_utime} {u.ru_stime}")\nsys.exit(r.returncode)';
-
-function measure(cmd: string[], env: NodeJS.ProcessEnv = {}): Measured {
-  const dir = mkdtempSync(join(CACHE, 'tmp-rss-'));
-  const rssFile = join(dir, 'rss');
-  const wrapped = HAVE_TIME ? ['/usr/bin/time', '-f', '%M %U %S', '-o', rssFile, ...cmd] : ['python3', '-c', RSS_WRAPPER, rssFile, ...cmd];
-  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MLFLOW_')));
-  const started = performance.now();
-  const r = spawnSync(wrapped[0]!, wrapped.slice(1), {
-    cwd: ROOT,
-    encoding: 'utf8',
-    maxBuffer: 256 * 2 ** 20,
-    env: { ...baseEnv, FORCE_COLOR: '0', ...env },
-  });
-  const seconds = (performance.now() - started) / 1000;
-  // The last line: /usr/bin/time writes "Command exited with non-zero status" before it on failure.
-  const usage = (existsSync(rssFile) ? readFileSync(rssFile, 'utf8').trim().split('\n').pop()! : 'NaN NaN NaN').split(/\s+/).map(Number);
-  rmSync(dir, { recursive: true, force: true });
-  return {
-    seconds,
-    cpuSeconds: usage[1]! + usage[2]!,
-    rssMiB: usage[0]! / 1024,
-    code: r.status,
-    stdout: r.stdout ?? '',
-    stderr: r.stderr ?? '',
-  };
-}
 
 let logName = 'job';
 function mustSucceed(what: string, m: Measured): Measured {
@@ -98,7 +61,7 @@ function mustSucceed(what: string, m: Measured): Measured {
   return m;
 }
 
-const tunespec = (args: string[], env: NodeJS.ProcessEnv = {}) => measure([process.execPath, BIN, ...args], env);
+const tunespec = (args: string[], env: NodeJS.ProcessEnv = {}) => measure([process.execPath, BIN, ...args], { cwd: ROOT, env });
 
 // ---------------------------------------------------------------------------------------------
 // Backbone, split, spec checks.
@@ -119,10 +82,11 @@ function readIdxLabels(path: string): Uint8Array {
   return raw.subarray(4 + 4 * ndim);
 }
 
-interface BenchData { images: string; labels: string; classes: number[]; limit: number; fraction: number; seed: number }
+interface BenchData { images: string; labels: string; classes: number[]; limit: number; fraction: number; seed: number; peerArgs: string[] }
 
 function benchData(specFile: string): BenchData {
   const spec = parse(readFileSync(specFile, 'utf8'));
+  const unfreeze = parse(readFileSync(UNFREEZE_SPEC, 'utf8'));
   return {
     images: spec.data.images,
     labels: spec.data.labels,
@@ -130,6 +94,13 @@ function benchData(specFile: string): BenchData {
     limit: spec.data.limit_per_class,
     fraction: spec.validation?.fraction ?? 0.2,
     seed: spec.validation?.seed ?? 0,
+    // The Keras peers' data and training settings, read from the specs so the tools cannot drift.
+    peerArgs: [
+      '--images', spec.data.images, '--labels', spec.data.labels, '--classes', ...spec.data.classes.map(String),
+      '--limit-per-class', String(spec.data.limit_per_class), '--epochs', String(spec.training.epochs),
+      '--batch-size', String(spec.training.batch_size), '--learning-rates', ...spec.sweep['training.learning_rate'].map(String),
+      '--epochs-c', String(unfreeze.training.epochs), '--lr-c', String(unfreeze.training.learning_rate), '--seed', String(spec.training.seed),
+    ],
   };
 }
 
@@ -166,56 +137,18 @@ function specsValid(): boolean {
 // ---------------------------------------------------------------------------------------------
 // One job of a round: a Keras peer or a tunespec run, with what it reports.
 
-interface Outcome {
-  seconds: number;
-  /** User + system CPU seconds of the child and its children: less sensitive than wall time to a busy machine. */
-  cpuSeconds: number;
-  rssMiB: number;
-  /** Final-epoch validation accuracy by learning rate (as a string). */
-  accuracy: Record<string, number>;
-  examplesPerSecond?: number;
-  detail: string;
-}
-
 function kerasPeer(py: string, mode: 'a' | 'b' | 'c', split: string, d: BenchData): Outcome {
   const m = mustSucceed(`keras peer (${mode})`, measure([
     py, join(ROOT, 'bench', 'keras_peers.py'), '--mode', mode, '--model', KERAS_MODEL, '--split', split,
-    '--images', d.images, '--labels', d.labels, '--classes', ...d.classes.map(String), '--limit-per-class', String(d.limit),
-  ]));
+    ...d.peerArgs,
+  ], { cwd: ROOT }));
   const report = JSON.parse(m.stdout.trim().split('\n').pop()!);
   const accuracy = Object.fromEntries(Object.entries(report.results as Record<string, { val_accuracy: number }>).map(([lr, r]) => [String(Number(lr)), r.val_accuracy]));
   const detail = mode === 'b' ? `extraction ${report.extract_seconds} s` : mode === 'c' ? `train steps alone ${report.train_step_examples_per_second} ex/s` : `fit ${report.sweep_seconds} s`;
   return { seconds: m.seconds, cpuSeconds: m.cpuSeconds, rssMiB: m.rssMiB, accuracy, examplesPerSecond: report.examples_per_second, detail: `${detail}; data ${report.data_seconds} s` };
 }
 
-interface StoredRun { lr: string; valAccuracy: number; examplesPerSecond: number[]; status: string; engine: string }
-
-function readRunStore(runsDir: string): StoredRun[] {
-  const out: StoredRun[] = [];
-  for (const exp of readdirSync(runsDir)) {
-    const expDir = join(runsDir, exp);
-    for (const sweep of readdirSync(expDir).filter((s) => !s.startsWith('.'))) {
-      const sweepDir = join(expDir, sweep);
-      for (const v of readdirSync(sweepDir, { withFileTypes: true })) {
-        if (!v.isDirectory() || v.name.startsWith('.')) continue;
-        const dir = join(sweepDir, v.name);
-        const params = JSON.parse(readFileSync(join(dir, 'params.json'), 'utf8'));
-        const status = JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'));
-        const history = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-        out.push({
-          lr: String(params['training.learning_rate']),
-          valAccuracy: history.at(-1)?.val_accuracy ?? NaN,
-          examplesPerSecond: history.map((h) => h.examples_per_second),
-          status: status.status,
-          engine: [status.engine?.name, status.engine?.version].filter(Boolean).join(' '),
-        });
-      }
-    }
-  }
-  return out;
-}
-
-function tunespecRun(spec: string, cache: 'off' | string): Outcome {
+function tunespecRun(spec: string, cache: 'off' | string): Outcome & { stored: StoredRun[] } {
   const runs = mkdtempSync(join(CACHE, 'tmp-runs-'));
   try {
     const args = ['run', spec, '--backend', 'native', '--force', '--runs-dir', runs];
@@ -233,6 +166,7 @@ function tunespecRun(spec: string, cache: 'off' | string): Outcome {
       accuracy: Object.fromEntries(stored.map((s) => [String(Number(s.lr)), s.valAccuracy])),
       examplesPerSecond: eps.length ? median(eps) : undefined,
       detail: `engine ${stored[0]?.engine ?? '?'}${cacheLines.length ? `; ${cacheLines[0]!.trim()}` : ''}`,
+      stored,
     };
   } finally {
     rmSync(runs, { recursive: true, force: true });
@@ -242,29 +176,35 @@ function tunespecRun(spec: string, cache: 'off' | string): Outcome {
 // ---------------------------------------------------------------------------------------------
 // Spec throughput.
 
-function specThroughput(variants: number): { rows: string[]; base: string } {
-  // The bench's own spec when it validates (with the features it needs), else the quickstart's.
-  const useFrozen = tunespec(['validate', FROZEN_SPEC]).code === 0;
-  const baseFile = useFrozen ? FROZEN_SPEC : join(ROOT, 'experiments', 'quickstart.yaml');
+/** A copy of a bench spec under bench/.cache/specs/ with its paths made absolute and a new sweep. */
+function derivedSpec(baseFile: string, name: string, sweep: Record<string, unknown[]>): string {
   const spec = parse(readFileSync(baseFile, 'utf8'));
   const abs = (p: string) => (p.startsWith('/') ? p : join(baseFile, '..', p));
   spec.base_model.source = abs(spec.base_model.source);
   spec.data.images = abs(spec.data.images);
   spec.data.labels = abs(spec.data.labels);
-  spec.name = 'bench-spec-throughput';
+  spec.name = name;
+  spec.sweep = sweep;
+  const file = join(CACHE, 'specs', `${name}.yaml`);
+  mkdirSync(join(CACHE, 'specs'), { recursive: true });
+  writeFileSync(file, stringify(spec));
+  return file;
+}
+
+function specThroughput(variants: number): { rows: string[]; base: string } {
+  // The bench's own spec when it validates (with the features it needs), else the quickstart's.
+  const useFrozen = tunespec(['validate', FROZEN_SPEC]).code === 0;
+  const baseFile = useFrozen ? FROZEN_SPEC : join(ROOT, 'experiments', 'quickstart.yaml');
   // 10 x 10 x 10 x 10 = 10,000 for the default; other counts keep the first three axes at 10.
   const axis = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
   const last = Math.max(1, Math.round(variants / 1000));
-  spec.sweep = {
+  const n = 1000 * last;
+  const file = derivedSpec(baseFile, `bench-grid-${n}`, {
     'training.learning_rate': axis(10, (i) => Number((0.1 / 2 ** i).toPrecision(4))),
     'training.batch_size': axis(10, (i) => 16 * (i + 1)),
     'training.seed': axis(10, (i) => i),
     'validation.seed': axis(last, (i) => i),
-  };
-  const n = 1000 * last;
-  const file = join(CACHE, 'specs', `grid-${n}.yaml`);
-  mkdirSync(join(CACHE, 'specs'), { recursive: true });
-  writeFileSync(file, stringify(spec));
+  });
   const rows: string[] = [];
   logName = 'spec';
   for (const cmd of ['validate', 'plan'] as const) {
@@ -293,9 +233,11 @@ const tsWanted = [...parts].some((p) => p.startsWith('ts-'));
 const tsOk = tsWanted && specsValid();
 
 type Job = { part: Part; run: () => Outcome };
-const warmCache = join(CACHE, 'feature-cache-warm');
-const coldCache = join(CACHE, 'feature-cache-cold');
-const unfreezeCache = join(CACHE, 'feature-cache-unfreeze');
+// Named after the backbone's weights, so a rebuilt backbone never finds the last one's "warm" cache.
+const backbone = createHash('sha256').update(readFileSync(join(CACHE, 'mobilenet-base', 'weights.bin'))).digest('hex').slice(0, 12);
+const warmCache = join(CACHE, `feature-cache-warm-${backbone}`);
+const coldCache = join(CACHE, `feature-cache-cold-${backbone}`);
+const unfreezeCache = join(CACHE, `feature-cache-unfreeze-${backbone}`);
 const jobs = ([
   { part: 'keras-a', run: () => kerasPeer(py, 'a', split, data) },
   { part: 'keras-b', run: () => kerasPeer(py, 'b', split, data) },
@@ -329,12 +271,19 @@ if (jobs.some((j) => j.part === 'ts-warm') && !hasEntry(warmCache)) {
 }
 
 const outcomes = new Map<Part, Outcome[]>();
-let spread: { seeds: number[]; val_accuracy: Record<string, number[]> } | undefined;
-let featureParity: { max_abs_diff: number; mean_abs_diff: number; max_abs_feature: number } | undefined;
+const now = new Date();
+const resultsFile = join(CACHE, 'results', `frozen-backbone-${now.toISOString().replace(/[:.]/g, '-')}.json`);
+// Written after every job, so a crash in round 3 keeps rounds 1-2 for --merge.
+const saveResults = (table?: string) => {
+  mkdirSync(join(CACHE, 'results'), { recursive: true });
+  writeFileSync(resultsFile, JSON.stringify({ date: now.toISOString(), rounds, parts: [...parts], outcomes: Object.fromEntries(outcomes), spreads, featureParity, table }, null, 1));
+};
+let spreads: Partial<Record<SpreadKey, Spread>> = {};
+let featureParity: FeatureParity | undefined;
 // Figures of earlier invocations (--merge results.json), e.g. the slow peers measured on their own.
 for (const file of opts.merge!) {
-  const earlier = JSON.parse(readFileSync(file, 'utf8')) as { outcomes: Record<Part, Outcome[]>; spread?: typeof spread; featureParity?: typeof featureParity };
-  spread = earlier.spread ?? spread;
+  const earlier = JSON.parse(readFileSync(file, 'utf8')) as { outcomes: Record<Part, Outcome[]>; spreads?: typeof spreads; featureParity?: typeof featureParity };
+  spreads = { ...spreads, ...earlier.spreads };
   featureParity = earlier.featureParity ?? featureParity;
   for (const [part, os] of Object.entries(earlier.outcomes) as [Part, Outcome[]][]) outcomes.set(part, [...(outcomes.get(part) ?? []), ...os]);
   log(`==> merged ${rel(file)}: ${Object.entries(earlier.outcomes).map(([p, os]) => `${p} x${os.length}`).join(', ')}`);
@@ -346,133 +295,50 @@ for (let round = 0; round < rounds; round++) {
     logName = `${job.part}-round${round + 1}`;
     const o = job.run();
     outcomes.set(job.part, [...(outcomes.get(job.part) ?? []), o]);
+    saveResults();
     const acc = Object.entries(o.accuracy).map(([lr, a]) => `${lr}: ${(a * 100).toFixed(1)}%`).join(', ');
     log(`    ${o.seconds.toFixed(1)} s (CPU ${o.cpuSeconds.toFixed(1)} s), peak RSS ${o.rssMiB.toFixed(0)} MiB${o.examplesPerSecond ? `, ${o.examplesPerSecond.toFixed(0)} ex/s` : ''}; val accuracy ${acc}; ${o.detail}`);
   }
 }
 
-// Untimed: how far Keras's own accuracies move with the seed (head init, shuffling), and
-// whether tunespec's cached features are Keras's features.
+// Untimed: how far each tool's accuracies move with the seed alone (head initialisation,
+// shuffling), which is the yardstick for the 1-point agreement; and whether tunespec's cached
+// features are Keras's features.
 if (parts.has('seed-spread')) {
-  log('==> seed spread (Keras (b), 5 seeds) and feature parity with the tunespec cache (untimed)');
+  const seeds = [Number(parse(readFileSync(FROZEN_SPEC, 'utf8')).training.seed), ...EXTRA_SEEDS];
+  log(`==> seed spread: seeds ${seeds.join(', ')}, both tools, both sweeps; feature parity with the tunespec cache (untimed)`);
   const entry = [warmCache, coldCache].filter(hasEntry).map((d) => join(d, readdirSync(d).find((f) => f.endsWith('.f32'))!))[0];
-  logName = 'seed-spread';
-  const m = mustSucceed('keras peer (b), seed spread', measure([
-    py, join(ROOT, 'bench', 'keras_peers.py'), '--mode', 'b', '--model', KERAS_MODEL, '--split', split,
-    '--images', data.images, '--labels', data.labels, '--classes', ...data.classes.map(String), '--limit-per-class', String(data.limit),
-    '--extra-seeds', '1', '2', '3', '4', ...(entry ? ['--compare-features', entry] : []),
-  ]));
-  const report = JSON.parse(m.stdout.trim().split('\n').pop()!);
-  spread = report.seed_spread;
-  featureParity = report.feature_parity;
-  log(`    ${JSON.stringify(spread)}${featureParity ? `\n    features: ${JSON.stringify(featureParity)}` : ''}`);
+  if (!entry) log('    (no tunespec cache entry for this backbone yet: run ts-cold or ts-warm for the feature comparison)');
+  for (const mode of ['b', 'c'] as const) {
+    logName = `seed-spread-keras-${mode}`;
+    const m = mustSucceed(`keras peer (${mode}), seed spread`, measure([
+      py, join(ROOT, 'bench', 'keras_peers.py'), '--mode', mode, '--model', KERAS_MODEL, '--split', split, ...data.peerArgs,
+      '--extra-seeds', ...EXTRA_SEEDS.map(String), ...(mode === 'b' && entry ? ['--compare-features', entry] : []),
+    ], { cwd: ROOT }));
+    const report = JSON.parse(m.stdout.trim().split('\n').pop()!);
+    spreads[`keras-${mode}`] = report.seed_spread;
+    if (mode === 'b') featureParity = report.feature_parity;
+  }
+  const frozenLrs = parse(readFileSync(FROZEN_SPEC, 'utf8')).sweep['training.learning_rate'];
+  for (const [key, base, sweep, cache] of [
+    ['ts-frozen', FROZEN_SPEC, { 'training.learning_rate': frozenLrs, 'training.seed': seeds }, warmCache],
+    ['ts-unfreeze', UNFREEZE_SPEC, { 'training.seed': seeds }, unfreezeCache],
+  ] as const) {
+    logName = `seed-spread-${key}`;
+    const { stored } = tunespecRun(derivedSpec(base, `bench-${key}-seeds`, sweep), cache);
+    const lrs = [...new Set(stored.map((r) => String(Number(r.lr))))];
+    spreads[key] = {
+      seeds,
+      val_accuracy: Object.fromEntries(lrs.map((lr) => [lr, seeds.map((sd) => stored.find((r) => String(Number(r.lr)) === lr && r.seed === sd)?.valAccuracy ?? NaN)])),
+    };
+  }
+  for (const [k, v] of Object.entries(spreads)) log(`    ${k}: ${JSON.stringify(v.val_accuracy)}`);
+  if (featureParity) log(`    features: ${JSON.stringify(featureParity)}`);
 }
 
 const specRows = parts.has('spec') ? (log('==> spec throughput'), specThroughput(Number(opts['spec-variants']))) : undefined;
 
-// ---------------------------------------------------------------------------------------------
-// Report.
-
-const LABEL: Record<Part, string> = {
-  'keras-a': 'Keras (a): guide, `base.trainable = False`, `fit`',
-  'keras-b': 'Keras (b): features once by hand',
-  'ts-cold': 'tunespec, feature cache cold',
-  'ts-warm': 'tunespec, feature cache warm',
-  'ts-off': 'tunespec, `--no-feature-cache`',
-  'keras-c': 'Keras (c): top block trainable',
-  'ts-unfreeze-off': 'tunespec, top block trainable, `--no-feature-cache`',
-  'ts-unfreeze-on': 'tunespec, top block trainable, feature cache cold',
-  spec: 'spec throughput',
-  'seed-spread': 'Keras (b) seed spread',
-};
-const wall = (p: Part) => (outcomes.get(p)?.length ? median(outcomes.get(p)!.map((o) => o.seconds)) : undefined);
-const cpu = (p: Part): string => {
-  const xs = outcomes.get(p)!.map((o) => o.cpuSeconds).filter((x) => Number.isFinite(x));
-  return xs.length ? `${median(xs).toFixed(0)} s` : '–';
-};
-const rss = (p: Part) => Math.max(...(outcomes.get(p) ?? []).map((o) => o.rssMiB));
-const medianAcc = (p: Part): Record<string, number> => {
-  const os = outcomes.get(p) ?? [];
-  const lrs = [...new Set(os.flatMap((o) => Object.keys(o.accuracy)))].sort((a, b) => Number(b) - Number(a));
-  return Object.fromEntries(lrs.map((lr) => [lr, median(os.map((o) => o.accuracy[lr]!).filter((a) => a !== undefined))]));
-};
-const pct = (a: number | undefined) => (a === undefined || Number.isNaN(a) ? '–' : `${(a * 100).toFixed(1)}%`);
-
-const now = new Date();
-const lines: string[] = [];
-const cpuModel = /Model name:\s*(.+)/.exec(spawnSync('lscpu', { encoding: 'utf8' }).stdout ?? '')?.[1]?.trim() ?? '?';
-const nproc = spawnSync('nproc', { encoding: 'utf8' }).stdout.trim();
-lines.push(
-  `Measured ${now.toISOString().slice(0, 10)} on ${nproc} cores (${cpuModel}), no GPU; ${rounds} round(s), order alternating` +
-    (opts.merge!.length ? `, with the runs of ${opts.merge!.length} earlier invocation(s) merged in (the \`runs\` column counts them all).` : '.'),
-);
-
-function sweepTable(ps: Part[], reference: Part[], title: string): void {
-  const present = ps.filter((p) => outcomes.has(p));
-  if (!present.length) return;
-  const lrs = [...new Set(present.flatMap((p) => Object.keys(medianAcc(p))))].sort((a, b) => Number(b) - Number(a));
-  lines.push('', `**${title}**`, '');
-  lines.push(`| run | runs | median wall | median CPU | ${reference.filter((r) => outcomes.has(r)).map((r) => `/ ${r}`).join(' | ')}${reference.some((r) => outcomes.has(r)) ? ' | ' : ''}peak RSS | ${lrs.map((lr) => `val acc lr ${lr}`).join(' | ')} |`);
-  lines.push(`|---|---|---|---|${reference.filter((r) => outcomes.has(r)).map(() => '---|').join('')}---|${lrs.map(() => '---|').join('')}`);
-  for (const p of present) {
-    const acc = medianAcc(p);
-    const ratios = reference.filter((r) => outcomes.has(r)).map((r) => (wall(r) ? `${(wall(p)! / wall(r)!).toFixed(2)}` : '–'));
-    lines.push(`| ${LABEL[p]} | ${outcomes.get(p)!.length} | ${wall(p)!.toFixed(1)} s | ${cpu(p)} | ${ratios.join(' | ')}${ratios.length ? ' | ' : ''}${(rss(p) / 1024).toFixed(2)} GiB | ${lrs.map((lr) => pct(acc[lr])).join(' | ')} |`);
-  }
-  // Accuracy agreement: every Keras run against every tunespec run, every learning rate; a gap
-  // is put next to Keras's own seed-to-seed spread when the seed-spread part ran.
-  const flags = new Map<string, { text: string; pairs: string[] }>();
-  for (const k of present.filter((p) => p.startsWith('keras'))) {
-    for (const t of present.filter((p) => p.startsWith('ts-'))) {
-      const a = medianAcc(k);
-      const b = medianAcc(t);
-      for (const lr of lrs) {
-        if (a[lr] === undefined || b[lr] === undefined) continue;
-        const d = Math.abs(a[lr]! - b[lr]!) * 100;
-        if (d <= 1) continue;
-        const range = spread?.val_accuracy[String(Number(lr))] ?? spread?.val_accuracy[lr];
-        const inside = range && b[lr]! >= Math.min(...range) - 1e-9 && b[lr]! <= Math.max(...range) + 1e-9;
-        const note = range ? (inside ? ', inside Keras\'s seed spread' : ', OUTSIDE Keras\'s seed spread') : '';
-        const key = `${lr}:${a[lr]}:${b[lr]}`;
-        const flag = flags.get(key) ?? { text: `lr ${lr}: Keras ${pct(a[lr])} vs tunespec ${pct(b[lr])} (${d.toFixed(1)} points${note})`, pairs: [] };
-        flag.pairs.push(`${k}/${t}`);
-        flags.set(key, flag);
-      }
-    }
-  }
-  lines.push('', flags.size ? `Accuracies disagree by more than 1 point: ${[...flags.values()].map((f) => `${f.text} [${f.pairs.join(', ')}]`).join('; ')}.` : 'Every variant\'s accuracy agrees within 1 point across tools.');
-}
-
-sweepTable(['keras-a', 'keras-b', 'ts-cold', 'ts-warm', 'ts-off'], ['keras-a', 'keras-b'], 'Frozen-backbone sweep: 4 learning rates x 5 epochs, 8,000 train / 2,000 validation images, batch 64');
-if (wall('ts-cold') && wall('ts-off')) lines.push(`Feature cache on (cold) / off: ${(wall('ts-cold')! / wall('ts-off')!).toFixed(3)}${wall('ts-warm') ? `; warm / off: ${(wall('ts-warm')! / wall('ts-off')!).toFixed(3)}` : ''}.`);
-
-const unfreeze = (['keras-c', 'ts-unfreeze-off', 'ts-unfreeze-on'] as Part[]).filter((p) => outcomes.has(p));
-if (unfreeze.length) {
-  const eps = (p: Part) => median(outcomes.get(p)!.map((o) => o.examplesPerSecond ?? NaN));
-  lines.push('', '**Partial unfreeze: block_16, Conv_1 and the head trainable, 2 epochs at lr 0.001 (examples/s of the last epoch, validation pass included, as tunespec counts)**', '');
-  lines.push('| run | runs | examples/s | / Keras (c) | median wall | median CPU | peak RSS | val acc |', '|---|---|---|---|---|---|---|---|');
-  for (const p of unfreeze) {
-    const ratio = outcomes.has('keras-c') ? (eps(p) / eps('keras-c')).toFixed(2) : '–';
-    lines.push(`| ${LABEL[p]} | ${outcomes.get(p)!.length} | ${eps(p).toFixed(0)} | ${ratio} | ${wall(p)!.toFixed(1)} s | ${cpu(p)} | ${(rss(p) / 1024).toFixed(2)} GiB | ${Object.values(medianAcc(p)).map(pct).join(', ')} |`);
-  }
-}
-
-if (spread) {
-  const lrs = Object.keys(spread.val_accuracy).sort((a, b) => Number(b) - Number(a));
-  lines.push('', `**Seed spread**: Keras (b) alone, seeds ${spread.seeds.join(', ')} (head initialisation and shuffling), final validation accuracy min–max per learning rate: ` +
-    lrs.map((lr) => { const a = spread!.val_accuracy[lr]!; return `${Number(lr)}: ${pct(Math.min(...a))}–${pct(Math.max(...a))}`; }).join(', ') + '.');
-}
-if (featureParity) {
-  lines.push('', `**Features**: tunespec's cached out_relu features vs Keras's \`base.predict\`, every example: max |diff| ${featureParity.max_abs_diff.toExponential(2)}, mean ${featureParity.mean_abs_diff.toExponential(2)} (largest |feature| ${featureParity.max_abs_feature.toFixed(2)}).`);
-}
-if (specRows) {
-  lines.push('', `**Spec throughput** (grid over learning rate, batch size, training seed and validation seed on ${specRows.base}; each timing is a whole \`tunespec\` process)`, '');
-  lines.push('| command | wall | throughput | peak RSS |', '|---|---|---|---|', ...specRows.rows);
-}
-
-const table = lines.join('\n');
+const table = renderReport({ date: now, rounds, merged: opts.merge!.length, outcomes, spreads, featureParity, specRows });
 log(`\n${table}\n`);
-mkdirSync(join(CACHE, 'results'), { recursive: true });
-const resultsFile = join(CACHE, 'results', `frozen-backbone-${now.toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(resultsFile, JSON.stringify({ date: now.toISOString(), rounds, parts: [...parts], outcomes: Object.fromEntries(outcomes), spread, featureParity, table }, null, 1));
+saveResults(table);
 log(`raw figures: ${rel(resultsFile)}`);

@@ -87,6 +87,17 @@ def compile_model(model, lr):
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
+def unfreeze_model(full, args, classes, seed):
+    """The backbone + a new head, layers from --unfreeze-from on trainable, compiled."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Model(full.input, new_head(full.get_layer(args.cut).output, classes))
+    first = [l.name for l in model.layers].index(args.unfreeze_from)
+    for i, layer in enumerate(model.layers):
+        layer.trainable = i >= first
+    compile_model(model, args.lr_c)
+    return model
+
+
 class EpochClock(keras.callbacks.Callback):
     """Seconds per epoch (training + validation, as tunespec counts) and of its training steps."""
 
@@ -106,13 +117,13 @@ def main():
     ap.add_argument("--mode", choices=["a", "b", "c"], required=True)
     ap.add_argument("--model", required=True, help="pre-trained model.keras")
     ap.add_argument("--cut", default="out_relu")
-    ap.add_argument("--images", default="/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-    ap.add_argument("--labels", default="/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz")
-    ap.add_argument("--classes", type=int, nargs="+", default=[5, 6, 7, 8, 9])
-    ap.add_argument("--limit-per-class", type=int, default=2000)
+    ap.add_argument("--images", default="/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+    ap.add_argument("--labels", default="/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
+    ap.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
+    ap.add_argument("--limit-per-class", type=int, default=1000)
     ap.add_argument("--split", help="JSON {n, train, validation} of indices into the selected examples")
     ap.add_argument("--validation-fraction", type=float, default=0.2)
-    ap.add_argument("--learning-rates", type=float, nargs="+", default=[0.01, 0.003, 0.001, 0.0003])
+    ap.add_argument("--learning-rates", type=float, nargs="+", default=[0.003, 0.001, 0.0003, 0.0001])
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--predict-batch-size", type=int, default=128)
@@ -121,7 +132,7 @@ def main():
     ap.add_argument("--epochs-c", type=int, default=2)
     ap.add_argument("--lr-c", type=float, default=0.001)
     ap.add_argument("--extra-seeds", type=int, nargs="*", default=[],
-                    help="mode b: also fit every learning rate with these seeds (the seed-to-seed spread)")
+                    help="modes b and c: also fit with these seeds (the seed-to-seed spread)")
     ap.add_argument("--compare-features", help="mode b: a float32 file of every example's features in data order "
                     "(tunespec's feature cache entry) to compare with Keras's")
     args = ap.parse_args()
@@ -195,14 +206,9 @@ def main():
                 print(f"lr {lr}: seeds {[args.seed] + args.extra_seeds} -> {accs}", file=sys.stderr, flush=True)
             report["seed_spread"] = {"seeds": [args.seed] + args.extra_seeds, "val_accuracy": spread}
     else:
-        keras.utils.set_random_seed(args.seed)
-        model = keras.Model(full.input, new_head(full.get_layer(args.cut).output, classes))
-        first = [l.name for l in model.layers].index(args.unfreeze_from)
-        for i, layer in enumerate(model.layers):
-            layer.trainable = i >= first
+        model = unfreeze_model(full, args, classes, args.seed)
         report["trainable_layers"] = [l.name for l in model.layers if l.trainable and l.weights]
         report["trainable_params"] = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-        compile_model(model, args.lr_c)
         clock = EpochClock()
         s = time.perf_counter()
         hist = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs_c,
@@ -217,6 +223,17 @@ def main():
         report["train_step_examples_per_second"] = report["epochs"][-1]["train_step_examples_per_second"]
         results[repr(args.lr_c)] = {"val_accuracy": round(float(hist.history["val_accuracy"][-1]), 5),
                                     "val_loss": round(float(hist.history["val_loss"][-1]), 5)}
+        if args.extra_seeds:
+            accs = [results[repr(args.lr_c)]["val_accuracy"]]
+            for seed in args.extra_seeds:
+                # Training moved the loaded backbone's top block: every seed starts from the file.
+                fresh = keras.models.load_model(args.model, compile=False)
+                hist = unfreeze_model(fresh, args, classes, seed).fit(
+                    x_train, y_train, batch_size=args.batch_size, epochs=args.epochs_c,
+                    validation_data=(x_val, y_val), shuffle=True, verbose=0)
+                accs.append(round(float(hist.history["val_accuracy"][-1]), 5))
+                print(f"seed {seed}: {accs[-1]}", file=sys.stderr, flush=True)
+            report["seed_spread"] = {"seeds": [args.seed] + args.extra_seeds, "val_accuracy": {repr(args.lr_c): accs}}
 
     report["results"] = results
     report["wall_seconds"] = round(time.time() - T0, 2)

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, ROOT } from '../test/helpers/cli.ts';
 import { startMlflow } from '../test/helpers/mlflow-server.ts';
+import { median } from './lib/measure.ts';
 
 const spec = process.argv[2] ?? join(ROOT, 'experiments', 'quickstart.yaml');
 const repeats = Number(process.argv[3] ?? 3);
@@ -20,8 +21,6 @@ function timeRun(env: Record<string, string>): number {
   if (r.status !== 0) throw new Error(`run failed (${r.status}):\n${r.stderr}`);
   return seconds;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const server = await startMlflow();
 try {

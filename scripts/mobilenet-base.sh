@@ -3,7 +3,7 @@
 #   1. Python with TensorFlow 2.21: python3's own when it imports (no install), else
 #      tensorflow-cpu 2.21 pip-installed into bench/.cache/venv (never system-wide);
 #   2. Keras pre-training of MobileNetV2 (alpha 0.35, 96x96x3, weights=None) + avg_pool +
-#      Dense(5) on Fashion-MNIST train classes 0-4 (scripts/mobilenet_pretrain.py) -> dump/;
+#      Dense(10) on Fashion-MNIST train images, all 10 classes (scripts/mobilenet_pretrain.py) -> dump/;
 #   3. the same graph rebuilt in tfjs, weights copied by layer name, saved as model.json +
 #      weights.bin, reloaded and checked against Keras (scripts/mobilenet_build.ts).
 # Usage: bash scripts/mobilenet-base.sh [--force]

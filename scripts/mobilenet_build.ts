@@ -42,7 +42,7 @@ interface DumpManifest {
 }
 
 const ALPHA = 0.35;
-const CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat'];
+const CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 const MIN_AGREEMENT = 0.99;
 
 type T = tf.SymbolicTensor;
@@ -239,7 +239,7 @@ async function main(): Promise<void> {
     classes: manifest.classes,
     class_names: CLASS_NAMES,
     architecture: `keras.applications.MobileNetV2(alpha=${ALPHA}, input_shape=(96, 96, 3), include_top=False, weights=None) + avg_pool + predictions`,
-    trained_on: `fashion-mnist train, classes 0-4, first ${manifest.train_examples / manifest.classes.length} per class`,
+    trained_on: `fashion-mnist train, first ${manifest.train_examples / manifest.classes.length} of each class`,
     input_shape: manifest.input_shape,
     input_preprocessing: 'pixel / 255, (x - 0.5) / 0.5, bilinear resize 28x28 -> 96x96 (half-pixel centres), grey replicated to 3 channels',
     pretrain: {
@@ -251,7 +251,7 @@ async function main(): Promise<void> {
       seed: manifest.seed,
       train_examples: manifest.train_examples,
       train_seconds: manifest.train_seconds,
-      val_split: 'fashion-mnist t10k, classes 0-4, first 200 per class',
+      val_split: 'fashion-mnist t10k, first 100 of each class',
       val_accuracy: manifest.val_accuracy,
       val_loss: manifest.val_loss,
     },
@@ -320,7 +320,6 @@ async function main(): Promise<void> {
   let maxPred = 0;
   let agree = 0;
   let correct = 0;
-  let seen = 0;
   for (let i = 0; i < n; i++) {
     let tArg = 0;
     let kArg = 0;
@@ -330,10 +329,7 @@ async function main(): Promise<void> {
       if (kerasPred[i * k + j]! > kerasPred[i * k + kArg]!) kArg = j;
     }
     if (tArg === kArg) agree++;
-    if (manifest.classes.includes(cy[i]!)) {
-      seen++;
-      if (manifest.classes[tArg] === cy[i]) correct++;
-    }
+    if (manifest.classes[tArg] === cy[i]) correct++;
   }
   let maxFeat = 0;
   let maxAbsFeat = 0;
@@ -342,11 +338,11 @@ async function main(): Promise<void> {
     maxAbsFeat = Math.max(maxAbsFeat, Math.abs(kerasFeat[i]!));
   }
   console.log(`Keras pre-training: ${manifest.train_examples} images, ${manifest.epochs} epochs in ${manifest.train_seconds} s; ` +
-    `val accuracy ${(manifest.val_accuracy * 100).toFixed(1)}% (${manifest.val_examples} t10k images, classes 0-4)`);
-  console.log(`parity on ${n} t10k images (${seen} of classes 0-4, ${n - seen} of classes 5-9):`);
+    `val accuracy ${(manifest.val_accuracy * 100).toFixed(1)}% (${manifest.val_examples} t10k images)`);
+  console.log(`parity on ${n} t10k images:`);
   console.log(`  softmax: max |tfjs - keras| = ${maxPred.toExponential(3)}, argmax agreement ${agree}/${n} (${((agree / n) * 100).toFixed(1)}%)`);
   console.log(`  avg_pool features (${d}): max |tfjs - keras| = ${maxFeat.toExponential(3)} (largest |feature| ${maxAbsFeat.toFixed(3)})`);
-  console.log(`  tfjs accuracy on the ${seen} images of classes 0-4: ${((correct / seen) * 100).toFixed(1)}%`);
+  console.log(`  tfjs accuracy: ${((correct / n) * 100).toFixed(1)}%`);
   await writeFile(
     path.join(outDir, 'parity.json'),
     JSON.stringify({ n, argmax_agreement: agree / n, max_abs_diff_softmax: maxPred, max_abs_diff_features: maxFeat, max_abs_feature: maxAbsFeat }, null, 1) + '\n',

@@ -10,8 +10,10 @@
 //   3. Spec throughput: validate + plan of a generated 10,000-variant grid.
 // Median wall time over the rounds, tunespec/peer ratios, peak RSS (/usr/bin/time -f %M, else
 // getrusage through python), final validation accuracy of every variant in every tool (flagged
-// when tools disagree by more than 1 point). Builds the backbone (scripts/mobilenet-base.sh) and
-// the split first when they are missing. Raw figures go to bench/.cache/results/.
+// when tools disagree by more than 1 point), and (part seed-spread, untimed) both sweeps in both
+// tools over five seeds, whose means say whether the tools do the same work. Builds the backbone
+// (scripts/mobilenet-base.sh) and the split first when they are missing. Raw figures go to
+// bench/.cache/results/, saved after every job.
 // Run by hand:
 //   npx tsx bench/frozen-backbone.ts [--rounds 3] [--spec-variants 10000] [--merge earlier-results.json ...]
 //       [--parts keras-a,keras-b,ts-cold,ts-warm,ts-off,keras-c,ts-unfreeze-off,ts-unfreeze-on,spec,seed-spread]
@@ -25,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { parse, stringify } from 'yaml';
 import { splitDataset } from '../src/data/split.ts';
-import { ALL_PARTS, renderReport, type FeatureParity, type Outcome, type Part, type Spread, type SpreadKey } from './lib/frozen-report.ts';
+import { ALL_PARTS, renderReport, type FeatureParity, type Outcome, type Part, type SpecRows, type Spread, type SpreadKey } from './lib/frozen-report.ts';
 import { measure, median, type Measured } from './lib/measure.ts';
 import { readRunStore, type StoredRun } from './lib/run-store.ts';
 
@@ -191,7 +193,7 @@ function derivedSpec(baseFile: string, name: string, sweep: Record<string, unkno
   return file;
 }
 
-function specThroughput(variants: number): { rows: string[]; base: string } {
+function specThroughput(variants: number): SpecRows {
   // The bench's own spec when it validates (with the features it needs), else the quickstart's.
   const useFrozen = tunespec(['validate', FROZEN_SPEC]).code === 0;
   const baseFile = useFrozen ? FROZEN_SPEC : join(ROOT, 'experiments', 'quickstart.yaml');
@@ -276,15 +278,23 @@ const resultsFile = join(CACHE, 'results', `frozen-backbone-${now.toISOString().
 // Written after every job, so a crash in round 3 keeps rounds 1-2 for --merge.
 const saveResults = (table?: string) => {
   mkdirSync(join(CACHE, 'results'), { recursive: true });
-  writeFileSync(resultsFile, JSON.stringify({ date: now.toISOString(), rounds, parts: [...parts], outcomes: Object.fromEntries(outcomes), spreads, featureParity, table }, null, 1));
+  const saved = { date: now.toISOString(), firstMeasured: firstMeasured.toISOString(), rounds, parts: [...parts], outcomes: Object.fromEntries(outcomes), spreads, featureParity, specRows, table };
+  writeFileSync(resultsFile, JSON.stringify(saved, null, 1));
 };
 let spreads: Partial<Record<SpreadKey, Spread>> = {};
 let featureParity: FeatureParity | undefined;
+let specRows: SpecRows | undefined;
+let firstMeasured = now;
 // Figures of earlier invocations (--merge results.json), e.g. the slow peers measured on their own.
 for (const file of opts.merge!) {
-  const earlier = JSON.parse(readFileSync(file, 'utf8')) as { outcomes: Record<Part, Outcome[]>; spreads?: typeof spreads; featureParity?: typeof featureParity };
+  const earlier = JSON.parse(readFileSync(file, 'utf8')) as {
+    date: string; firstMeasured?: string; outcomes: Record<Part, Outcome[]>; spreads?: typeof spreads; featureParity?: FeatureParity; specRows?: SpecRows;
+  };
   spreads = { ...spreads, ...earlier.spreads };
   featureParity = earlier.featureParity ?? featureParity;
+  specRows = earlier.specRows ?? specRows;
+  const from = new Date(earlier.firstMeasured ?? earlier.date);
+  if (from < firstMeasured) firstMeasured = from;
   for (const [part, os] of Object.entries(earlier.outcomes) as [Part, Outcome[]][]) outcomes.set(part, [...(outcomes.get(part) ?? []), ...os]);
   log(`==> merged ${rel(file)}: ${Object.entries(earlier.outcomes).map(([p, os]) => `${p} x${os.length}`).join(', ')}`);
 }
@@ -334,11 +344,15 @@ if (parts.has('seed-spread')) {
   }
   for (const [k, v] of Object.entries(spreads)) log(`    ${k}: ${JSON.stringify(v.val_accuracy)}`);
   if (featureParity) log(`    features: ${JSON.stringify(featureParity)}`);
+  saveResults();
 }
 
-const specRows = parts.has('spec') ? (log('==> spec throughput'), specThroughput(Number(opts['spec-variants']))) : undefined;
+if (parts.has('spec')) {
+  log('==> spec throughput');
+  specRows = specThroughput(Number(opts['spec-variants']));
+}
 
-const table = renderReport({ date: now, rounds, merged: opts.merge!.length, outcomes, spreads, featureParity, specRows });
+const table = renderReport({ measured: [firstMeasured, now], merged: opts.merge!.length, outcomes, spreads, featureParity, specRows });
 log(`\n${table}\n`);
 saveResults(table);
 log(`raw figures: ${rel(resultsFile)}`);

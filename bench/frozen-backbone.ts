@@ -54,7 +54,6 @@ for (const p of parts) if (!ALL_PARTS.includes(p)) throw new Error(`--parts: unk
 const rel = (p: string) => relative(ROOT, p) || '.';
 const log = (s: string) => console.log(s);
 
-
 let logName = 'job';
 function mustSucceed(what: string, m: Measured): Measured {
   mkdirSync(join(CACHE, 'logs'), { recursive: true });

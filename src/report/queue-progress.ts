@@ -17,11 +17,15 @@ export function describeJob(j: JobView): string {
       return j.stalls ? `back in the queue: its worker stopped answering (${j.stalls}×)` : 'queued';
     case 'delayed':
       return `attempt ${j.attemptsMade}/${j.attempts} failed, retrying after a pause: ${j.failedReason ?? ''}`;
-    case 'active':
-      if (!p) return 'taken by a worker';
+    case 'active': {
+      // Another worker can take a stalled job before the next poll sees it waiting, so the
+      // retried attempt says so itself.
+      const again = j.stalls ? ` (again: its worker stopped answering, ${j.stalls}×)` : '';
+      if (!p) return `taken by a worker${again}`;
       return p.epoch === 0
-        ? `training on ${p.worker}`
-        : `training on ${p.worker}: epoch ${p.epoch}/${p.epochs} loss ${fixed(p.metrics.loss)} val_acc ${fixed(p.metrics.val_accuracy)}`;
+        ? `training on ${p.worker}${again}`
+        : `training on ${p.worker}${again}: epoch ${p.epoch}/${p.epochs} loss ${fixed(p.metrics.loss)} val_acc ${fixed(p.metrics.val_accuracy)}`;
+    }
     case 'completed': {
       const r = j.result;
       if (r?.status === 'skipped') return `skipped by ${r.worker}: ${r.reason}`;

@@ -8,8 +8,8 @@ import { storeForOneOfMany } from '../track/one-of-many.ts';
 import type { SweepListener, VariantResult } from '../train/events.ts';
 import { runSweep } from '../train/sweep.ts';
 import { FrozenFeatureCache } from '../engine/feature-cache.ts';
-import { loadSpec, type LoadedSpec } from '../cli/load-spec.ts';
-import { openSweepSinks } from '../cli/sweep-sinks.ts';
+import { loadSpec, type LoadedSpec } from '../app/load-spec.ts';
+import { openSweepSinks } from '../app/sweep-sinks.ts';
 import { sha256, type VariantJob } from './job.ts';
 
 /** A worker whose copy of the sources does not match the submitter's: another worker may have the right files. */

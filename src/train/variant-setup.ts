@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Engine } from '../engine/backends.ts';
 import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
-import { cutOnnxBase } from '../engine/onnx-base.ts';
+import { cutOnnxBase } from '../model/onnx/cut.ts';
 import { hasAugmentation } from '../data/augment.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { gatherRows } from '../data/gather.ts';

@@ -4,13 +4,13 @@ import { pathKind } from '../../data/readers/files.ts';
 import { anyTf } from '../../engine/backends.ts';
 import { InputError, TunespecError } from '../../errors.ts';
 import { loadBase } from '../../model/build.ts';
-import { specModel } from '../spec-model.ts';
+import { specModel } from '../../app/spec-model.ts';
 import { checkWeightBytes, describeStorage, formatShape, summarizeModel, type ModelSummary } from '../../model/inspect.ts';
 import { describeLocation, readModelFiles, resolveModelLocation, type ModelFiles, type ModelLocation } from '../../model/source.ts';
 import { canonicalJson } from '../../plan/canonical.ts';
 import { formatTable } from '../../report/table.ts';
 import { readStoredVariant, storedClassNames } from '../../track/local-store.ts';
-import { loadSpec } from '../load-spec.ts';
+import { loadSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 import { inspectOnnx } from './inspect-onnx.ts';
 

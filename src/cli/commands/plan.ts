@@ -1,7 +1,7 @@
 import { canonicalJson } from '../../plan/canonical.ts';
-import { specModel } from '../spec-model.ts';
+import { specModel } from '../../app/spec-model.ts';
 import { formatTable } from '../../report/table.ts';
-import { loadSpec, type LoadedSpec } from '../load-spec.ts';
+import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 import type { Experiment } from '../../spec/types.ts';
 

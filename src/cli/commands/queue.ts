@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { UsageError } from '../../errors.ts';
-import { QueueLineLog, QueueListr } from '../../report/queue-progress.ts';
+import { QueueLineLog, QueueListr } from '../../queue/progress.ts';
 import { closeParentIfSettled, openParent, type SweepIdentity } from '../../queue/close-sweep.ts';
 import { parseRedisUrl, QUEUE_NAME } from '../../queue/connection.ts';
 import { followSweep } from '../../queue/follow.ts';
@@ -13,7 +13,7 @@ import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
 import { provenanceOf } from '../../track/provenance.ts';
 import { redactUrl } from '../../track/redact.ts';
 import { modeFor } from '../../train/schedule.ts';
-import { loadSpec, type LoadedSpec } from '../load-spec.ts';
+import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 
 export interface QueueRunOptions extends RetryPolicy {

@@ -6,7 +6,7 @@ import { findAttemptRun } from '../../track/mlflow/sweep-tracker.ts';
 import { rankByMetric } from '../../track/rank.ts';
 import { modeFor } from '../../train/schedule.ts';
 import { fixed, formatTable } from '../../report/table.ts';
-import { loadSpec, type LoadedSpec } from '../load-spec.ts';
+import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 
 /** The MLflow run of a stored attempt, when tracking is configured and the server answers; never fails the listing. */

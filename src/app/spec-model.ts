@@ -1,5 +1,5 @@
 import { anyTf } from '../engine/backends.ts';
-import { cutOnnxBase } from '../engine/onnx-base.ts';
+import { cutOnnxBase } from '../model/onnx/cut.ts';
 import { buildHeadModel, buildModel, disposeVariantModel, loadBase, type BuiltModel } from '../model/build.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import { cutIndexOf } from '../spec/semantic.ts';

@@ -1,6 +1,6 @@
 import { Listr, type ListrTaskWrapper } from 'listr2';
-import type { JobView } from '../queue/sweep-jobs.ts';
-import { fixed } from './table.ts';
+import type { JobView } from './sweep-jobs.ts';
+import { fixed } from '../report/table.ts';
 
 /** Renders a queued sweep as the submitter polls it: what each variant's job is doing now. */
 export interface QueueRenderer {

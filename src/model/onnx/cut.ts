@@ -1,6 +1,6 @@
-import { ModelError } from '../errors.ts';
-import { inputShape, truncateAt, type Layout } from '../model/onnx/edit.ts';
-import { OnnxSession } from './onnx-runtime.ts';
+import { ModelError } from '../../errors.ts';
+import { inputShape, truncateAt, type Layout } from './edit.ts';
+import { OnnxSession } from '../../engine/onnx-runtime.ts';
 
 /** An ONNX base cut where a variant's head starts, as tunespec feeds and reads it (NHWC both ends). */
 export interface CutOnnxBase {

@@ -2,7 +2,8 @@ import { appendFile, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Variant } from '../plan/expand.ts';
-import type { EpochMetrics, SavedModel, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
+import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
+import type { SavedModel } from '../model/save.ts';
 import { replaceDir, writeFileAtomic } from './atomic.ts';
 import { flattenParams } from './params.ts';
 import type { Provenance } from './provenance.ts';

@@ -7,6 +7,7 @@ import type { Experiment } from '../spec/types.ts';
 import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from './events.ts';
 import { evaluate, type Evaluation } from './evaluate.ts';
 import { learningRateAt, modeFor } from './schedule.ts';
+import { Interrupted, VariantFailure } from './failure.ts';
 
 /** Examples gathered once per sweep: the split never depends on the variant's training settings. */
 export interface TrainingData {
@@ -18,8 +19,6 @@ export interface TrainingData {
   maxValue?: number;
 }
 
-export class VariantFailure extends Error {}
-export class Interrupted extends Error {}
 
 export interface FitOutcome {
   metrics: EpochMetrics;

@@ -15,7 +15,8 @@ import type { Experiment } from '../spec/types.ts';
 import type { Plan, Variant } from '../plan/expand.ts';
 import { canonicalJson } from '../plan/canonical.ts';
 import { emit, type SweepInfo, type SweepListener, type VariantInfo, type VariantResult } from './events.ts';
-import { fitVariant, Interrupted, VariantFailure, type TrainingData } from './fit.ts';
+import { fitVariant, type TrainingData } from './fit.ts';
+import { Interrupted, VariantFailure } from './failure.ts';
 import { withSeededMathRandom } from './seeded-random.ts';
 import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
 

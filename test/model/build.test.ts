@@ -11,7 +11,7 @@ import { buildModel, disposeVariantModel, loadBase, type BuiltModel } from '../.
 import { planLayers } from '../../src/model/layout.ts';
 import { ModelError } from '../../src/errors.ts';
 import { evaluate } from '../../src/train/evaluate.ts';
-import type { SavedModel } from '../../src/train/events.ts';
+import type { SavedModel } from '../../src/model/save.ts';
 import { baseSpec, runSpec, sameBytes, tempDir, trainingData, writeSpec } from '../train/helpers.ts';
 
 async function load(dir: string, patch: (spec: Record<string, any>) => void): Promise<LoadedSpec> {

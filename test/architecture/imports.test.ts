@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The import order of src/ (src/layers.json, described in ARCHITECTURE.md): type-only imports count
+// too, since a type import still couples a room to a later one and is the first step to a runtime one.
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+const layers = JSON.parse(readFileSync(join(SRC, 'layers.json'), 'utf8')) as {
+  order: string[];
+  exceptions: { from: string; to: string; reason: string }[];
+};
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : /\.ts$/.test(e.name) ? [join(dir, e.name)] : [],
+  );
+}
+
+/** Every relative import and re-export of a file (static, dynamic and type-only), with its line. */
+function importsOf(file: string): { target: string; line: number }[] {
+  const text = readFileSync(file, 'utf8');
+  const found: { target: string; line: number }[] = [];
+  const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm;
+  for (const m of text.matchAll(pattern)) {
+    const line = text.slice(0, m.index).split('\n').length;
+    found.push({ target: resolve(dirname(file), m[1]), line });
+  }
+  return found;
+}
+
+/** The room a src/ file belongs to: its top folder, or the file itself at the top. */
+function roomOf(file: string): string {
+  return relative(SRC, file).split('/')[0];
+}
+
+const files = sources(SRC);
+const edges = files.flatMap((from) => importsOf(from).map((i) => ({ from, to: i.target, line: i.line })));
+const shown = (e: { from: string; to: string; line: number }): string =>
+  `src/${relative(SRC, e.from)}:${e.line} imports src/${relative(SRC, e.to)}`;
+const excepted = (from: string, to: string): boolean =>
+  layers.exceptions.some((x) => relative(SRC, from) === x.from && relative(SRC, to) === x.to);
+
+test('every room of src/ is in the order, and every exception gives a reason', () => {
+  const rooms = [...new Set(files.map(roomOf))].filter((r) => r !== 'layers.json');
+  assert.deepEqual(rooms.filter((r) => !layers.order.includes(r)), [], 'rooms missing from src/layers.json');
+  assert.deepEqual(layers.exceptions.filter((x) => !x.reason?.trim()), []);
+});
+
+test('imports point down the order of rooms, never up', () => {
+  const rank = (f: string): number => layers.order.indexOf(roomOf(f));
+  const backward = edges.filter((e) => rank(e.to) > rank(e.from) && !excepted(e.from, e.to));
+  assert.deepEqual(
+    backward.map((e) => `${shown(e)} (${roomOf(e.from)} comes before ${roomOf(e.to)})`),
+    [],
+    'backward imports',
+  );
+});
+
+/** The cycles of a graph, one per strongly connected component with more than one node (Tarjan). */
+function cycles(nodes: string[], next: (n: string) => string[]): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const out: string[][] = [];
+  const visit = (n: string): void => {
+    index.set(n, index.size);
+    low.set(n, index.get(n)!);
+    stack.push(n), onStack.add(n);
+    for (const m of next(n)) {
+      if (!index.has(m)) visit(m), low.set(n, Math.min(low.get(n)!, low.get(m)!));
+      else if (onStack.has(m)) low.set(n, Math.min(low.get(n)!, index.get(m)!));
+    }
+    if (low.get(n) === index.get(n)) {
+      const component: string[] = [];
+      let m: string;
+      do (m = stack.pop()!), onStack.delete(m), component.push(m);
+      while (m !== n);
+      if (component.length > 1) out.push(component.sort());
+    }
+  };
+  for (const n of nodes) if (!index.has(n)) visit(n);
+  return out;
+}
+
+test('no import cycle between files', () => {
+  const found = cycles(files, (f) => edges.filter((e) => e.from === f).map((e) => e.to));
+  assert.deepEqual(
+    found.map((c) => edges.filter((e) => c.includes(e.from) && c.includes(e.to)).map(shown).join('; ')),
+    [],
+    'file cycles',
+  );
+});
+
+test('no import cycle between rooms', () => {
+  const cross = edges.filter((e) => roomOf(e.from) !== roomOf(e.to));
+  const rooms = [...new Set(files.map(roomOf))];
+  const found = cycles(rooms, (r) => [...new Set(cross.filter((e) => roomOf(e.from) === r).map((e) => roomOf(e.to)))]);
+  assert.deepEqual(
+    found.map((c) => cross.filter((e) => c.includes(roomOf(e.from)) && c.includes(roomOf(e.to))).map(shown).join('; ')),
+    [],
+    'room cycles',
+  );
+});

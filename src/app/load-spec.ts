@@ -7,6 +7,7 @@ import { checkStructure, type PathIssue } from '../spec/structure.ts';
 import { checkSweep } from '../spec/sweep.ts';
 import { checkSemantics, cutIndexOf, type SpecContext } from '../spec/semantic.ts';
 import type { DataSpec, Experiment } from '../spec/types.ts';
+import { objectiveOf, type Objective } from '../spec/derived.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
 import { loadDataset } from '../data/dataset.ts';
 import { pathKind } from '../data/readers/files.ts';
@@ -21,8 +22,21 @@ export interface LoadedSpec {
   dir: string;
   text: string;
   experiment: Experiment;
-  model: { location: ModelLocation; base: BaseModel; layers: LayerInfo[]; cutIndex: number };
+  /** What the sweep ranks its variants by, its direction resolved. */
+  objective: Objective;
+  model: LoadedBase;
   plan: Plan;
+}
+
+/** The base model as read, and where each variant cuts it. */
+export interface LoadedBase {
+  location: ModelLocation;
+  base: BaseModel;
+  layers: LayerInfo[];
+  /** The unswept spec's cut. */
+  cutIndex: number;
+  /** Each variant's cut (a sweep may move it), by variant id. */
+  cutIndexes: ReadonlyMap<string, number>;
 }
 
 function dataFiles(data: DataSpec): [PathSegment[], string][] {
@@ -82,27 +96,46 @@ function getAtPath(doc: unknown, path: PathSegment[]): unknown {
   return path.reduce<any>((node, seg) => (node == null ? undefined : node[seg]), doc);
 }
 
+/** A spec file whose YAML, structure and sweep paths check out: nothing else was read. */
+export interface SpecDocument {
+  text: string;
+  source: SourceDoc;
+  /** The document as written, before the schema's defaults. */
+  raw: Record<string, unknown>;
+  experiment: Experiment;
+}
+
+function fail(file: string, source: SourceDoc, issues: PathIssue[]): never {
+  const located: SpecIssue[] = issues.map((i) => ({ file, ...locate(source, i.path, i.key), message: i.message }));
+  located.sort((a, b) => a.line - b.line || a.col - b.col);
+  throw new SpecError(located);
+}
+
+/**
+ * Read a spec and check what needs no base model or data: YAML syntax, schema structure and sweep
+ * paths, every issue located in the file. Enough for what only needs the spec's own fields (the
+ * objective of `predict best`).
+ */
+export async function readSpecDocument(file: string): Promise<SpecDocument> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read spec ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+  });
+  const parsed = parseSpecText(text, file);
+  if (parsed.issues.length) throw new SpecError(parsed.issues);
+  const raw = structuredClone(parsed.value);
+  const structure = checkStructure(parsed.value);
+  const sweepIssues = raw && typeof raw === 'object' && !Array.isArray(raw) ? checkSweep(raw as Record<string, unknown>) : [];
+  if (!structure.spec || sweepIssues.length) fail(file, parsed.source, [...structure.issues, ...sweepIssues]);
+  return { text, source: parsed.source, raw: raw as Record<string, unknown>, experiment: structure.spec! };
+}
+
 /**
  * Read and check a spec: YAML syntax, schema structure, sweep paths, then semantic checks on every
  * variant against the base model and the data. Every issue of every phase that can run is
  * reported at once, located in the file; nothing is written anywhere.
  */
 export async function loadSpec(file: string): Promise<LoadedSpec> {
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read spec ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
-  });
-  const parsed = parseSpecText(text, file);
-  const fail = (source: SourceDoc, issues: PathIssue[]): never => {
-    const located: SpecIssue[] = issues.map((i) => ({ file, ...locate(source, i.path, i.key), message: i.message }));
-    located.sort((a, b) => a.line - b.line || a.col - b.col);
-    throw new SpecError(located);
-  };
-  if (parsed.issues.length) throw new SpecError(parsed.issues);
-  const raw = structuredClone(parsed.value);
-  const structure = checkStructure(parsed.value);
-  const sweepIssues = raw && typeof raw === 'object' && !Array.isArray(raw) ? checkSweep(raw as Record<string, unknown>) : [];
-  if (!structure.spec || sweepIssues.length) fail(parsed.source, [...structure.issues, ...sweepIssues]);
-  const spec = structure.spec!;
+  const { text, source, raw, experiment: spec } = await readSpecDocument(file);
   const dir = dirname(resolve(file));
 
   const issues: PathIssue[] = [];
@@ -153,7 +186,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     return classCounts.get(key)!;
   };
 
-  const plan = expandGrid(raw as Record<string, unknown>, base && !missing.length ? await inputsDigest(base, spec.data, dir) : '');
+  const plan = expandGrid(raw, base && !missing.length ? await inputsDigest(base, spec.data, dir) : '');
   const context = async (s: Experiment): Promise<SpecContext> => ({
     baseLayers: layers,
     baseFormat: base?.format ?? null,
@@ -169,7 +202,10 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
       if (!seen.has(placed.message)) seen.add(placed.message), issues.push(placed);
     }
   }
-  if (issues.length) fail(parsed.source, [...new Map(issues.map((i) => [i.message, i])).values()]);
-  const cutIndex = cutIndexOf(spec, layers!)!;
-  return { file, dir, text, experiment: spec, model: { location, base: base!, layers: layers!, cutIndex }, plan };
+  if (issues.length) fail(file, source, [...new Map(issues.map((i) => [i.message, i])).values()]);
+  // Every cut exists: the semantic checks passed.
+  const cutOf = (s: Experiment): number => cutIndexOf(s, layers!)!;
+  const cutIndexes = new Map(plan.variants.map((v) => [v.id, cutOf(v.spec)]));
+  const model = { location, base: base!, layers: layers!, cutIndex: cutOf(spec), cutIndexes };
+  return { file, dir, text, experiment: spec, objective: objectiveOf(spec.training.objective), model, plan };
 }

@@ -2,8 +2,8 @@ import { anyTf } from '../engine/backends.ts';
 import { cutOnnxBase } from '../model/onnx/cut.ts';
 import { buildHeadModel, buildModel, disposeVariantModel, loadBase, type BuiltModel } from '../model/build.ts';
 import type { LayerInfo } from '../model/topology.ts';
-import { cutIndexOf } from '../spec/semantic.ts';
-import type { Experiment } from '../spec/types.ts';
+import { layoutOf } from '../spec/derived.ts';
+import type { Variant } from '../plan/expand.ts';
 import type { LoadedSpec } from './load-spec.ts';
 
 /** The model a spec's variant builds, for showing it (plan, inspect): nothing trains. */
@@ -16,13 +16,13 @@ export interface SpecModel {
   dispose(): Promise<void>;
 }
 
-export async function specModel(spec: LoadedSpec, variant: Experiment): Promise<SpecModel> {
+export async function specModel(spec: LoadedSpec, { id, spec: variant }: Variant): Promise<SpecModel> {
   const tf = await anyTf();
-  const cutIndex = cutIndexOf(variant, spec.model.layers)!;
+  const cutIndex = spec.model.cutIndexes.get(id)!;
   const cut = spec.model.layers[cutIndex].name;
   if (spec.model.base.format === 'onnx') {
     const kept = spec.model.layers.slice(0, cutIndex + 1);
-    const base = await cutOnnxBase(spec.model.base.bytes, cut, variant.base_model.preprocess?.layout ?? 'nhwc');
+    const base = await cutOnnxBase(spec.model.base.bytes, cut, layoutOf(variant));
     const built = buildHeadModel(tf, base.featureShape, kept, variant);
     return { built, onnxBase: kept, onnxInput: base.inputShape as number[], dispose: async () => void built.model.dispose() };
   }

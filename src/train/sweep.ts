@@ -10,7 +10,6 @@ import { setUpVariant } from './variant-setup.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import { planLayers } from '../model/layout.ts';
 import { resolveFreezeRanges } from '../spec/layer-refs.ts';
-import { cutIndexOf } from '../spec/semantic.ts';
 import type { Experiment } from '../spec/types.ts';
 import type { Plan, Variant } from '../plan/expand.ts';
 import { canonicalJson } from '../plan/canonical.ts';
@@ -26,7 +25,8 @@ export interface SweepInput {
   specText: string;
   dir: string;
   plan: Plan;
-  model: { base: BaseModel; layers: LayerInfo[] };
+  /** The base model, and where each variant cuts it (by variant id). */
+  model: { base: BaseModel; layers: LayerInfo[]; cutIndexes: ReadonlyMap<string, number> };
 }
 
 export interface SweepOptions {
@@ -98,7 +98,7 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     let result: VariantResult;
     try {
       const { dataset, split, data } = await prepare(variant.spec);
-      const cutIndex = cutIndexOf(variant.spec, input.model.layers)!;
+      const cutIndex = input.model.cutIndexes.get(variant.id)!;
       const planned = planLayers(input.model.layers, cutIndex, variant.spec.head);
       const { frozen } = resolveFreezeRanges(planned, variant.spec.freeze);
       // Loading the engine draws from Math.random (seedrandom's start-up), so it happens before

@@ -11,6 +11,7 @@ import { modelFrom } from '../model/graph.ts';
 import type { BaseModel } from '../model/source.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import type { Experiment } from '../spec/types.ts';
+import { layoutOf } from '../spec/derived.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
 import { frozenFeatures, onnxBaseFeatures, type FeatureCacheReport } from './frozen-features.ts';
@@ -103,7 +104,7 @@ async function tfjsBase(input: SetupInput & { base: { format: 'tfjs' } }): Promi
 async function onnxBase(input: SetupInput & { base: { format: 'onnx' } }): Promise<VariantSetup> {
   const tf = input.engine.tf;
   const cut = input.baseLayers[input.cutIndex].name;
-  const layout = input.spec.base_model.preprocess?.layout ?? 'nhwc';
+  const layout = layoutOf(input.spec);
   const { graph } = await cutOnnxBase(input.base.bytes, cut, layout, { x: input.dataset.features, shape: input.dataset.exampleShape });
   const features = await onnxBaseFeatures(graph, cut, input.dataset, input.cache);
   const kept = input.baseLayers.slice(0, input.cutIndex + 1);

@@ -152,7 +152,7 @@ async function inspectSpec(file: string, json: boolean, io: Io): Promise<number>
   const variant = spec.plan.variants[0];
   const v = variant.spec;
   const structures = new Set(spec.plan.variants.map((x) => canonicalJson([x.spec.base_model, x.spec.head, x.spec.freeze]))).size;
-  const model = await specModel(spec, v);
+  const model = await specModel(spec, variant);
   const summary = summarizeModel(model.built.model, spec.model.base.format === 'tfjs' ? spec.model.base.files.weightSpecs : []);
   await model.dispose();
   // An ONNX base's nodes come first: frozen, with what the file says of them.

@@ -12,7 +12,6 @@ import { MlflowClient } from '../../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
 import { provenanceOf } from '../../track/provenance.ts';
 import { redactUrl } from '../../track/redact.ts';
-import { modeFor } from '../../train/schedule.ts';
 import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 
@@ -24,8 +23,7 @@ export interface QueueRunOptions extends RetryPolicy {
 
 function trackingFor(spec: LoadedSpec, flag: string | undefined) {
   const config = resolveTrackingConfig({ flag, spec: spec.experiment.tracking, specName: spec.experiment.name, env: process.env });
-  const { metric, mode } = spec.experiment.training.objective;
-  return config && { client: new MlflowClient(config), objective: { metric, greaterIsBetter: modeFor(metric, mode) === 'max' } };
+  return config && { client: new MlflowClient(config), objective: spec.objective };
 }
 
 async function identity(spec: LoadedSpec): Promise<SweepIdentity> {

@@ -1,5 +1,6 @@
 import { ModelError } from '../../errors.ts';
-import { inputShape, truncateAt, type Layout } from './edit.ts';
+import type { Layout } from '../../spec/derived.ts';
+import { inputShape, truncateAt } from './edit.ts';
 import { OnnxSession } from '../../engine/onnx-runtime.ts';
 
 /** An ONNX base cut where a variant's head starts, as tunespec feeds and reads it (NHWC both ends). */

@@ -10,6 +10,7 @@ import type { DataSpec, Experiment } from '../spec/types.ts';
 import { objectiveOf, type Objective } from '../spec/derived.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
 import { loadDataset } from '../data/dataset.ts';
+import { DataError } from '../data/errors.ts';
 import { pathKind } from '../data/readers/files.ts';
 import { describeLocation, isOnnxSource, readBytes, readModelFiles, resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
 import { onnxLayers, readOnnx } from '../model/onnx/read.ts';
@@ -173,12 +174,11 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
         try {
           count = (await loadDataset({ ...data, class_names: undefined }, dir)).classLabels.length;
         } catch (err) {
-          if ((err as { code?: string }).code !== 'DATA') throw err;
+          if (!(err instanceof DataError)) throw err;
           // A listed class without examples is pointed at in the list; other data problems at `data`.
-          const absent = /class (.+?) has no examples/.exec((err as Error).message)?.[1];
-          const index = absent === undefined ? -1 : (data.classes ?? []).findIndex((c) => JSON.stringify(c) === absent);
+          const index = err.label === undefined ? -1 : (data.classes ?? []).indexOf(err.label);
           const at: PathSegment[] = index >= 0 ? ['data', 'classes', index] : ['data'];
-          issues.push({ path: at, message: `${at.slice(0, 2).join('.')}: ${withShownPaths((err as Error).message, dataFiles(data).map(([, p]) => resolve(dir, p)))}` });
+          issues.push({ path: at, message: `${at.slice(0, 2).join('.')}: ${withShownPaths(err.message, dataFiles(data).map(([, p]) => resolve(dir, p)))}` });
         }
       }
       classCounts.set(key, count);

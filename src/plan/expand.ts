@@ -3,6 +3,7 @@ import { dottedToPath } from '../spec/parse.ts';
 import { setAtPath } from '../spec/sweep.ts';
 import type { Experiment } from '../spec/types.ts';
 import { variantIdentity } from '../spec/derived.ts';
+import { InternalError } from '../errors.ts';
 import { canonicalJson, shortHash } from './canonical.ts';
 
 export interface Variant {
@@ -62,7 +63,7 @@ export function expandGrid(raw: Record<string, unknown>, inputsDigest: string): 
       overrides[keys[k]] = value;
     });
     const { spec, issues } = checkStructure(keys.length ? doc : structuredClone(doc));
-    if (!spec) throw new Error(`variant ${labelFor(overrides)} is invalid after validation passed: ${issues[0]?.message}`);
+    if (!spec) throw new InternalError(`variant ${labelFor(overrides)} is invalid after validation passed: ${issues[0]?.message}`);
     const id = shortHash(canonicalJson({ identity: variantIdentity(spec), inputsDigest }));
     variants.push({ index: variants.length, id, label: labelFor(overrides), overrides, spec });
   }

@@ -12,9 +12,9 @@ import { expandGrid, type Plan } from '../plan/expand.ts';
 import { loadDataset } from '../data/dataset.ts';
 import { DataError } from '../data/errors.ts';
 import { pathKind } from '../data/readers/files.ts';
-import { describeLocation, isOnnxSource, readBytes, readModelFiles, resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
-import { onnxLayers, readOnnx } from '../model/onnx/read.ts';
-import { listBaseLayers, type LayerInfo } from '../model/topology.ts';
+import { resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
+import { familyFor } from '../model/families/index.ts';
+import type { LayerInfo } from '../model/topology.ts';
 import { planLayers } from '../model/layout.ts';
 
 /** A spec that passed every check, with what was read to check it. */
@@ -144,15 +144,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   let base: BaseModel | undefined;
   let layers: LayerInfo[] | null = null;
   try {
-    if (isOnnxSource(spec.base_model.source)) {
-      const bytes = await readBytes(location);
-      layers = onnxLayers(readOnnx(bytes, describeLocation(location)));
-      base = { format: 'onnx', bytes };
-    } else {
-      const files = await readModelFiles(location);
-      layers = listBaseLayers(files.json);
-      base = { format: 'tfjs', files };
-    }
+    ({ base, layers } = await familyFor(spec.base_model.source).load(location));
   } catch (err) {
     if (!(err instanceof TunespecError)) throw err;
     const p = location.kind === 'file' ? [location.path, resolve(dirname(location.path), 'weights.bin')] : [];

@@ -156,14 +156,14 @@ async function inspectSpec(file: string, json: boolean, io: Io): Promise<number>
   const summary = summarizeModel(model.built.model, spec.model.base.format === 'tfjs' ? spec.model.base.files.weightSpecs : []);
   await model.dispose();
   // An ONNX base's nodes come first: frozen, with what the file says of them.
-  const onnx = model.onnxBase ?? [];
+  const onnx = model.outside ?? [];
   const onnxParams = onnx.reduce((n, l) => n + l.params, 0);
   summary.layers = [
     ...onnx.map((l, index) => ({ index, name: l.name, className: l.className, outputShape: null, params: l.params, trainable: false, weights: [] })),
     ...summary.layers.map((l) => ({ ...l, index: l.index + onnx.length })),
   ];
   summary.params = { total: summary.params.total + onnxParams, trainable: summary.params.trainable, nonTrainable: summary.params.nonTrainable + onnxParams };
-  if (model.onnxInput) summary.inputs = [{ name: 'input', shape: [null, ...model.onnxInput], dtype: 'float32' }];
+  if (model.inputShape) summary.inputs = [{ name: 'input', shape: [null, ...model.inputShape], dtype: 'float32' }];
   const built = { frozen: [...onnx.map(() => true), ...model.built.frozen] };
 
   const headStart = summary.layers.length - v.head.length;

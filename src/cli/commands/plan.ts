@@ -14,9 +14,9 @@ interface LayerRow {
 
 /** Layer table of the model a variant builds; built once per distinct cut/head/freeze. */
 async function modelLayers(spec: LoadedSpec, variant: Variant): Promise<LayerRow[]> {
-  const { built, onnxBase = [], dispose } = await specModel(spec, variant);
+  const { built, outside = [], dispose } = await specModel(spec, variant);
   const rows = [
-    ...onnxBase.map((l) => ({ name: l.name, className: l.className, params: l.params, trainable: false })),
+    ...outside.map((l) => ({ name: l.name, className: l.className, params: l.params, trainable: false })),
     ...built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] })),
   ];
   await dispose();

@@ -119,16 +119,19 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
 
 /**
  * After a job settled for good: when it was the sweep's last, close the sweep's MLflow parent run.
- * A spec this machine cannot read as queued is an error (the caller warns: the parent would stay
- * RUNNING until a `tunespec sync` of a store that holds the sweep closes it).
+ * A tracked sweep whose spec this machine cannot read as queued is an error (the caller warns: the
+ * parent would stay RUNNING until a `tunespec sync` of a store that holds the sweep closes it).
  */
 async function closeSweepFromWorker(queue: Queue, d: VariantJob, opts: WorkerOptions): Promise<void> {
   const text = await readFile(d.spec, 'utf8').catch(() => undefined);
-  if (text === undefined || sha256(text) !== d.specSha256) {
-    throw new SourceMismatch(`${d.spec} is ${text === undefined ? 'unreadable' : 'not the spec the sweep was queued from'} on this machine; \`tunespec sync\` closes the parent from a run store that holds the sweep`);
+  const queued = text !== undefined && sha256(text) === d.specSha256;
+  const spec = queued ? parseStoredSpec(text) : undefined;
+  if (!spec) {
+    // Without the queued spec its own tracking section is unknown here: the submitter said whether it tracks.
+    if (d.tracked === false) return;
+    const why = text === undefined ? 'is unreadable' : queued ? 'is no longer a valid spec' : 'is not the spec the sweep was queued from';
+    throw new SourceMismatch(`${d.spec} ${why} on this machine; \`tunespec sync\` of a run store that holds the sweep closes the parent`);
   }
-  const spec = parseStoredSpec(text);
-  if (!spec) throw new SourceMismatch(`${d.spec} is no longer a valid spec; \`tunespec sync\` closes the parent from a run store that holds the sweep`);
   const tracking = resolveTrackingConfig({ flag: d.trackingUri ?? opts.trackingUri, spec: spec.tracking, specName: spec.name, env: process.env });
   if (!tracking) return; // untracked: there is no parent run
   // The plan as the job records it: labels and overrides for the parent's params and table.
@@ -138,7 +141,7 @@ async function closeSweepFromWorker(queue: Queue, d: VariantJob, opts: WorkerOpt
   if (!jobs.every((j) => j.state === 'completed' || j.state === 'failed')) return;
   const closed = await closeParentIfSettled(
     new MlflowClient(tracking),
-    { experiment: d.experiment, specFile: d.spec, specText: text, plan: { sweepId: d.sweepId, variants } },
+    { experiment: d.experiment, specFile: d.spec, specText: text!, plan: { sweepId: d.sweepId, variants } },
     jobs,
     objectiveOf(spec.training.objective),
   );

@@ -96,7 +96,7 @@ export async function runQueueCommand(file: string, opts: QueueRunOptions, io: I
   }
   const { queue, shown } = openQueue(opts.queue);
   try {
-    const s = await submitSweep(queue, { experiment: spec.experiment.name, specFile: file, specText: spec.text, plan: spec.plan, trackingUri: opts.trackingUri }, opts);
+    const s = await submitSweep(queue, { experiment: spec.experiment.name, specFile: file, specText: spec.text, plan: spec.plan, trackingUri: opts.trackingUri, tracked: Boolean(tracking) }, opts);
     io.out(
       `sweep ${spec.plan.sweepId} of ${spec.experiment.name}: ${s.added} variant(s) queued on ${shown}` +
         `${s.present ? `, ${s.present} already queued or done` : ''}${s.retried ? `, ${s.retried} failed one(s) queued again` : ''}`,

@@ -117,13 +117,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(`tunespec: ${e.message}`);
       return 2;
     }
-    if (err instanceof TunespecError) {
+    if (err instanceof TunespecError && err.code !== 'INTERNAL') {
       io.err(err instanceof UsageError ? `tunespec: ${err.message}` : err.message);
       return EXIT[err.code] ?? 1;
-    }
-    if (e.code === 'DATA' || e.code === 'ENGINE') {
-      io.err(e.message);
-      return 1;
     }
     io.err(`tunespec: internal error: ${e.message}${argv.includes('--debug') ? '' : ' (--debug shows the stack)'}`);
     return 1;

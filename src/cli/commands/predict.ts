@@ -9,7 +9,7 @@ import { predictInBatches } from '../../train/evaluate.ts';
 import { pathKind } from '../../data/readers/files.ts';
 import { fixed, formatTable } from '../../report/table.ts';
 import type { ResolvedVariant } from '../../track/resolve-variant.ts';
-import { loadVariantModel, resolveTarget, type LoadedVariantModel } from '../variant-model.ts';
+import { loadVariantModel, resolveTarget, type LoadedVariantModel } from '../../app/variant-model.ts';
 import type { Io } from '../io.ts';
 
 export interface PredictOptions {

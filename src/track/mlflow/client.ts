@@ -2,7 +2,7 @@ import { Agent, fetch, type Response } from 'undici';
 import { TrackingError } from '../../errors.ts';
 import type { TrackingConfig } from './config.ts';
 import { LIMITS, packBatches, type KeyValue, type Metric } from './limits.ts';
-import { backoffSeconds, RETRY_STATUSES, retryAfterSeconds } from './retry.ts';
+import { backoffSeconds, RETRY_STATUSES, retryAfterSeconds } from '../../net/retry.ts';
 
 export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
 

@@ -1,5 +1,5 @@
 import { UsageError } from '../../errors.ts';
-import { redactUrl } from '../redact.ts';
+import { redactUrl } from '../../net/redact.ts';
 
 export type Auth = { kind: 'basic'; username: string; password: string } | { kind: 'bearer'; token: string };
 

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch } from 'undici';
 import { downloadProgress, formatBytes, type DownloadProgress } from './download-progress.ts';
 import { httpSettings, type HttpSettings } from './http-settings.ts';
-import { redactUrl } from './redact.ts';
+import { redactUrl, redactUrlsIn } from './redact.ts';
 import { backoffSeconds, RETRY_STATUSES, retryAfterSeconds } from './retry.ts';
 
 /** A download that failed for good; the message names the URL without its secrets. */
@@ -72,15 +72,28 @@ function networkFailure(err: unknown, seconds: number, received: number, total: 
           ? `the download stalled for ${seconds} s after ${formatBytes(received)}${total ? ` of ${formatBytes(total)}` : ''} (${setting})`
           : code === 'UND_ERR_SOCKET'
             ? `the connection closed after ${formatBytes(received)}${total ? ` of ${formatBytes(total)}` : ''}`
-            : (code ?? (err as Error).message);
+            : (code ?? redactUrlsIn((err as Error).message));
   return new AttemptFailure(reason, code !== undefined && RETRY_CODES.has(code));
+}
+
+/** fetch refuses user:password in a URL; it travels as basic auth instead, as curl sends it. */
+function request(url: string): { url: string; headers: Record<string, string> } {
+  const u = new URL(url);
+  const headers: Record<string, string> = { 'User-Agent': 'tunespec' };
+  if (u.username || u.password) {
+    headers.Authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+    u.username = '';
+    u.password = '';
+  }
+  return { url: u.toString(), headers };
 }
 
 async function attempt(url: string, agent: Agent, settings: HttpSettings, progress: DownloadProgress): Promise<Uint8Array> {
   let received = 0;
   let total: number | undefined;
   try {
-    const res = await fetch(url, { dispatcher: agent, headers: { 'User-Agent': 'tunespec' } });
+    const req = request(url);
+    const res = await fetch(req.url, { dispatcher: agent, headers: req.headers });
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       const wait = Math.min(MAX_RETRY_AFTER_SECONDS, retryAfterSeconds(res.headers.get('retry-after')) ?? 0);

@@ -8,7 +8,7 @@ export interface HttpSettings {
   retries: number;
 }
 
-export const DEFAULT_HTTP: HttpSettings = { timeoutSeconds: 30, retries: 3 };
+export const DEFAULT_HTTP: HttpSettings = { timeoutSeconds: 15, retries: 3 };
 
 export function httpSettings(env: NodeJS.ProcessEnv = process.env): HttpSettings {
   const timeoutSeconds = envNumber(env, 'TUNESPEC_HTTP_TIMEOUT', DEFAULT_HTTP.timeoutSeconds, false);

@@ -14,6 +14,8 @@ import { DataError } from '../data/errors.ts';
 import { pathKind } from '../data/readers/files.ts';
 import { resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
 import { familyFor } from '../model/families/index.ts';
+import { hashBaseModel, recordableSpec } from '../model/recorded-spec.ts';
+import { redactUrl } from '../net/redact.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import { planLayers } from '../model/layout.ts';
 
@@ -61,9 +63,7 @@ function withShownPaths(message: string, paths: string[]): string {
 
 /** Digest of the bytes a variant's result depends on besides its spec: base weights and data files. */
 async function inputsDigest(base: BaseModel, data: DataSpec, dir: string): Promise<string> {
-  const h = createHash('sha256');
-  if (base.format === 'onnx') h.update(base.bytes);
-  else h.update(JSON.stringify(base.files.json.modelTopology)).update(new Uint8Array(base.files.weightData));
+  const h = hashBaseModel(createHash('sha256'), base);
   for (const [, p] of dataFiles(data)) {
     const full = resolve(dir, p);
     if ((await stat(full)).isFile()) h.update(await readFile(full));
@@ -152,7 +152,8 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   }
   const missing: PathIssue[] = [];
   for (const [path, p] of dataFiles(spec.data)) {
-    if (!(await pathKind(resolve(dir, p)))) missing.push({ path, message: `${path.join('.')}: no such file or folder: ${shown(resolve(dir, p))}` });
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) missing.push({ path, message: `${path.join('.')}: ${redactUrl(p)} is a URL; data is read from local files and folders` });
+    else if (!(await pathKind(resolve(dir, p)))) missing.push({ path, message: `${path.join('.')}: no such file or folder: ${shown(resolve(dir, p))}` });
   }
   issues.push(...missing);
   // Classes come from the data itself, per distinct data section (a sweep may change it); names
@@ -178,7 +179,9 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     return classCounts.get(key)!;
   };
 
-  const plan = expandGrid(raw, base && !missing.length ? await inputsDigest(base, spec.data, dir) : '');
+  // From here on the spec is the one that is recorded and printed: URLs without their secrets.
+  const recorded = recordableSpec(raw as Record<string, unknown>, base);
+  const plan = expandGrid(recorded, base && !missing.length ? await inputsDigest(base, spec.data, dir) : '');
   const context = async (s: Experiment): Promise<SpecContext> => ({
     baseLayers: layers,
     baseFormat: base?.format ?? null,
@@ -186,11 +189,11 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     classCount: await classCountOf(s.data),
   });
   const own = new Set(checkSemantics(spec, await context(spec)).map((i) => i.message));
-  const sweep = (raw as { sweep?: Record<string, unknown[]> }).sweep ?? {};
+  const sweep = (recorded as { sweep?: Record<string, unknown[]> }).sweep ?? {};
   const seen = new Set<string>();
   for (const variant of plan.variants) {
     for (const issue of checkSemantics(variant.spec, await context(variant.spec))) {
-      const placed = relocate(issue, variant.overrides, sweep, raw, own.has(issue.message));
+      const placed = relocate(issue, variant.overrides, sweep, recorded, own.has(issue.message));
       if (!seen.has(placed.message)) seen.add(placed.message), issues.push(placed);
     }
   }

@@ -76,6 +76,9 @@ Environment (as the MLflow Python client reads it):
   MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_HTTP_REQUEST_MAX_RETRIES (default 7),
   MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (2), MLFLOW_HTTP_REQUEST_BACKOFF_JITTER (1),
   MLFLOW_HTTP_REQUEST_TIMEOUT (120 seconds)
+Base models at http(s) URLs: TUNESPEC_HTTP_TIMEOUT (seconds to connect, to the first byte,
+  and between bytes of the body; default 15, as pip), TUNESPEC_HTTP_RETRIES (default 3: connection
+  errors, timeouts, 408, 429 and 5xx are retried with backoff; other answers are final)
 Feature cache: TUNESPEC_CACHE_DIR (default $XDG_CACHE_HOME/tunespec/features, else
   ~/.cache/tunespec/features), TUNESPEC_CACHE_MAX (size cap such as 10G, the default; least
   recently used entries go first)

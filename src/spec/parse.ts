@@ -35,7 +35,7 @@ const MAX_ALIAS_COPIES = 100;
 
 /** yaml's messages where they name its API or its internals, in words a spec author can act on. */
 const YAML_MESSAGES: Partial<Record<string, string>> = {
-  MULTIPLE_DOCS: 'a spec is one YAML document, but a second one starts here (after ---); put each spec in its own file',
+  MULTIPLE_DOCS: 'a spec is one YAML document, but a second one starts here; put each spec in its own file',
   RESOURCE_EXHAUSTION: `the spec nests too deeply to read here; a spec needs a few levels, tunespec reads at most ${MAX_NESTING}`,
 };
 

@@ -21,6 +21,11 @@ export function formatIssue(issue: SpecIssue): string {
   return `${issue.file}:${issue.line}:${issue.col}: ${issue.message}`;
 }
 
+/** A finding that may be intended: located like an issue, but the spec still passes. */
+export function formatWarning(issue: SpecIssue): string {
+  return formatIssue({ ...issue, message: `warning: ${issue.message}` });
+}
+
 /** Past this many, a file's issues are counted, not listed: the first ones are what to fix, and output stays bounded. */
 export const MAX_LISTED_ISSUES = 50;
 

@@ -5,7 +5,7 @@ import { SpecError, TunespecError, UsageError, type SpecIssue } from '../errors.
 import { dottedToPath, locate, parseSpecText, type PathSegment, type SourceDoc } from '../spec/parse.ts';
 import { checkStructure, type PathIssue } from '../spec/structure.ts';
 import { checkSweep } from '../spec/sweep.ts';
-import { checkSemantics, cutIndexOf, type SpecContext } from '../spec/semantic.ts';
+import { checkSemantics, checkWarnings, cutIndexOf, type SpecContext } from '../spec/semantic.ts';
 import type { DataSpec, Experiment } from '../spec/types.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
 import { loadDataset } from '../data/dataset.ts';
@@ -23,6 +23,8 @@ export interface LoadedSpec {
   experiment: Experiment;
   model: { location: ModelLocation; base: BaseModel; layers: LayerInfo[]; cutIndex: number };
   plan: Plan;
+  /** Findings that may be intended (a spec that overrides the base model's saved trainable flags), located; the spec passed. */
+  warnings: SpecIssue[];
 }
 
 function dataFiles(data: DataSpec): [PathSegment[], string][] {
@@ -92,10 +94,10 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     throw new UsageError(`cannot read spec ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
   });
   const parsed = parseSpecText(text, file);
+  const placed = (source: SourceDoc, issues: PathIssue[]): SpecIssue[] =>
+    issues.map((i) => ({ file, ...locate(source, i.path, i.key), message: i.message })).sort((a, b) => a.line - b.line || a.col - b.col);
   const fail = (source: SourceDoc, issues: PathIssue[]): never => {
-    const located: SpecIssue[] = issues.map((i) => ({ file, ...locate(source, i.path, i.key), message: i.message }));
-    located.sort((a, b) => a.line - b.line || a.col - b.col);
-    throw new SpecError(located);
+    throw new SpecError(placed(source, issues));
   };
   if (parsed.issues.length) throw new SpecError(parsed.issues);
   const raw = structuredClone(parsed.value);
@@ -162,14 +164,29 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   });
   const own = new Set(checkSemantics(spec, await context(spec)).map((i) => i.message));
   const sweep = (raw as { sweep?: Record<string, unknown[]> }).sweep ?? {};
+  const ownWarnings = new Set(checkWarnings(spec, await context(spec)).map((i) => i.message));
   const seen = new Set<string>();
+  const warnings = new Map<string, PathIssue>();
   for (const variant of plan.variants) {
-    for (const issue of checkSemantics(variant.spec, await context(variant.spec))) {
+    const ctx = await context(variant.spec);
+    for (const issue of checkSemantics(variant.spec, ctx)) {
       const placed = relocate(issue, variant.overrides, sweep, raw, own.has(issue.message));
       if (!seen.has(placed.message)) seen.add(placed.message), issues.push(placed);
+    }
+    for (const warning of checkWarnings(variant.spec, ctx)) {
+      const placed = relocate(warning, variant.overrides, sweep, raw, ownWarnings.has(warning.message));
+      if (!warnings.has(placed.message)) warnings.set(placed.message, placed);
     }
   }
   if (issues.length) fail(parsed.source, [...new Map(issues.map((i) => [i.message, i])).values()]);
   const cutIndex = cutIndexOf(spec, layers!)!;
-  return { file, dir, text, experiment: spec, model: { location, base: base!, layers: layers!, cutIndex }, plan };
+  return {
+    file,
+    dir,
+    text,
+    experiment: spec,
+    model: { location, base: base!, layers: layers!, cutIndex },
+    plan,
+    warnings: placed(parsed.source, [...warnings.values()]),
+  };
 }

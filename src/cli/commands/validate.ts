@@ -1,4 +1,4 @@
-import { SpecError, TunespecError } from '../../errors.ts';
+import { SpecError, TunespecError, formatWarning } from '../../errors.ts';
 import { loadSpec } from '../load-spec.ts';
 import type { Io } from '../io.ts';
 import { excerpt } from '../../spec/hints.ts';
@@ -15,6 +15,7 @@ export async function validateCommand(files: string[], io: Io, opts: { debug?: b
   for (const file of files) {
     try {
       const spec = await loadSpec(file);
+      for (const w of spec.warnings) io.err(formatWarning(w));
       io.out(`${file}: ok (${spec.plan.variants.length} variant${spec.plan.variants.length === 1 ? '' : 's'})`);
     } catch (err) {
       if (err instanceof SpecError) {

@@ -94,10 +94,10 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     throw new UsageError(`cannot read spec ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
   });
   const parsed = parseSpecText(text, file);
-  const placed = (source: SourceDoc, issues: PathIssue[]): SpecIssue[] =>
+  const locateAll = (source: SourceDoc, issues: PathIssue[]): SpecIssue[] =>
     issues.map((i) => ({ file, ...locate(source, i.path, i.key), message: i.message })).sort((a, b) => a.line - b.line || a.col - b.col);
   const fail = (source: SourceDoc, issues: PathIssue[]): never => {
-    throw new SpecError(placed(source, issues));
+    throw new SpecError(locateAll(source, issues));
   };
   if (parsed.issues.length) throw new SpecError(parsed.issues);
   const raw = structuredClone(parsed.value);
@@ -162,9 +162,10 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     builtLayers: (cut, v) => planLayers(layers!, cut, v.head),
     classCount: await classCountOf(s.data),
   });
-  const own = new Set(checkSemantics(spec, await context(spec)).map((i) => i.message));
+  const specContext = await context(spec);
+  const own = new Set(checkSemantics(spec, specContext).map((i) => i.message));
+  const ownWarnings = new Set(checkWarnings(spec, specContext).map((i) => i.message));
   const sweep = (raw as { sweep?: Record<string, unknown[]> }).sweep ?? {};
-  const ownWarnings = new Set(checkWarnings(spec, await context(spec)).map((i) => i.message));
   const seen = new Set<string>();
   const warnings = new Map<string, PathIssue>();
   for (const variant of plan.variants) {
@@ -187,6 +188,6 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     experiment: spec,
     model: { location, base: base!, layers: layers!, cutIndex },
     plan,
-    warnings: placed(parsed.source, [...warnings.values()]),
+    warnings: locateAll(parsed.source, [...warnings.values()]),
   };
 }

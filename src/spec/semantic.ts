@@ -1,5 +1,5 @@
 import { findLayer, resolveFreezeRanges } from './layer-refs.ts';
-import type { PathIssue } from './structure.ts';
+import { quoted, type PathIssue } from './structure.ts';
 import { didYouMean, excerpt } from './hints.ts';
 import type { Experiment } from './types.ts';
 
@@ -48,7 +48,7 @@ const cutExists: Check = (spec, ctx) => {
       message:
         typeof cut === 'number'
           ? `base_model.cut: layer index ${cut} is out of range: the base model has ${names.length} layers`
-          : `base_model.cut: the base model has no layer "${cut}"${didYouMean(cut, names)}; its layers: ${names.join(', ')}`,
+          : `base_model.cut: the base model has no layer ${quoted(cut)}${didYouMean(cut, names)}; its layers: ${names.length <= 20 ? names.join(', ') : `${names.slice(0, 20).join(', ')} and ${names.length - 20} more (tunespec inspect lists them)`}`,
     },
   ];
 };
@@ -58,7 +58,7 @@ const headNamesUnique: Check = (spec, ctx) => {
   const issues: PathIssue[] = [];
   spec.head.forEach((h, i) => {
     if (h.name === undefined) return;
-    if (taken.has(h.name)) issues.push({ path: ['head', i, 'name'], message: `head.${i}.name: "${h.name}" is already a layer name` });
+    if (taken.has(h.name)) issues.push({ path: ['head', i, 'name'], message: `head.${i}.name: ${quoted(h.name)} is already a layer name` });
     taken.add(h.name);
   });
   return issues;

@@ -4,7 +4,7 @@ import { LineLog } from '../../report/line-log.ts';
 import { runSweep } from '../../train/sweep.ts';
 import type { SweepListener, VariantInfo } from '../../train/events.ts';
 import type { FeatureCacheReport } from '../../train/frozen-features.ts';
-import { UsageError } from '../../errors.ts';
+import { UsageError, formatWarning } from '../../errors.ts';
 import { loadSpec } from '../load-spec.ts';
 import { openSweepSinks } from '../sweep-sinks.ts';
 import { FrozenFeatureCache } from '../../engine/feature-cache.ts';
@@ -42,6 +42,7 @@ function cacheSummary({ reports }: CacheReports): string | undefined {
 
 export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
   const spec = await loadSpec(file);
+  for (const w of spec.warnings) io.err(formatWarning(w));
   if (opts.index !== undefined) opts = { ...opts, only: [variantAtIndex(spec.plan, opts.index, file).id] };
   const unknown = opts.only.filter((id) => !spec.plan.variants.some((v) => v.id === id));
   if (unknown.length) {

@@ -1,7 +1,8 @@
 export const HELP = `tunespec: YAML experiment specs in, fine-tuning sweeps out
 
 Usage:
-  tunespec validate <spec...>        check specs: every error of every file, as file:line:col: message
+  tunespec validate <spec...>        check specs, every file: schema errors, then (once the schema passes)
+                                     base model and data errors, as file:line:col: message
   tunespec plan <spec>               show the built model's layers (frozen/trainable) and the variants
   tunespec run <spec> [options]      train every variant of the sweep into the run store (and MLflow)
   tunespec runs <spec>               compare stored variants of the spec, best first; name the best

@@ -54,7 +54,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   switch (command) {
     case 'validate':
       if (!args.length) throw new UsageError('validate needs at least one spec file');
-      return validateCommand(args, io);
+      return validateCommand(args, io, { debug: values.debug });
     case 'plan':
       return planCommand(oneSpec(args, command), io);
     case 'run': {

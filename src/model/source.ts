@@ -76,7 +76,9 @@ export async function readModelJson(loc: ModelLocation): Promise<ModelJson> {
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (err) {
-    throw new ModelError(`${describeLocation(loc)} is not JSON: ${(err as Error).message}`, describeLocation(loc));
+    // V8 quotes the text around the fault ("root:x:0:0"...): a message names the file, never echoes its bytes.
+    const reason = (err as Error).message.replace(/,? ".*"(\.\.\.)? is not valid JSON$/s, '');
+    throw new ModelError(`${describeLocation(loc)} is not JSON: ${reason}`, describeLocation(loc));
   }
   if (!json || typeof json !== 'object' || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
     throw new ModelError(

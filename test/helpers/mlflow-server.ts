@@ -51,6 +51,8 @@ export class MlflowServer {
     // The GenAI job runner forks a dozen worker processes tracking never needs: on two cores they
     // starve the server and the training under test.
     env.MLFLOW_SERVER_ENABLE_JOB_EXECUTION = 'false';
+    // Telemetry would write an installation id under ~/.config and call out of the machine.
+    env.MLFLOW_DISABLE_TELEMETRY = 'true';
     if (this.opts.adminPassword) Object.assign(env, { MLFLOW_AUTH_ADMIN_PASSWORD: this.opts.adminPassword, MLFLOW_FLASK_SERVER_SECRET_KEY: 'tunespec-tests' });
     const log = join(this.dir, 'server.log');
     const { openSync } = await import('node:fs');

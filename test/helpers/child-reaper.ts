@@ -14,6 +14,8 @@ const live = new Map<ChildProcess, boolean>();
 export function reapWithFile(child: ChildProcess, group = false): void {
   live.set(child, group);
   child.once('exit', () => live.delete(child));
+  // A child that never started (ENOENT) emits 'error' and no 'exit'.
+  child.once('error', () => child.pid === undefined && live.delete(child));
 }
 
 export function hasExited(child: ChildProcess): boolean {
@@ -31,7 +33,7 @@ export function killNow(child: ChildProcess, group: boolean): void {
 }
 
 after(async () => {
-  const exits = [...live].map(([child, group]) => {
+  const exits = [...live].filter(([child]) => child.pid !== undefined && !hasExited(child)).map(([child, group]) => {
     const gone = new Promise((resolve) => child.once('exit', resolve));
     killNow(child, group);
     return gone;

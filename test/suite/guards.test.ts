@@ -34,6 +34,12 @@ test('a before that fails after starting a server ends its file, and the server 
   assert.equal(await answers(serverPort(r.out)), false, 'the server outlived its test file');
 });
 
+test('a server that cannot be spawned fails its file, which still ends', () => {
+  const r = npmTest('server-missing.ts');
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /spawn \/nonexistent\/redis-server ENOENT/);
+});
+
 test('the watchdog ends a file that overruns, names it, and stops its servers', async () => {
   const r = npmTest('overruns.ts', { TUNESPEC_TEST_TIMEOUT_MS: '8000' });
   assert.equal(r.code, 1, r.out);

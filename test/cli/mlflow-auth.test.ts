@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, tunespec, writeSmallSpec } from '../helpers/cli.ts';
 import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
-import { authHeaders, readExperiment } from '../helpers/mlflow-read.ts';
+import { authHeaders, readExperiment, send } from '../helpers/mlflow-read.ts';
 
 const ADMIN = { username: 'admin', password: 'adm1n-Pa55-for-tests' };
 let server: MlflowServer;
@@ -43,7 +43,8 @@ test('basic auth: a wrong password is a clear error before training, naming the 
 
 test('basic auth: a read-only user is refused when the sweep starts, and the sweep leaves nothing in runs/', async () => {
   const reader = { username: 'reader', password: 'read-0nly-Pa55' };
-  const created = await fetch(`${server.uri}/api/2.0/mlflow/users/create`, {
+  // send, not fetch: the previous test's spawnSync kept this process from seeing the server close a pooled socket.
+  const created = await send(`${server.uri}/api/2.0/mlflow/users/create`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...authHeaders(ADMIN) },
     body: JSON.stringify(reader),

@@ -44,6 +44,7 @@ test('basic auth: a wrong password is a clear error before training, naming the 
 
 test('basic auth: a read-only user is refused when the sweep starts, and the sweep leaves nothing in runs/', async () => {
   const reader = { username: 'reader', password: 'read-0nly-Pa55' };
+  // send, not fetch: the previous test's spawnSync kept this process from seeing the server close a pooled socket.
   const created = await send(`${server.uri}/api/2.0/mlflow/users/create`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...authHeaders(ADMIN) },

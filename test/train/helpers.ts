@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
+import '../helpers/home.ts';
 import { loadSpec, type LoadedSpec } from '../../src/app/load-spec.ts';
 import { runSweep } from '../../src/train/sweep.ts';
 import type { EngineRequest } from '../../src/engine/backends.ts';

@@ -8,7 +8,7 @@ import { checkSweep } from '../spec/sweep.ts';
 import { checkSemantics, cutIndexOf, type SpecContext } from '../spec/semantic.ts';
 import type { DataSpec, Experiment } from '../spec/types.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
-import { loadDataset } from '../data/dataset.ts';
+import { loadClassLabels } from '../data/dataset.ts';
 import { pathKind } from '../data/readers/files.ts';
 import { describeLocation, isOnnxSource, readBytes, readModelFiles, resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
 import { onnxLayers, readOnnx } from '../model/onnx/read.ts';
@@ -138,7 +138,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
       let count: number | null = null;
       if (!missing.length) {
         try {
-          count = (await loadDataset({ ...data, class_names: undefined }, dir)).classLabels.length;
+          count = (await loadClassLabels({ ...data, class_names: undefined }, dir)).length;
         } catch (err) {
           if ((err as { code?: string }).code !== 'DATA') throw err;
           // A listed class without examples is pointed at in the list; other data problems at `data`.

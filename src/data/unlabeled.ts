@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import type { DataSpec } from '../spec/types.ts';
+import type { DataSpec, ImageDataSpec } from '../spec/types.ts';
 import { DataError } from './errors.ts';
 import { parseCsv } from './readers/csv-parse.ts';
 import { byCodePoint, listDir, pathKind, readBytes } from './readers/files.ts';
@@ -78,7 +78,7 @@ function hasColour(img: RgbaImage): boolean {
  * One image in the variant's units: resized like the image-folder reader (or to the base model's
  * input when the variant preprocesses for it), or checked to need no resizing.
  */
-function preprocess(name: string, img: RgbaImage, data: Exclude<DataSpec, { format: 'csv' }>, exampleShape: number[], pre?: Preprocess): Float32Array {
+function preprocess(name: string, img: RgbaImage, data: ImageDataSpec, exampleShape: number[], pre?: Preprocess): Float32Array {
   const [height, width, channels] = exampleShape as [number, number, 1 | 3];
   const out = new Float32Array(height * width * channels);
   if (data.format === 'image_folder' || pre) {
@@ -100,7 +100,7 @@ function preprocess(name: string, img: RgbaImage, data: Exclude<DataSpec, { form
   return out;
 }
 
-async function imageExamples(file: string, data: Exclude<DataSpec, { format: 'csv' }>, exampleShape: number[], pre?: Preprocess): Promise<Example[]> {
+async function imageExamples(file: string, data: ImageDataSpec, exampleShape: number[], pre?: Preprocess): Promise<Example[]> {
   const bytes = await readBytes(file);
   if (imageKind(bytes)) return [{ name: file, values: preprocess(file, decodeImage(bytes, file), data, exampleShape, pre) }];
   if (isIdx(bytes)) return idxImages(bytes, file).map(({ name, img }) => ({ name, values: preprocess(name, img, data, exampleShape, pre) }));
@@ -144,6 +144,7 @@ export async function readUnlabeled(inputs: string[], data: DataSpec, exampleSha
   const examples: Example[] = [];
   for (const input of inputs) {
     for (const file of await expand(input)) {
+      if (data.format === 'text') throw new InputError('predict does not take text variants yet: text encoder bases are not wired into training');
       if (data.format !== 'csv') {
         examples.push(...(await imageExamples(file, data, exampleShape, pre)));
         continue;

@@ -176,6 +176,31 @@ const data = {
       required: ['format', 'path'],
       additionalProperties: false,
     },
+    {
+      title: 'text',
+      description: 'Labelled texts (or text pairs) for a text encoder base, tokenized with the base model\'s own tokenizer.',
+      properties: {
+        format: { const: 'text' },
+        path: {
+          type: 'string',
+          minLength: 1,
+          description: 'A `.csv` or `.tsv` file with a header row (RFC 4180 quoting), or `.jsonl` (one JSON object per line), relative to the spec.',
+        },
+        text_column: { type: 'string', minLength: 1, default: 'text' },
+        text_pair_column: { type: 'string', minLength: 1, description: 'Second text of each example (sentence pairs: entailment, paraphrase).' },
+        label_column: { type: 'string', minLength: 1, default: 'label' },
+        max_length: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 8192,
+          default: 128,
+          description: 'Tokens per example, special tokens included: longer texts are truncated (longest first for pairs), shorter ones padded.',
+        },
+        ...dataCommon,
+      },
+      required: ['format', 'path'],
+      additionalProperties: false,
+    },
   ],
 } as const;
 

@@ -119,8 +119,19 @@ const layoutNeedsOnnx: Check = (spec, ctx) =>
     ? [{ path: ['base_model', 'preprocess', 'layout'], message: 'base_model.preprocess.layout: nchw is for ONNX base models; TensorFlow.js models take NHWC' }]
     : [];
 
+/** Text reaches a model only through a tokenizer and a text encoder; image and tabular bases take feature tensors. */
+const textNeedsTextEncoder: Check = (spec, ctx) =>
+  spec.data.format === 'text' && (ctx.baseFormat === 'tfjs' || ctx.baseFormat === 'onnx')
+    ? [
+        {
+          path: ['base_model', 'source'],
+          message: `base_model.source: data.format text needs a text encoder base (a Hugging Face model folder with tokenizer.json); this base is ${ctx.baseFormat === 'tfjs' ? 'a TensorFlow.js' : 'an ONNX'} model, which takes image or numeric input`,
+        },
+      ]
+    : [];
+
 /** Semantic checks run on a structurally valid spec; every one runs, every issue is reported. */
-export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, onnxBaseFrozen, layoutNeedsOnnx, headEndsInSoftmax, headFitsClasses, classNamesMatch];
+export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, headEndsInSoftmax, headFitsClasses, classNamesMatch];
 
 export function checkSemantics(spec: Experiment, ctx: SpecContext): PathIssue[] {
   return semanticChecks.flatMap((check) => check(spec, ctx));

@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../engine/backends.ts';
-import { augmentBatch, hasAugmentation } from '../data/augment.ts';
+import { activeAugmentation, augmentBatch } from '../data/augment.ts';
 import { createRng, shuffleInPlace } from '../data/rng.ts';
 import { gatherRows } from '../data/gather.ts';
 import type { Experiment } from '../spec/types.ts';
@@ -69,7 +69,7 @@ export async function fitVariant(
   const size = data.exampleShape.reduce((a, b) => a * b, 1);
   const n = data.train.y.length;
   const rng = createRng(t.seed);
-  const augment = spec.data.format !== 'csv' && hasAugmentation(spec.data.augment) ? spec.data.augment : undefined;
+  const augment = activeAugmentation(spec.data);
   const monitor = t.early_stopping?.monitor ?? t.objective.metric;
   const mode = modeFor(monitor, t.early_stopping?.mode ?? (t.early_stopping?.monitor ? undefined : t.objective.mode));
   let best = mode === 'max' ? -Infinity : Infinity;

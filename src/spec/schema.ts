@@ -204,6 +204,17 @@ const data = {
   ],
 } as const;
 
+const warmupSteps = {
+  warmup_steps: { type: 'integer', minimum: 0, description: 'Batches (optimizer steps) of warmup. Give this or warmup_fraction; neither means no warmup.' },
+  warmup_fraction: {
+    type: 'number',
+    minimum: 0,
+    exclusiveMaximum: 1,
+    description: 'Warmup as a fraction of all steps (epochs × batches per epoch), rounded up, as Hugging Face\'s warmup_ratio.',
+  },
+  min_learning_rate: { type: 'number', minimum: 0, default: 0 },
+} as const;
+
 const schedule = {
   type: 'object',
   required: ['type'],
@@ -239,6 +250,27 @@ const schedule = {
       properties: {
         type: { const: 'warmup' },
         epochs: { type: 'integer', minimum: 1, default: 1, description: 'Epochs over which the rate climbs in equal steps to learning_rate, then stays there.' },
+      },
+      required: ['type'],
+      additionalProperties: false,
+    },
+    {
+      title: 'warmup_linear',
+      description:
+        'Per batch, as Hugging Face\'s linear schedule with warmup: the rate climbs linearly from 0 to learning_rate over the warmup steps, then falls linearly towards min_learning_rate at the end of the last epoch.',
+      properties: {
+        type: { const: 'warmup_linear' },
+        ...warmupSteps,
+      },
+      required: ['type'],
+      additionalProperties: false,
+    },
+    {
+      title: 'warmup_cosine',
+      description: 'Per batch, as Hugging Face\'s cosine schedule with warmup: linear warmup from 0, then half a cosine from learning_rate down to min_learning_rate.',
+      properties: {
+        type: { const: 'warmup_cosine' },
+        ...warmupSteps,
       },
       required: ['type'],
       additionalProperties: false,
@@ -326,7 +358,23 @@ export const experimentSchema = {
       properties: {
         epochs: { type: 'integer', minimum: 1, maximum: 10000 },
         batch_size: { type: 'integer', minimum: 1, maximum: 65536, default: 32 },
-        optimizer: { type: 'string', enum: ['adam', 'sgd', 'rmsprop'], default: 'adam' },
+        optimizer: {
+          type: 'string',
+          enum: ['adam', 'adamw', 'sgd', 'rmsprop'],
+          default: 'adam',
+          description: 'adamw: Adam with decoupled weight decay (β 0.9/0.999, ε 1e-8, as torch.optim.AdamW).',
+        },
+        weight_decay: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1,
+          description: 'AdamW\'s decoupled weight decay: each step multiplies weight matrices by (1 - rate × weight_decay); biases and normalisation scales and offsets (every 1-D weight) never decay. For optimizer adamw only.',
+        },
+        max_grad_norm: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          description: 'Clip gradients by their global norm (over all trainable weights) to at most this before each step, any optimizer. No clipping when omitted.',
+        },
         momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: 'For sgd and rmsprop.' },
         learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
         schedule: { ...schedule, default: { type: 'constant' } },

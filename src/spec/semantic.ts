@@ -130,8 +130,25 @@ const textNeedsTextEncoder: Check = (spec, ctx) =>
       ]
     : [];
 
+/** Decoupled decay is AdamW's; on Adam or SGD it would silently mean something else (L2 in the gradient). */
+const weightDecayNeedsAdamw: Check = (spec) =>
+  spec.training.weight_decay !== undefined && spec.training.weight_decay > 0 && spec.training.optimizer !== 'adamw'
+    ? [
+        {
+          path: ['training', 'weight_decay'],
+          message: `training.weight_decay: decoupled weight decay is for optimizer adamw, not ${spec.training.optimizer}; use optimizer: adamw (or l2 on dense head layers)`,
+        },
+      ]
+    : [];
+
+const oneWarmup: Check = (spec) => {
+  const s = spec.training.schedule;
+  if ((s.type !== 'warmup_linear' && s.type !== 'warmup_cosine') || s.warmup_steps === undefined || s.warmup_fraction === undefined) return [];
+  return [{ path: ['training', 'schedule', 'warmup_fraction'], message: 'training.schedule: give warmup_steps or warmup_fraction, not both' }];
+};
+
 /** Semantic checks run on a structurally valid spec; every one runs, every issue is reported. */
-export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, headEndsInSoftmax, headFitsClasses, classNamesMatch];
+export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, weightDecayNeedsAdamw, oneWarmup, headEndsInSoftmax, headFitsClasses, classNamesMatch];
 
 export function checkSemantics(spec: Experiment, ctx: SpecContext): PathIssue[] {
   return semanticChecks.flatMap((check) => check(spec, ctx));

@@ -6,7 +6,8 @@ import { gatherRows } from '../data/gather.ts';
 import type { Experiment } from '../spec/types.ts';
 import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from './events.ts';
 import { evaluate, type Evaluation } from './evaluate.ts';
-import { learningRateAt, modeFor } from './schedule.ts';
+import { learningRateAtStep, modeFor } from './schedule.ts';
+import { createOptimizer } from './optimizer.ts';
 
 /** Examples gathered once per sweep: the split never depends on the variant's training settings. */
 export interface TrainingData {
@@ -26,12 +27,6 @@ export interface FitOutcome {
   bestEpoch: number;
   confusion: number[][];
 }
-
-const OPTIMIZERS = {
-  adam: (tf: Tf, lr: number) => tf.train.adam(lr),
-  sgd: (tf: Tf, lr: number, momentum: number) => (momentum > 0 ? tf.train.momentum(lr, momentum) : tf.train.sgd(lr)),
-  rmsprop: (tf: Tf, lr: number, momentum: number) => tf.train.rmsprop(lr, 0.9, momentum),
-} as const;
 
 function setLearningRate(optimizer: TF.Optimizer, lr: number): void {
   // SGD caches its rate as a tensor, so it needs its setter; the others read the field each step.
@@ -63,7 +58,7 @@ export async function fitVariant(
   signal: AbortSignal,
 ): Promise<FitOutcome> {
   const t = spec.training;
-  const optimizer = OPTIMIZERS[t.optimizer](tf, t.learning_rate, t.momentum);
+  const optimizer = createOptimizer(tf, t);
   // Compiling after `trainable` is set is what makes the optimizer see exactly the trainable weights.
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const size = data.exampleShape.reduce((a, b) => a * b, 1);
@@ -83,13 +78,14 @@ export async function fitVariant(
     for (let epoch = 0; epoch < t.epochs; epoch++) {
       epochsRun = epoch + 1;
       const started = performance.now();
-      const lr = learningRateAt(t, epoch);
-      setLearningRate(optimizer, lr);
+      let lr = t.learning_rate;
       shuffleInPlace(order, rng);
       let lossSum = 0;
       let accSum = 0;
       for (let b = 0; b < batches; b++) {
         if (signal.aborted) throw new Interrupted('interrupted by the user');
+        lr = learningRateAtStep(t, epoch * batches + b, batches);
+        setLearningRate(optimizer, lr);
         const idx = order.slice(b * t.batch_size, (b + 1) * t.batch_size);
         let xb = gatherRows(data.train.x, size, idx);
         if (augment) xb = augmentBatch(xb, data.exampleShape, augment, rng, data.maxValue ?? 1);

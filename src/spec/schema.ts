@@ -73,6 +73,21 @@ const headLayer = {
       required: ['type'],
       additionalProperties: false,
     },
+    {
+      title: 'pooling',
+      description: 'The first head layer on a text encoder: one vector per text from its last hidden states and attention mask.',
+      properties: {
+        type: { const: 'pooling' },
+        mode: {
+          type: 'string',
+          enum: ['cls', 'mean', 'max'],
+          description: 'cls: the first token ([CLS]); mean or max: over the real tokens, padding excluded.',
+        },
+        name: { type: 'string', minLength: 1 },
+      },
+      required: ['type', 'mode'],
+      additionalProperties: false,
+    },
   ],
 } as const;
 

@@ -130,6 +130,16 @@ const textNeedsTextEncoder: Check = (spec, ctx) =>
       ]
     : [];
 
+/** Pooling reads [hidden states, attention mask], which only a text encoder produces, and only once, first. */
+const poolingOnTextEncoder: Check = (spec, ctx) =>
+  spec.head.flatMap((h, i) => {
+    if (h.type !== 'pooling') return [];
+    if (ctx.baseFormat === 'tfjs' || ctx.baseFormat === 'onnx') {
+      return [{ path: ['head', i], message: `head.${i}: pooling takes a text encoder's hidden states and attention mask; this base is ${ctx.baseFormat === 'tfjs' ? 'a TensorFlow.js' : 'an ONNX'} model (use flatten or global_average_pooling)` }];
+    }
+    return i === 0 ? [] : [{ path: ['head', i], message: `head.${i}: pooling must be the first head layer (it reads the encoder's hidden states and attention mask)` }];
+  });
+
 /** Decoupled decay is AdamW's; on Adam or SGD it would silently mean something else (L2 in the gradient). */
 const weightDecayNeedsAdamw: Check = (spec) =>
   spec.training.weight_decay !== undefined && spec.training.weight_decay > 0 && spec.training.optimizer !== 'adamw'
@@ -148,7 +158,7 @@ const oneWarmup: Check = (spec) => {
 };
 
 /** Semantic checks run on a structurally valid spec; every one runs, every issue is reported. */
-export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, weightDecayNeedsAdamw, oneWarmup, headEndsInSoftmax, headFitsClasses, classNamesMatch];
+export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, poolingOnTextEncoder, weightDecayNeedsAdamw, oneWarmup, headEndsInSoftmax, headFitsClasses, classNamesMatch];
 
 export function checkSemantics(spec: Experiment, ctx: SpecContext): PathIssue[] {
   return semanticChecks.flatMap((check) => check(spec, ctx));

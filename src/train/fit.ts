@@ -74,18 +74,20 @@ export async function fitVariant(
   const order = Array.from({ length: n }, (_, i) => i);
   const batches = Math.ceil(n / t.batch_size);
   let epochsRun = 0;
+  /** The rate the optimizer holds. */
+  let lr = Number.NaN;
   try {
     for (let epoch = 0; epoch < t.epochs; epoch++) {
       epochsRun = epoch + 1;
       const started = performance.now();
-      let lr = t.learning_rate;
       shuffleInPlace(order, rng);
       let lossSum = 0;
       let accSum = 0;
       for (let b = 0; b < batches; b++) {
         if (signal.aborted) throw new Interrupted('interrupted by the user');
-        lr = learningRateAtStep(t, epoch * batches + b, batches);
-        setLearningRate(optimizer, lr);
+        const next = learningRateAtStep(t, epoch * batches + b, batches);
+        // SGD rebuilds a tensor on every change; epoch schedules change the rate once an epoch.
+        if (next !== lr) setLearningRate(optimizer, (lr = next));
         const idx = order.slice(b * t.batch_size, (b + 1) * t.batch_size);
         let xb = gatherRows(data.train.x, size, idx);
         if (augment) xb = augmentBatch(xb, data.exampleShape, augment, rng, data.maxValue ?? 1);

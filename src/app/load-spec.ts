@@ -9,7 +9,7 @@ import { checkSemantics, checkWarnings, cutIndexOf, type SpecContext } from '../
 import type { DataSpec, Experiment } from '../spec/types.ts';
 import { objectiveOf, type Objective } from '../spec/derived.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
-import { loadDataset } from '../data/dataset.ts';
+import { loadClassLabels } from '../data/dataset.ts';
 import { DataError } from '../data/errors.ts';
 import { pathKind } from '../data/readers/files.ts';
 import { resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
@@ -169,7 +169,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
       let count: number | null = null;
       if (!missing.length) {
         try {
-          count = (await loadDataset({ ...data, class_names: undefined }, dir)).classLabels.length;
+          count = (await loadClassLabels({ ...data, class_names: undefined }, dir)).length;
         } catch (err) {
           if (!(err instanceof DataError)) throw err;
           // A listed class without examples is pointed at in the list; other data problems at `data`.

@@ -1,4 +1,4 @@
-import type { AugmentSpec } from '../spec/types.ts';
+import type { AugmentSpec, DataSpec } from '../spec/types.ts';
 import { DataError } from './errors.ts';
 
 // Training-batch augmentation on raw NHWC floats. The caller passes the rng so an epoch's
@@ -7,6 +7,12 @@ import { DataError } from './errors.ts';
 
 export function hasAugmentation(opts: AugmentSpec | undefined): boolean {
   return opts !== undefined && (opts.flip || opts.translate > 0 || opts.brightness > 0);
+}
+
+/** The augmentation a data section asks for, when it asks for any (only images have it). */
+export function activeAugmentation(data: DataSpec): AugmentSpec | undefined {
+  const opts = data.format === 'idx' || data.format === 'image_folder' ? data.augment : undefined;
+  return hasAugmentation(opts) ? opts : undefined;
 }
 
 interface Draw {

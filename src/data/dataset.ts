@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import type { DataSpec } from '../spec/types.ts';
+import type { DataSpec, ImageDataSpec } from '../spec/types.ts';
 import { datasetDigest } from './digest.ts';
 import { DataError } from './errors.ts';
 import { readCsv } from './readers/csv.ts';
@@ -8,6 +8,7 @@ import { readImageFolder } from './readers/image-folder.ts';
 import type { RawExamples } from './readers/raw.ts';
 import { selectClasses } from './select.ts';
 import { applyPreprocess, type Preprocess } from './preprocess.ts';
+import { loadTextDataset } from './text-dataset.ts';
 
 export { selectClasses } from './select.ts';
 export type { ClassSelection, SelectOptions } from './select.ts';
@@ -29,7 +30,17 @@ export interface Dataset {
 
 /** Largest feature value of an image dataset after scaling (what augmentation clamps to). */
 export function maxPixelValue(data: DataSpec): number | undefined {
-  return data.format === 'csv' ? undefined : 255 / data.scale;
+  return isImageData(data) ? 255 / data.scale : undefined;
+}
+
+function isImageData(data: DataSpec): data is ImageDataSpec {
+  return data.format === 'idx' || data.format === 'image_folder';
+}
+
+/** The classes a data section holds after selection, in class order, whatever its format. */
+export async function loadClassLabels(data: DataSpec, baseDir: string): Promise<(string | number)[]> {
+  const loaded = data.format === 'text' ? await loadTextDataset(data, baseDir) : await loadDataset(data, baseDir);
+  return loaded.classLabels;
 }
 
 function resolvePath(baseDir: string, p: string): string {
@@ -69,6 +80,9 @@ function readRaw(data: DataSpec, baseDir: string): Promise<RawExamples> {
     }
     case 'csv':
       return readCsv(resolvePath(baseDir, data.path), { labelColumn: data.label_column, featureColumns: data.feature_columns });
+    case 'text':
+      // Texts become token ids only with the base model's tokenizer: loadTextDataset + tokenizeTexts.
+      throw new DataError('text data is not a feature matrix: read it with loadTextDataset and tokenize it with the base model\'s tokenizer', resolvePath(baseDir, data.path));
   }
 }
 
@@ -81,7 +95,7 @@ export async function loadDataset(data: DataSpec, baseDir: string, preprocess?: 
     raw.source,
   );
   const size = raw.exampleShape.reduce((a, b) => a * b, 1);
-  const scale = data.format === 'csv' ? 1 : data.scale;
+  const scale = isImageData(data) ? data.scale : 1;
   const features = new Float32Array(selection.indices.length * size);
   selection.indices.forEach((src, dst) => {
     const from = src * size;

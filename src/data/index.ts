@@ -1,6 +1,10 @@
 // The data stage's public surface; everything here runs without loading TensorFlow.js.
-export { augmentBatch, hasAugmentation } from './augment.ts';
-export { loadDataset, maxPixelValue, selectClasses } from './dataset.ts';
+export { activeAugmentation, augmentBatch, hasAugmentation } from './augment.ts';
+export { loadClassLabels, loadDataset, maxPixelValue, selectClasses } from './dataset.ts';
+export { loadTextDataset } from './text-dataset.ts';
+export type { TextDataset, TextLoadOptions } from './text-dataset.ts';
+export { loadTokenizer, tokenizeTexts, TextTokenizer } from './tokenize.ts';
+export type { Encoding, TokenBatch } from './tokenize.ts';
 export type { ClassSelection, Dataset, SelectOptions } from './dataset.ts';
 export { DataError } from './errors.ts';
 export { createRng, shuffleInPlace } from './rng.ts';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import type { DataSpec } from '../spec/types.ts';
+import type { DataSpec, ImageDataSpec } from '../spec/types.ts';
 import { DataError } from './errors.ts';
 import { parseCsv } from './readers/csv-parse.ts';
 import { byCodePoint, listDir, pathKind, readBytes } from './readers/files.ts';
@@ -86,7 +86,7 @@ function hasColour(img: RgbaImage): boolean {
 function preprocess(
   name: string,
   img: RgbaImage,
-  data: Exclude<DataSpec, { format: 'csv' }>,
+  data: ImageDataSpec,
   exampleShape: number[],
   pre?: Preprocess,
 ): { values: Float32Array; converted?: string } {
@@ -117,7 +117,7 @@ function preprocess(
   return { values: out, converted };
 }
 
-async function imageExamples(file: string, data: Exclude<DataSpec, { format: 'csv' }>, exampleShape: number[], pre?: Preprocess): Promise<Example[]> {
+async function imageExamples(file: string, data: ImageDataSpec, exampleShape: number[], pre?: Preprocess): Promise<Example[]> {
   const bytes = await readBytes(file);
   if (imageKind(bytes)) return [{ name: file, ...preprocess(file, decodeImage(bytes, file), data, exampleShape, pre) }];
   if (isIdx(bytes)) return idxImages(bytes, file).map(({ name, img }) => ({ name, ...preprocess(name, img, data, exampleShape, pre) }));
@@ -161,6 +161,7 @@ export async function readUnlabeled(inputs: string[], data: DataSpec, exampleSha
   const examples: Example[] = [];
   for (const input of inputs) {
     for (const file of await expand(input)) {
+      if (data.format === 'text') throw new InputError('predict does not take text variants yet: text encoder bases are not wired into training');
       if (data.format !== 'csv') {
         examples.push(...(await imageExamples(file, data, exampleShape, pre)));
         continue;

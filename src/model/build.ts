@@ -4,6 +4,7 @@ import { resolveFreezeRanges } from '../spec/layer-refs.ts';
 import type { Experiment, HeadLayerSpec } from '../spec/types.ts';
 import { ModelError } from '../errors.ts';
 import { headLayerName } from './layout.ts';
+import { maskedPooling } from './layers/masked-pooling.ts';
 import type { ModelFiles } from './source.ts';
 
 export interface BuiltModel {
@@ -45,6 +46,8 @@ function headLayer(tf: Tf, spec: HeadLayerSpec, i: number, seed: number): TF.lay
       return tf.layers.flatten({ name });
     case 'global_average_pooling':
       return tf.layers.globalAveragePooling2d({ name });
+    case 'pooling':
+      return maskedPooling(tf, { mode: spec.mode, name });
   }
 }
 
@@ -63,7 +66,7 @@ function inferenceOnly(layer: TF.layers.Layer): void {
  * Base up to the cut, the new head on top, frozen ranges applied. The caller compiles. On failure
  * the head's weights are freed here and the base's by the caller, so a bad variant leaks nothing.
  */
-function applyHead(tf: Tf, input: TF.SymbolicTensor, on: string, spec: Experiment): TF.SymbolicTensor {
+function applyHead(tf: Tf, input: TF.SymbolicTensor, on: string, spec: Experiment, attentionMask?: TF.SymbolicTensor): TF.SymbolicTensor {
   const head: TF.layers.Layer[] = [];
   const fail = (message: string): never => {
     for (const layer of head) if (layer.built && layer.countParams() > 0) layer.dispose();
@@ -72,8 +75,9 @@ function applyHead(tf: Tf, input: TF.SymbolicTensor, on: string, spec: Experimen
   let x = input;
   try {
     spec.head.forEach((h, i) => {
+      if (h.type === 'pooling' && !attentionMask) fail(`cannot put the head on ${on}: pooling needs a text encoder's hidden states and attention mask`);
       head.push(headLayer(tf, h, i, spec.training.seed));
-      x = head[i].apply(x) as TF.SymbolicTensor;
+      x = head[i].apply(h.type === 'pooling' ? [x, attentionMask!] : x) as TF.SymbolicTensor;
     });
   } catch (err) {
     fail(`cannot put the head on ${on}: ${(err as Error).message}`);

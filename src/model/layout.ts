@@ -1,5 +1,6 @@
 import type { HeadLayerSpec } from '../spec/types.ts';
 import { layersUpTo, type LayerInfo } from './topology.ts';
+import { POOLING_CLASS } from './layers/masked-pooling.ts';
 
 /** One layer of the model a spec builds: the kept base layers, then the new head. */
 export interface PlannedLayer {
@@ -15,6 +16,7 @@ const HEAD_CLASS: Record<HeadLayerSpec['type'], string> = {
   activation: 'Activation',
   flatten: 'Flatten',
   global_average_pooling: 'GlobalAveragePooling2D',
+  pooling: POOLING_CLASS,
 };
 
 /** Head layers get stable names (tfjs would number them per process) so freeze rules and saved models agree. */

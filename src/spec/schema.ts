@@ -73,6 +73,21 @@ const headLayer = {
       required: ['type'],
       additionalProperties: false,
     },
+    {
+      title: 'pooling',
+      description: 'The first head layer on a text encoder: one vector per text from its last hidden states and attention mask.',
+      properties: {
+        type: { const: 'pooling' },
+        mode: {
+          type: 'string',
+          enum: ['cls', 'mean', 'max'],
+          description: 'cls: the first token ([CLS]); mean or max: over the real tokens, padding excluded.',
+        },
+        name: { type: 'string', minLength: 1 },
+      },
+      required: ['type', 'mode'],
+      additionalProperties: false,
+    },
   ],
 } as const;
 
@@ -176,7 +191,43 @@ const data = {
       required: ['format', 'path'],
       additionalProperties: false,
     },
+    {
+      title: 'text',
+      description: 'Labelled texts (or text pairs) for a text encoder base, tokenized with the base model\'s own tokenizer.',
+      properties: {
+        format: { const: 'text' },
+        path: {
+          type: 'string',
+          minLength: 1,
+          description: 'A `.csv` or `.tsv` file with a header row (RFC 4180 quoting), or `.jsonl` (one JSON object per line), relative to the spec.',
+        },
+        text_column: { type: 'string', minLength: 1, default: 'text' },
+        text_pair_column: { type: 'string', minLength: 1, description: 'Second text of each example (sentence pairs: entailment, paraphrase).' },
+        label_column: { type: 'string', minLength: 1, default: 'label' },
+        max_length: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 8192,
+          default: 128,
+          description: 'Tokens per example, special tokens included: longer texts are truncated (longest first for pairs), shorter ones padded.',
+        },
+        ...dataCommon,
+      },
+      required: ['format', 'path'],
+      additionalProperties: false,
+    },
   ],
+} as const;
+
+const warmupSteps = {
+  warmup_steps: { type: 'integer', minimum: 0, description: 'Batches (optimizer steps) of warmup. Give this or warmup_fraction; neither means no warmup.' },
+  warmup_fraction: {
+    type: 'number',
+    minimum: 0,
+    exclusiveMaximum: 1,
+    description: 'Warmup as a fraction of all steps (epochs × batches per epoch), rounded up, as Hugging Face\'s warmup_ratio.',
+  },
+  min_learning_rate: { type: 'number', minimum: 0, default: 0 },
 } as const;
 
 const schedule = {
@@ -214,6 +265,27 @@ const schedule = {
       properties: {
         type: { const: 'warmup' },
         epochs: { type: 'integer', minimum: 1, default: 1, description: 'Epochs over which the rate climbs in equal steps to learning_rate, then stays there.' },
+      },
+      required: ['type'],
+      additionalProperties: false,
+    },
+    {
+      title: 'warmup_linear',
+      description:
+        'Per batch, as Hugging Face\'s linear schedule with warmup: the rate climbs linearly from 0 to learning_rate over the warmup steps, then falls linearly towards min_learning_rate at the end of the last epoch.',
+      properties: {
+        type: { const: 'warmup_linear' },
+        ...warmupSteps,
+      },
+      required: ['type'],
+      additionalProperties: false,
+    },
+    {
+      title: 'warmup_cosine',
+      description: 'Per batch, as Hugging Face\'s cosine schedule with warmup: linear warmup from 0, then half a cosine from learning_rate down to min_learning_rate.',
+      properties: {
+        type: { const: 'warmup_cosine' },
+        ...warmupSteps,
       },
       required: ['type'],
       additionalProperties: false,
@@ -304,7 +376,23 @@ export const experimentSchema = {
       properties: {
         epochs: { type: 'integer', minimum: 1, maximum: 10000 },
         batch_size: { type: 'integer', minimum: 1, maximum: 65536, default: 32 },
-        optimizer: { type: 'string', enum: ['adam', 'sgd', 'rmsprop'], default: 'adam' },
+        optimizer: {
+          type: 'string',
+          enum: ['adam', 'adamw', 'sgd', 'rmsprop'],
+          default: 'adam',
+          description: 'adamw: Adam with decoupled weight decay (β 0.9/0.999, ε 1e-8, as torch.optim.AdamW).',
+        },
+        weight_decay: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1,
+          description: 'AdamW\'s decoupled weight decay: each step multiplies weight matrices by (1 - rate × weight_decay); biases and normalisation scales and offsets (every 1-D weight) never decay. For optimizer adamw only.',
+        },
+        max_grad_norm: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          description: 'Clip gradients by their global norm (over all trainable weights) to at most this before each step, any optimizer. No clipping when omitted.',
+        },
         momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: 'For sgd and rmsprop.' },
         learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
         schedule: { ...schedule, default: { type: 'constant' } },

@@ -156,8 +156,46 @@ const headLearns: Check = (spec, ctx) => {
   ];
 };
 
+/** Text reaches a model only through a tokenizer and a text encoder; image and tabular bases take feature tensors. */
+const textNeedsTextEncoder: Check = (spec, ctx) =>
+  spec.data.format === 'text' && (ctx.baseFormat === 'tfjs' || ctx.baseFormat === 'onnx')
+    ? [
+        {
+          path: ['base_model', 'source'],
+          message: `base_model.source: data.format text needs a text encoder base (a Hugging Face model folder with tokenizer.json); this base is ${ctx.baseFormat === 'tfjs' ? 'a TensorFlow.js' : 'an ONNX'} model, which takes image or numeric input`,
+        },
+      ]
+    : [];
+
+/** Pooling reads [hidden states, attention mask], which only a text encoder produces, and only once, first. */
+const poolingOnTextEncoder: Check = (spec, ctx) =>
+  spec.head.flatMap((h, i) => {
+    if (h.type !== 'pooling') return [];
+    if (ctx.baseFormat === 'tfjs' || ctx.baseFormat === 'onnx') {
+      return [{ path: ['head', i], message: `head.${i}: pooling takes a text encoder's hidden states and attention mask; this base is ${ctx.baseFormat === 'tfjs' ? 'a TensorFlow.js' : 'an ONNX'} model (use flatten or global_average_pooling)` }];
+    }
+    return i === 0 ? [] : [{ path: ['head', i], message: `head.${i}: pooling must be the first head layer (it reads the encoder's hidden states and attention mask)` }];
+  });
+
+/** Decoupled decay is AdamW's; on Adam or SGD it would silently mean something else (L2 in the gradient). */
+const weightDecayNeedsAdamw: Check = (spec) =>
+  spec.training.weight_decay !== undefined && spec.training.weight_decay > 0 && spec.training.optimizer !== 'adamw'
+    ? [
+        {
+          path: ['training', 'weight_decay'],
+          message: `training.weight_decay: decoupled weight decay is for optimizer adamw, not ${spec.training.optimizer}; use optimizer: adamw (or l2 on dense head layers)`,
+        },
+      ]
+    : [];
+
+const oneWarmup: Check = (spec) => {
+  const s = spec.training.schedule;
+  if ((s.type !== 'warmup_linear' && s.type !== 'warmup_cosine') || s.warmup_steps === undefined || s.warmup_fraction === undefined) return [];
+  return [{ path: ['training', 'schedule', 'warmup_fraction'], message: 'training.schedule: give warmup_steps or warmup_fraction, not both' }];
+};
+
 /** Semantic checks run on a structurally valid spec; every one runs, every issue is reported. */
-export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, headLearns, onnxBaseFrozen, layoutNeedsOnnx, headEndsInSoftmax, headFitsClasses, classNamesMatch];
+export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, headLearns, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, poolingOnTextEncoder, weightDecayNeedsAdamw, oneWarmup, headEndsInSoftmax, headFitsClasses, classNamesMatch];
 
 export function checkSemantics(spec: Experiment, ctx: SpecContext): PathIssue[] {
   return semanticChecks.flatMap((check) => check(spec, ctx));

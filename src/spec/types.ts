@@ -9,3 +9,5 @@ export type FreezeRange = Experiment['freeze'][number];
 export type TrainingSpec = Experiment['training'];
 export type ScheduleSpec = TrainingSpec['schedule'];
 export type AugmentSpec = Extract<DataSpec, { format: 'idx' }>['augment'];
+export type ImageDataSpec = Extract<DataSpec, { format: 'idx' | 'image_folder' }>;
+export type TextDataSpec = Extract<DataSpec, { format: 'text' }>;

@@ -1,12 +1,13 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../engine/backends.ts';
-import { augmentBatch, hasAugmentation } from '../data/augment.ts';
+import { activeAugmentation, augmentBatch } from '../data/augment.ts';
 import { createRng, shuffleInPlace } from '../data/rng.ts';
 import { gatherRows } from '../data/gather.ts';
 import type { Experiment } from '../spec/types.ts';
 import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from './events.ts';
 import { evaluate, type Evaluation } from './evaluate.ts';
-import { learningRateAt } from './schedule.ts';
+import { learningRateAtStep } from './schedule.ts';
+import { createOptimizer } from './optimizer.ts';
 import { modeFor } from '../spec/derived.ts';
 import { Interrupted, VariantFailure } from './failure.ts';
 
@@ -26,12 +27,6 @@ export interface FitOutcome {
   bestEpoch: number;
   confusion: number[][];
 }
-
-const OPTIMIZERS = {
-  adam: (tf: Tf, lr: number) => tf.train.adam(lr),
-  sgd: (tf: Tf, lr: number, momentum: number) => (momentum > 0 ? tf.train.momentum(lr, momentum) : tf.train.sgd(lr)),
-  rmsprop: (tf: Tf, lr: number, momentum: number) => tf.train.rmsprop(lr, 0.9, momentum),
-} as const;
 
 function setLearningRate(optimizer: TF.Optimizer, lr: number): void {
   // SGD caches its rate as a tensor, so it needs its setter; the others read the field each step.
@@ -63,13 +58,13 @@ export async function fitVariant(
   signal: AbortSignal,
 ): Promise<FitOutcome> {
   const t = spec.training;
-  const optimizer = OPTIMIZERS[t.optimizer](tf, t.learning_rate, t.momentum);
+  const optimizer = createOptimizer(tf, t);
   // Compiling after `trainable` is set is what makes the optimizer see exactly the trainable weights.
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const size = data.exampleShape.reduce((a, b) => a * b, 1);
   const n = data.train.y.length;
   const rng = createRng(t.seed);
-  const augment = spec.data.format !== 'csv' && hasAugmentation(spec.data.augment) ? spec.data.augment : undefined;
+  const augment = activeAugmentation(spec.data);
   const monitor = t.early_stopping?.monitor ?? t.objective.metric;
   const mode = modeFor(monitor, t.early_stopping?.mode ?? (t.early_stopping?.monitor ? undefined : t.objective.mode));
   let best = mode === 'max' ? -Infinity : Infinity;
@@ -79,17 +74,20 @@ export async function fitVariant(
   const order = Array.from({ length: n }, (_, i) => i);
   const batches = Math.ceil(n / t.batch_size);
   let epochsRun = 0;
+  /** The rate the optimizer holds. */
+  let lr = Number.NaN;
   try {
     for (let epoch = 0; epoch < t.epochs; epoch++) {
       epochsRun = epoch + 1;
       const started = performance.now();
-      const lr = learningRateAt(t, epoch);
-      setLearningRate(optimizer, lr);
       shuffleInPlace(order, rng);
       let lossSum = 0;
       let accSum = 0;
       for (let b = 0; b < batches; b++) {
         if (signal.aborted) throw new Interrupted('interrupted by the user');
+        const next = learningRateAtStep(t, epoch * batches + b, batches);
+        // SGD rebuilds a tensor on every change; epoch schedules change the rate once an epoch.
+        if (next !== lr) setLearningRate(optimizer, (lr = next));
         const idx = order.slice(b * t.batch_size, (b + 1) * t.batch_size);
         let xb = gatherRows(data.train.x, size, idx);
         if (augment) xb = augmentBatch(xb, data.exampleShape, augment, rng, data.maxValue ?? 1);

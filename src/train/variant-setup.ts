@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type { Engine } from '../engine/backends.ts';
 import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
 import { cutOnnxBase } from '../model/onnx/cut.ts';
-import { hasAugmentation } from '../data/augment.ts';
+import { activeAugmentation } from '../data/augment.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { gatherRows } from '../data/gather.ts';
 import type { Split } from '../data/split.ts';
@@ -75,7 +75,7 @@ const tfjsBase: SetupOf<'tfjs'> = async (input) => {
           model: built.model,
           layers: built.layers,
           frozen: built.frozen,
-          augmented: spec.data.format !== 'csv' && hasAugmentation(spec.data.augment),
+          augmented: activeAugmentation(spec.data) !== undefined,
           data: input.dataset,
           tfjsEngine: `tfjs ${input.engine.name} ${input.engine.version}`,
           cache: input.cache,

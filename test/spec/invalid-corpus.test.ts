@@ -99,7 +99,7 @@ before(() => {
 test('the fixture corpus is large enough and every fixture states its expected output', () => {
   assert.ok(fixtures.length >= 45, `only ${fixtures.length} fixtures`);
   for (const f of fixtures) {
-    assert.match(f, /\/\d\d-[a-z0-9-]+\.yaml$/, `${f}: name it NN-short-name.yaml`);
+    assert.match(f, /\/\d{2,3}-[a-z0-9-]+\.yaml$/, `${f}: name it NN-short-name.yaml`);
     assert.ok(expectations(f).length > 0, `${f}: no "# expect:" line`);
   }
 });

@@ -164,7 +164,7 @@ test('a missing required property points at its parent', () => {
 });
 
 test('several issues in one text are all reported and each is located', () => {
-  const text = edit('  epochs: 2', '  epochs: 0\n  optimizer: adamw').replace('name: locations', 'name: "bad name"');
+  const text = edit('  epochs: 2', '  epochs: 0\n  optimizer: nadam').replace('name: locations', 'name: "bad name"');
   const all = located(text).sort((a, b) => a.line - b.line || a.col - b.col);
   assert.deepEqual(
     all.map((i) => [i.line, i.col, i.message.split(':')[0]]),

@@ -25,6 +25,7 @@ const FORMAT_WORDS: Record<DataSpec['format'], string> = {
   idx: 'IDX data (an images file and a labels file)',
   image_folder: 'an image folder',
   csv: 'a CSV file',
+  text: 'a text file (CSV, TSV or JSONL)',
 };
 
 /**

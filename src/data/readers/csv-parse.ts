@@ -1,8 +1,9 @@
 import { DataError } from '../errors.ts';
 
 // RFC 4180 with the usual leniencies: LF, CRLF or CR line ends, a UTF-8 BOM, blank lines
-// skipped. Quoted fields may hold commas, doubled quotes and line breaks, which is why records
-// carry the physical line they start on: that is the number an editor shows the user.
+// skipped. Quoted fields may hold delimiters, doubled quotes and line breaks, which is why records
+// carry the physical line they start on: that is the number an editor shows the user. TSV is the
+// same grammar with a tab, as Python's csv module and pandas write it.
 
 export interface CsvRecord {
   fields: string[];
@@ -10,11 +11,9 @@ export interface CsvRecord {
   line: number;
 }
 
-function isBreak(code: number): boolean {
-  return code === 0x2c || code === 0x0a || code === 0x0d; // , \n \r
-}
-
-export function parseCsv(input: string, file: string): CsvRecord[] {
+export function parseCsv(input: string, file: string, delimiter: ',' | '\t' = ','): CsvRecord[] {
+  const delimiterCode = delimiter.charCodeAt(0);
+  const isBreak = (code: number): boolean => code === delimiterCode || code === 0x0a || code === 0x0d;
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   const records: CsvRecord[] = [];
   let fields: string[] = [];
@@ -64,12 +63,12 @@ export function parseCsv(input: string, file: string): CsvRecord[] {
         i++;
       }
       const next = text[i];
-      if (next !== undefined && next !== ',' && next !== '\n' && next !== '\r') {
+      if (next !== undefined && next !== delimiter && next !== '\n' && next !== '\r') {
         throw new DataError(`unexpected character ${JSON.stringify(next)} after a closing quote`, file, line);
       }
       continue;
     }
-    if (ch === ',') {
+    if (ch === delimiter) {
       endField();
       i++;
     } else if (ch === '\n' || ch === '\r') {

@@ -1,5 +1,5 @@
 import { DataError } from '../errors.ts';
-import { parseCsv } from './csv-parse.ts';
+import { parseCsv, type CsvRecord } from './csv-parse.ts';
 import { readText } from './files.ts';
 import type { RawExamples } from './raw.ts';
 
@@ -18,7 +18,7 @@ function columnList(header: string[]): string {
   return header.map((h) => JSON.stringify(h)).join(', ');
 }
 
-function columnIndex(header: string[], name: string, role: string, file: string): number {
+export function columnIndex(header: string[], name: string, role: string, file: string): number {
   const i = header.indexOf(name);
   if (i < 0) throw new DataError(`${role} column "${name}" not found; available columns: ${columnList(header)}`, file);
   return i;
@@ -41,23 +41,36 @@ function featureIndices(header: string[], opts: CsvOptions, labelIndex: number, 
   return indices;
 }
 
-export async function readCsv(file: string, opts: CsvOptions): Promise<RawExamples> {
-  const records = parseCsv(await readText(file), file);
+/** A header row and data rows of the header's width, from a CSV (or TSV) file's text. */
+export function parseTable(text: string, file: string, delimiter: ',' | '\t' = ','): { header: string[]; rows: CsvRecord[] } {
+  const records = parseCsv(text, file, delimiter);
   if (records.length === 0) throw new DataError('empty file: a header row is required', file);
   const header = records[0]!.fields.map((h) => h.trim());
   const duplicate = header.find((h, i) => h !== '' && header.indexOf(h) !== i);
   if (duplicate !== undefined) throw new DataError(`duplicate column name "${duplicate}" in the header`, file, records[0]!.line);
-  const labelIndex = columnIndex(header, opts.labelColumn, 'label', file);
-  const features = featureIndices(header, opts, labelIndex, file);
   const rows = records.slice(1);
   if (rows.length === 0) throw new DataError('no data rows after the header', file);
+  for (const { fields, line } of rows) {
+    if (fields.length !== header.length) {
+      throw new DataError(`expected ${header.length} fields as in the header, found ${fields.length}`, file, line);
+    }
+  }
+  return { header, rows };
+}
+
+/** Integer labels become numbers (so classes sort 2 before 10), any other label set stays strings. */
+export function typedLabels(labels: string[]): (string | number)[] {
+  return labels.every((l) => INTEGER.test(l)) ? labels.map(Number) : labels;
+}
+
+export async function readCsv(file: string, opts: CsvOptions): Promise<RawExamples> {
+  const { header, rows } = parseTable(await readText(file), file);
+  const labelIndex = columnIndex(header, opts.labelColumn, 'label', file);
+  const features = featureIndices(header, opts, labelIndex, file);
 
   const values = new Float32Array(rows.length * features.length);
   const labels: string[] = [];
   rows.forEach(({ fields, line }, r) => {
-    if (fields.length !== header.length) {
-      throw new DataError(`expected ${header.length} fields as in the header, found ${fields.length}`, file, line);
-    }
     features.forEach((col, f) => {
       const cell = fields[col]!.trim();
       if (!DECIMAL.test(cell)) {
@@ -74,11 +87,10 @@ export async function readCsv(file: string, opts: CsvOptions): Promise<RawExampl
     labels.push(label);
   });
 
-  const numeric = labels.every((l) => INTEGER.test(l));
   return {
     values,
     exampleShape: [features.length],
-    labels: numeric ? labels.map(Number) : labels,
+    labels: typedLabels(labels),
     source: file,
   };
 }

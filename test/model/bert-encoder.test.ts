@@ -38,13 +38,15 @@ function batch(tf: Tf, rows: { input_ids: number[]; token_type_ids: number[] }[]
 
 /** Mean of the real tokens' hidden states, L2-normalised: sentence-transformers' pooling. */
 function sentenceVectors(tf: Tf, model: TF.LayersModel, inputs: TF.Tensor[]): { vectors: number[][]; pooled: number[][] | null } {
-  return tf.tidy(() => {
+  const [unit, pooled] = tf.tidy(() => {
     const out = model.predict(inputs) as TF.Tensor[];
     const mask = tf.cast(inputs[1], 'float32').expandDims(-1);
     const mean = tf.div(tf.sum(tf.mul(out[0], mask), 1), tf.sum(mask, 1));
-    const unit = tf.div(mean, tf.norm(mean, 2, -1, true));
-    return { vectors: unit.arraySync() as number[][], pooled: out[1] ? (out[1].arraySync() as number[][]) : null };
+    return [tf.div(mean, tf.norm(mean, 2, -1, true)), out[1] ?? tf.zeros([0])];
   });
+  const result = { vectors: unit.arraySync() as number[][], pooled: pooled.size ? (pooled.arraySync() as number[][]) : null };
+  tf.dispose([unit, pooled]);
+  return result;
 }
 
 function maxDiff(a: number[][], b: number[][]): number {

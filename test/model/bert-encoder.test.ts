@@ -6,6 +6,7 @@
 // config.json is refused naming the tensor.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ const TINY = join(FIXTURES, 'tiny-bert');
 const MINILM = join(ROOT, '.cache', 'models', 'all-MiniLM-L6-v2');
 
 interface Reference {
+  sha256: Record<string, string>;
   sentences: { text: string; input_ids: number[]; token_type_ids: number[]; embedding: number[]; pooler_output?: number[] }[];
 }
 
@@ -84,36 +86,51 @@ for (const engine of ['wasm', 'cpu'] as const) {
 }
 
 test('all-MiniLM-L6-v2: sentence vectors match the NumPy reference', { skip: !existsSync(join(MINILM, 'model.safetensors')) && `${MINILM} is absent: run \`npm run models:text\`` }, async () => {
+  const ref = reference('minilm-reference.json');
+  const want = JSON.parse(readFileSync(join(MINILM, 'config.json'), 'utf8'));
+  assert.equal(createHash('sha256').update(readFileSync(join(MINILM, 'model.safetensors'))).digest('hex'), ref.sha256['model.safetensors'], 'the fixture was made from these weights');
+  assert.equal(want.hidden_size, ref.sentences[0].embedding.length);
   const d = await parity('wasm', MINILM, 'minilm-reference.json');
   console.log(`# MiniLM wasm: max |diff| of sentence vectors ${d.vectors.toExponential(2)}`);
   assert.ok(d.vectors < 1e-4, `max |diff| ${d.vectors}`);
 });
 
-test('padding to 16 or to 64 tokens gives the same pooled vector', async () => {
-  const { tf } = await selectEngine('wasm', []);
-  const { model } = await loadHfEncoder(tf, TINY);
-  try {
-    const sentence = reference('tiny-bert-reference.json').sentences[10];
-    assert.ok(sentence.input_ids.length > 8 && sentence.input_ids.length <= 16);
-    const at = (length: number) => {
-      const inputs = batch(tf, [sentence], length);
-      const v = sentenceVectors(tf, model, inputs);
-      inputs.forEach((t) => t.dispose());
-      return v;
-    };
-    const [short, long] = [at(16), at(64)];
-    assert.ok(maxDiff(short.vectors, long.vectors) < 1e-5, `sentence vectors differ by ${maxDiff(short.vectors, long.vectors)}`);
-    assert.ok(maxDiff(short.pooled!, long.pooled!) < 1e-5, `pooler outputs differ by ${maxDiff(short.pooled!, long.pooled!)}`);
-    // The mask is what makes them agree: unmasked padding would move the vector.
-    const inputs = batch(tf, [sentence], 64);
-    const unmasked = [inputs[0], tf.onesLike(inputs[1]), inputs[2]];
-    const moved = sentenceVectors(tf, model, unmasked);
-    tf.dispose([...inputs, unmasked[1]]);
-    assert.ok(maxDiff(moved.pooled!, long.pooled!) > 1e-3, 'attending to padding changes the output');
-  } finally {
-    model.dispose();
-  }
-});
+for (const [label, folder, fixture] of [
+  ['tiny BERT', TINY, 'tiny-bert-reference.json'],
+  ['all-MiniLM-L6-v2', MINILM, 'minilm-reference.json'],
+] as const) {
+  const absent = !existsSync(join(folder, 'model.safetensors')) && `${folder} is absent: run \`npm run models:text\``;
+  test(`${label}: padding to 16 or to 64 tokens gives the same pooled vector`, { skip: absent }, async () => {
+    const { tf } = await selectEngine('wasm', []);
+    const { model } = await loadHfEncoder(tf, folder);
+    const maxPositions = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')).max_position_embeddings;
+    try {
+      const sentence = reference(fixture).sentences[10];
+      assert.ok(sentence.input_ids.length > 8 && sentence.input_ids.length <= 16);
+      const at = (length: number) => {
+        const inputs = batch(tf, [sentence], length);
+        const v = sentenceVectors(tf, model, inputs);
+        inputs.forEach((t) => t.dispose());
+        return v;
+      };
+      const [short, long] = [at(16), at(64)];
+      console.log(`# ${label} padded 16 vs 64: max |diff| vectors ${maxDiff(short.vectors, long.vectors).toExponential(2)}, pooler ${maxDiff(short.pooled!, long.pooled!).toExponential(2)}`);
+      assert.ok(maxDiff(short.vectors, long.vectors) < 1e-5, `sentence vectors differ by ${maxDiff(short.vectors, long.vectors)}`);
+      assert.ok(maxDiff(short.pooled!, long.pooled!) < 1e-5, `pooler outputs differ by ${maxDiff(short.pooled!, long.pooled!)}`);
+      // The mask is what makes them agree: unmasked padding would move the vector.
+      const inputs = batch(tf, [sentence], 64);
+      const unmasked = [inputs[0], tf.onesLike(inputs[1]), inputs[2]];
+      const moved = sentenceVectors(tf, model, unmasked);
+      tf.dispose([...inputs, unmasked[1]]);
+      assert.ok(maxDiff(moved.pooled!, long.pooled!) > 1e-3, 'attending to padding changes the output');
+      const tooLong = batch(tf, [sentence], maxPositions + 1);
+      assert.throws(() => model.predict(tooLong), { message: `embeddings: a sequence of ${maxPositions + 1} tokens is longer than max_position_embeddings (${maxPositions}); truncate it (max_length)` });
+      tf.dispose(tooLong);
+    } finally {
+      model.dispose();
+    }
+  });
+}
 
 test('layers and weights carry the Hugging Face names; export gives the checkpoint back bit for bit', async () => {
   const { tf } = await selectEngine('wasm', []);

@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../../../engine/backends.ts';
+import { ModelError } from '../../../errors.ts';
 import { dropout, gelu, keyBias, layerNorm, linear, selfAttention } from './ops.ts';
 
 /**
@@ -71,6 +72,7 @@ export function bertLayerClasses(tf: Tf): BertLayerClasses {
       return tf.tidy(() => {
         const [ids, types] = inputs as TF.Tensor[];
         const T = ids.shape[1]!;
+        if (T > this.a.maxPositions) throw new ModelError(`${this.name}: a sequence of ${T} tokens is longer than max_position_embeddings (${this.a.maxPositions}); truncate it (max_length)`);
         const words = tf.gather(this.w.word.read(), tf.cast(ids, 'int32'));
         const positions = tf.slice(this.w.position.read(), [0, 0], [T, -1]);
         const typeEmb = tf.gather(this.w.type.read(), tf.cast(types, 'int32'));

@@ -15,6 +15,7 @@ import { selectEngine, type Tf } from '../../src/engine/backends.ts';
 import { loadHfEncoder } from '../../src/model/hf/encoder.ts';
 import { encodeSafetensors } from '../../src/model/hf/safetensors-write.ts';
 import { readHfWeights } from '../../src/model/hf/weights.ts';
+import { saveHfFolder } from '../../src/model/hf/save-folder.ts';
 import { ROOT, tempDir } from '../helpers/cli.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'text');
@@ -147,6 +148,25 @@ test('layers and weights carry the Hugging Face names; export gives the checkpoi
       assert.deepEqual(t.shape, want.shape, t.name);
       assert.deepEqual(Float32Array.from(t.values), want.values, t.name);
     }
+  } finally {
+    model.dispose();
+  }
+});
+
+test('a trained encoder saves as a Hugging Face folder that loads back with the same outputs', async () => {
+  const { tf } = await selectEngine('wasm', []);
+  const { model, family } = await loadHfEncoder(tf, TINY);
+  const out = join(tempDir(), 'saved');
+  try {
+    // Move the weights away from the checkpoint's, as training would, so the round trip proves something.
+    model.setWeights(model.getWeights().map((w) => tf.tidy(() => tf.add(w, tf.randomNormal(w.shape, 0, 0.01, 'float32', 5)))));
+    assert.deepEqual(await saveHfFolder(model, family, TINY, out), ['config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']);
+    const again = await loadHfEncoder(tf, out);
+    const inputs = batch(tf, reference('tiny-bert-reference.json').sentences.slice(0, 4), 24);
+    const [a, b] = [sentenceVectors(tf, model, inputs), sentenceVectors(tf, again.model, inputs)];
+    assert.deepEqual(b, a);
+    tf.dispose(inputs);
+    again.model.dispose();
   } finally {
     model.dispose();
   }

@@ -50,7 +50,8 @@ test('a training step moves the trainable block and leaves the frozen ones bit-i
     for (const [name, values] of before) {
       const same = values.every((v, i) => Object.is(v, after.get(name)![i]));
       if (/^(embeddings|encoder\.layer\.0)\//.test(name)) assert.ok(same, `${name} is frozen and must not change`);
-      else assert.ok(!same, `${name} is trainable and must move`);
+      // The key bias adds the same q·b to every score of a query, which softmax ignores: its true gradient is zero.
+      else if (!name.endsWith('attention.self.key.bias')) assert.ok(!same, `${name} is trainable and must move`);
     }
     tf.dispose([ids, mask, types, loss!]);
     optimizer.dispose();

@@ -12,6 +12,7 @@ import { formatTable } from '../../report/table.ts';
 import { readStoredVariant, storedClassNames } from '../../track/local-store.ts';
 import { loadSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
+import { inspectHfFolder, isHfFolderTarget } from './inspect-hf.ts';
 import { inspectOnnx } from './inspect-onnx.ts';
 
 interface Classes {
@@ -201,5 +202,6 @@ export async function inspectCommand(target: string, opts: { json: boolean }, io
   const bare = target.replace(/[?#].*$/, '');
   if (/\.onnx$/i.test(bare)) return inspectOnnx(target, opts.json, io);
   if (/\.ya?ml$/i.test(bare)) return inspectSpec(target, opts.json, io);
+  if (await isHfFolderTarget(target)) return inspectHfFolder(target, opts.json, io);
   return inspectModel(target, opts.json, io);
 }

@@ -1,0 +1,13 @@
+import type { HfEncoderFamily } from '../../hf/family.ts';
+import { buildBertEncoder, BERT_INPUTS } from './build.ts';
+import { BERT_MODEL_TYPES, readBertConfig, type BertConfig } from './config.ts';
+import { exportBertWeights, hasPooler, loadBertWeights } from './weights.ts';
+
+export const bertFamily: HfEncoderFamily<BertConfig> = {
+  modelTypes: BERT_MODEL_TYPES,
+  readConfig: readBertConfig,
+  build: (tf, config, weights) => buildBertEncoder(tf, config, { pooler: hasPooler(weights) }),
+  loadWeights: loadBertWeights,
+  exportWeights: exportBertWeights,
+  inputs: BERT_INPUTS,
+};

@@ -1,8 +1,8 @@
 // Writes schemas/experiment.schema.json and the README's spec and CLI references from the code
-// (src/spec/schema.ts, src/cli/help.ts). test/spec/schema-file.test.ts fails when either drifts.
+// (src/spec/schema.ts, and the option table src/cli/options.ts through src/cli/help.ts). test/spec/schema-file.test.ts fails when either drifts.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { experimentSchema } from '../src/spec/schema.ts';
-import { HELP } from '../src/cli/help.ts';
+import { cliReference } from '../src/cli/help.ts';
 
 export const SCHEMA_FILE = new URL('../schemas/experiment.schema.json', import.meta.url);
 export const README_FILE = new URL('../README.md', import.meta.url);
@@ -85,7 +85,7 @@ function replaceBetween(text: string, marker: string, body: string): string {
 
 export function readmeText(): string {
   const readme = readFileSync(README_FILE, 'utf8');
-  return replaceBetween(replaceBetween(readme, 'spec-reference', specReference()), 'cli-reference', '```\n' + HELP.trimEnd() + '\n```');
+  return replaceBetween(replaceBetween(readme, 'spec-reference', specReference()), 'cli-reference', cliReference());
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,7 +1,9 @@
-import { parseArgs } from 'node:util';
 import { TunespecError, UsageError } from '../errors.ts';
-import { ENGINE_ORDER, type EngineRequest } from '../engine/backends.ts';
-import { HELP } from './help.ts';
+import type { EngineRequest } from '../engine/backends.ts';
+import { commandHelp, HELP } from './help.ts';
+import { completionScript } from './completion.ts';
+import { COMMANDS, type CommandName } from './options.ts';
+import { parseCommandLine } from './parse-args.ts';
 import { processIo, type Io } from './io.ts';
 import { validateCommand } from './commands/validate.ts';
 import { planCommand } from './commands/plan.ts';
@@ -13,7 +15,7 @@ import { inspectCommand } from './commands/inspect.ts';
 import { predictCommand } from './commands/predict.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { cacheCommand } from './commands/cache.ts';
-import { dispatchScaleOut, SCALE_OPTIONS } from './scale-out.ts';
+import { dispatchScaleOut } from './scale-out.ts';
 import { parseIndex } from '../plan/index-of.ts';
 
 const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
@@ -23,31 +25,28 @@ function oneSpec(positionals: string[], command: string): string {
   return positionals[0];
 }
 
-async function dispatch(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      only: { type: 'string', multiple: true, default: [] },
-      backend: { type: 'string', default: 'auto' },
-      force: { type: 'boolean', default: false },
-      'runs-dir': { type: 'string', default: 'runs' },
-      'tracking-uri': { type: 'string' },
-      'no-feature-cache': { type: 'boolean', default: false },
-      spec: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      top: { type: 'string', default: '3' },
-      engine: { type: 'string', default: 'tfjs' },
-      debug: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-      ...SCALE_OPTIONS,
-    },
-  });
-  const [command, ...args] = positionals;
-  if (values.help || command === 'help' || command === undefined) {
+type Engine = 'tfjs' | 'onnx';
+
+/** `tunespec help [command]`: the whole help, or one command's. */
+function helpCommand(args: string[], io: Io): number {
+  if (args.length > 1) throw new UsageError('help takes at most one command');
+  const [name] = args;
+  if (name === undefined) {
     io.out(HELP);
-    return command === undefined && !values.help ? 2 : 0;
+    return 0;
   }
+  if (!Object.hasOwn(COMMANDS, name)) throw new UsageError(`unknown command "${name}"; see tunespec help`);
+  io.out(name === 'help' ? HELP : commandHelp(name as CommandName));
+  return 0;
+}
+
+async function dispatch(argv: string[], io: Io): Promise<number> {
+  const { command, args, values } = parseCommandLine(argv);
+  if (command === undefined) {
+    io.out(HELP);
+    return values.help ? 0 : 2;
+  }
+  if (command === 'help' || values.help) return helpCommand(command === 'help' ? args : [command], io);
   const scaled = dispatchScaleOut(command, args, values, io);
   if (scaled) return scaled;
   switch (command) {
@@ -56,16 +55,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return validateCommand(args, io);
     case 'plan':
       return planCommand(oneSpec(args, command), io);
-    case 'run': {
-      const backend = values.backend as EngineRequest;
-      if (backend !== 'auto' && !ENGINE_ORDER.includes(backend)) {
-        throw new UsageError(`--backend must be one of auto, ${ENGINE_ORDER.join(', ')}; got "${backend}"`);
-      }
+    case 'run':
       return runCommand(
         oneSpec(args, command),
         {
           only: values.only,
-          backend,
+          backend: values.backend as EngineRequest,
           force: values.force,
           runsDir: values['runs-dir'],
           trackingUri: values['tracking-uri'],
@@ -74,7 +69,6 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         },
         io,
       );
-    }
     case 'runs':
       return runsCommand(oneSpec(args, command), { runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] }, io);
     case 'sync':
@@ -88,8 +82,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (!target || !inputs.length) throw new UsageError('predict needs a variant (id, best or path) and at least one input');
       const top = Number(values.top);
       if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer; got "${values.top}"`);
-      if (values.engine !== 'tfjs' && values.engine !== 'onnx') throw new UsageError(`--engine must be tfjs or onnx; got "${values.engine}"`);
-      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], top, engine: values.engine, json: values.json }, io);
+      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], top, engine: values.engine as Engine, json: values.json }, io);
     }
     case 'evaluate': {
       const [target, ...data] = args;
@@ -101,8 +94,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return cacheCommand(args[0], { json: values.json }, io);
     case 'doctor':
       return doctorCommand(io, values['tracking-uri']);
+    case 'completion':
+      if (args.length !== 1) throw new UsageError('completion takes one shell: bash or zsh');
+      io.out(completionScript(args[0]!));
+      return 0;
     default:
-      throw new UsageError(`unknown command "${command}"; see tunespec help`);
+      throw new UsageError(`${command} is handled elsewhere`);
   }
 }
 
@@ -118,7 +115,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return 2;
     }
     if (err instanceof TunespecError) {
-      io.err(err instanceof UsageError ? `tunespec: ${err.message}` : err.message);
+      io.err(err instanceof UsageError ? err.message.replace(/^/gm, 'tunespec: ') : err.message);
       return EXIT[err.code] ?? 1;
     }
     if (e.code === 'DATA' || e.code === 'ENGINE') {

@@ -65,7 +65,7 @@ const sweepRecord = {
     variants: { type: 'array', items: { type: 'object', required: ['id', 'label', 'overrides'], properties: { id: text, label: text, overrides: { type: 'object' } } } },
     started: text,
     finished: text,
-    provenance: { type: 'object', required: ['source', 'user'], properties: { source: text, user: text, git: { type: 'object', required: ['commit', 'dirty'] } } },
+    provenance: { type: 'object', required: ['source', 'user'], properties: { source: text, user: text, git: { type: 'object', required: ['commit', 'dirty'], properties: { commit: text, branch: text, repoURL: text, dirty: { type: 'boolean' } } } } },
   },
 } as const;
 
@@ -120,7 +120,12 @@ function validatorOf(kind: StoreFileKind): ValidateFunction {
   return validators[kind];
 }
 
-const describe = (e: ErrorObject): string => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`;
+/** ajv's errors in a few words: the missing fields, then the first few wrong ones. */
+function describe(errors: ErrorObject[]): string {
+  const missing = errors.filter((e) => e.keyword === 'required').map((e) => `${e.instancePath.slice(1).replace(/\//g, '.')}${e.instancePath ? '.' : ''}${e.params.missingProperty}`);
+  const wrong = errors.filter((e) => e.keyword !== 'required').map((e) => `${e.instancePath.slice(1).replace(/\//g, '.') || 'the record'} ${e.message ?? 'is invalid'}`);
+  return [...(missing.length ? [`missing ${missing.join(', ')}`] : []), ...wrong.slice(0, 3)].join('; ');
+}
 
 /** What a record says about its format: absent is 1; a newer one than this tunespec reads is refused. */
 export function formatOf(value: unknown, file: string): number {
@@ -150,8 +155,8 @@ export function parseStoreFile(kind: StoreFileKind, file: string, content: strin
   const version = kind === 'status' || kind === 'sweep' ? formatOf(value, file) : variantFormat;
   const validate = validatorOf(kind);
   if (!validate(value)) {
-    const what = (validate.errors ?? []).slice(0, 3).map(describe).join('; ');
-    throw new StoreError(file, `not a ${FILE_NAMES[kind]} of run store format ${Number.isNaN(version) ? '?' : version}: ${what}`);
+    const stamp = Number.isNaN(version) ? 'an unknown format' : `format ${version}`;
+    throw new StoreError(file, `not a valid ${FILE_NAMES[kind]} (run store ${stamp}): ${describe(validate.errors ?? [])}`);
   }
   return value;
 }
@@ -166,7 +171,9 @@ export async function readStoreText(file: string): Promise<string | undefined> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // ENOTDIR: a path under a file (a stray file where a variant folder would be) holds nothing either.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new StoreError(file, `cannot read: ${(err as Error).message}`);
   }
 }

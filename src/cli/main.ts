@@ -16,6 +16,7 @@ import { predictCommand } from './commands/predict.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { cacheCommand } from './commands/cache.ts';
 import { dispatchScaleOut } from './scale-out.ts';
+import type { PredictorEngine } from './variant-predictor.ts';
 import { parseIndex } from '../plan/index-of.ts';
 
 const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
@@ -24,8 +25,6 @@ function oneSpec(positionals: string[], command: string): string {
   if (positionals.length !== 1) throw new UsageError(`${command} takes exactly one spec file`);
   return positionals[0];
 }
-
-type Engine = 'tfjs' | 'onnx';
 
 /** `tunespec help [command]`: the whole help, or one command's. */
 function helpCommand(args: string[], io: Io): number {
@@ -82,12 +81,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (!target || !inputs.length) throw new UsageError('predict needs a variant (id, best or path) and at least one input');
       const top = Number(values.top);
       if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer; got "${values.top}"`);
-      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], top, engine: values.engine as Engine, json: values.json }, io);
+      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], top, engine: values.engine as PredictorEngine, json: values.json }, io);
     }
     case 'evaluate': {
       const [target, ...data] = args;
       if (!target || !data.length || data.length > 2) throw new UsageError('evaluate needs a variant (id, best or path) and a dataset (IDX images and labels, an image folder or a CSV file)');
-      return evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], json: values.json }, io);
+      return evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], engine: values.engine as PredictorEngine, json: values.json }, io);
     }
     case 'cache':
       if (args.length > 1) throw new UsageError('cache takes at most one action: list or clear');

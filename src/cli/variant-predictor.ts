@@ -54,7 +54,14 @@ export async function loadTfjsModel(variant: ResolvedVariant): Promise<Predictor
   };
 }
 
-/** A variant's model on either engine: what predict needs of it. */
+export type PredictorEngine = 'tfjs' | 'onnx';
+
+/** The variant's model on the engine asked for. */
+export function loadPredictor(variant: ResolvedVariant, engine: PredictorEngine): Promise<Predictor> {
+  return engine === 'onnx' ? loadOnnxModel(variant) : loadTfjsModel(variant);
+}
+
+/** A variant's model on either engine: what predict and evaluate need of it. */
 export interface Predictor {
   engine: string;
   inputShape: number[];

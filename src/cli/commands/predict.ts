@@ -1,14 +1,14 @@
 import { readUnlabeled } from '../../data/unlabeled.ts';
 import { fixed, formatTable } from '../../report/table.ts';
 import { resolveTarget } from '../variant-model.ts';
-import { loadOnnxModel, loadTfjsModel } from '../variant-predictor.ts';
+import { loadPredictor, type PredictorEngine } from '../variant-predictor.ts';
 import type { Io } from '../io.ts';
 
 export interface PredictOptions {
   spec?: string;
   runsDir: string;
   top: number;
-  engine: string;
+  engine: PredictorEngine;
   json: boolean;
 }
 
@@ -29,7 +29,7 @@ const ordinal = (k: number): string => `${k}${k === 1 ? 'st' : k === 2 ? 'nd' : 
 
 export async function predictCommand(target: string, inputs: string[], opts: PredictOptions, io: Io): Promise<number> {
   const variant = await resolveTarget(target, opts.spec, opts.runsDir);
-  const loaded = opts.engine === 'onnx' ? await loadOnnxModel(variant) : await loadTfjsModel(variant);
+  const loaded = await loadPredictor(variant, opts.engine);
   try {
     const batch = await readUnlabeled(inputs, variant.spec.data, loaded.inputShape, variant.spec.base_model.preprocess);
     const k = Math.min(opts.top, loaded.classNames.length);

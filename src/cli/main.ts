@@ -2,8 +2,7 @@ import { TunespecError, UsageError } from '../errors.ts';
 import type { EngineRequest } from '../engine/backends.ts';
 import { commandHelp, HELP } from './help.ts';
 import { completionScript } from './completion.ts';
-import { COMMANDS, type CommandName } from './options.ts';
-import { parseCommandLine } from './parse-args.ts';
+import { commandNamed, parseCommandLine } from './parse-args.ts';
 import { processIo, type Io } from './io.ts';
 import { validateCommand } from './commands/validate.ts';
 import { planCommand } from './commands/plan.ts';
@@ -29,13 +28,8 @@ function oneSpec(positionals: string[], command: string): string {
 /** `tunespec help [command]`: the whole help, or one command's. */
 function helpCommand(args: string[], io: Io): number {
   if (args.length > 1) throw new UsageError('help takes at most one command');
-  const [name] = args;
-  if (name === undefined) {
-    io.out(HELP);
-    return 0;
-  }
-  if (!Object.hasOwn(COMMANDS, name)) throw new UsageError(`unknown command "${name}"; see tunespec help`);
-  io.out(name === 'help' ? HELP : commandHelp(name as CommandName));
+  const name = commandNamed(args[0]);
+  io.out(name === undefined || name === 'help' ? HELP : commandHelp(name));
   return 0;
 }
 

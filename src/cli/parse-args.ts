@@ -28,7 +28,8 @@ interface Parsed {
 
 const list = (words: readonly string[]): string => (words.length === 2 ? `${words[0]} or ${words[1]}` : `one of ${words.join(', ')}`);
 
-function commandNamed(word: string | undefined): CommandName | undefined {
+/** The command a word names (undefined for none); any other word is a usage error. */
+export function commandNamed(word: string | undefined): CommandName | undefined {
   if (word === undefined) return undefined;
   if (!Object.hasOwn(COMMANDS, word)) throw new UsageError(`unknown command "${word}"; see tunespec help`);
   return word as CommandName;

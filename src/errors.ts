@@ -54,6 +54,13 @@ export class TrackingError extends TunespecError {
   }
 }
 
+/** A broken promise inside tunespec (a bug), not a mistake of the user's: the CLI says so and asks for --debug. */
+export class InternalError extends TunespecError {
+  constructor(message: string) {
+    super('INTERNAL', message);
+  }
+}
+
 /** An input a command was pointed at that is not what it needs: an unknown variant, an image of the wrong size, a file that is not a model. */
 export class InputError extends TunespecError {
   constructor(message: string) {

@@ -15,7 +15,7 @@ import { predictCommand } from './commands/predict.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { cacheCommand } from './commands/cache.ts';
 import { dispatchScaleOut } from './scale-out.ts';
-import type { PredictorEngine } from './variant-predictor.ts';
+import type { PredictorEngine } from '../app/variant-predictor.ts';
 import { parseIndex } from '../plan/index-of.ts';
 
 const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
@@ -107,13 +107,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(`tunespec: ${e.message}`);
       return 2;
     }
-    if (err instanceof TunespecError) {
+    if (err instanceof TunespecError && err.code !== 'INTERNAL') {
       io.err(err instanceof UsageError ? err.message.replace(/^/gm, 'tunespec: ') : err.message);
       return EXIT[err.code] ?? 1;
-    }
-    if (e.code === 'DATA' || e.code === 'ENGINE') {
-      io.err(e.message);
-      return 1;
     }
     io.err(`tunespec: internal error: ${e.message}${argv.includes('--debug') ? '' : ' (--debug shows the stack)'}`);
     return 1;

@@ -1,6 +1,7 @@
 import { dottedToPath, type PathSegment } from './parse.ts';
 import { checkStructure, type PathIssue } from './structure.ts';
 import { experimentSchema } from './schema.ts';
+import { OUTSIDE_VARIANT_ID } from './derived.ts';
 
 /** Past this a grid is a mistake (a runaway product of lists), not a sweep anyone will run. */
 export const MAX_VARIANTS = 100_000;
@@ -43,7 +44,7 @@ export function checkSweep(raw: Record<string, unknown>): PathIssue[] {
     const path = dottedToPath(key);
     const at: PathSegment[] = ['sweep', key];
     // Cosmetic, tracking and export fields stay out of variant ids, so sweeping them would make identical variants.
-    if (['sweep', 'name', 'description', 'tags', 'tracking', 'export'].includes(String(path[0]))) {
+    if ((OUTSIDE_VARIANT_ID as readonly string[]).includes(String(path[0]))) {
       issues.push({ path: at, key: true, message: `sweep: "${key}" cannot be swept` });
       continue;
     }

@@ -1,9 +1,10 @@
 import { appendFile, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
+import { InternalError, StoreError } from '../errors.ts';
 import type { Variant } from '../plan/expand.ts';
-import type { EpochMetrics, SavedModel, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
-import { StoreError } from '../errors.ts';
+import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
+import type { SavedModel } from '../model/save.ts';
 import { replaceDir, writeFileAtomic } from './atomic.ts';
 import { parseEpochLines, readStoreFile, readStoreText, STORE_FORMAT } from './store-format.ts';
 import { flattenParams } from './params.ts';
@@ -207,7 +208,7 @@ export class LocalRunStore implements SweepListener {
 
   /** The sweep being written: what trackers that follow the store read back. */
   current(): { dir: string; record: SweepRecord } {
-    if (!this.sweepRecord) throw new Error('no sweep has started');
+    if (!this.sweepRecord) throw new InternalError('no sweep has started');
     return { dir: this.sweepDir, record: this.sweepRecord };
   }
 

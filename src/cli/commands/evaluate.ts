@@ -12,8 +12,8 @@ import { scoreProbabilities, type Evaluation } from '../../train/evaluate.ts';
 import { classScores, type ClassScore } from '../../train/scores.ts';
 import { fixed, formatTable } from '../../report/table.ts';
 import type { Io } from '../io.ts';
-import { resolveTarget } from '../variant-model.ts';
-import { loadPredictor, type PredictorEngine } from '../variant-predictor.ts';
+import { resolveTarget } from '../../app/variant-model.ts';
+import { loadPredictor, type PredictorEngine } from '../../app/variant-predictor.ts';
 
 export interface EvaluateOptions {
   spec?: string;

@@ -1,7 +1,7 @@
 import { readUnlabeled } from '../../data/unlabeled.ts';
 import { fixed, formatTable } from '../../report/table.ts';
-import { resolveTarget } from '../variant-model.ts';
-import { loadPredictor, type PredictorEngine } from '../variant-predictor.ts';
+import { resolveTarget } from '../../app/variant-model.ts';
+import { loadPredictor, type PredictorEngine } from '../../app/variant-predictor.ts';
 import type { Io } from '../io.ts';
 
 export interface PredictOptions {

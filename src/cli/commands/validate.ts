@@ -1,5 +1,5 @@
 import { SpecError, TunespecError } from '../../errors.ts';
-import { loadSpec } from '../load-spec.ts';
+import { loadSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 
 /**

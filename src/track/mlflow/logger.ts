@@ -7,7 +7,8 @@ import { flattenParams } from '../params.ts';
 import type { MlflowClient, RunInfo } from './client.ts';
 import type { KeyValue } from './limits.ts';
 import { epochMetrics, variantTags } from './content.ts';
-import { ensureExperiment, SweepTracker, type Objective } from './sweep-tracker.ts';
+import { ensureExperiment, SweepTracker } from './sweep-tracker.ts';
+import type { Objective } from '../../spec/derived.ts';
 
 export interface LoggerOptions {
   objective: Objective;

@@ -7,10 +7,7 @@ import type { DatasetInput, MlflowClient, Run, RunInfo, RunStatus } from './clie
 import { childContent, parentNote, parentRunName, provenanceTags, STATUS, sweptAxes, TAG } from './content.ts';
 import type { KeyValue, Metric } from './limits.ts';
 
-export interface Objective {
-  metric: string;
-  greaterIsBetter: boolean;
-}
+import type { Objective } from '../../spec/derived.ts';
 
 /** The experiment named `name`, created if missing, with the sweep's objective as its primary metric. */
 export async function ensureExperiment(client: MlflowClient, name: string, objective: Objective): Promise<string> {

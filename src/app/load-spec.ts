@@ -5,7 +5,7 @@ import { SpecError, TunespecError, UsageError, type SpecIssue } from '../errors.
 import { dottedToPath, locate, parseSpecText, type PathSegment, type SourceDoc } from '../spec/parse.ts';
 import { checkStructure, type PathIssue } from '../spec/structure.ts';
 import { checkSweep } from '../spec/sweep.ts';
-import { checkSemantics, cutIndexOf, type SpecContext } from '../spec/semantic.ts';
+import { checkSemantics, checkWarnings, cutIndexOf, type SpecContext } from '../spec/semantic.ts';
 import type { DataSpec, Experiment } from '../spec/types.ts';
 import { objectiveOf, type Objective } from '../spec/derived.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
@@ -14,6 +14,8 @@ import { DataError } from '../data/errors.ts';
 import { pathKind } from '../data/readers/files.ts';
 import { resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
 import { familyFor } from '../model/families/index.ts';
+import { hashBaseModel, recordableSpec } from '../model/recorded-spec.ts';
+import { redactUrl } from '../net/redact.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import { planLayers } from '../model/layout.ts';
 
@@ -27,6 +29,8 @@ export interface LoadedSpec {
   objective: Objective;
   model: LoadedBase;
   plan: Plan;
+  /** Findings that may be intended (a spec that overrides the base model's saved trainable flags), located; the spec passed. */
+  warnings: SpecIssue[];
 }
 
 /** The base model as read, and where each variant cuts it. */
@@ -61,9 +65,7 @@ function withShownPaths(message: string, paths: string[]): string {
 
 /** Digest of the bytes a variant's result depends on besides its spec: base weights and data files. */
 async function inputsDigest(base: BaseModel, data: DataSpec, dir: string): Promise<string> {
-  const h = createHash('sha256');
-  if (base.format === 'onnx') h.update(base.bytes);
-  else h.update(JSON.stringify(base.files.json.modelTopology)).update(new Uint8Array(base.files.weightData));
+  const h = hashBaseModel(createHash('sha256'), base);
   for (const [, p] of dataFiles(data)) {
     const full = resolve(dir, p);
     if ((await stat(full)).isFile()) h.update(await readFile(full));
@@ -106,10 +108,12 @@ export interface SpecDocument {
   experiment: Experiment;
 }
 
+function locateAll(file: string, source: SourceDoc, issues: PathIssue[]): SpecIssue[] {
+  return issues.map((i) => ({ file, ...locate(source, i.path, i.key), message: i.message })).sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
 function fail(file: string, source: SourceDoc, issues: PathIssue[]): never {
-  const located: SpecIssue[] = issues.map((i) => ({ file, ...locate(source, i.path, i.key), message: i.message }));
-  located.sort((a, b) => a.line - b.line || a.col - b.col);
-  throw new SpecError(located);
+  throw new SpecError(locateAll(file, source, issues));
 }
 
 /**
@@ -152,7 +156,8 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   }
   const missing: PathIssue[] = [];
   for (const [path, p] of dataFiles(spec.data)) {
-    if (!(await pathKind(resolve(dir, p)))) missing.push({ path, message: `${path.join('.')}: no such file or folder: ${shown(resolve(dir, p))}` });
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) missing.push({ path, message: `${path.join('.')}: ${redactUrl(p)} is a URL; data is read from local files and folders` });
+    else if (!(await pathKind(resolve(dir, p)))) missing.push({ path, message: `${path.join('.')}: no such file or folder: ${shown(resolve(dir, p))}` });
   }
   issues.push(...missing);
   // Classes come from the data itself, per distinct data section (a sweep may change it); names
@@ -178,20 +183,30 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     return classCounts.get(key)!;
   };
 
-  const plan = expandGrid(raw, base && !missing.length ? await inputsDigest(base, spec.data, dir) : '');
+  // From here on the spec is the one that is recorded and printed: URLs without their secrets.
+  const recorded = recordableSpec(raw as Record<string, unknown>, base);
+  const plan = expandGrid(recorded, base && !missing.length ? await inputsDigest(base, spec.data, dir) : '');
   const context = async (s: Experiment): Promise<SpecContext> => ({
     baseLayers: layers,
     baseFormat: base?.format ?? null,
     builtLayers: (cut, v) => planLayers(layers!, cut, v.head),
     classCount: await classCountOf(s.data),
   });
-  const own = new Set(checkSemantics(spec, await context(spec)).map((i) => i.message));
-  const sweep = (raw as { sweep?: Record<string, unknown[]> }).sweep ?? {};
+  const specContext = await context(spec);
+  const own = new Set(checkSemantics(spec, specContext).map((i) => i.message));
+  const ownWarnings = new Set(checkWarnings(spec, specContext).map((i) => i.message));
+  const sweep = (recorded as { sweep?: Record<string, unknown[]> }).sweep ?? {};
   const seen = new Set<string>();
+  const warnings = new Map<string, PathIssue>();
   for (const variant of plan.variants) {
-    for (const issue of checkSemantics(variant.spec, await context(variant.spec))) {
-      const placed = relocate(issue, variant.overrides, sweep, raw, own.has(issue.message));
+    const ctx = await context(variant.spec);
+    for (const issue of checkSemantics(variant.spec, ctx)) {
+      const placed = relocate(issue, variant.overrides, sweep, recorded, own.has(issue.message));
       if (!seen.has(placed.message)) seen.add(placed.message), issues.push(placed);
+    }
+    for (const warning of checkWarnings(variant.spec, ctx)) {
+      const placed = relocate(warning, variant.overrides, sweep, recorded, ownWarnings.has(warning.message));
+      if (!warnings.has(placed.message)) warnings.set(placed.message, placed);
     }
   }
   if (issues.length) fail(file, source, [...new Map(issues.map((i) => [i.message, i])).values()]);
@@ -199,5 +214,14 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   const cutOf = (s: Experiment): number => cutIndexOf(s, layers!)!;
   const cutIndexes = new Map(plan.variants.map((v) => [v.id, cutOf(v.spec)]));
   const model = { location, base: base!, layers: layers!, cutIndex: cutOf(spec), cutIndexes };
-  return { file, dir, text, experiment: spec, objective: objectiveOf(spec.training.objective), model, plan };
+  return {
+    file,
+    dir,
+    text,
+    experiment: spec,
+    objective: objectiveOf(spec.training.objective),
+    model,
+    plan,
+    warnings: locateAll(file, source, [...warnings.values()]),
+  };
 }

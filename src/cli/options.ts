@@ -19,7 +19,7 @@ export interface CommandSpec {
 const VARIANT_NOTE = '<variant> is a variant id, a stored variant\'s folder or model.json, or `best` (with --spec).';
 
 export const COMMANDS = {
-  validate: { args: '<spec...>', summary: 'check specs: every error of every file, as file:line:col: message' },
+  validate: { args: '<spec...>', summary: 'check specs, every file: schema errors, then (once the schema passes) base model and data errors, as file:line:col: message' },
   plan: { args: '<spec>', summary: "show the built model's layers (frozen/trainable) and the variants; with --emit, print an array job instead" },
   run: { args: '<spec>', summary: 'train every variant of the sweep into the run store (and MLflow)' },
   runs: { args: '<spec>', summary: 'compare stored variants of the spec, best first; name the best' },

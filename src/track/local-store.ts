@@ -7,6 +7,7 @@ import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult
 import type { SavedModel } from '../model/save.ts';
 import { replaceDir, writeFileAtomic } from './atomic.ts';
 import { parseEpochLines, readStoreFile, readStoreText, STORE_FORMAT } from './store-format.ts';
+import { redactUrlsIn } from '../net/redact.ts';
 import { flattenParams } from './params.ts';
 import type { Provenance } from './provenance.ts';
 import type { OnnxExportResult } from '../train/onnx-parity.ts';
@@ -193,7 +194,7 @@ export class LocalRunStore implements SweepListener {
     for (const name of this.opts.sharedSweeps ? [] : await readdir(this.sweepDir)) {
       if (name.startsWith('.staging-')) await rm(join(this.sweepDir, name), { recursive: true, force: true });
     }
-    await writeFileAtomic(join(this.sweepDir, 'spec.yaml'), sweep.specText);
+    await writeFileAtomic(join(this.sweepDir, 'spec.yaml'), redactUrlsIn(sweep.specText));
     this.sweepRecord = {
       format: STORE_FORMAT,
       sweep: sweep.sweepId,

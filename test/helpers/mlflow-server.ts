@@ -71,7 +71,8 @@ export class MlflowServer {
   /** SIGKILL the whole server: no clean shutdown, like a machine that died. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // A SIGKILLed child has no exit code, only a signal code.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise((r) => child.once('exit', r));
     process.kill(-child.pid!, 'SIGKILL');
     await gone;

@@ -114,6 +114,8 @@ async function refuseNonJson(loc: ModelLocation, target: string): Promise<void> 
 async function inspectModel(target: string, json: boolean, io: Io): Promise<number> {
   const loc = await modelLocation(target);
   const where = describeLocation(loc);
+  // A URL is shown without the secrets a signed one carries.
+  const shown = loc.kind === 'url' ? where : target;
   let summary: ModelSummary;
   let files: ModelFiles;
   try {
@@ -131,12 +133,12 @@ async function inspectModel(target: string, json: boolean, io: Io): Promise<numb
   }
   const classes = await classNamesOf(loc, files!);
   if (json) {
-    io.out(jsonOf(summary!, classes, { kind: 'model', source: target, format: files!.json.format ?? null }));
+    io.out(jsonOf(summary!, classes, { kind: 'model', source: shown, format: files!.json.format ?? null }));
     return 0;
   }
   const s = summary!;
   const stored = storedColumn(s);
-  io.out(`Model ${target} (${s.layers.length} layers):`);
+  io.out(`Model ${shown} (${s.layers.length} layers):`);
   io.out(
     formatTable(
       ['#', 'layer', 'class', 'output shape', 'params', 'trainable', ...(stored ? ['stored as'] : [])],

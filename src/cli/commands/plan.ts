@@ -1,3 +1,4 @@
+import { formatWarning } from '../../errors.ts';
 import { canonicalJson } from '../../plan/canonical.ts';
 import { specModel } from '../../app/spec-model.ts';
 import { formatTable } from '../../report/table.ts';
@@ -25,6 +26,7 @@ async function modelLayers(spec: LoadedSpec, variant: Variant): Promise<LayerRow
 
 export async function planCommand(file: string, io: Io): Promise<number> {
   const spec = await loadSpec(file);
+  for (const w of spec.warnings) io.err(formatWarning(w));
   const byStructure = new Map<string, LayerRow[]>();
   const trainable: number[] = [];
   for (const v of spec.plan.variants) {

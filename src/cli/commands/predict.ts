@@ -32,6 +32,8 @@ export async function predictCommand(target: string, inputs: string[], opts: Pre
   const loaded = await loadPredictor(variant, opts.engine);
   try {
     const batch = await readUnlabeled(inputs, variant.spec.data, loaded.inputShape, variant.spec.base_model.preprocess);
+    // On stderr, so the table or JSON on stdout stays as it was; the training images went through the same conversion.
+    for (const c of batch.conversions) io.err(`predict: ${c.count} input${c.count === 1 ? '' : 's'} ${c.what}`);
     const k = Math.min(opts.top, loaded.classNames.length);
     const ranked = (await loaded.predict(batch.features, batch.names.length)).map((p) => topK(p, loaded.classNames, k));
     const { status } = variant.stored;

@@ -11,7 +11,7 @@ import { sweepJobs } from '../../queue/sweep-jobs.ts';
 import { MlflowClient } from '../../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
 import { provenanceOf } from '../../track/provenance.ts';
-import { redactUrl } from '../../track/redact.ts';
+import { redactUrl } from '../../net/redact.ts';
 import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 

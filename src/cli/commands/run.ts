@@ -3,7 +3,7 @@ import { ListrProgress } from '../../report/listr-progress.ts';
 import { LineLog } from '../../report/line-log.ts';
 import type { SweepListener, VariantInfo } from '../../train/events.ts';
 import type { FeatureCacheReport } from '../../train/frozen-features.ts';
-import { UsageError } from '../../errors.ts';
+import { UsageError, formatWarning } from '../../errors.ts';
 import { loadSpec } from '../../app/load-spec.ts';
 import { openSweepSinks } from '../../app/sweep-sinks.ts';
 import { trainVariants } from '../../app/train-variants.ts';
@@ -41,6 +41,7 @@ function cacheSummary({ reports }: CacheReports): string | undefined {
 
 export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
   const spec = await loadSpec(file);
+  for (const w of spec.warnings) io.err(formatWarning(w));
   if (opts.index !== undefined) opts = { ...opts, only: [variantAtIndex(spec.plan, opts.index, file).id] };
   const unknown = opts.only.filter((id) => !spec.plan.variants.some((v) => v.id === id));
   if (unknown.length) {

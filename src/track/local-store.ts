@@ -1,11 +1,12 @@
-import { appendFile, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
-import { InternalError } from '../errors.ts';
+import { InternalError, StoreError } from '../errors.ts';
 import type { Variant } from '../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
 import type { SavedModel } from '../model/save.ts';
 import { replaceDir, writeFileAtomic } from './atomic.ts';
+import { parseEpochLines, readStoreFile, readStoreText, STORE_FORMAT } from './store-format.ts';
 import { redactUrlsIn } from '../net/redact.ts';
 import { flattenParams } from './params.ts';
 import type { Provenance } from './provenance.ts';
@@ -14,6 +15,8 @@ import type { OnnxExportResult } from '../train/onnx-parity.ts';
 export interface StoredVariant {
   dir: string;
   status: {
+    /** The run store format (store-format.ts); absent in format 1. */
+    format?: number;
     status: string;
     reason?: string;
     variant: string;
@@ -36,6 +39,8 @@ export interface StoredVariant {
 export type EpochRecord = { epoch: number; timestamp: number } & EpochMetrics;
 
 export interface SweepRecord {
+  /** The run store format (store-format.ts); absent in format 1. */
+  format?: number;
   sweep: string;
   experiment: string;
   spec: string;
@@ -65,12 +70,32 @@ export function epochRecord(epoch: number, metrics: EpochMetrics, at: number): E
   return { epoch: epoch + 1, timestamp: at, ...metrics };
 }
 
-export async function readHistory(dir: string): Promise<EpochRecord[]> {
-  const text = await readFile(join(dir, METRICS_FILE), 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as EpochRecord);
+/** A variant's epochs as metrics.jsonl holds them (none when it has no such file), read at the variant's format. */
+export async function readHistory(dir: string, format = STORE_FORMAT): Promise<EpochRecord[]> {
+  const file = join(dir, METRICS_FILE);
+  return parseEpochLines(file, (await readStoreText(file)) ?? '', format) as EpochRecord[];
+}
+
+/** The run store format a stored attempt was written in. */
+export const formatOfVariant = (v: StoredVariant): number => v.status.format ?? 1;
+
+/** A stored attempt's params.json: its resolved spec as flat `dotted.key: value` strings. */
+export async function readParams(v: StoredVariant): Promise<Record<string, string>> {
+  const file = join(v.dir, 'params.json');
+  const params = await readStoreFile<Record<string, string>>('params', file, formatOfVariant(v));
+  if (!params) throw new StoreError(file, 'missing: the variant folder is incomplete');
+  return params;
+}
+
+/** A folder's entries, or none when it does not exist (or is a file). */
+export async function entriesOf(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw new StoreError(dir, `cannot list: ${(err as Error).message}`);
+  }
 }
 
 function metricsCsv(history: EpochRecord[]): string {
@@ -78,18 +103,11 @@ function metricsCsv(history: EpochRecord[]): string {
   return [keys.join(','), ...history.map((r) => keys.map((k) => r[k] ?? '').join(','))].join('\n') + '\n';
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The attempt stored in one variant folder, or undefined when there is none (yet). */
+/** The attempt stored in one variant folder, or undefined when there is none (yet); a damaged or newer record is an error naming its file. */
 export async function readStoredVariant(dir: string): Promise<StoredVariant | undefined> {
-  const status = await readJson<StoredVariant['status']>(join(dir, 'status.json'));
-  return status && { dir, status, result: await readJson(join(dir, 'result.json')) };
+  const status = await readStoreFile<StoredVariant['status']>('status', join(dir, 'status.json'));
+  if (!status) return undefined;
+  return { dir, status, result: await readStoreFile<StoredVariant['result']>('result', join(dir, 'result.json'), status.format ?? 1) };
 }
 
 /** The class names a stored attempt was trained with (status.json, else result.json), or undefined. */
@@ -105,7 +123,7 @@ export function latestAttempt(variants: readonly StoredVariant[], variantId: str
 /** The finished attempts stored in one sweep folder (staging folders of running variants left out). */
 export async function storedVariants(sweepDir: string): Promise<StoredVariant[]> {
   const out: StoredVariant[] = [];
-  for (const name of await readdir(sweepDir).catch(() => [] as string[])) {
+  for (const name of await entriesOf(sweepDir)) {
     const stored = name.startsWith('.') ? undefined : await readStoredVariant(join(sweepDir, name));
     if (stored) out.push(stored);
   }
@@ -113,7 +131,7 @@ export async function storedVariants(sweepDir: string): Promise<StoredVariant[]>
 }
 
 export async function readSweepRecord(sweepDir: string): Promise<SweepRecord | undefined> {
-  return readJson<SweepRecord>(join(sweepDir, 'sweep.json'));
+  return readStoreFile<SweepRecord>('sweep', join(sweepDir, 'sweep.json'));
 }
 
 /** Write a trained model the way tfjs's file:// handler does, so `tf.loadLayersModel` reads it back. */
@@ -157,7 +175,7 @@ export class LocalRunStore implements SweepListener {
   async list(experiment: string): Promise<StoredVariant[]> {
     const exp = this.experimentDir(experiment);
     const out: StoredVariant[] = [];
-    for (const sweep of await readdir(exp).catch(() => [] as string[])) {
+    for (const sweep of await entriesOf(exp)) {
       if (!sweep.startsWith('.')) out.push(...(await storedVariants(join(exp, sweep))));
     }
     return out;
@@ -178,6 +196,7 @@ export class LocalRunStore implements SweepListener {
     }
     await writeFileAtomic(join(this.sweepDir, 'spec.yaml'), redactUrlsIn(sweep.specText));
     this.sweepRecord = {
+      format: STORE_FORMAT,
       sweep: sweep.sweepId,
       experiment: sweep.experiment,
       spec: sweep.specFile,
@@ -216,7 +235,7 @@ export class LocalRunStore implements SweepListener {
   async sweeps(experiment: string): Promise<{ dir: string; record: SweepRecord }[]> {
     const exp = this.experimentDir(experiment);
     const out: { dir: string; record: SweepRecord }[] = [];
-    for (const name of await readdir(exp).catch(() => [] as string[])) {
+    for (const name of await entriesOf(exp)) {
       const record = await readSweepRecord(join(exp, name));
       if (record) out.push({ dir: join(exp, name), record });
     }
@@ -261,6 +280,7 @@ export class LocalRunStore implements SweepListener {
     if (result.confusion) await writeFile(join(dir, 'confusion_matrix.json'), JSON.stringify({ class_names: classNames, matrix: result.confusion }, null, 2));
     for (const [name, data] of Object.entries(this.opts.render?.({ variant, history, result, classNames }) ?? {})) await writeFile(join(dir, name), data);
     const status: StoredVariant['status'] = {
+      format: STORE_FORMAT,
       status: result.status,
       reason: result.reason,
       variant: variant.id,

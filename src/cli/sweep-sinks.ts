@@ -21,14 +21,12 @@ export interface SinkOptions extends Pick<LoggerOptions, 'warn' | 'info' | 'sync
   experiment: Experiment;
   specText: string;
   runsDir: string;
-  /** Other processes train variants of the same sweep into the same store (array tasks, workers). */
-  sharedSweeps: boolean;
   trackingUri?: string;
 }
 
 /** The run store and MLflow logger for a sweep, the same for `run`, array tasks and queue workers. */
 export async function openSweepSinks(o: SinkOptions): Promise<SweepSinks> {
-  const store = new LocalRunStore(resolve(o.runsDir), { render: variantCharts, provenance: await provenanceOf(o.specFile), sharedSweeps: o.sharedSweeps });
+  const store = new LocalRunStore(resolve(o.runsDir), { render: variantCharts, provenance: await provenanceOf(o.specFile), note: o.info });
   const completed = await store.completed(o.experiment.name);
   const tracking = resolveTrackingConfig({ flag: o.trackingUri, spec: o.experiment.tracking, specName: o.experiment.name, env: process.env });
   const { metric, mode } = o.experiment.training.objective;

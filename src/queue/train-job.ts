@@ -83,7 +83,6 @@ export async function trainJob(
     experiment: spec.experiment,
     specText: spec.text,
     runsDir: setup.runsDir,
-    sharedSweeps: true,
     trackingUri: job.trackingUri ?? setup.trackingUri,
     warn: setup.warn,
     info: setup.info,
@@ -99,6 +98,7 @@ export async function trainJob(
       engine: setup.backend,
       only: [variant.id],
       signal,
+      claims: store,
       // Variants of one sweep on one machine share frozen features, as they do in a local run.
       featureCache: FrozenFeatureCache.fromEnv(),
       skipReason: async (v) => {
@@ -108,12 +108,15 @@ export async function trainJob(
         return tracked ? `already finished in MLflow run ${tracked}` : undefined;
       },
     },
-    mlflow ? [storeView, mlflow, progress] : [storeView, progress],
+    [storeView, ...(mlflow ? [mlflow] : []), progress, { onVariantNote: (v, note) => setup.info(`[${setup.name}] ${v.label} (${v.id}): ${note}`) }],
   ).catch(async (err: unknown) => {
     await store.discardIfEmpty();
     throw err;
   });
   const result = results.get(variant.id)!;
-  const stored = result.status === 'skipped' ? completed.get(variant.id) : await readStoredVariant(resolve(store.current().dir, variant.id));
+  const stored =
+    result.status === 'skipped'
+      ? (completed.get(variant.id) ?? (await store.completedSince(spec.experiment.name, variant.id, 0)))
+      : await readStoredVariant(resolve(store.current().dir, variant.id));
   return { result, metrics: stored?.result?.metrics };
 }

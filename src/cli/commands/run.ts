@@ -47,13 +47,11 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   if (unknown.length) {
     throw new UsageError(`--only: no variant ${unknown.join(', ')} in this plan; run \`tunespec plan ${file}\` to list them`);
   }
-  // Array tasks share a sweep folder (shared storage): none may clear another's staging folder.
   const { store, completed, mlflow } = await openSweepSinks({
     specFile: file,
     experiment: spec.experiment,
     specText: spec.text,
     runsDir: opts.runsDir,
-    sharedSweeps: opts.index !== undefined,
     trackingUri: opts.trackingUri,
     warn: io.err,
     info: io.out,
@@ -77,6 +75,8 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
         engine: opts.backend,
         only: opts.only,
         signal: controller.signal,
+        // Two terminals, array tasks and queue workers on one run store: one process trains a variant at a time.
+        claims: store,
         featureCache: opts.featureCache ? FrozenFeatureCache.fromEnv() : undefined,
         skipReason: async (v) => {
           if (opts.force) return undefined;

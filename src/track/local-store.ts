@@ -246,9 +246,9 @@ export class LocalRunStore implements SweepListener, VariantClaims {
   }
 
   private sayRecovered(who: string, recovered: string | undefined, removed: string[]): void {
-    const cleared = removed.length ? `removed its unfinished attempt(s) ${removed.join(', ')}` : '';
-    if (recovered) this.opts.note?.(`${who}: ${recovered}${cleared ? `; ${cleared}` : ''}`);
-    else if (cleared) this.opts.note?.(`${who}: ${cleared.replace('its', 'the')}, left by an earlier run`);
+    const cleared = (whose: string): string => `removed ${whose} unfinished attempt(s) ${removed.join(', ')}`;
+    if (recovered) this.opts.note?.(`${who}: ${recovered}${removed.length ? `; ${cleared('its')}` : ''}`);
+    else if (removed.length) this.opts.note?.(`${who}: ${cleared('the')}, left by an earlier run`);
   }
 
   /** What dead processes left in this sweep folder, for variants nobody alive holds (whatever this run will train). */

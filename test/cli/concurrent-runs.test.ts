@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, tunespec, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
+import { tempDir, tunespec, tunespecAsync, tunespecSignalled, writeSmallSpec } from '../helpers/cli.ts';
 
 const THREE = '  training.learning_rate: [0.01, 0.003, 0.001]';
 
@@ -103,20 +103,14 @@ test('a lock left by a killed run is recovered, and the run says whose it was', 
   const runs = join(dir, 'runs');
   const spec = writeSmallSpec(dir, { name: 'killed', epochs: 200, sweep: '  training.learning_rate: [0.01]' });
   const ids = planIds(spec);
-  let killedPid = 0;
-  const killed = await tunespecAsync(['run', spec, '--runs-dir', runs], (chunk, child) => {
-    if (!killedPid && /epoch 1\/200/.test(chunk)) {
-      killedPid = child.pid!;
-      child.kill('SIGKILL');
-    }
-  });
+  const killed = await tunespecSignalled(['run', spec, '--runs-dir', runs], /epoch 1\/200/, 'SIGKILL');
+  assert.ok(killed.pid, killed.stdout);
   assert.equal(killed.code, null, 'killed by the signal');
-  assert.ok(killedPid, killed.stdout);
   const sweep = onlySweep(runs, 'killed');
   assert.ok(readdirSync(sweep).some((e) => e.startsWith('.staging-')), 'the killed run left its unfinished attempt');
   const r = tunespec(['run', spec, '--runs-dir', runs]);
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.match(r.stdout, new RegExp(`${ids[0]}\\): recovered the lock of pid ${killedPid} on this host \\(started [^)]+\\), which is no longer running; removed its unfinished attempt`));
+  assert.match(r.stdout, new RegExp(`${ids[0]}\\): recovered the lock of pid ${killed.pid} on this host \\(started [^)]+\\), which is no longer running; removed its unfinished attempt`));
   assertWholeSweep(runs, 'killed', ids, 200);
 });
 

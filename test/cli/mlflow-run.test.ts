@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, tunespec, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
+import { tempDir, tunespec, tunespecAsync, tunespecSignalled, writeSmallSpec } from '../helpers/cli.ts';
 import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
 import { downloadArtifact, readExperiment, send } from '../helpers/mlflow-read.ts';
 
@@ -268,17 +268,7 @@ test("Ctrl-C during a tracked run --force: the local completed result stays, and
   const spec = writeSmallSpec(dir, { name: 'tracked-forced', epochs: 150, sweep: '  training.learning_rate: [0.01]' });
   const runs = join(dir, 'runs');
   assert.equal(tunespec(['run', spec, '--runs-dir', runs], dir, env).code, 0);
-  let sent = false;
-  const i = await tunespecAsync(
-    ['run', spec, '--runs-dir', runs, '--force'],
-    (chunk, child) => {
-      if (!sent && /epoch 1\/150/.test(chunk)) {
-        sent = true;
-        child.kill('SIGINT');
-      }
-    },
-    env,
-  );
+  const i = await tunespecSignalled(['run', spec, '--runs-dir', runs, '--force'], /epoch 1\/150/, 'SIGINT', env);
   assert.equal(i.code, 130, i.stderr);
   assert.match(i.stdout, /this attempt was interrupted; the completed result in \S+ stays/);
   const exp = await readExperiment(server.uri, 'tracked-forced');

@@ -204,7 +204,9 @@ export class LocalRunStore implements SweepListener, VariantClaims {
   async discardIfEmpty(): Promise<void> {
     if (!this.sweepRecord) return;
     const entries = await readdir(this.sweepDir).catch(() => [] as string[]);
-    if (entries.every((e) => e === 'spec.yaml' || e === 'sweep.json')) {
+    // A variant lock in the experiment: another process is training (or starting to), perhaps this very sweep.
+    const locked = (await readdir(dirname(this.sweepDir)).catch(() => [] as string[])).some((e) => e.startsWith('.lock-'));
+    if (!locked && entries.every((e) => e === 'spec.yaml' || e === 'sweep.json')) {
       await rm(this.sweepDir, { recursive: true, force: true });
       // The experiment folder goes too if this sweep made it; rmdir refuses when others live there.
       await rmdir(dirname(this.sweepDir)).catch(() => undefined);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, tunespec, tunespecAsync, tunespecSignalled, writeSmallSpec } from '../helpers/cli.ts';
+import { tempDir, tunespec, tunespecAsync, tunespecSignalled, writeSmallSpec, type CliResult } from '../helpers/cli.ts';
 
 const THREE = '  training.learning_rate: [0.01, 0.003, 0.001]';
 
@@ -61,21 +61,29 @@ test('two runs of one sweep started together on one runs folder: each variant tr
 test('a second run started while the first trains leaves its work alone and says who holds the variant', async () => {
   const dir = tempDir();
   const runs = join(dir, 'runs');
-  const spec = writeSmallSpec(dir, { name: 'staggered', epochs: 60, sweep: THREE });
+  const spec = writeSmallSpec(dir, { name: 'staggered', epochs: 5, sweep: THREE });
   const ids = planIds(spec);
-  let second: Promise<Awaited<ReturnType<typeof tunespecAsync>>> | undefined;
+  let second: Promise<CliResult> | undefined;
   let firstPid = 0;
+  // The first run is paused (SIGSTOP) mid-way through its first variant until the second has
+  // looked at that variant, so the second always arrives while the first holds it, however fast
+  // or slow this machine is. The pause ends when the second exits, whatever happens.
   const first = await tunespecAsync(['run', spec, '--runs-dir', runs], (chunk, child) => {
-    if (!second && /epoch 1\/60/.test(chunk)) {
-      firstPid = child.pid!;
-      second = tunespecAsync(['run', spec, '--runs-dir', runs]);
-    }
+    if (second || !/epoch 1\/5/.test(chunk)) return;
+    firstPid = child.pid!;
+    child.kill('SIGSTOP');
+    let resumed = false;
+    const resume = (): void => {
+      if (!resumed) child.kill('SIGCONT');
+      resumed = true;
+    };
+    second = tunespecAsync(['run', spec, '--runs-dir', runs], (out) => void (/being trained by/.test(out) && resume())).finally(resume);
   });
   assert.ok(second, first.stdout);
   const later = await second;
   assert.equal(first.code, 0, first.stderr + first.stdout);
   assert.equal(later.code, 0, later.stderr + later.stdout);
-  const sweep = assertWholeSweep(runs, 'staggered', ids, 60);
+  const sweep = assertWholeSweep(runs, 'staggered', ids, 5);
   assert.equal(readFileSync(join(sweep, 'spec.yaml'), 'utf8'), readFileSync(spec, 'utf8'));
   // The first variant was the first process's when the second arrived: it said so, and who.
   assert.match(later.stdout, new RegExp(`${ids[0]}\\): being trained by pid ${firstPid} on this host \\(since `));
@@ -101,9 +109,9 @@ test('two array tasks of the same index at once (a re-submitted task) go through
 test('a lock left by a killed run is recovered, and the run says whose it was', async () => {
   const dir = tempDir();
   const runs = join(dir, 'runs');
-  const spec = writeSmallSpec(dir, { name: 'killed', epochs: 200, sweep: '  training.learning_rate: [0.01]' });
+  const spec = writeSmallSpec(dir, { name: 'killed', epochs: 30, sweep: '  training.learning_rate: [0.01]' });
   const ids = planIds(spec);
-  const killed = await tunespecSignalled(['run', spec, '--runs-dir', runs], /epoch 1\/200/, 'SIGKILL');
+  const killed = await tunespecSignalled(['run', spec, '--runs-dir', runs], /epoch 1\/30/, 'SIGKILL');
   assert.ok(killed.pid, killed.stdout);
   assert.equal(killed.code, null, 'killed by the signal');
   const sweep = onlySweep(runs, 'killed');
@@ -111,7 +119,7 @@ test('a lock left by a killed run is recovered, and the run says whose it was', 
   const r = tunespec(['run', spec, '--runs-dir', runs]);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, new RegExp(`${ids[0]}\\): recovered the lock of pid ${killed.pid} on this host \\(started [^)]+\\), which is no longer running; removed its unfinished attempt`));
-  assertWholeSweep(runs, 'killed', ids, 200);
+  assertWholeSweep(runs, 'killed', ids, 30);
 });
 
 test("a lock held on another host waits while its heartbeat is fresh, and is taken over once it is stale", async () => {

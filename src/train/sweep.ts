@@ -205,7 +205,9 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     }
     if ('holder' in claim) {
       // Interrupted while waiting: nothing of this variant was this process's to record.
-      results.set(variant.id, { status: 'interrupted', reason: `interrupted while waiting for ${holder}`, seconds: 0, attempt: '', startedAt: 0, finishedAt: 0 });
+      const reason = `interrupted while waiting for ${holder}`;
+      results.set(variant.id, { status: 'interrupted', reason, seconds: 0, attempt: '', startedAt: 0, finishedAt: 0 });
+      await emit(listeners, 'onVariantNote', variant, reason);
       break;
     }
     if ((await trainClaimed(variant, position, claim, holder)) === 'interrupted') break;

@@ -131,8 +131,16 @@ test("a lock held on another host waits while its heartbeat is fresh, and is tak
   const lock = join(runs, 'elsewhere', `.lock-${id}`);
   const owner = (pid: number) => JSON.stringify({ pid, host: 'node-17.cluster', started: '2026-01-01T00:00:00.000Z', token: 'x' });
 
-  // Fresh heartbeat: the run waits, naming the holder; once the holder lets go it trains.
+  // Fresh heartbeat: the run waits, naming the holder; Ctrl-C while it waits stops it (130), the lock untouched.
   writeFileSync(lock, owner(4242));
+  const stopped = await tunespecSignalled(['run', spec, '--runs-dir', runs], /\): waiting for pid 4242 /, 'SIGINT');
+  assert.equal(stopped.code, 130, stopped.stderr + stopped.stdout);
+  assert.match(stopped.stdout, /\): interrupted while waiting for pid 4242 on host node-17.cluster/);
+  assert.match(stopped.stdout, /0 completed, 0 skipped, 0 failed, 1 interrupted/);
+  assert.equal(readFileSync(lock, 'utf8'), owner(4242));
+
+  // Once the holder lets go, the waiting run trains.
+
   let released = false;
   const waited = await tunespecAsync(['run', spec, '--runs-dir', runs], (chunk) => {
     if (!released && /\): waiting for pid 4242 /.test(chunk)) {

@@ -74,7 +74,7 @@ export function specReference(): string {
   return ['| field | type | default | meaning |', '|---|---|---|---|', ...lines].join('\n');
 }
 
-function replaceBetween(text: string, marker: string, body: string): string {
+export function replaceBetween(text: string, marker: string, body: string): string {
   const start = `<!-- ${marker}:start -->`;
   const end = `<!-- ${marker}:end -->`;
   const i = text.indexOf(start);

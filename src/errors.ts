@@ -21,9 +21,32 @@ export function formatIssue(issue: SpecIssue): string {
   return `${issue.file}:${issue.line}:${issue.col}: ${issue.message}`;
 }
 
+/** A finding that may be intended: located like an issue, but the spec still passes. */
+export function formatWarning(issue: SpecIssue): string {
+  return formatIssue({ ...issue, message: `warning: ${issue.message}` });
+}
+
+/** Past this many, a file's issues are counted, not listed: the first ones are what to fix, and output stays bounded. */
+export const MAX_LISTED_ISSUES = 50;
+
+/** One line per issue, at most MAX_LISTED_ISSUES of each file, then a line that counts the rest. */
+export function formatIssues(issues: readonly SpecIssue[]): string {
+  const listed = new Map<string, number>();
+  const lines: string[] = [];
+  for (const issue of issues) {
+    const n = (listed.get(issue.file) ?? 0) + 1;
+    listed.set(issue.file, n);
+    if (n <= MAX_LISTED_ISSUES) lines.push(formatIssue(issue));
+  }
+  for (const [file, n] of listed) {
+    if (n > MAX_LISTED_ISSUES) lines.push(`${file}: and ${n - MAX_LISTED_ISSUES} more issue${n - MAX_LISTED_ISSUES === 1 ? '' : 's'} (the first ${MAX_LISTED_ISSUES} are listed)`);
+  }
+  return lines.join('\n');
+}
+
 export class SpecError extends TunespecError {
   constructor(readonly issues: SpecIssue[]) {
-    super('SPEC_INVALID', issues.map(formatIssue).join('\n'));
+    super('SPEC_INVALID', formatIssues(issues));
   }
 }
 
@@ -51,6 +74,13 @@ export class TrackingError extends TunespecError {
     readonly errorCode?: string,
   ) {
     super('TRACKING', message);
+  }
+}
+
+/** A broken promise inside tunespec (a bug), not a mistake of the user's: the CLI says so and asks for --debug. */
+export class InternalError extends TunespecError {
+  constructor(message: string) {
+    super('INTERNAL', message);
   }
 }
 

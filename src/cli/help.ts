@@ -1,7 +1,8 @@
 export const HELP = `tunespec: YAML experiment specs in, fine-tuning sweeps out
 
 Usage:
-  tunespec validate <spec...>        check specs: every error of every file, as file:line:col: message
+  tunespec validate <spec...>        check specs, every file: schema errors, then (once the schema passes)
+                                     base model and data errors, as file:line:col: message
   tunespec plan <spec>               show the built model's layers (frozen/trainable) and the variants
   tunespec run <spec> [options]      train every variant of the sweep into the run store (and MLflow)
   tunespec runs <spec>               compare stored variants of the spec, best first; name the best
@@ -76,6 +77,9 @@ Environment (as the MLflow Python client reads it):
   MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_HTTP_REQUEST_MAX_RETRIES (default 7),
   MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (2), MLFLOW_HTTP_REQUEST_BACKOFF_JITTER (1),
   MLFLOW_HTTP_REQUEST_TIMEOUT (120 seconds)
+Base models at http(s) URLs: TUNESPEC_HTTP_TIMEOUT (seconds to connect, to the first byte,
+  and between bytes of the body; default 15, as pip), TUNESPEC_HTTP_RETRIES (default 3: connection
+  errors, timeouts, 408, 429 and 5xx are retried with backoff; other answers are final)
 Feature cache: TUNESPEC_CACHE_DIR (default $XDG_CACHE_HOME/tunespec/features, else
   ~/.cache/tunespec/features), TUNESPEC_CACHE_MAX (size cap such as 10G, the default; least
   recently used entries go first)

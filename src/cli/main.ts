@@ -3,6 +3,7 @@ import { TunespecError, UsageError } from '../errors.ts';
 import { ENGINE_ORDER, type EngineRequest } from '../engine/backends.ts';
 import { HELP } from './help.ts';
 import { processIo, type Io } from './io.ts';
+import { redactUrlsIn } from '../net/redact.ts';
 import { validateCommand } from './commands/validate.ts';
 import { planCommand } from './commands/plan.ts';
 import { runCommand } from './commands/run.ts';
@@ -53,7 +54,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   switch (command) {
     case 'validate':
       if (!args.length) throw new UsageError('validate needs at least one spec file');
-      return validateCommand(args, io);
+      return validateCommand(args, io, { debug: values.debug });
     case 'plan':
       return planCommand(oneSpec(args, command), io);
     case 'run': {
@@ -106,24 +107,30 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   }
 }
 
+function withoutUrlSecrets(err: unknown): unknown {
+  if (err instanceof Error) {
+    err.message = redactUrlsIn(err.message);
+    if (err.stack) err.stack = redactUrlsIn(err.stack);
+  }
+  return err;
+}
+
 /** The CLI: returns the exit code; prints errors as messages, stack traces only with --debug. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   try {
     return await dispatch(argv, io);
-  } catch (err) {
+  } catch (thrown) {
+    // Whatever a failure quotes (a path the user gave, a library's message), it never shows a URL's secrets.
+    const err = withoutUrlSecrets(thrown);
     const e = err as Error & { code?: string };
     if (argv.includes('--debug')) io.err(e.stack ?? String(e));
     if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       io.err(`tunespec: ${e.message}`);
       return 2;
     }
-    if (err instanceof TunespecError) {
+    if (err instanceof TunespecError && err.code !== 'INTERNAL') {
       io.err(err instanceof UsageError ? `tunespec: ${err.message}` : err.message);
       return EXIT[err.code] ?? 1;
-    }
-    if (e.code === 'DATA' || e.code === 'ENGINE') {
-      io.err(e.message);
-      return 1;
     }
     io.err(`tunespec: internal error: ${e.message}${argv.includes('--debug') ? '' : ' (--debug shows the stack)'}`);
     return 1;

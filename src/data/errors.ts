@@ -1,3 +1,5 @@
+import { TunespecError } from '../errors.ts';
+
 // Every problem with the user's data surfaces as a DataError so the CLI can print it as a spec
 // mistake (file, line, what is wrong) instead of a stack trace.
 
@@ -6,15 +8,14 @@ function locate(message: string, file?: string, row?: number): string {
   return row === undefined ? `${file}: ${message}` : `${file}:${row}: ${message}`;
 }
 
-export class DataError extends Error {
-  readonly code = 'DATA';
-
+export class DataError extends TunespecError {
   constructor(
     message: string,
     readonly file?: string,
     readonly row?: number,
+    /** The class label the problem is about, for pointing at it in the spec's class list. */
+    readonly label?: string | number,
   ) {
-    super(locate(message, file, row));
-    this.name = 'DataError';
+    super('DATA', locate(message, file, row));
   }
 }

@@ -63,7 +63,7 @@ function chooseClasses(present: Map<string, string | number>, classes: SelectOpt
     listed.add(key);
     const stored = present.get(key);
     if (stored === undefined) {
-      throw new DataError(`class ${JSON.stringify(c)} has no examples; labels present: ${preview(sortLabels([...present.values()]))}`, source);
+      throw new DataError(`class ${JSON.stringify(c)} has no examples; labels present: ${preview(sortLabels([...present.values()]))}`, source, undefined, c);
     }
     return stored;
   });

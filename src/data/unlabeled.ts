@@ -19,11 +19,15 @@ export interface UnlabeledInputs {
   /** N * prod(exampleShape), row-major, already scaled. */
   features: Float32Array;
   exampleShape: number[];
+  /** What was done to inputs to fit the model, one entry per distinct change (`resized 64×48 → 28×28 (width×height), RGB → grey`), with how many inputs had it. */
+  conversions: { what: string; count: number }[];
 }
 
 interface Example {
   name: string;
   values: Float32Array;
+  /** What was done to it to fit the model, when anything lossy was. */
+  converted?: string;
 }
 
 const shape = (dims: number[]): string => dims.join('x');
@@ -76,12 +80,25 @@ function hasColour(img: RgbaImage): boolean {
 
 /**
  * One image in the variant's units: resized like the image-folder reader (or to the base model's
- * input when the variant preprocesses for it), or checked to need no resizing.
+ * input when the variant preprocesses for it), or checked to need no resizing. Lossy changes
+ * (a resize, colour to grey) are named, so that predict can say what it did to an input.
  */
-function preprocess(name: string, img: RgbaImage, data: Exclude<DataSpec, { format: 'csv' }>, exampleShape: number[], pre?: Preprocess): Float32Array {
+function preprocess(
+  name: string,
+  img: RgbaImage,
+  data: Exclude<DataSpec, { format: 'csv' }>,
+  exampleShape: number[],
+  pre?: Preprocess,
+): { values: Float32Array; converted?: string } {
   const [height, width, channels] = exampleShape as [number, number, 1 | 3];
   const out = new Float32Array(height * width * channels);
+  let converted: string | undefined;
   if (data.format === 'image_folder' || pre) {
+    const changes = [
+      ...(img.height !== height || img.width !== width ? [`resized ${img.width}×${img.height} → ${width}×${height} (width×height)`] : []),
+      ...(channels === 1 && hasColour(img) ? ['RGB → grey'] : []),
+    ];
+    if (changes.length) converted = changes.join(', ');
     resizeBilinearInto(toChannels(img, channels), img.height, img.width, channels, height, width, out, 0);
   } else {
     const colour = channels === 1 && hasColour(img);
@@ -97,13 +114,13 @@ function preprocess(name: string, img: RgbaImage, data: Exclude<DataSpec, { form
   }
   for (let j = 0; j < out.length; j++) out[j] = out[j]! / data.scale;
   if (pre) normalise(out, channels, pre);
-  return out;
+  return { values: out, converted };
 }
 
 async function imageExamples(file: string, data: Exclude<DataSpec, { format: 'csv' }>, exampleShape: number[], pre?: Preprocess): Promise<Example[]> {
   const bytes = await readBytes(file);
-  if (imageKind(bytes)) return [{ name: file, values: preprocess(file, decodeImage(bytes, file), data, exampleShape, pre) }];
-  if (isIdx(bytes)) return idxImages(bytes, file).map(({ name, img }) => ({ name, values: preprocess(name, img, data, exampleShape, pre) }));
+  if (imageKind(bytes)) return [{ name: file, ...preprocess(file, decodeImage(bytes, file), data, exampleShape, pre) }];
+  if (isIdx(bytes)) return idxImages(bytes, file).map(({ name, img }) => ({ name, ...preprocess(name, img, data, exampleShape, pre) }));
   throw new InputError(`${file}: not a PNG, JPEG or IDX image file (checked by content)`);
 }
 
@@ -156,5 +173,7 @@ export async function readUnlabeled(inputs: string[], data: DataSpec, exampleSha
   const size = exampleShape.reduce((a, b) => a * b, 1);
   const features = new Float32Array(examples.length * size);
   examples.forEach((e, i) => features.set(e.values, i * size));
-  return { names: examples.map((e) => e.name), features, exampleShape };
+  const conversions = new Map<string, number>();
+  for (const e of examples) if (e.converted) conversions.set(e.converted, (conversions.get(e.converted) ?? 0) + 1);
+  return { names: examples.map((e) => e.name), features, exampleShape, conversions: [...conversions].map(([what, count]) => ({ what, count })) };
 }

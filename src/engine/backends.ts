@@ -4,6 +4,7 @@ import { realpath } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
+import { TunespecError } from '../errors.ts';
 
 export type Tf = typeof TF;
 export type EngineName = 'native-gpu' | 'native' | 'wasm' | 'cpu';
@@ -91,7 +92,7 @@ async function probeOnce(name: EngineName): Promise<EngineProbe> {
       await importNative(NATIVE_PACKAGES[name]);
       const tf = await core();
       const backend = tf.findBackend('tensorflow') as (TF.KernelBackend & NativeBackend) | null;
-      if (!backend) throw new Error('the package loaded but registered no tensorflow backend');
+      if (!backend) throw new EngineError('the package loaded but registered no tensorflow backend');
       const tfVersion = backend.binding?.TF_Version ?? 'unknown';
       nativeTf.set(name, tfVersion);
       const device = backend.isUsingGpuDevice ? 'GPU' : 'CPU';
@@ -106,7 +107,7 @@ async function probeOnce(name: EngineName): Promise<EngineProbe> {
   if (name === 'wasm') {
     try {
       await import('@tensorflow/tfjs-backend-wasm');
-      if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
+      if (!(await tf.setBackend('wasm'))) throw new EngineError('the wasm backend failed to initialise');
       return { name, available: true, detail: 'WebAssembly (XNNPACK), single-threaded in Node' };
     } catch (err) {
       return { name, available: false, detail: firstLine(err) };
@@ -154,9 +155,19 @@ export async function selectEngine(request: EngineRequest, kernels: readonly str
   throw new EngineUnavailableError(request, rejected);
 }
 
-export class EngineUnavailableError extends Error {
-  readonly code = 'ENGINE';
-  constructor(request: EngineRequest, rejected: string[]) {
+/** A TensorFlow.js engine that did not load or cannot run what it is asked to. */
+export class EngineError extends TunespecError {
+  constructor(message: string) {
+    super('ENGINE', message);
+  }
+}
+
+export class EngineUnavailableError extends EngineError {
+  constructor(
+    readonly request: EngineRequest,
+    /** Each engine tried, with why it was passed over. */
+    readonly rejected: string[],
+  ) {
     super(`no engine can run this variant (${request}): ${rejected.join('; ')}`);
   }
 }

@@ -1,6 +1,12 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../engine/backends.ts';
-import type { SavedModel } from '../train/events.ts';
+
+/** The trained model as tfjs serialises it: what a store writes as model.json + weights.bin. */
+export interface SavedModel {
+  modelTopology: unknown;
+  weightSpecs: unknown[];
+  weightData: ArrayBuffer;
+}
 
 /** The model as tfjs serialises it, kept in memory; stores decide where the bytes go. */
 export async function saveToMemory(tf: Tf, model: TF.LayersModel): Promise<SavedModel> {

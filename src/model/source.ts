@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ModelError } from '../errors.ts';
+import { HttpGetError, httpGet } from '../net/http-get.ts';
+import { redactUrl } from '../net/redact.ts';
 
 /**
  * Where a base model lives. Local paths and file:// URLs are read from disk; http(s) URLs are
@@ -15,19 +17,18 @@ export function resolveModelLocation(source: string, specDir: string): ModelLoca
   return { kind: 'file', path: isAbsolute(source) ? source : resolve(specDir, source) };
 }
 
+/** The location as it may be printed: a URL without the secrets a signed one carries. */
 export function describeLocation(loc: ModelLocation): string {
-  return loc.kind === 'file' ? loc.path : loc.url;
+  return loc.kind === 'file' ? loc.path : redactUrl(loc.url);
 }
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
-  let res: Response;
   try {
-    res = await fetch(url);
+    return await httpGet(url);
   } catch (err) {
-    throw new ModelError(`cannot fetch ${url}: ${(err as Error).cause ?? (err as Error).message}`, url);
+    if (err instanceof HttpGetError) throw new ModelError(err.message, redactUrl(url));
+    throw err;
   }
-  if (!res.ok) throw new ModelError(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`, url);
-  return new Uint8Array(await res.arrayBuffer());
 }
 
 export async function readBytes(loc: ModelLocation): Promise<Uint8Array> {
@@ -40,8 +41,17 @@ export async function readBytes(loc: ModelLocation): Promise<Uint8Array> {
   }
 }
 
+/**
+ * A weight shard next to model.json. Over http, the shard takes model.json's query string when
+ * it has none of its own, as tfjs's loader does: a token or signature granted for the model
+ * usually covers its weights.
+ */
 function sibling(loc: ModelLocation, relative: string): ModelLocation {
-  if (loc.kind === 'url') return { kind: 'url', url: new URL(relative, loc.url).toString() };
+  if (loc.kind === 'url') {
+    const url = new URL(relative, loc.url);
+    if (!url.search) url.search = new URL(loc.url).search;
+    return { kind: 'url', url: url.toString() };
+  }
   return { kind: 'file', path: resolve(dirname(loc.path), relative) };
 }
 
@@ -66,7 +76,9 @@ export async function readModelJson(loc: ModelLocation): Promise<ModelJson> {
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (err) {
-    throw new ModelError(`${describeLocation(loc)} is not JSON: ${(err as Error).message}`, describeLocation(loc));
+    // V8 quotes the text around the fault ("root:x:0:0"...): a message names the file, never echoes its bytes.
+    const reason = (err as Error).message.replace(/,? ".*"(\.\.\.)? is not valid JSON$/s, '');
+    throw new ModelError(`${describeLocation(loc)} is not JSON: ${reason}`, describeLocation(loc));
   }
   if (!json || typeof json !== 'object' || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
     throw new ModelError(

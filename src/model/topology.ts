@@ -8,6 +8,8 @@ export interface LayerInfo {
   /** Names of the layers feeding this one. */
   inbound: string[];
   params: number;
+  /** The trainable flag model.json stores (false for layers saved frozen); absent where the format stores none (ONNX). */
+  trainable?: boolean;
 }
 
 function paramCount(weights: WeightSpec[], layer: string): number {
@@ -34,7 +36,7 @@ export function listBaseLayers(json: ModelJson): LayerInfo[] {
     const inbound = sequential
       ? layers.length ? [layers[layers.length - 1].name] : []
       : ((l.inbound_nodes ?? []) as any[][]).flat().map((n: any) => (Array.isArray(n) ? n[0] : n?.args?.[0]?.config?.keras_history?.[0])).filter(Boolean);
-    layers.push({ name, className: l.class_name, inbound, params: paramCount(weights, name) });
+    layers.push({ name, className: l.class_name, inbound, params: paramCount(weights, name), trainable: l.config?.trainable !== false });
   }
   return layers;
 }

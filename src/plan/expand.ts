@@ -2,6 +2,8 @@ import { checkStructure } from '../spec/structure.ts';
 import { dottedToPath } from '../spec/parse.ts';
 import { setAtPath } from '../spec/sweep.ts';
 import type { Experiment } from '../spec/types.ts';
+import { variantIdentity } from '../spec/derived.ts';
+import { InternalError } from '../errors.ts';
 import { canonicalJson, shortHash } from './canonical.ts';
 
 export interface Variant {
@@ -43,7 +45,7 @@ function* cartesian(lists: unknown[][]): Generator<unknown[]> {
 
 /**
  * The variants of a spec: each sweep combination applied to the raw spec, re-validated (so
- * defaults apply inside swept objects too), and hashed. Cosmetic fields (name, description, tags, tracking, export)
+ * defaults apply inside swept objects too), and hashed. Cosmetic fields (OUTSIDE_VARIANT_ID)
  * stay out of the id so editing them does not retrain anything; `inputsDigest` (base model and
  * data contents) goes in, so changed inputs never reuse old results. Pure: no I/O.
  */
@@ -61,9 +63,8 @@ export function expandGrid(raw: Record<string, unknown>, inputsDigest: string): 
       overrides[keys[k]] = value;
     });
     const { spec, issues } = checkStructure(keys.length ? doc : structuredClone(doc));
-    if (!spec) throw new Error(`variant ${labelFor(overrides)} is invalid after validation passed: ${issues[0]?.message}`);
-    const { name: _n, description: _d, tags: _t, tracking: _k, export: _e, sweep: _s, ...identity } = spec;
-    const id = shortHash(canonicalJson({ identity, inputsDigest }));
+    if (!spec) throw new InternalError(`variant ${labelFor(overrides)} is invalid after validation passed: ${issues[0]?.message}`);
+    const id = shortHash(canonicalJson({ identity: variantIdentity(spec), inputsDigest }));
     variants.push({ index: variants.length, id, label: labelFor(overrides), overrides, spec });
   }
   return { sweepId: shortHash(variants.map((v) => v.id).join(',')), variants };

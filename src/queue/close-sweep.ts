@@ -1,6 +1,7 @@
 import type { StoredVariant, SweepRecord } from '../track/local-store.ts';
 import type { MlflowClient } from '../track/mlflow/client.ts';
-import { ensureExperiment, SweepTracker, type Objective } from '../track/mlflow/sweep-tracker.ts';
+import { ensureExperiment, SweepTracker } from '../track/mlflow/sweep-tracker.ts';
+import type { Objective } from '../spec/derived.ts';
 import type { Provenance } from '../track/provenance.ts';
 import type { Plan } from '../plan/expand.ts';
 import { SETTLED, type JobView } from './sweep-jobs.ts';

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'bullmq';
 import { UsageError } from '../errors.ts';
-import { redactUrl } from '../track/redact.ts';
+import { redactUrl } from '../net/redact.ts';
 
 /** One queue for every sweep: workers need not know which experiments exist. */
 export const QUEUE_NAME = 'tunespec';

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { QueueRenderer } from '../report/queue-progress.ts';
+import type { QueueRenderer } from './progress.ts';
 import { SETTLED, sweepJobs, type JobView } from './sweep-jobs.ts';
 
 /**

@@ -27,6 +27,8 @@ export interface VariantJob {
   variant: QueuedVariant;
   /** `--tracking-uri` of the submitter, without credentials; workers otherwise use the spec's or their own. */
   trackingUri?: string;
+  /** Whether the submitter tracks the sweep in MLflow (it opened the parent run); absent in jobs queued by older versions. */
+  tracked?: boolean;
 }
 
 /** What a worker reports when a variant ended: enough to rank it without the worker's run store. */
@@ -62,7 +64,7 @@ export function jobIdOf(experiment: string, variantId: string): string {
   return `${experiment}/${variantId}`;
 }
 
-export function variantJob(o: { experiment: string; specFile: string; specText: string; plan: Plan; variant: Variant; trackingUri?: string }): VariantJob {
+export function variantJob(o: { experiment: string; specFile: string; specText: string; plan: Plan; variant: Variant; trackingUri?: string; tracked: boolean }): VariantJob {
   const { id, index, label, overrides } = o.variant;
   return {
     experiment: o.experiment,
@@ -72,5 +74,6 @@ export function variantJob(o: { experiment: string; specFile: string; specText: 
     sweepVariants: o.plan.variants.map((v) => ({ id: v.id, index: v.index, label: v.label, overrides: v.overrides })),
     variant: { id, index, label, overrides },
     trackingUri: o.trackingUri,
+    tracked: o.tracked,
   };
 }

@@ -24,7 +24,7 @@ export interface Submitted {
  */
 export async function submitSweep(
   queue: Queue<VariantJob, VariantJobResult>,
-  s: { experiment: string; specFile: string; specText: string; plan: Plan; trackingUri?: string },
+  s: { experiment: string; specFile: string; specText: string; plan: Plan; trackingUri?: string; tracked: boolean },
   retry: RetryPolicy,
 ): Promise<Submitted> {
   const out: Submitted = { added: 0, present: 0, retried: 0 };

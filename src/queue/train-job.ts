@@ -4,12 +4,11 @@ import { SpecError, TunespecError } from '../errors.ts';
 import type { EngineRequest } from '../engine/backends.ts';
 import type { Variant } from '../plan/expand.ts';
 import { readStoredVariant } from '../track/local-store.ts';
-import { storeForOneOfMany } from '../track/one-of-many.ts';
 import type { SweepListener, VariantResult } from '../train/events.ts';
-import { runSweep } from '../train/sweep.ts';
+import { trainVariants } from '../app/train-variants.ts';
 import { FrozenFeatureCache } from '../engine/feature-cache.ts';
-import { loadSpec, type LoadedSpec } from '../cli/load-spec.ts';
-import { openSweepSinks } from '../cli/sweep-sinks.ts';
+import { loadSpec, type LoadedSpec } from '../app/load-spec.ts';
+import { openSweepSinks } from '../app/sweep-sinks.ts';
 import { sha256, type VariantJob } from './job.ts';
 
 /** A worker whose copy of the sources does not match the submitter's: another worker may have the right files. */
@@ -78,10 +77,7 @@ export async function trainJob(
   progress: SweepListener,
 ): Promise<TrainedJob> {
   const { spec, variant } = await loadJobSpec(job, setup.name);
-  const { store, completed, mlflow } = await openSweepSinks({
-    specFile: job.spec,
-    experiment: spec.experiment,
-    specText: spec.text,
+  const sinks = await openSweepSinks(spec, {
     runsDir: setup.runsDir,
     trackingUri: job.trackingUri ?? setup.trackingUri,
     warn: setup.warn,
@@ -90,33 +86,21 @@ export async function trainJob(
     extraTags: [{ key: 'tunespec.worker', value: setup.name }],
     leaveParentOpen: true,
   });
-  await mlflow?.connect();
-  const storeView = storeForOneOfMany(store, spec.plan, false);
-  const results = await runSweep(
-    { experiment: spec.experiment.name, specFile: job.spec, specText: spec.text, dir: spec.dir, plan: spec.plan, model: spec.model },
-    {
-      engine: setup.backend,
-      only: [variant.id],
-      signal,
-      claims: store,
-      // Variants of one sweep on one machine share frozen features, as they do in a local run.
-      featureCache: FrozenFeatureCache.fromEnv(),
-      skipReason: async (v) => {
-        const done = completed.get(v.id);
-        if (done) return `already completed in ${done.dir}`;
-        const tracked = mlflow?.finishedRun(v.id);
-        return tracked ? `already finished in MLflow run ${tracked}` : undefined;
-      },
-    },
-    [storeView, ...(mlflow ? [mlflow] : []), progress, { onVariantNote: (v, note) => setup.info(`[${setup.name}] ${v.label} (${v.id}): ${note}`) }],
-  ).catch(async (err: unknown) => {
-    await store.discardIfEmpty();
-    throw err;
+  const results = await trainVariants(spec, sinks, {
+    only: [variant.id],
+    engine: setup.backend,
+    signal,
+    // A worker never sees the sweep's other variants, so it may not mark the sweep ended.
+    oneOfMany: { endsSweep: false },
+    // Variants of one sweep on one machine share frozen features, as they do in a local run.
+    featureCache: FrozenFeatureCache.fromEnv(),
+    listeners: [progress, { onVariantNote: (v, note) => setup.info(`[${setup.name}] ${v.label} (${v.id}): ${note}`) }],
   });
   const result = results.get(variant.id)!;
+  // Skipped: done here before this job started, or by another process while it waited for the variant's lock.
   const stored =
     result.status === 'skipped'
-      ? (completed.get(variant.id) ?? (await store.completedSince(spec.experiment.name, variant.id, 0)))
-      : await readStoredVariant(resolve(store.current().dir, variant.id));
+      ? (sinks.completed.get(variant.id) ?? (await sinks.store.completedSince(spec.experiment.name, variant.id, 0)))
+      : await readStoredVariant(resolve(sinks.store.current().dir, variant.id));
   return { result, metrics: stored?.result?.metrics };
 }

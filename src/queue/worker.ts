@@ -3,15 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { TunespecError } from '../errors.ts';
 import { MlflowClient } from '../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../track/mlflow/config.ts';
-import { checkStructure } from '../spec/structure.ts';
-import { parse } from 'yaml';
+import { parseStoredSpec } from '../spec/stored.ts';
+import { objectiveOf } from '../spec/derived.ts';
 import type { EpochMetrics, SweepListener, VariantInfo } from '../train/events.ts';
-import { modeFor } from '../train/schedule.ts';
 import { closeParentIfSettled } from './close-sweep.ts';
 import { QUEUE_NAME, type RedisTarget } from './connection.ts';
 import { sha256, type VariantJob, type VariantJobProgress, type VariantJobResult } from './job.ts';
 import { sweepJobs } from './sweep-jobs.ts';
-import { trainJob, type WorkerSetup } from './train-job.ts';
+import { SourceMismatch, trainJob, type WorkerSetup } from './train-job.ts';
 
 export interface WorkerOptions extends WorkerSetup {
   target: RedisTarget;
@@ -118,24 +117,33 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   await queue.close();
 }
 
-/** After a job settled for good: when it was the sweep's last, close the sweep's MLflow parent run. */
+/**
+ * After a job settled for good: when it was the sweep's last, close the sweep's MLflow parent run.
+ * A tracked sweep whose spec this machine cannot read as queued is an error (the caller warns: the
+ * parent would stay RUNNING until a `tunespec sync` of a store that holds the sweep closes it).
+ */
 async function closeSweepFromWorker(queue: Queue, d: VariantJob, opts: WorkerOptions): Promise<void> {
   const text = await readFile(d.spec, 'utf8').catch(() => undefined);
-  if (text === undefined || sha256(text) !== d.specSha256) return;
-  const spec = checkStructure(parse(text)).spec;
-  if (!spec) return;
+  const queued = text !== undefined && sha256(text) === d.specSha256;
+  const spec = queued ? parseStoredSpec(text) : undefined;
+  if (!spec) {
+    // Without the queued spec its own tracking section is unknown here: the submitter said whether it tracks.
+    if (d.tracked === false) return;
+    const why = text === undefined ? 'is unreadable' : queued ? 'is no longer a valid spec' : 'is not the spec the sweep was queued from';
+    throw new SourceMismatch(`${d.spec} ${why} on this machine; \`tunespec sync\` of a run store that holds the sweep closes the parent`);
+  }
   const tracking = resolveTrackingConfig({ flag: d.trackingUri ?? opts.trackingUri, spec: spec.tracking, specName: spec.name, env: process.env });
-  if (!tracking) return;
+  if (!tracking) return; // untracked: there is no parent run
   // The plan as the job records it: labels and overrides for the parent's params and table.
   const variants = d.sweepVariants.map((v) => ({ ...v, spec }));
   const jobs = await sweepJobs(queue, d.experiment, variants);
+  // Not the sweep's last job: the worker that settles the last one closes the parent.
   if (!jobs.every((j) => j.state === 'completed' || j.state === 'failed')) return;
-  const { metric, mode } = spec.training.objective;
   const closed = await closeParentIfSettled(
     new MlflowClient(tracking),
-    { experiment: d.experiment, specFile: d.spec, specText: text, plan: { sweepId: d.sweepId, variants } },
+    { experiment: d.experiment, specFile: d.spec, specText: text!, plan: { sweepId: d.sweepId, variants } },
     jobs,
-    { metric, greaterIsBetter: modeFor(metric, mode) === 'max' },
+    objectiveOf(spec.training.objective),
   );
   if (closed) opts.info(`[${opts.name}] sweep ${d.sweepId}: every variant settled; MLflow parent run closed`);
 }

@@ -2,6 +2,7 @@ import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { Variant } from '../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
 import { fixed } from './table.ts';
+import { TunespecError } from '../errors.ts';
 import { onnxSummary } from './line-log.ts';
 
 type Task = ListrTaskWrapper<unknown, any, any>;
@@ -55,7 +56,7 @@ export class ListrProgress implements SweepListener {
           const ended = s.ended ?? (await new Promise<NonNullable<Slot['ended']>>((resolve) => (s.settle = resolve)));
           if (ended.skipped) return task.skip(`${task.title}: ${ended.skipped}`);
           const r = ended.result!;
-          if (r.status !== 'completed') throw new Error(`${r.status}: ${r.reason}`);
+          if (r.status !== 'completed') throw new TunespecError(r.status === 'failed' ? 'VARIANT_FAILED' : 'INTERRUPTED', `${r.status}: ${r.reason}`);
           task.title = `${v.label} (${v.id}) val_acc ${fixed(r.metrics?.val_accuracy)} in ${r.seconds.toFixed(1)}s`;
           if (r.onnx) task.output = onnxSummary(r.onnx);
         },

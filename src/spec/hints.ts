@@ -16,19 +16,32 @@ function editDistance(a: string, b: string): number {
 
 /** The candidate nearest to `word`, when it is near enough to be a plausible typo. */
 export function closestMatch(word: string, candidates: readonly string[]): string | undefined {
+  const near = Math.max(1, Math.floor(word.length / 3));
+  const w = word.toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    const l = c.toLowerCase();
+    // Lengths that differ by more than `near` cannot be near, and skipping them keeps a spec of many long unknown keys cheap.
+    if (Math.abs(l.length - w.length) > near) continue;
+    const d = editDistance(w, l);
     if (d < bestDistance) {
       best = c;
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+  return best !== undefined && bestDistance <= near ? best : undefined;
 }
 
 export function didYouMean(word: string, candidates: readonly string[]): string {
   const match = closestMatch(word, candidates);
   return match ? ` (did you mean "${match}"?)` : '';
+}
+
+/**
+ * At most `max` characters of user input, for a message: a spec can hold megabytes in one value,
+ * and an error message quotes only enough to recognise it.
+ */
+export function excerpt(text: string, max = 60): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -221,6 +221,9 @@ const schedule = {
   ],
 } as const;
 
+/** What variants are ranked by when a spec names no objective (also for a stored sweep whose spec is unreadable). */
+export const DEFAULT_OBJECTIVE_METRIC = 'val_accuracy';
+
 const metricName = { type: 'string', enum: ['loss', 'accuracy', 'val_loss', 'val_accuracy'] } as const;
 
 export const experimentSchema = {
@@ -312,7 +315,7 @@ export const experimentSchema = {
           type: 'object',
           description: 'The metric that ranks variants (and that early stopping watches unless it names its own).',
           properties: {
-            metric: { ...metricName, default: 'val_accuracy' },
+            metric: { ...metricName, default: DEFAULT_OBJECTIVE_METRIC },
             mode: { type: 'string', enum: ['max', 'min'], description: 'Defaults to min for losses, max otherwise.' },
           },
           additionalProperties: false,

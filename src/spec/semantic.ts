@@ -1,6 +1,6 @@
 import { findLayer, resolveFreezeRanges } from './layer-refs.ts';
-import type { PathIssue } from './structure.ts';
-import { didYouMean } from './hints.ts';
+import { quoted, type PathIssue } from './structure.ts';
+import { didYouMean, excerpt } from './hints.ts';
 import type { Experiment } from './types.ts';
 
 /**
@@ -8,8 +8,11 @@ import type { Experiment } from './types.ts';
  * model.json, counting classes), so this module stays free of I/O and of the ML runtime.
  */
 export interface SpecContext {
-  /** The base model's layers, or null when it could not be read (that is reported elsewhere). */
-  baseLayers: readonly { name: string }[] | null;
+  /**
+   * The base model's layers, or null when it could not be read (that is reported elsewhere), with
+   * their weight count and the trainable flag the model file stores, where it stores one.
+   */
+  baseLayers: readonly { name: string; params?: number; trainable?: boolean }[] | null;
   /** The built model's layers for a cut index: kept base layers, then the head. */
   builtLayers(cutIndex: number, spec: Experiment): readonly { name: string }[];
   /** Number of classes the data holds after selection, or null when unknown. */
@@ -24,6 +27,16 @@ export function cutIndexOf(spec: Experiment, baseLayers: readonly { name: string
 
 type Check = (spec: Experiment, ctx: SpecContext) => PathIssue[];
 
+/** The built model's layers and which of them the freeze ranges freeze; undefined when the cut or a range is wrong (reported by other checks). */
+function frozenLayers(spec: Experiment, ctx: SpecContext): { built: readonly { name: string }[]; frozen: boolean[]; headStart: number } | undefined {
+  if (!ctx.baseLayers) return undefined;
+  const cut = cutIndexOf(spec, ctx.baseLayers);
+  if (cut === undefined) return undefined;
+  const built = ctx.builtLayers(cut, spec);
+  const { frozen, issues } = resolveFreezeRanges(built, spec.freeze);
+  return issues.length ? undefined : { built, frozen, headStart: built.length - spec.head.length };
+}
+
 const cutExists: Check = (spec, ctx) => {
   if (!ctx.baseLayers || spec.base_model.cut === undefined) return [];
   if (cutIndexOf(spec, ctx.baseLayers) !== undefined) return [];
@@ -35,7 +48,7 @@ const cutExists: Check = (spec, ctx) => {
       message:
         typeof cut === 'number'
           ? `base_model.cut: layer index ${cut} is out of range: the base model has ${names.length} layers`
-          : `base_model.cut: the base model has no layer "${cut}"${didYouMean(cut, names)}; its layers: ${names.join(', ')}`,
+          : `base_model.cut: the base model has no layer ${quoted(cut)}${didYouMean(cut, names)}; its layers: ${names.length <= 20 ? names.join(', ') : `${names.slice(0, 20).join(', ')} and ${names.length - 20} more (tunespec inspect lists them)`}`,
     },
   ];
 };
@@ -45,7 +58,7 @@ const headNamesUnique: Check = (spec, ctx) => {
   const issues: PathIssue[] = [];
   spec.head.forEach((h, i) => {
     if (h.name === undefined) return;
-    if (taken.has(h.name)) issues.push({ path: ['head', i, 'name'], message: `head.${i}.name: "${h.name}" is already a layer name` });
+    if (taken.has(h.name)) issues.push({ path: ['head', i, 'name'], message: `head.${i}.name: ${quoted(h.name)} is already a layer name` });
     taken.add(h.name);
   });
   return issues;
@@ -96,13 +109,9 @@ const classNamesMatch: Check = (spec, ctx) => {
 
 /** An ONNX base is a frozen feature extractor: tunespec trains only what comes after it. */
 const onnxBaseFrozen: Check = (spec, ctx) => {
-  if (ctx.baseFormat !== 'onnx' || !ctx.baseLayers) return [];
-  const cut = cutIndexOf(spec, ctx.baseLayers);
-  if (cut === undefined) return [];
-  const built = ctx.builtLayers(cut, spec);
-  const { frozen, issues } = resolveFreezeRanges(built, spec.freeze);
-  const base = built.length - spec.head.length;
-  if (issues.length || frozen.slice(0, base).every(Boolean)) return [];
+  const f = ctx.baseFormat === 'onnx' ? frozenLayers(spec, ctx) : undefined;
+  if (!f || f.frozen.slice(0, f.headStart).every(Boolean)) return [];
+  const { built, frozen, headStart: base } = f;
   const open = built.slice(0, base).filter((_, i) => !frozen[i]).map((l) => l.name);
   return [
     {
@@ -119,9 +128,76 @@ const layoutNeedsOnnx: Check = (spec, ctx) =>
     ? [{ path: ['base_model', 'preprocess', 'layout'], message: 'base_model.preprocess.layout: nchw is for ONNX base models; TensorFlow.js models take NHWC' }]
     : [];
 
+/** Up to three names, then how many more: enough to recognise a set of layers. */
+function someNames(names: string[]): string {
+  const shown = names.slice(0, 3).map((n) => `"${excerpt(n, 40)}"`).join(', ');
+  return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
+}
+
+/**
+ * The head is new: it starts from random weights. Frozen whole, its output layer stays a random
+ * map from features to classes whatever the base learns, so the sweep would train for nothing.
+ * An error rather than a warning: no spec means that (a frozen head only makes sense once it
+ * has been trained, and tunespec always builds a fresh one).
+ */
+const headLearns: Check = (spec, ctx) => {
+  const f = frozenLayers(spec, ctx);
+  if (!f || f.frozen.every(Boolean)) return []; // freezeInBounds says that nothing trains
+  const weighted = spec.head.flatMap((h, i) => (h.type === 'dense' || h.type === 'batch_norm' ? [f.headStart + i] : []));
+  if (!weighted.length || weighted.some((i) => !f.frozen[i])) return [];
+  const range = spec.freeze.findIndex((r) => resolveFreezeRanges(f.built, [r]).frozen.some((on, i) => on && weighted.includes(i)));
+  return [
+    {
+      path: ['freeze', range],
+      message:
+        `freeze.${range}: freezes every layer of the new head that has weights (${someNames(weighted.map((i) => f.built[i].name))}); ` +
+        'the head starts from random weights, so frozen it cannot learn: leave at least its output layer trainable',
+    },
+  ];
+};
+
 /** Semantic checks run on a structurally valid spec; every one runs, every issue is reported. */
-export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, onnxBaseFrozen, layoutNeedsOnnx, headEndsInSoftmax, headFitsClasses, classNamesMatch];
+export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, headLearns, onnxBaseFrozen, layoutNeedsOnnx, headEndsInSoftmax, headFitsClasses, classNamesMatch];
 
 export function checkSemantics(spec: Experiment, ctx: SpecContext): PathIssue[] {
   return semanticChecks.flatMap((check) => check(spec, ctx));
+}
+
+/**
+ * tunespec trains what `freeze` says, whatever trainable flags the base model was saved with: a
+ * base saved with frozen layers, fine-tuned with no `freeze`, trains them all. That may be what
+ * the spec means, so it is said, not refused.
+ */
+const storedFlagsOverridden: Check = (spec, ctx) => {
+  const f = frozenLayers(spec, ctx);
+  if (!f || ctx.baseFormat !== 'tfjs') return [];
+  const stored = new Map(ctx.baseLayers!.map((l) => [l.name, l]));
+  const unfrozen = f.built.slice(0, f.headStart).flatMap((l, i) => {
+    const s = stored.get(l.name);
+    return !f.frozen[i] && s?.trainable === false && (s.params ?? 0) > 0 ? [i] : [];
+  });
+  if (!unfrozen.length) return [];
+  const at = spec.freeze.length ? 'freeze' : 'base_model.source';
+  const last = unfrozen[unfrozen.length - 1];
+  const n = unfrozen.length;
+  // A range is the fix only when the saved-frozen layers are the base's first ones (the usual case); else name them.
+  const prefix = f.built.slice(0, last + 1).every((l) => (stored.get(l.name)?.params ?? 0) === 0 || stored.get(l.name)?.trainable === false);
+  const fix = prefix ? `add - { from: 0, to: ${JSON.stringify(excerpt(f.built[last].name, 40))} } to freeze` : 'list them in freeze';
+  return [
+    {
+      path: spec.freeze.length ? ['freeze'] : ['base_model', 'source'],
+      message:
+        `${at}: the base model was saved with ${n} layer${n === 1 ? '' : 's'} not trainable (${someNames(unfrozen.map((i) => f.built[i].name))}), ` +
+        `but ${spec.freeze.length ? 'freeze leaves' : 'with no freeze, tunespec trains'} ${n === 1 ? 'it' : 'them'}` +
+        `${spec.freeze.length ? ' trainable' : ''}: tunespec follows freeze, not the saved flags; ` +
+        `to keep ${n === 1 ? 'it' : 'them'} frozen, ${fix}`,
+    },
+  ];
+};
+
+/** Checks whose findings may be intended: reported as warnings, and the spec still passes. */
+export const semanticWarnings: readonly Check[] = [storedFlagsOverridden];
+
+export function checkWarnings(spec: Experiment, ctx: SpecContext): PathIssue[] {
+  return semanticWarnings.flatMap((check) => check(spec, ctx));
 }

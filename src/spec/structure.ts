@@ -1,6 +1,6 @@
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { experimentSchema } from './schema.ts';
-import { didYouMean } from './hints.ts';
+import { didYouMean, excerpt } from './hints.ts';
 import { pointerToPath, type PathSegment } from './parse.ts';
 import type { Experiment } from './types.ts';
 
@@ -34,7 +34,8 @@ function validator(): ValidateFunction<Experiment> {
 }
 
 export function label(path: PathSegment[]): string {
-  return path.length ? path.join('.') : 'spec';
+  // Keys under sweep are the user's own, of any length.
+  return path.length ? excerpt(path.join('.'), 120) : 'spec';
 }
 
 const TYPE_NAMES: Record<string, string> = { object: 'a mapping', array: 'a list', integer: 'an integer', string: 'a string', number: 'a number', boolean: 'a boolean' };
@@ -50,8 +51,14 @@ function typeOf(v: unknown): string {
   if (v === null) return 'nothing';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (typeof v === 'string') return `the string ${quoted(v)}`;
+  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? '.nan' : `${v < 0 ? '-' : ''}.inf`;
   return `${typeof v} ${String(v)}`;
+}
+
+/** A value from the spec as a message quotes it: as JSON (a string in quotes), cut short. */
+export function quoted(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(excerpt(v)) : excerpt(JSON.stringify(v) ?? String(v));
 }
 
 /** Human names for the branches of a oneOf: `{from, to}`, `an integer`, … */
@@ -73,7 +80,7 @@ function describe(e: ErrorObject): PathIssue {
       return {
         path: [...path, name],
         key: true,
-        message: `${at}: unknown property "${name}"${didYouMean(name, allowed)}; allowed: ${allowed.join(', ')}`,
+        message: `${at}: unknown property ${quoted(name)}${didYouMean(name, allowed)}; allowed: ${allowed.join(', ')}`,
       };
     }
     case 'required':
@@ -81,7 +88,10 @@ function describe(e: ErrorObject): PathIssue {
     case 'type': {
       const empty = e.data === null && !path.length ? ' (the file is empty or only has comments)' : '';
       // A key with no value has no value node to point at: point at the key.
-      return { path, key: e.data === null, message: `${at}: must be ${TYPE_NAMES[e.params.type] ?? e.params.type}, got ${typeOf(e.data)}${empty}` };
+      // YAML's .inf and .nan are numbers to JavaScript, but no setting takes them.
+      const finite = typeof e.data === 'number' && !Number.isFinite(e.data) && /^(number|integer)$/.test(e.params.type) ? 'a finite ' : '';
+      const expected = finite ? `${finite}${e.params.type}` : (TYPE_NAMES[e.params.type] ?? e.params.type);
+      return { path, key: e.data === null, message: `${at}: must be ${expected}, got ${typeOf(e.data)}${empty}` };
     }
     case 'minItems':
       return { path, message: `${at}: must have at least ${e.params.limit} item${e.params.limit === 1 ? '' : 's'}, got ${(e.data as unknown[]).length ? `${(e.data as unknown[]).length}` : 'an empty list'}` };
@@ -97,7 +107,7 @@ function describe(e: ErrorObject): PathIssue {
       const got = String(e.params.tagValue);
       return {
         path: [...path, tag],
-        message: `${at}.${tag}: unknown ${tag} "${got}"${didYouMean(got, values)}; expected one of ${values.join(', ')}`,
+        message: `${at}.${tag}: unknown ${tag} ${quoted(got)}${didYouMean(got, values)}; expected one of ${values.join(', ')}`,
       };
     }
     case 'oneOf': {
@@ -109,18 +119,18 @@ function describe(e: ErrorObject): PathIssue {
       return {
         path: [...path, String(e.params.propertyName)],
         key: true,
-        message: `${at}: "${e.params.propertyName}" is not a dotted path such as training.learning_rate or head.1.rate`,
+        message: `${at}: ${quoted(e.params.propertyName)} is not a dotted path such as training.learning_rate or head.1.rate`,
       };
     case 'format':
       return { path, message: `${at}: must be a valid ${e.params.format === 'regex' ? 'regular expression' : e.params.format}` };
     case 'pattern': {
       const hint = PATTERN_HINTS[e.params.pattern];
       // A URL's user:password never reaches a message, even when that is what makes it invalid.
-      const shown = JSON.stringify(String(e.data).replace(/\/\/[^/@\s]*@/, '//***@'));
+      const shown = quoted(String(e.data).replace(/\/\/[^/@\s]*@/, '//***@'));
       return { path, message: hint ? `${at}: ${shown} is not a valid ${at}: ${hint}` : `${at}: ${typeOf(e.data)} does not match ${e.params.pattern}` };
     }
     case 'uniqueItems':
-      return { path: [...path, e.params.i], message: `${at}: duplicate item ${JSON.stringify((e.data as unknown[])[e.params.i])}` };
+      return { path: [...path, e.params.i], message: `${at}: duplicate item ${quoted((e.data as unknown[])[e.params.i])}` };
     default:
       return { path, message: `${at}: ${e.message}` };
   }
@@ -163,7 +173,7 @@ export function checkStructure(value: unknown): { spec?: Experiment; issues: Pat
   const seen = new Set<string>();
   return {
     issues: issues.filter((i) => {
-      const k = JSON.stringify(i);
+      const k = `${i.key ? 'key' : 'value'} ${i.path.join('.')}\n${i.message}`;
       return seen.has(k) ? false : (seen.add(k), true);
     }),
   };

@@ -1,6 +1,7 @@
 import { dottedToPath, type PathSegment } from './parse.ts';
-import { checkStructure, type PathIssue } from './structure.ts';
+import { checkStructure, quoted, type PathIssue } from './structure.ts';
 import { experimentSchema } from './schema.ts';
+import { OUTSIDE_VARIANT_ID } from './derived.ts';
 
 /** Past this a grid is a mistake (a runaway product of lists), not a sweep anyone will run. */
 export const MAX_VARIANTS = 100_000;
@@ -43,17 +44,17 @@ export function checkSweep(raw: Record<string, unknown>): PathIssue[] {
     const path = dottedToPath(key);
     const at: PathSegment[] = ['sweep', key];
     // Cosmetic, tracking and export fields stay out of variant ids, so sweeping them would make identical variants.
-    if (['sweep', 'name', 'description', 'tags', 'tracking', 'export'].includes(String(path[0]))) {
-      issues.push({ path: at, key: true, message: `sweep: "${key}" cannot be swept` });
+    if ((OUTSIDE_VARIANT_ID as readonly string[]).includes(String(path[0]))) {
+      issues.push({ path: at, key: true, message: `sweep: ${quoted(key)} cannot be swept` });
       continue;
     }
     if (path.length === 1 && !(key in experimentSchema.properties)) {
-      issues.push({ path: at, key: true, message: `sweep: "${key}" is not a dotted path such as training.learning_rate or head.1.rate` });
+      issues.push({ path: at, key: true, message: `sweep: ${quoted(key)} is not a dotted path such as training.learning_rate or head.1.rate` });
       continue;
     }
     const overlap = keys.find((k) => k !== key && key.startsWith(`${k}.`));
     if (overlap) {
-      issues.push({ path: at, key: true, message: `sweep: "${key}" overlaps "${overlap}"; sweep one or the other` });
+      issues.push({ path: at, key: true, message: `sweep: ${quoted(key)} overlaps ${quoted(overlap)}; sweep one or the other` });
       continue;
     }
     let unknownPath = false;
@@ -61,14 +62,14 @@ export function checkSweep(raw: Record<string, unknown>): PathIssue[] {
       if (unknownPath) return;
       const candidate = setAtPath(raw, path, value);
       if (candidate === undefined) {
-        if (i === 0) issues.push({ path: at, key: true, message: `sweep: "${key}" does not exist in this spec (its parent is missing)` });
+        if (i === 0) issues.push({ path: at, key: true, message: `sweep: ${quoted(key)} does not exist in this spec (its parent is missing)` });
         return;
       }
       delete (candidate as Record<string, unknown>).sweep;
       for (const issue of checkStructure(candidate).issues) {
         if (issue.key && issue.path.join('.') === key) {
           // The path itself is wrong, whatever the value: say so once, at the key.
-          issues.push({ path: at, key: true, message: `sweep: "${key}" is not a spec field: ${issue.message}` });
+          issues.push({ path: at, key: true, message: `sweep: ${quoted(key)} is not a spec field: ${issue.message}` });
           unknownPath = true;
           return;
         }

@@ -2,10 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
+import { InternalError } from '../errors.ts';
 import type { Variant } from '../plan/expand.ts';
-import type { EpochMetrics, SavedModel, SweepInfo, SweepListener, VariantClaim, VariantClaims, VariantInfo, VariantResult } from '../train/events.ts';
+import type { EpochMetrics, SweepInfo, SweepListener, VariantClaim, VariantClaims, VariantInfo, VariantResult } from '../train/events.ts';
+import type { SavedModel } from '../model/save.ts';
 import { replaceDir, restoreReplaced, writeFileAtomic } from './atomic.ts';
 import { VariantLock } from './variant-lock.ts';
+import { redactUrlsIn } from '../net/redact.ts';
 import { flattenParams } from './params.ts';
 import type { Provenance } from './provenance.ts';
 import type { OnnxExportResult } from '../train/onnx-parity.ts';
@@ -182,7 +185,7 @@ export class LocalRunStore implements SweepListener, VariantClaims {
     this.sweepDir = join(this.experimentDir(sweep.experiment), sweep.sweepId);
     await mkdir(this.sweepDir, { recursive: true });
     await this.sweepLeftovers(sweep.variants);
-    await writeFileAtomic(join(this.sweepDir, 'spec.yaml'), sweep.specText);
+    await writeFileAtomic(join(this.sweepDir, 'spec.yaml'), redactUrlsIn(sweep.specText));
     this.sweepRecord = {
       sweep: sweep.sweepId,
       experiment: sweep.experiment,
@@ -196,7 +199,7 @@ export class LocalRunStore implements SweepListener, VariantClaims {
 
   /** The sweep being written: what trackers that follow the store read back. */
   current(): { dir: string; record: SweepRecord } {
-    if (!this.sweepRecord) throw new Error('no sweep has started');
+    if (!this.sweepRecord) throw new InternalError('no sweep has started');
     return { dir: this.sweepDir, record: this.sweepRecord };
   }
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { userInfo } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { redactUrl } from './redact.ts';
+import { redactUrl } from '../net/redact.ts';
 
 const run = promisify(execFile);
 

@@ -1,9 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { pathKind } from '../data/readers/files.ts';
 import { InputError, UsageError } from '../errors.ts';
-import { checkStructure } from '../spec/structure.ts';
+import { parseStoredSpec } from '../spec/stored.ts';
 import type { Experiment } from '../spec/types.ts';
 import { latestAttempt, LocalRunStore, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
 import { rankByMetric } from './rank.ts';
@@ -19,7 +18,7 @@ export interface ResolvedVariant {
 
 async function load(stored: StoredVariant): Promise<ResolvedVariant> {
   const text = await readFile(join(stored.dir, 'spec.yaml'), 'utf8');
-  const { spec } = checkStructure(parse(text));
+  const spec = parseStoredSpec(text);
   if (!spec) throw new InputError(`${stored.dir}/spec.yaml is not a valid variant spec`);
   const modelJson = join(stored.dir, 'model', 'model.json');
   if (stored.status.status !== 'completed' || !(await pathKind(modelJson))) {

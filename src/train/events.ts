@@ -1,17 +1,11 @@
 import type { Variant } from '../plan/expand.ts';
+import type { SavedModel } from '../model/save.ts';
 import type { FeatureCacheReport } from './frozen-features.ts';
 import type { OnnxExportResult } from './onnx-parity.ts';
 
 export type EpochMetrics = Record<string, number>;
 
 export type VariantStatus = 'completed' | 'failed' | 'interrupted' | 'skipped';
-
-/** The trained model as tfjs serialises it: what a store writes as model.json + weights.bin. */
-export interface SavedModel {
-  modelTopology: unknown;
-  weightSpecs: unknown[];
-  weightData: ArrayBuffer;
-}
 
 export interface VariantResult {
   status: VariantStatus;

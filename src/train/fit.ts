@@ -6,7 +6,9 @@ import { gatherRows } from '../data/gather.ts';
 import type { Experiment } from '../spec/types.ts';
 import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from './events.ts';
 import { evaluate, type Evaluation } from './evaluate.ts';
-import { learningRateAt, modeFor } from './schedule.ts';
+import { learningRateAt } from './schedule.ts';
+import { modeFor } from '../spec/derived.ts';
+import { Interrupted, VariantFailure } from './failure.ts';
 
 /** Examples gathered once per sweep: the split never depends on the variant's training settings. */
 export interface TrainingData {
@@ -18,8 +20,6 @@ export interface TrainingData {
   maxValue?: number;
 }
 
-export class VariantFailure extends Error {}
-export class Interrupted extends Error {}
 
 export interface FitOutcome {
   metrics: EpochMetrics;

@@ -6,7 +6,7 @@ import { sha256Hex } from '../data/digest.ts';
 import { stepsBetween } from '../model/graph.ts';
 import { cacheBlocker, frozenBoundaries, type FrozenBoundary } from '../model/frozen-boundary.ts';
 import { exportOnnx, UnsupportedLayerError } from '../model/onnx/export.ts';
-import { VariantFailure } from './fit.ts';
+import { VariantFailure } from './failure.ts';
 
 /** What the run output, the run store and MLflow say about a variant's frozen-layer features. */
 export interface FeatureCacheReport {

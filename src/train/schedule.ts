@@ -17,8 +17,3 @@ export function learningRateAt(training: TrainingSpec, epoch: number): number {
       return epoch < s.epochs ? (lr * (epoch + 1)) / (s.epochs + 1) : lr;
   }
 }
-
-/** Losses go down, everything else up, unless the spec says otherwise. */
-export function modeFor(metric: string, mode: 'max' | 'min' | undefined): 'max' | 'min' {
-  return mode ?? (metric.endsWith('loss') ? 'min' : 'max');
-}

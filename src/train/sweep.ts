@@ -10,12 +10,12 @@ import { setUpVariant } from './variant-setup.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import { planLayers } from '../model/layout.ts';
 import { resolveFreezeRanges } from '../spec/layer-refs.ts';
-import { cutIndexOf } from '../spec/semantic.ts';
 import type { Experiment } from '../spec/types.ts';
 import type { Plan, Variant } from '../plan/expand.ts';
 import { canonicalJson } from '../plan/canonical.ts';
 import { emit, type SweepInfo, type SweepListener, type VariantClaim, type VariantClaims, type VariantInfo, type VariantResult } from './events.ts';
-import { fitVariant, Interrupted, VariantFailure, type TrainingData } from './fit.ts';
+import { fitVariant, type TrainingData } from './fit.ts';
+import { Interrupted, VariantFailure } from './failure.ts';
 import { withSeededMathRandom } from './seeded-random.ts';
 import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
 
@@ -25,7 +25,8 @@ export interface SweepInput {
   specText: string;
   dir: string;
   plan: Plan;
-  model: { base: BaseModel; layers: LayerInfo[] };
+  /** The base model, and where each variant cuts it (by variant id). */
+  model: { base: BaseModel; layers: LayerInfo[]; cutIndexes: ReadonlyMap<string, number> };
 }
 
 /** How often a sweep looks again at a variant another process holds. */
@@ -116,7 +117,7 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     let result: VariantResult;
     try {
       const { dataset, split, data } = await prepare(variant.spec);
-      const cutIndex = cutIndexOf(variant.spec, input.model.layers)!;
+      const cutIndex = input.model.cutIndexes.get(variant.id)!;
       const planned = planLayers(input.model.layers, cutIndex, variant.spec.head);
       const { frozen } = resolveFreezeRanges(planned, variant.spec.freeze);
       // Loading the engine draws from Math.random (seedrandom's start-up), so it happens before

@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Engine } from '../engine/backends.ts';
 import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
-import { cutOnnxBase } from '../engine/onnx-base.ts';
+import { cutOnnxBase } from '../model/onnx/cut.ts';
 import { hasAugmentation } from '../data/augment.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { gatherRows } from '../data/gather.ts';
@@ -11,6 +11,7 @@ import { modelFrom } from '../model/graph.ts';
 import type { BaseModel } from '../model/source.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import type { Experiment } from '../spec/types.ts';
+import { layoutOf } from '../spec/derived.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
 import { frozenFeatures, onnxBaseFeatures, type FeatureCacheReport } from './frozen-features.ts';
@@ -53,7 +54,9 @@ const describe = (built: BuiltModel) => built.layers.map((l, i) => ({ name: l.na
 
 const rawValidation = (input: SetupInput) => ({ x: input.data.validation.x, shape: input.data.exampleShape });
 
-async function tfjsBase(input: SetupInput & { base: { format: 'tfjs' } }): Promise<VariantSetup> {
+type SetupOf<F extends BaseModel['format']> = (input: SetupInput & { base: Extract<BaseModel, { format: F }> }) => Promise<VariantSetup>;
+
+const tfjsBase: SetupOf<'tfjs'> = async (input) => {
   const tf = input.engine.tf;
   const base = await loadBase(tf, input.base.files);
   let built: BuiltModel;
@@ -98,12 +101,12 @@ async function tfjsBase(input: SetupInput & { base: { format: 'tfjs' } }): Promi
     disposeVariantModel(built, base);
     throw err;
   }
-}
+};
 
-async function onnxBase(input: SetupInput & { base: { format: 'onnx' } }): Promise<VariantSetup> {
+const onnxBase: SetupOf<'onnx'> = async (input) => {
   const tf = input.engine.tf;
   const cut = input.baseLayers[input.cutIndex].name;
-  const layout = input.spec.base_model.preprocess?.layout ?? 'nhwc';
+  const layout = layoutOf(input.spec);
   const { graph } = await cutOnnxBase(input.base.bytes, cut, layout, { x: input.dataset.features, shape: input.dataset.exampleShape });
   const features = await onnxBaseFeatures(graph, cut, input.dataset, input.cache);
   const kept = input.baseLayers.slice(0, input.cutIndex + 1);
@@ -120,9 +123,15 @@ async function onnxBase(input: SetupInput & { base: { format: 'onnx' } }): Promi
       exportWithParity(tf, built.model, { x: data.validation.x, shape: features.shape }, rawValidation(input), input.data.classes, metadata, graph),
     dispose: () => built.model.dispose(),
   };
-}
+};
+
+/**
+ * How each model family (model/families) trains: its base run inside tfjs with cached frozen
+ * features, or outside it with the head on its features. A new family adds its entry here.
+ */
+const SETUP: { [F in BaseModel['format']]: SetupOf<F> } = { tfjs: tfjsBase, onnx: onnxBase };
 
 /** The model a variant trains, built on its engine, with its data in the form that model takes. */
 export function setUpVariant(input: SetupInput): Promise<VariantSetup> {
-  return input.base.format === 'onnx' ? onnxBase(input as SetupInput & { base: { format: 'onnx' } }) : tfjsBase(input as SetupInput & { base: { format: 'tfjs' } });
+  return (SETUP[input.base.format] as SetupOf<BaseModel['format']>)(input);
 }

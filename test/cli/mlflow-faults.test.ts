@@ -79,3 +79,25 @@ test('server killed mid-sweep and restarted: the logger or a later sync converge
   assert.equal(sync.code, 0, sync.stderr);
   assert.deepEqual(snapshot(await readExperiment(server.uri, 'bumpy')), want);
 });
+
+test('server killed mid-sweep for good: the run ends a few seconds after training, with one warning that points at sync', async () => {
+  const server = await startMlflow();
+  servers.push(server);
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name: 'gone', epochs: 3, sweep: '  training.learning_rate: [0.01]' });
+  let killed: Promise<void> | undefined;
+  // The Python client's own retry settings (8 attempts over about four minutes): what a user has.
+  const r = await tunespecAsync(
+    ['run', spec, '--runs-dir', join(dir, 'runs')],
+    (chunk) => void (!killed && /epoch 1\/3/.test(chunk) && (killed = server.kill())),
+    { MLFLOW_TRACKING_URI: server.uri },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(killed, 'the test killed the server mid-sweep');
+  assert.match(r.stdout, /1 completed/);
+  const warnings = r.stderr.split('\n').filter((l) => /MLflow/.test(l) && !/logging to/.test(l));
+  assert.equal(warnings.length, 1, r.stderr);
+  assert.match(warnings[0], /^MLflow: http:\/\/127\.0\.0\.1:\d+ stopped answering and did not take this sweep's results; run `tunespec sync .*gone\.yaml.*` when it answers$/);
+  // Its requests were given up, not retried to the end.
+  assert.doesNotMatch(r.stderr, /attempt\(s\)/);
+});

@@ -40,3 +40,58 @@ test('a file:// URL works like a path', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), `${spec}: ok (2 variants)`);
 });
+
+/** A spec whose base model is served by `server`, and `validate` of it with these download settings. */
+async function validateFrom(server: { port: number }, settings: Record<string, string>) {
+  const dir = tempDir();
+  const url = `http://127.0.0.1:${server.port}/models/model.json`;
+  const spec = writeSmallSpec(dir, { name: 'slow-http', source: url });
+  return { spec, url, ...(await tunespecAsync(['validate', spec], undefined, settings)) };
+}
+
+test('a server that accepts and never answers fails within the configured timeout, retried, in one line', async () => {
+  const server = await serveBaseModel({ hang: true });
+  try {
+    const r = await validateFrom(server, { TUNESPEC_HTTP_TIMEOUT: '1', TUNESPEC_HTTP_RETRIES: '1' });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), `${r.spec}:3:11: base_model.source: cannot fetch ${r.url}: no answer within 1 s (TUNESPEC_HTTP_TIMEOUT sets the limit) (2 attempts)`);
+    assert.equal(server.requests.length, 2);
+  } finally {
+    server.close();
+  }
+});
+
+test('a download that stalls mid-body fails after the idle timeout, saying how far it got', async () => {
+  const server = await serveBaseModel({ stallAfter: 100 });
+  try {
+    const r = await validateFrom(server, { TUNESPEC_HTTP_TIMEOUT: '1', TUNESPEC_HTTP_RETRIES: '0' });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr.trim(), /^[^\n]*: base_model\.source: cannot fetch http:\/\/127\.0\.0\.1:\d+\/models\/model\.json: the download stalled for 1 s after 100 B of \d+\.\d KiB \(TUNESPEC_HTTP_TIMEOUT sets the limit\)$/);
+    assert.equal(server.requests.length, 1);
+  } finally {
+    server.close();
+  }
+});
+
+test('a server that answers 503 twice, then the model, is retried and the spec validates', async () => {
+  const server = await serveBaseModel({ failFirst: { count: 2, status: 503 } });
+  try {
+    const r = await validateFrom(server, {});
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(server.requests, ['/models/model.json', '/models/model.json', '/models/model.json', '/models/weights.bin']);
+  } finally {
+    server.close();
+  }
+});
+
+test('a 4xx answer is final: asked once', async () => {
+  const server = await serveBaseModel({ failFirst: { count: 5, status: 404 } });
+  try {
+    const r = await validateFrom(server, {});
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), `${r.spec}:3:11: base_model.source: cannot fetch ${r.url}: HTTP 404 Not Found`);
+    assert.equal(server.requests.length, 1);
+  } finally {
+    server.close();
+  }
+});

@@ -9,9 +9,7 @@ import { splitDataset } from '../../src/data/split.ts';
 import { checkStructure } from '../../src/spec/structure.ts';
 import { parse } from 'yaml';
 import { QUICKSTART_IMAGES, QUICKSTART_LABELS, tempDir, tunespec, writeSmallSpec } from '../helpers/cli.ts';
-
-const TEST_IMAGES = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';
-const TEST_LABELS = '/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz';
+import { HELD_OUT_FROM } from '../helpers/held-out.ts';
 
 interface Prediction {
   input: string;
@@ -74,7 +72,7 @@ before(() => {
   assert.equal(ids.length, 2);
 
   // Images from past the training examples (60 a class), as an IDX file and as grey PNGs.
-  const { images } = pick(QUICKSTART_IMAGES, QUICKSTART_LABELS, 6, [5, 6, 7, 8, 9], 1000);
+  const { images } = pick(QUICKSTART_IMAGES, QUICKSTART_LABELS, 6, [5, 6, 7, 8, 9], HELD_OUT_FROM);
   writeFileSync(join(dir, 'few.idx'), idx3(images));
   mkdirSync(join(dir, 'pngs'));
   images.forEach((img, i) => writeFileSync(join(dir, 'pngs', `img-${i}.png`), png(28, 28, (p) => [img[p]!, img[p]!, img[p]!])));
@@ -95,8 +93,8 @@ test('predict by variant id: an IDX file and the same pixels as PNGs in a folder
   }
 });
 
-test('predict the best variant of a spec: the top class agrees with the true label for most unseen test images', () => {
-  const { images, labels } = pick(TEST_IMAGES, TEST_LABELS, 50, [5, 6, 7, 8, 9]);
+test('predict the best variant of a spec: the top class agrees with the true label for most unseen images', () => {
+  const { images, labels } = pick(QUICKSTART_IMAGES, QUICKSTART_LABELS, 50, [5, 6, 7, 8, 9], HELD_OUT_FROM + 1000);
   writeFileSync(join(dir, 'test50.idx'), idx3(images));
   const { variant, predictions: out } = predictJson(['best', 'test50.idx', '--spec', spec]);
   const runs = tunespec(['runs', spec, '--runs-dir', 'runs'], dir);

@@ -4,22 +4,23 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, cliEnv, ROOT, tempDir, tunespec, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
-import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
+import { MlflowServer } from '../helpers/mlflow-server.ts';
 import { downloadArtifact, readExperiment, send } from '../helpers/mlflow-read.ts';
-import { startRedis, type RedisServer } from '../helpers/redis-server.ts';
+import { RedisServer } from '../helpers/redis-server.ts';
 import { MlflowClient } from '../../src/track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../../src/track/mlflow/config.ts';
 import { ensureExperiment, SweepTracker } from '../../src/track/mlflow/sweep-tracker.ts';
 import type { SweepRecord } from '../../src/track/local-store.ts';
 
 const REDIS_PASSWORD = 'redis-SECRET-2718';
-let mlflow: MlflowServer;
-let redis: RedisServer;
+// Both servers exist before either starts, so `after` stops whichever did start when the other fails.
+const mlflow = new MlflowServer();
+const redis = new RedisServer(REDIS_PASSWORD);
 before(async () => {
-  [mlflow, redis] = await Promise.all([startMlflow(), startRedis(REDIS_PASSWORD)]);
+  await Promise.all([mlflow.start(), redis.start()]);
 });
 after(async () => {
-  await Promise.all([mlflow?.stop(), redis?.stop()]);
+  await Promise.all([mlflow.stop(), redis.stop()]);
 });
 
 interface WorkerProcess {

@@ -2,10 +2,17 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
 import { after } from 'node:test';
+
+/**
+ * The shipped Fashion-MNIST sample (data/README.md): Zalando's own gzipped IDX format, the first
+ * 600 training images of each of classes 5-9, labels kept as 5-9.
+ */
+export const FASHION_SAMPLE = fileURLToPath(new URL('../../data/quickstart/', import.meta.url));
 
 /** A fresh temp folder, removed when the test file finishes. */
 export async function tempDir(): Promise<string> {

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import './home.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'tunespec.js');
@@ -22,7 +23,8 @@ export type Env = Record<string, string | undefined>;
 const SUITE_CACHE = mkdtempSync(join(tmpdir(), 'tunespec-cache-'));
 
 /**
- * The environment a user's shell would have: no MLflow settings unless a test names them, and no
+ * The environment a user's shell would have, with HOME a temporary folder (./home.ts) and the
+ * feature cache this file's own: no MLflow settings unless a test names them, and no
  * native engine built by `npm run setup:native` (the suite asserts the portable engines, as CI
  * has them; a test that wants the native build passes TUNESPEC_NO_NATIVE_BUILD: undefined).
  */

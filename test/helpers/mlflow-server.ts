@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './cli.ts';
+import { hasExited, killNow, reapWithFile } from './child-reaper.ts';
 
 /** The pinned server from `scripts/setup-mlflow.sh` (npm's pretest), else one on PATH. */
 const MLFLOW_BIN = existsSync(join(ROOT, '.venv-mlflow', 'bin', 'mlflow')) ? join(ROOT, '.venv-mlflow', 'bin', 'mlflow') : 'mlflow';
@@ -50,30 +51,35 @@ export class MlflowServer {
     // The GenAI job runner forks a dozen worker processes tracking never needs: on two cores they
     // starve the server and the training under test.
     env.MLFLOW_SERVER_ENABLE_JOB_EXECUTION = 'false';
+    // Telemetry would write an installation id under ~/.config and call out of the machine.
+    env.MLFLOW_DISABLE_TELEMETRY = 'true';
     if (this.opts.adminPassword) Object.assign(env, { MLFLOW_AUTH_ADMIN_PASSWORD: this.opts.adminPassword, MLFLOW_FLASK_SERVER_SECRET_KEY: 'tunespec-tests' });
     const log = join(this.dir, 'server.log');
     const { openSync } = await import('node:fs');
     const fd = openSync(log, 'a');
     // Its own process group, so kill() takes the uvicorn workers down with it, as a crash would.
-    this.child = spawn(MLFLOW_BIN, args, { cwd: this.dir, env, detached: true, stdio: ['ignore', fd, fd] });
-    let exited = false;
-    this.child.on('exit', () => (exited = true));
+    const child = (this.child = spawn(MLFLOW_BIN, args, { cwd: this.dir, env, detached: true, stdio: ['ignore', fd, fd] }));
+    reapWithFile(child, true);
+    let spawnError: Error | undefined;
+    child.once('error', (err) => (spawnError = err));
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
-      if (exited) throw new Error(`mlflow server exited while starting:\n${readFileSync(log, 'utf8').slice(-2000)}`);
-      const ok = await fetch(`${this.uri}/health`).then((r) => r.ok, () => false);
+      if (spawnError) throw new Error(`mlflow server did not start (${spawnError.message}); \`npm test\` installs it (scripts/setup-mlflow.sh)`);
+      if (hasExited(child)) throw new Error(`mlflow server exited while starting:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+      const ok = await fetch(`${this.uri}/health`, { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false);
       if (ok) return this;
       await new Promise((r) => setTimeout(r, 300));
     }
+    await this.kill();
     throw new Error(`mlflow server did not answer /health within 120 s:\n${readFileSync(log, 'utf8').slice(-2000)}`);
   }
 
   /** SIGKILL the whole server: no clean shutdown, like a machine that died. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child?.pid || hasExited(child)) return;
     const gone = new Promise((r) => child.once('exit', r));
-    process.kill(-child.pid!, 'SIGKILL');
+    killNow(child, true);
     await gone;
     // The workers of the group may outlive the parent's exit event by a moment.
     for (let i = 0; i < 50 && (await fetch(`${this.uri}/health`).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 100));

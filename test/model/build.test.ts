@@ -5,13 +5,13 @@ import { tfjsFiles } from '../../src/model/source.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as TF from '@tensorflow/tfjs';
-import { loadSpec, type LoadedSpec } from '../../src/cli/load-spec.ts';
+import { loadSpec, type LoadedSpec } from '../../src/app/load-spec.ts';
 import { anyTf, selectEngine, type Tf } from '../../src/engine/backends.ts';
 import { buildModel, disposeVariantModel, loadBase, type BuiltModel } from '../../src/model/build.ts';
 import { planLayers } from '../../src/model/layout.ts';
 import { ModelError } from '../../src/errors.ts';
 import { evaluate } from '../../src/train/evaluate.ts';
-import type { SavedModel } from '../../src/train/events.ts';
+import type { SavedModel } from '../../src/model/save.ts';
 import { baseSpec, runSpec, sameBytes, tempDir, trainingData, writeSpec } from '../train/helpers.ts';
 
 async function load(dir: string, patch: (spec: Record<string, any>) => void): Promise<LoadedSpec> {

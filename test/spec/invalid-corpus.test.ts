@@ -5,7 +5,8 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -138,4 +139,59 @@ test('the shipped quickstart spec is valid: exit 0, one ok line', () => {
   assert.equal(r.stdout, 'experiments/quickstart.yaml: ok (3 variants)\n');
   assert.equal(r.status, 0);
   assert.deepEqual(runsListing(), before);
+});
+
+// Inputs too big or too odd for a fixture file, generated here: each must fail fast with bounded,
+// located output, and none may stop `validate` from checking the files after it.
+test('hostile inputs: every file is reported, each briefly and located, and the files after them are still checked', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tunespec-hostile-'));
+  try {
+    const file = (name: string, text: string | Buffer): string => {
+      const p = join(dir, name);
+      writeFileSync(p, text);
+      return p;
+    };
+    const keys = 2000;
+    const unknown = file('unknown-keys.yaml', `name: x\n${Array.from({ length: keys }, (_, i) => `unknown_key_${i}: ${i}\n`).join('')}`);
+    const huge = file('huge.yaml', `name: x\ndescription: ${'y'.repeat(1024 * 1024)}\n`);
+    const binary = file('binary.yaml', Buffer.from('name: x\nab\u0000cd\n', 'latin1'));
+    const longName = file('long-name.yaml', `name: ${'n'.repeat(100_000)}!\n`);
+    const deep = file('deep.yaml', `name: x\n${Array.from({ length: 400 }, (_, i) => `${' '.repeat(i)}k${i}:\n`).join('')}`);
+    const r = cli('validate', unknown, huge, binary, longName, deep, 'experiments/quickstart.yaml');
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, 'experiments/quickstart.yaml: ok (3 variants)\n');
+    const err = lines(r.stderr);
+    const of = (f: string) => err.filter((l) => l.startsWith(`${f}:`));
+    assert.deepEqual(
+      err.filter((l) => ![unknown, huge, binary, longName, deep].some((f) => l.startsWith(`${f}:`))),
+      [],
+      'every stderr line names its file',
+    );
+
+    // 4 missing properties and 2,000 unknown keys: the first 50 in line order, then a count of the rest.
+    const listed = of(unknown);
+    assert.equal(listed.length, 51);
+    assert.deepEqual(listed.slice(0, 5), [
+      `${unknown}:1:1: spec: missing required property "base_model"`,
+      `${unknown}:1:1: spec: missing required property "head"`,
+      `${unknown}:1:1: spec: missing required property "data"`,
+      `${unknown}:1:1: spec: missing required property "training"`,
+      `${unknown}:2:1: spec: unknown property "unknown_key_0"; allowed: name, description, tags, base_model, head, freeze, data, validation, training, export, tracking, sweep`,
+    ]);
+    assert.equal(listed[49], `${unknown}:47:1: spec: unknown property "unknown_key_45"; allowed: name, description, tags, base_model, head, freeze, data, validation, training, export, tracking, sweep`);
+    assert.equal(listed[50], `${unknown}: and ${keys + 4 - 50} more issues (the first 50 are listed)`);
+
+    assert.deepEqual(of(huge), [`${huge}:1:1: spec: the file has 1048598 characters, more than the 1048576 a spec may have; is it a spec?`]);
+    assert.deepEqual(of(binary), [`${binary}:2:3: spec: this is not a text file (it holds a NUL byte here); a spec is YAML text`]);
+    // A 100,000-character value is quoted as its first 59 characters and an ellipsis, never echoed whole.
+    assert.equal(of(longName).length, 5);
+    assert.equal(
+      of(longName)[4],
+      `${longName}:1:7: name: "${'n'.repeat(59)}…" is not a valid name: use 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit`,
+    );
+    assert.deepEqual(of(deep), [`${deep}:66:68: YAML: the spec nests more than 64 levels deep here; a spec needs a few`]);
+    assert.ok(r.stderr.length < 20_000, `stderr is ${r.stderr.length} characters`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -207,3 +207,18 @@ test('pointerToPath and dottedToPath turn numeric parts into indexes', () => {
   assert.deepEqual(dottedToPath('head.1.rate'), ['head', 1, 'rate']);
   assert.deepEqual(dottedToPath('training.learning_rate'), ['training', 'learning_rate']);
 });
+
+test('duplicate keys are found in every mapping, block or flow, nested or not, each at its second occurrence', () => {
+  const parsed = parseSpecText('name: x\nhead:\n  - { type: dense, type: dropout }\ntraining:\n  epochs: 1\n  nested: { a: 1, b: { c: 1, c: 2 } }\n  epochs: 2\n', 'spec.yaml');
+  assert.equal(parsed.value, undefined);
+  assert.deepEqual(
+    parsed.issues.map((i) => [i.line, i.col, i.message]),
+    [
+      [3, 20, 'YAML: Map keys must be unique'],
+      [6, 30, 'YAML: Map keys must be unique'],
+      [7, 3, 'YAML: Map keys must be unique'],
+    ],
+  );
+  // Keys equal as strings but not as values are different keys, as YAML has them.
+  assert.deepEqual(parseSpecText('a: 1\n"1": 2\n1: 3\n', 'spec.yaml').issues, []);
+});

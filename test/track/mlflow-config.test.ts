@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../../src/errors.ts';
 import { DEFAULT_RETRY, resolveTrackingConfig, type RetryPolicy, type TrackingSources } from '../../src/track/mlflow/config.ts';
-import { backoffSeconds, RETRY_STATUSES, retryAfterSeconds } from '../../src/track/mlflow/retry.ts';
+import { backoffSeconds, RETRY_STATUSES, retryAfterSeconds } from '../../src/net/retry.ts';
 
 const resolve = (s: Partial<TrackingSources>) => resolveTrackingConfig({ spec: {}, specName: 'spec-name', env: {}, ...s });
 

@@ -11,7 +11,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { anyTf, selectEngine } from '../../src/engine/backends.ts';
 import type { VariantInfo } from '../../src/train/events.ts';
 import { BASE_MODEL, baseSpec, runSpec, sameBytes, savedWeights, tempDir, weightsByName, writeSpec, runSpecFile } from './helpers.ts';
-import { loadSpec } from '../../src/cli/load-spec.ts';
+import { loadSpec } from '../../src/app/load-spec.ts';
 
 const BN_STATS = ['bn1', 'bn2', 'bn3'].flatMap((l) => [`${l}/moving_mean`, `${l}/moving_variance`]);
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as TF from '@tensorflow/tfjs';
-import { loadSpec } from '../../src/cli/load-spec.ts';
+import { loadSpec } from '../../src/app/load-spec.ts';
 import { tfjsFiles } from '../../src/model/source.ts';
 import { selectEngine, type EngineName } from '../../src/engine/backends.ts';
 import { kernelsForTraining } from '../../src/engine/kernels.ts';

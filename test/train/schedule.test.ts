@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { learningRateAt, modeFor } from '../../src/train/schedule.ts';
+import { learningRateAt } from '../../src/train/schedule.ts';
+import { modeFor } from '../../src/spec/derived.ts';
 import type { TrainingSpec } from '../../src/spec/types.ts';
 
 function training(schedule: TrainingSpec['schedule'], epochs = 5): TrainingSpec {

@@ -2,7 +2,7 @@ import { UsageError } from '../../errors.ts';
 import type { ArrayJob } from '../../plan/emit/array-job.ts';
 import { kubernetesJob } from '../../plan/emit/k8s.ts';
 import { slurmScript } from '../../plan/emit/slurm.ts';
-import { loadSpec } from '../load-spec.ts';
+import { loadSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 
 export interface EmitOptions {

@@ -12,7 +12,7 @@ import { evaluate, type Evaluation } from '../../train/evaluate.ts';
 import { classScores, type ClassScore } from '../../train/scores.ts';
 import { fixed, formatTable } from '../../report/table.ts';
 import type { Io } from '../io.ts';
-import { loadVariantModel, resolveTarget } from '../variant-model.ts';
+import { loadVariantModel, resolveTarget } from '../../app/variant-model.ts';
 
 export interface EvaluateOptions {
   spec?: string;

@@ -4,13 +4,13 @@ import { pathKind } from '../../data/readers/files.ts';
 import { anyTf } from '../../engine/backends.ts';
 import { InputError, TunespecError } from '../../errors.ts';
 import { loadBase } from '../../model/build.ts';
-import { specModel } from '../spec-model.ts';
+import { specModel } from '../../app/spec-model.ts';
 import { checkWeightBytes, describeStorage, formatShape, summarizeModel, type ModelSummary } from '../../model/inspect.ts';
 import { describeLocation, readModelFiles, resolveModelLocation, type ModelFiles, type ModelLocation } from '../../model/source.ts';
 import { canonicalJson } from '../../plan/canonical.ts';
 import { formatTable } from '../../report/table.ts';
 import { readStoredVariant, storedClassNames } from '../../track/local-store.ts';
-import { loadSpec } from '../load-spec.ts';
+import { loadSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 import { inspectOnnx } from './inspect-onnx.ts';
 
@@ -114,6 +114,8 @@ async function refuseNonJson(loc: ModelLocation, target: string): Promise<void> 
 async function inspectModel(target: string, json: boolean, io: Io): Promise<number> {
   const loc = await modelLocation(target);
   const where = describeLocation(loc);
+  // A URL is shown without the secrets a signed one carries.
+  const shown = loc.kind === 'url' ? where : target;
   let summary: ModelSummary;
   let files: ModelFiles;
   try {
@@ -131,12 +133,12 @@ async function inspectModel(target: string, json: boolean, io: Io): Promise<numb
   }
   const classes = await classNamesOf(loc, files!);
   if (json) {
-    io.out(jsonOf(summary!, classes, { kind: 'model', source: target, format: files!.json.format ?? null }));
+    io.out(jsonOf(summary!, classes, { kind: 'model', source: shown, format: files!.json.format ?? null }));
     return 0;
   }
   const s = summary!;
   const stored = storedColumn(s);
-  io.out(`Model ${target} (${s.layers.length} layers):`);
+  io.out(`Model ${shown} (${s.layers.length} layers):`);
   io.out(
     formatTable(
       ['#', 'layer', 'class', 'output shape', 'params', 'trainable', ...(stored ? ['stored as'] : [])],
@@ -152,18 +154,18 @@ async function inspectSpec(file: string, json: boolean, io: Io): Promise<number>
   const variant = spec.plan.variants[0];
   const v = variant.spec;
   const structures = new Set(spec.plan.variants.map((x) => canonicalJson([x.spec.base_model, x.spec.head, x.spec.freeze]))).size;
-  const model = await specModel(spec, v);
+  const model = await specModel(spec, variant);
   const summary = summarizeModel(model.built.model, spec.model.base.format === 'tfjs' ? spec.model.base.files.weightSpecs : []);
   await model.dispose();
   // An ONNX base's nodes come first: frozen, with what the file says of them.
-  const onnx = model.onnxBase ?? [];
+  const onnx = model.outside ?? [];
   const onnxParams = onnx.reduce((n, l) => n + l.params, 0);
   summary.layers = [
     ...onnx.map((l, index) => ({ index, name: l.name, className: l.className, outputShape: null, params: l.params, trainable: false, weights: [] })),
     ...summary.layers.map((l) => ({ ...l, index: l.index + onnx.length })),
   ];
   summary.params = { total: summary.params.total + onnxParams, trainable: summary.params.trainable, nonTrainable: summary.params.nonTrainable + onnxParams };
-  if (model.onnxInput) summary.inputs = [{ name: 'input', shape: [null, ...model.onnxInput], dtype: 'float32' }];
+  if (model.inputShape) summary.inputs = [{ name: 'input', shape: [null, ...model.inputShape], dtype: 'float32' }];
   const built = { frozen: [...onnx.map(() => true), ...model.built.frozen] };
 
   const headStart = summary.layers.length - v.head.length;

@@ -1,9 +1,10 @@
+import { formatWarning } from '../../errors.ts';
 import { canonicalJson } from '../../plan/canonical.ts';
-import { specModel } from '../spec-model.ts';
+import { specModel } from '../../app/spec-model.ts';
 import { formatTable } from '../../report/table.ts';
-import { loadSpec, type LoadedSpec } from '../load-spec.ts';
+import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
-import type { Experiment } from '../../spec/types.ts';
+import type { Variant } from '../../plan/expand.ts';
 
 interface LayerRow {
   name: string;
@@ -13,10 +14,10 @@ interface LayerRow {
 }
 
 /** Layer table of the model a variant builds; built once per distinct cut/head/freeze. */
-async function modelLayers(spec: LoadedSpec, variant: Experiment): Promise<LayerRow[]> {
-  const { built, onnxBase = [], dispose } = await specModel(spec, variant);
+async function modelLayers(spec: LoadedSpec, variant: Variant): Promise<LayerRow[]> {
+  const { built, outside = [], dispose } = await specModel(spec, variant);
   const rows = [
-    ...onnxBase.map((l) => ({ name: l.name, className: l.className, params: l.params, trainable: false })),
+    ...outside.map((l) => ({ name: l.name, className: l.className, params: l.params, trainable: false })),
     ...built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] })),
   ];
   await dispose();
@@ -25,13 +26,14 @@ async function modelLayers(spec: LoadedSpec, variant: Experiment): Promise<Layer
 
 export async function planCommand(file: string, io: Io): Promise<number> {
   const spec = await loadSpec(file);
+  for (const w of spec.warnings) io.err(formatWarning(w));
   const byStructure = new Map<string, LayerRow[]>();
   const trainable: number[] = [];
   for (const v of spec.plan.variants) {
     const key = canonicalJson([v.spec.base_model, v.spec.head, v.spec.freeze]);
     let rows = byStructure.get(key);
     if (!rows) {
-      rows = await modelLayers(spec, v.spec);
+      rows = await modelLayers(spec, v);
       byStructure.set(key, rows);
       if (byStructure.size === 1) {
         const headStart = rows.length - v.spec.head.length;

@@ -9,7 +9,7 @@ import { predictInBatches } from '../../train/evaluate.ts';
 import { pathKind } from '../../data/readers/files.ts';
 import { fixed, formatTable } from '../../report/table.ts';
 import type { ResolvedVariant } from '../../track/resolve-variant.ts';
-import { loadVariantModel, resolveTarget, type LoadedVariantModel } from '../variant-model.ts';
+import { loadVariantModel, resolveTarget, type LoadedVariantModel } from '../../app/variant-model.ts';
 import type { Io } from '../io.ts';
 
 export interface PredictOptions {
@@ -93,6 +93,8 @@ export async function predictCommand(target: string, inputs: string[], opts: Pre
   const loaded = opts.engine === 'onnx' ? await loadOnnxModel(variant) : await loadTfjsModel(variant);
   try {
     const batch = await readUnlabeled(inputs, variant.spec.data, loaded.inputShape, variant.spec.base_model.preprocess);
+    // On stderr, so the table or JSON on stdout stays as it was; the training images went through the same conversion.
+    for (const c of batch.conversions) io.err(`predict: ${c.count} input${c.count === 1 ? '' : 's'} ${c.what}`);
     const k = Math.min(opts.top, loaded.classNames.length);
     const ranked = (await loaded.predict(batch.features, batch.names.length)).map((p) => topK(p, loaded.classNames, k));
     const { status } = variant.stored;

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { UsageError } from '../../errors.ts';
-import { QueueLineLog, QueueListr } from '../../report/queue-progress.ts';
+import { QueueLineLog, QueueListr } from '../../queue/progress.ts';
 import { closeParentIfSettled, openParent, type SweepIdentity } from '../../queue/close-sweep.ts';
 import { parseRedisUrl, QUEUE_NAME } from '../../queue/connection.ts';
 import { followSweep } from '../../queue/follow.ts';
@@ -11,9 +11,8 @@ import { sweepJobs } from '../../queue/sweep-jobs.ts';
 import { MlflowClient } from '../../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
 import { provenanceOf } from '../../track/provenance.ts';
-import { redactUrl } from '../../track/redact.ts';
-import { modeFor } from '../../train/schedule.ts';
-import { loadSpec, type LoadedSpec } from '../load-spec.ts';
+import { redactUrl } from '../../net/redact.ts';
+import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 
 export interface QueueRunOptions extends RetryPolicy {
@@ -24,8 +23,7 @@ export interface QueueRunOptions extends RetryPolicy {
 
 function trackingFor(spec: LoadedSpec, flag: string | undefined) {
   const config = resolveTrackingConfig({ flag, spec: spec.experiment.tracking, specName: spec.experiment.name, env: process.env });
-  const { metric, mode } = spec.experiment.training.objective;
-  return config && { client: new MlflowClient(config), objective: { metric, greaterIsBetter: modeFor(metric, mode) === 'max' } };
+  return config && { client: new MlflowClient(config), objective: spec.objective };
 }
 
 async function identity(spec: LoadedSpec): Promise<SweepIdentity> {
@@ -98,7 +96,7 @@ export async function runQueueCommand(file: string, opts: QueueRunOptions, io: I
   }
   const { queue, shown } = openQueue(opts.queue);
   try {
-    const s = await submitSweep(queue, { experiment: spec.experiment.name, specFile: file, specText: spec.text, plan: spec.plan, trackingUri: opts.trackingUri }, opts);
+    const s = await submitSweep(queue, { experiment: spec.experiment.name, specFile: file, specText: spec.text, plan: spec.plan, trackingUri: opts.trackingUri, tracked: Boolean(tracking) }, opts);
     io.out(
       `sweep ${spec.plan.sweepId} of ${spec.experiment.name}: ${s.added} variant(s) queued on ${shown}` +
         `${s.present ? `, ${s.present} already queued or done` : ''}${s.retried ? `, ${s.retried} failed one(s) queued again` : ''}`,

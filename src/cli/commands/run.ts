@@ -1,16 +1,15 @@
 import type { EngineRequest } from '../../engine/backends.ts';
 import { ListrProgress } from '../../report/listr-progress.ts';
 import { LineLog } from '../../report/line-log.ts';
-import { runSweep } from '../../train/sweep.ts';
 import type { SweepListener, VariantInfo } from '../../train/events.ts';
 import type { FeatureCacheReport } from '../../train/frozen-features.ts';
-import { UsageError } from '../../errors.ts';
-import { loadSpec } from '../load-spec.ts';
-import { openSweepSinks } from '../sweep-sinks.ts';
+import { UsageError, formatWarning } from '../../errors.ts';
+import { loadSpec } from '../../app/load-spec.ts';
+import { openSweepSinks } from '../../app/sweep-sinks.ts';
+import { trainVariants } from '../../app/train-variants.ts';
 import { FrozenFeatureCache } from '../../engine/feature-cache.ts';
 import type { Io } from '../io.ts';
 import { variantAtIndex } from '../../plan/index-of.ts';
-import { storeForOneOfMany } from '../../track/one-of-many.ts';
 
 export interface RunOptions {
   only: string[];
@@ -42,23 +41,19 @@ function cacheSummary({ reports }: CacheReports): string | undefined {
 
 export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
   const spec = await loadSpec(file);
+  for (const w of spec.warnings) io.err(formatWarning(w));
   if (opts.index !== undefined) opts = { ...opts, only: [variantAtIndex(spec.plan, opts.index, file).id] };
   const unknown = opts.only.filter((id) => !spec.plan.variants.some((v) => v.id === id));
   if (unknown.length) {
     throw new UsageError(`--only: no variant ${unknown.join(', ')} in this plan; run \`tunespec plan ${file}\` to list them`);
   }
-  const { store, completed, mlflow } = await openSweepSinks({
-    specFile: file,
-    experiment: spec.experiment,
-    specText: spec.text,
+  const sinks = await openSweepSinks(spec, {
     runsDir: opts.runsDir,
     trackingUri: opts.trackingUri,
     warn: io.err,
     info: io.out,
     syncCommand: `tunespec sync ${file}`,
   });
-  // Before anything is trained or written: a server that refuses us is a mistake to fix first.
-  await mlflow?.connect();
   const progress: SweepListener = process.stdout.isTTY ? new ListrProgress() : new LineLog(io.out);
   const cacheReports = new CacheReports();
   const controller = new AbortController();
@@ -69,28 +64,14 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   };
   process.on('SIGINT', onSigint);
   try {
-    const results = await runSweep(
-      { experiment: spec.experiment.name, specFile: file, specText: spec.text, dir: spec.dir, plan: spec.plan, model: spec.model },
-      {
-        engine: opts.backend,
-        only: opts.only,
-        signal: controller.signal,
-        // Two terminals, array tasks and queue workers on one run store: one process trains a variant at a time.
-        claims: store,
-        featureCache: opts.featureCache ? FrozenFeatureCache.fromEnv() : undefined,
-        skipReason: async (v) => {
-          if (opts.force) return undefined;
-          const done = completed.get(v.id);
-          if (done) return `already completed in ${done.dir} (--force retrains)`;
-          const tracked = mlflow?.finishedRun(v.id);
-          return tracked ? `already finished in MLflow run ${tracked} (--force retrains)` : undefined;
-        },
-      },
-      [opts.index === undefined ? store : storeForOneOfMany(store, spec.plan, true), ...(mlflow ? [mlflow] : []), progress, cacheReports],
-    ).catch(async (err: unknown) => {
-      // The tracker refused the sweep before a variant ran (say, no permission to create runs).
-      await store.discardIfEmpty();
-      throw err;
+    const results = await trainVariants(spec, sinks, {
+      only: opts.only,
+      engine: opts.backend,
+      signal: controller.signal,
+      force: opts.force,
+      oneOfMany: opts.index === undefined ? undefined : { endsSweep: true },
+      featureCache: opts.featureCache ? FrozenFeatureCache.fromEnv() : undefined,
+      listeners: [progress, cacheReports],
     });
     const statuses = [...results.values()].map((r) => r.status);
     const count = (s: string): number => statuses.filter((x) => x === s).length;
@@ -98,7 +79,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
     if (cache) io.out(cache);
     io.out(
       `${count('completed')} completed, ${count('skipped')} skipped, ${count('failed')} failed, ${count('interrupted')} interrupted; ` +
-        `runs in ${store.experimentDir(spec.experiment.name)}`,
+        `runs in ${sinks.store.experimentDir(spec.experiment.name)}`,
     );
     if (count('interrupted')) return 130;
     return count('failed') ? 1 : 0;

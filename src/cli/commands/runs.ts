@@ -4,9 +4,8 @@ import { MlflowClient } from '../../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
 import { findAttemptRun } from '../../track/mlflow/sweep-tracker.ts';
 import { rankByMetric } from '../../track/rank.ts';
-import { modeFor } from '../../train/schedule.ts';
 import { fixed, formatTable } from '../../report/table.ts';
-import { loadSpec, type LoadedSpec } from '../load-spec.ts';
+import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 
 /** The MLflow run of a stored attempt, when tracking is configured and the server answers; never fails the listing. */
@@ -28,14 +27,14 @@ export async function runsCommand(file: string, opts: { runsDir: string; trackin
   const spec = await loadSpec(file);
   const store = new LocalRunStore(resolve(opts.runsDir));
   const stored = await store.list(spec.experiment.name);
-  const { metric, mode } = spec.experiment.training.objective;
+  const { metric, greaterIsBetter } = spec.objective;
   const rows = rankByMetric(
     spec.plan.variants.map((v) => {
       const s = latestAttempt(stored, v.id);
       return { v, s, result: s?.status.status === 'completed' ? s.result : undefined };
     }),
     metric,
-    modeFor(metric, mode) === 'max',
+    greaterIsBetter,
   );
   io.out(
     formatTable(

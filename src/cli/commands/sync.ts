@@ -6,7 +6,7 @@ import { LocalRunStore } from '../../track/local-store.ts';
 import { MlflowClient } from '../../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
 import { readStoredSweep, syncSweep, type StoredSweep } from '../../track/mlflow/sync.ts';
-import { loadSpec } from '../load-spec.ts';
+import { loadSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 
 /** The stored sweeps a sync argument names: a spec (all its sweeps), an experiment folder, or one sweep folder. */

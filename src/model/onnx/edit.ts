@@ -1,7 +1,7 @@
 import { ModelError } from '../../errors.ts';
 import { onnx, type Onnx } from './proto.ts';
 
-export type Layout = 'nhwc' | 'nchw';
+import type { Layout } from '../../spec/derived.ts';
 
 function transpose(input: string, output: string, perm: number[]): Onnx.INodeProto {
   return { opType: 'Transpose', name: output, input: [input], output: [output], attribute: [{ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: perm }] };

@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { GraphBuilder } from './graph-builder.ts';
+import { TunespecError } from '../../errors.ts';
 
 /** What a converter sees of one layer call: ONNX names of its inputs, shapes as tfjs knows them. */
 export interface LayerCall {
@@ -10,13 +11,13 @@ export interface LayerCall {
   inputShapes: (number | null)[][];
 }
 
-export class UnsupportedLayerError extends Error {
+export class UnsupportedLayerError extends TunespecError {
   constructor(
     readonly layer: string,
     readonly className: string,
     why = 'has no ONNX converter',
   ) {
-    super(`layer "${layer}" (${className}) ${why}`);
+    super('ONNX_UNSUPPORTED_LAYER', `layer "${layer}" (${className}) ${why}`);
   }
 }
 

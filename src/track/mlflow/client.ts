@@ -2,7 +2,7 @@ import { Agent, fetch, type Response } from 'undici';
 import { TrackingError } from '../../errors.ts';
 import type { TrackingConfig } from './config.ts';
 import { LIMITS, packBatches, type KeyValue, type Metric } from './limits.ts';
-import { backoffSeconds, RETRY_STATUSES, retryAfterSeconds } from './retry.ts';
+import { backoffSeconds, RETRY_STATUSES, retryAfterSeconds } from '../../net/retry.ts';
 
 export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
 
@@ -51,7 +51,17 @@ interface RequestOptions {
   probe?: number;
 }
 
-const sleep = (seconds: number): Promise<void> => new Promise((r) => setTimeout(r, seconds * 1000));
+/** A wait between retries that ends early, quietly, when the client is abandoned. */
+const sleep = (seconds: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(done, seconds * 1000);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 
 function describe(err: unknown): string {
   const e = err as Error & { cause?: Error & { code?: string } };
@@ -66,6 +76,7 @@ function describe(err: unknown): string {
  */
 export class MlflowClient {
   private readonly dispatcher?: Agent;
+  private readonly abandoned = new AbortController();
 
   constructor(readonly config: TrackingConfig) {
     // undici is the engine behind Node's fetch; its own entry point takes the per-client TLS switch.
@@ -81,6 +92,14 @@ export class MlflowClient {
     return h;
   }
 
+  /**
+   * Stop every request now, retries and their waits included: for a server that stopped
+   * answering when nothing else is left to do but wait for it (the end of a run).
+   */
+  abandon(): void {
+    this.abandoned.abort();
+  }
+
   private async request(method: string, path: string, opts: RequestOptions = {}): Promise<Response | undefined> {
     const url = new URL(this.config.uri.replace(/\/$/, '') + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
@@ -94,12 +113,13 @@ export class MlflowClient {
           method,
           headers: this.headers(opts.json !== undefined),
           body: opts.json !== undefined ? JSON.stringify(opts.json) : opts.body && Buffer.from(opts.body.buffer, opts.body.byteOffset, opts.body.byteLength),
-          signal: AbortSignal.timeout((opts.probe ?? retry.timeoutSeconds) * 1000),
+          signal: AbortSignal.any([AbortSignal.timeout((opts.probe ?? retry.timeoutSeconds) * 1000), this.abandoned.signal]),
         };
         res = await fetch(url, { ...init, dispatcher: this.dispatcher });
       } catch (err) {
+        if (this.abandoned.signal.aborted) throw new TrackingError(`MLflow ${endpoint} at ${this.config.uri}: abandoned after ${attempt} attempt(s)`, endpoint);
         if (attempt < attempts) {
-          await sleep(backoffSeconds(attempt, retry));
+          await sleep(backoffSeconds(attempt, retry), this.abandoned.signal);
           continue;
         }
         throw new TrackingError(`MLflow ${endpoint} at ${this.config.uri}: cannot reach the server (${describe(err)}) after ${attempt} attempt(s)`, endpoint);
@@ -108,7 +128,7 @@ export class MlflowClient {
       if (res.status === 404 && opts.allowMissing) return undefined;
       if (RETRY_STATUSES.has(res.status) && attempt < attempts) {
         await res.body?.cancel();
-        await sleep(Math.max(backoffSeconds(attempt, retry), retryAfterSeconds(res.headers.get('retry-after')) ?? 0));
+        await sleep(Math.max(backoffSeconds(attempt, retry), retryAfterSeconds(res.headers.get('retry-after')) ?? 0), this.abandoned.signal);
         continue;
       }
       throw await this.failure(endpoint, res);

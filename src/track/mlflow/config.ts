@@ -1,5 +1,6 @@
 import { UsageError } from '../../errors.ts';
-import { redactUrl } from '../redact.ts';
+import { envNumber } from '../../net/env-number.ts';
+import { redactUrl } from '../../net/redact.ts';
 
 export type Auth = { kind: 'basic'; username: string; password: string } | { kind: 'bearer'; token: string };
 
@@ -29,16 +30,6 @@ export interface TrackingSources {
 
 /** The same defaults the Python client uses, so a team's environment means the same thing to both. */
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 7, backoffFactor: 2, backoffJitter: 1, timeoutSeconds: 120 };
-
-function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, integer: boolean): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`${name} must be a non-negative ${integer ? 'integer' : 'number'}; got "${raw}"`);
-  }
-  return n;
-}
 
 function envFlag(env: NodeJS.ProcessEnv, name: string): boolean {
   return ['1', 'true', 'yes'].includes((env[name] ?? '').toLowerCase());

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TrackingError } from '../../errors.ts';
 import type { Variant } from '../../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../../train/events.ts';
@@ -7,7 +8,8 @@ import { flattenParams } from '../params.ts';
 import type { MlflowClient, RunInfo } from './client.ts';
 import type { KeyValue } from './limits.ts';
 import { epochMetrics, STATUS, variantTags } from './content.ts';
-import { ensureExperiment, SweepTracker, type Objective } from './sweep-tracker.ts';
+import { ensureExperiment, SweepTracker } from './sweep-tracker.ts';
+import type { Objective } from '../../spec/derived.ts';
 
 export interface LoggerOptions {
   objective: Objective;
@@ -27,6 +29,15 @@ export interface LoggerOptions {
 }
 
 /**
+ * At the end of a run, how long the queue may go without finishing before the server is asked
+ * whether it is still there, and how long that question may take. A server that answers keeps
+ * its uploads going however long they take; one that does not costs these few seconds, not the
+ * minutes its retries would, and `tunespec sync` uploads the rest later.
+ */
+const END_PATIENCE_SECONDS = 2;
+const END_PROBE_SECONDS = 2;
+
+/**
  * Logs a sweep to MLflow as it trains, without ever holding training up: requests go through a
  * background queue, and the local store (written first) stays the record. When the server fails,
  * training goes on; at each variant's end the logger looks for the server again and, when it is
@@ -38,6 +49,8 @@ export class MlflowLogger implements SweepListener {
   private online = false;
   private queue: Promise<void> = Promise.resolve();
   private readonly live = new Map<string, RunInfo>();
+  /** The server stopped answering at the end of the run and its requests were given up: say so once, at the end. */
+  private abandoned = false;
 
   constructor(
     private readonly client: MlflowClient,
@@ -70,9 +83,25 @@ export class MlflowLogger implements SweepListener {
         await job();
       } catch (err) {
         this.online = false;
-        this.opts.warn(`MLflow: ${(err as Error).message}; training goes on and results stay in the local store`);
+        if (!this.abandoned) this.opts.warn(`MLflow: ${(err as Error).message}; training goes on and results stay in the local store`);
       }
     });
+  }
+
+  /**
+   * Wait for the queue to empty, as long as the server answers: uploads to a live server may
+   * take a while, but a server that has gone away only gets a few seconds before its requests
+   * (and their retries) are given up.
+   */
+  private async drain(): Promise<void> {
+    const settled = this.queue.then(() => true);
+    while (!(await Promise.race([settled, sleep(END_PATIENCE_SECONDS * 1000, false, { ref: false })]))) {
+      if (await this.client.healthy(END_PROBE_SECONDS)) continue;
+      this.abandoned = true;
+      this.online = false;
+      this.client.abandon();
+      await settled;
+    }
   }
 
   /** A finished run of this variant on the server: another machine or runs folder trained it. */
@@ -174,9 +203,10 @@ export class MlflowLogger implements SweepListener {
       await this.tracker!.finishParent(await storedVariants(dir), this.opts.objective);
       this.opts.info(`MLflow: sweep logged to ${this.client.runUrl(this.experimentId!, this.tracker!.parent!.run_id)}`);
     });
-    await this.queue;
+    await this.drain();
     if (!this.online) {
-      this.opts.warn(`MLflow: ${this.uri} did not take this sweep's results; run \`${this.opts.syncCommand}\` when it answers`);
+      const what = this.abandoned ? 'stopped answering and did not take' : 'did not take';
+      this.opts.warn(`MLflow: ${this.uri} ${what} this sweep's results; run \`${this.opts.syncCommand}\` when it answers`);
     }
   }
 }

@@ -1,16 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { TrackingError } from '../../errors.ts';
+import { redactUrlsIn } from '../../net/redact.ts';
 import { comparisonTables } from '../comparison.ts';
 import { readHistory, type StoredVariant, type SweepRecord } from '../local-store.ts';
 import type { DatasetInput, MlflowClient, Run, RunInfo, RunStatus } from './client.ts';
 import { childContent, parentNote, parentRunName, provenanceTags, STATUS, sweptAxes, TAG } from './content.ts';
 import type { KeyValue, Metric } from './limits.ts';
 
-export interface Objective {
-  metric: string;
-  greaterIsBetter: boolean;
-}
+import type { Objective } from '../../spec/derived.ts';
 
 /** The experiment named `name`, created if missing, with the sweep's objective as its primary metric. */
 export async function ensureExperiment(client: MlflowClient, name: string, objective: Objective): Promise<string> {
@@ -249,7 +247,7 @@ export class SweepTracker {
     const parent = await this.ensureParent(this.parent?.status);
     const { csv, markdown } = comparisonTables(variants, objective.metric, objective.greaterIsBetter);
     await this.client.logBatch(parent.run_id, { params: this.parentParams() });
-    await this.client.uploadArtifact(parent.artifact_uri, 'spec.yaml', Buffer.from(this.specText));
+    await this.client.uploadArtifact(parent.artifact_uri, 'spec.yaml', Buffer.from(redactUrlsIn(this.specText)));
     await this.client.uploadArtifact(parent.artifact_uri, 'comparison.csv', Buffer.from(csv));
     await this.client.uploadArtifact(parent.artifact_uri, 'comparison.md', Buffer.from(markdown));
     await this.client.logBatch(parent.run_id, { tags: [{ key: 'mlflow.note.content', value: parentNote(this.sweep, markdown) }] });

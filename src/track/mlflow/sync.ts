@@ -1,36 +1,32 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse } from 'yaml';
-import { checkStructure } from '../../spec/structure.ts';
-import { modeFor } from '../../train/schedule.ts';
+import { parseStoredSpec } from '../../spec/stored.ts';
+import { objectiveOf } from '../../spec/derived.ts';
+import type { Experiment } from '../../spec/types.ts';
+import { DEFAULT_OBJECTIVE_METRIC } from '../../spec/schema.ts';
 import { readSweepRecord, storedVariants, type SweepRecord } from '../local-store.ts';
 import type { MlflowClient } from './client.ts';
-import { ensureExperiment, SweepTracker, type Objective } from './sweep-tracker.ts';
+import { ensureExperiment, SweepTracker } from './sweep-tracker.ts';
+import type { Objective } from '../../spec/derived.ts';
 
 export interface StoredSweep {
   dir: string;
   record: SweepRecord;
   specText: string;
   /** The sweep's spec as it was when the sweep ran (with schema defaults), or undefined if unreadable. */
-  spec?: ReturnType<typeof checkStructure>['spec'];
+  spec?: Experiment;
 }
 
 export async function readStoredSweep(dir: string): Promise<StoredSweep | undefined> {
   const record = await readSweepRecord(dir);
   if (!record) return undefined;
   const specText = await readFile(join(dir, 'spec.yaml'), 'utf8').catch(() => '');
-  let spec;
-  try {
-    spec = checkStructure(parse(specText)).spec;
-  } catch {
-    spec = undefined;
-  }
-  return { dir, record, specText, spec };
+  return { dir, record, specText, spec: parseStoredSpec(specText) };
 }
 
-export function objectiveOf(spec: StoredSweep['spec']): Objective {
-  const objective = spec?.training.objective ?? { metric: 'val_accuracy' as const, mode: undefined };
-  return { metric: objective.metric, greaterIsBetter: modeFor(objective.metric, objective.mode) === 'max' };
+/** A sweep's objective; the schema's default one when its stored spec is unreadable. */
+function storedObjective(spec: Experiment | undefined): Objective {
+  return objectiveOf(spec?.training.objective ?? { metric: DEFAULT_OBJECTIVE_METRIC });
 }
 
 export interface SyncReport {
@@ -42,7 +38,7 @@ export interface SyncReport {
 
 /** Upload what the server lacks of one stored sweep; running it twice uploads nothing the second time. */
 export async function syncSweep(client: MlflowClient, sweep: StoredSweep): Promise<SyncReport> {
-  const objective = objectiveOf(sweep.spec);
+  const objective = storedObjective(sweep.spec);
   const experimentId = await ensureExperiment(client, client.config.experiment, objective);
   const tracker = new SweepTracker(client, experimentId, sweep.record, sweep.specText);
   await tracker.load();

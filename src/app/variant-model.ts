@@ -9,16 +9,16 @@ import { selectEngine, type Engine } from '../engine/backends.ts';
 import { ModelError } from '../errors.ts';
 import { readModelFiles } from '../model/source.ts';
 import { resolveVariant, type ResolvedVariant } from '../track/resolve-variant.ts';
-import { modeFor } from '../train/schedule.ts';
-import { loadSpec } from './load-spec.ts';
+import { objectiveOf } from '../spec/derived.ts';
+import { readSpecDocument } from './load-spec.ts';
 
 /** The variant a command acts on; the spec is only read for `best`, which is best by its objective. */
 export async function resolveTarget(target: string, specFile: string | undefined, runsDir: string): Promise<ResolvedVariant> {
   let best;
   if (target === 'best' && specFile) {
-    const { experiment } = await loadSpec(specFile);
-    const { metric, mode } = experiment.training.objective;
-    best = { experiment: experiment.name, metric, greaterIsBetter: modeFor(metric, mode) === 'max' };
+    // Only the spec's own fields matter here: its base model and data need not be read.
+    const { experiment } = await readSpecDocument(specFile);
+    best = { experiment: experiment.name, ...objectiveOf(experiment.training.objective) };
   }
   return resolveVariant(target, { runsDir: resolve(runsDir), best });
 }

@@ -5,14 +5,18 @@ import { SpecError, TunespecError, UsageError, type SpecIssue } from '../errors.
 import { dottedToPath, locate, parseSpecText, type PathSegment, type SourceDoc } from '../spec/parse.ts';
 import { checkStructure, type PathIssue } from '../spec/structure.ts';
 import { checkSweep } from '../spec/sweep.ts';
-import { checkSemantics, cutIndexOf, type SpecContext } from '../spec/semantic.ts';
+import { checkSemantics, checkWarnings, cutIndexOf, type SpecContext } from '../spec/semantic.ts';
 import type { DataSpec, Experiment } from '../spec/types.ts';
+import { objectiveOf, type Objective } from '../spec/derived.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
 import { loadDataset } from '../data/dataset.ts';
+import { DataError } from '../data/errors.ts';
 import { pathKind } from '../data/readers/files.ts';
-import { describeLocation, isOnnxSource, readBytes, readModelFiles, resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
-import { onnxLayers, readOnnx } from '../model/onnx/read.ts';
-import { listBaseLayers, type LayerInfo } from '../model/topology.ts';
+import { resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
+import { familyFor } from '../model/families/index.ts';
+import { hashBaseModel, recordableSpec } from '../model/recorded-spec.ts';
+import { redactUrl } from '../net/redact.ts';
+import type { LayerInfo } from '../model/topology.ts';
 import { planLayers } from '../model/layout.ts';
 
 /** A spec that passed every check, with what was read to check it. */
@@ -21,8 +25,23 @@ export interface LoadedSpec {
   dir: string;
   text: string;
   experiment: Experiment;
-  model: { location: ModelLocation; base: BaseModel; layers: LayerInfo[]; cutIndex: number };
+  /** What the sweep ranks its variants by, its direction resolved. */
+  objective: Objective;
+  model: LoadedBase;
   plan: Plan;
+  /** Findings that may be intended (a spec that overrides the base model's saved trainable flags), located; the spec passed. */
+  warnings: SpecIssue[];
+}
+
+/** The base model as read, and where each variant cuts it. */
+export interface LoadedBase {
+  location: ModelLocation;
+  base: BaseModel;
+  layers: LayerInfo[];
+  /** The unswept spec's cut. */
+  cutIndex: number;
+  /** Each variant's cut (a sweep may move it), by variant id. */
+  cutIndexes: ReadonlyMap<string, number>;
 }
 
 function dataFiles(data: DataSpec): [PathSegment[], string][] {
@@ -46,9 +65,7 @@ function withShownPaths(message: string, paths: string[]): string {
 
 /** Digest of the bytes a variant's result depends on besides its spec: base weights and data files. */
 async function inputsDigest(base: BaseModel, data: DataSpec, dir: string): Promise<string> {
-  const h = createHash('sha256');
-  if (base.format === 'onnx') h.update(base.bytes);
-  else h.update(JSON.stringify(base.files.json.modelTopology)).update(new Uint8Array(base.files.weightData));
+  const h = hashBaseModel(createHash('sha256'), base);
   for (const [, p] of dataFiles(data)) {
     const full = resolve(dir, p);
     if ((await stat(full)).isFile()) h.update(await readFile(full));
@@ -82,27 +99,48 @@ function getAtPath(doc: unknown, path: PathSegment[]): unknown {
   return path.reduce<any>((node, seg) => (node == null ? undefined : node[seg]), doc);
 }
 
+/** A spec file whose YAML, structure and sweep paths check out: nothing else was read. */
+export interface SpecDocument {
+  text: string;
+  source: SourceDoc;
+  /** The document as written, before the schema's defaults. */
+  raw: Record<string, unknown>;
+  experiment: Experiment;
+}
+
+function locateAll(file: string, source: SourceDoc, issues: PathIssue[]): SpecIssue[] {
+  return issues.map((i) => ({ file, ...locate(source, i.path, i.key), message: i.message })).sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+function fail(file: string, source: SourceDoc, issues: PathIssue[]): never {
+  throw new SpecError(locateAll(file, source, issues));
+}
+
+/**
+ * Read a spec and check what needs no base model or data: YAML syntax, schema structure and sweep
+ * paths, every issue located in the file. Enough for what only needs the spec's own fields (the
+ * objective of `predict best`).
+ */
+export async function readSpecDocument(file: string): Promise<SpecDocument> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read spec ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+  });
+  const parsed = parseSpecText(text, file);
+  if (parsed.issues.length) throw new SpecError(parsed.issues);
+  const raw = structuredClone(parsed.value);
+  const structure = checkStructure(parsed.value);
+  const sweepIssues = raw && typeof raw === 'object' && !Array.isArray(raw) ? checkSweep(raw as Record<string, unknown>) : [];
+  if (!structure.spec || sweepIssues.length) fail(file, parsed.source, [...structure.issues, ...sweepIssues]);
+  return { text, source: parsed.source, raw: raw as Record<string, unknown>, experiment: structure.spec! };
+}
+
 /**
  * Read and check a spec: YAML syntax, schema structure, sweep paths, then semantic checks on every
  * variant against the base model and the data. Every issue of every phase that can run is
  * reported at once, located in the file; nothing is written anywhere.
  */
 export async function loadSpec(file: string): Promise<LoadedSpec> {
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read spec ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
-  });
-  const parsed = parseSpecText(text, file);
-  const fail = (source: SourceDoc, issues: PathIssue[]): never => {
-    const located: SpecIssue[] = issues.map((i) => ({ file, ...locate(source, i.path, i.key), message: i.message }));
-    located.sort((a, b) => a.line - b.line || a.col - b.col);
-    throw new SpecError(located);
-  };
-  if (parsed.issues.length) throw new SpecError(parsed.issues);
-  const raw = structuredClone(parsed.value);
-  const structure = checkStructure(parsed.value);
-  const sweepIssues = raw && typeof raw === 'object' && !Array.isArray(raw) ? checkSweep(raw as Record<string, unknown>) : [];
-  if (!structure.spec || sweepIssues.length) fail(parsed.source, [...structure.issues, ...sweepIssues]);
-  const spec = structure.spec!;
+  const { text, source, raw, experiment: spec } = await readSpecDocument(file);
   const dir = dirname(resolve(file));
 
   const issues: PathIssue[] = [];
@@ -110,15 +148,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   let base: BaseModel | undefined;
   let layers: LayerInfo[] | null = null;
   try {
-    if (isOnnxSource(spec.base_model.source)) {
-      const bytes = await readBytes(location);
-      layers = onnxLayers(readOnnx(bytes, describeLocation(location)));
-      base = { format: 'onnx', bytes };
-    } else {
-      const files = await readModelFiles(location);
-      layers = listBaseLayers(files.json);
-      base = { format: 'tfjs', files };
-    }
+    ({ base, layers } = await familyFor(spec.base_model.source).load(location));
   } catch (err) {
     if (!(err instanceof TunespecError)) throw err;
     const p = location.kind === 'file' ? [location.path, resolve(dirname(location.path), 'weights.bin')] : [];
@@ -126,7 +156,8 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   }
   const missing: PathIssue[] = [];
   for (const [path, p] of dataFiles(spec.data)) {
-    if (!(await pathKind(resolve(dir, p)))) missing.push({ path, message: `${path.join('.')}: no such file or folder: ${shown(resolve(dir, p))}` });
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) missing.push({ path, message: `${path.join('.')}: ${redactUrl(p)} is a URL; data is read from local files and folders` });
+    else if (!(await pathKind(resolve(dir, p)))) missing.push({ path, message: `${path.join('.')}: no such file or folder: ${shown(resolve(dir, p))}` });
   }
   issues.push(...missing);
   // Classes come from the data itself, per distinct data section (a sweep may change it); names
@@ -140,12 +171,11 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
         try {
           count = (await loadDataset({ ...data, class_names: undefined }, dir)).classLabels.length;
         } catch (err) {
-          if ((err as { code?: string }).code !== 'DATA') throw err;
+          if (!(err instanceof DataError)) throw err;
           // A listed class without examples is pointed at in the list; other data problems at `data`.
-          const absent = /class (.+?) has no examples/.exec((err as Error).message)?.[1];
-          const index = absent === undefined ? -1 : (data.classes ?? []).findIndex((c) => JSON.stringify(c) === absent);
+          const index = err.label === undefined ? -1 : (data.classes ?? []).indexOf(err.label);
           const at: PathSegment[] = index >= 0 ? ['data', 'classes', index] : ['data'];
-          issues.push({ path: at, message: `${at.slice(0, 2).join('.')}: ${withShownPaths((err as Error).message, dataFiles(data).map(([, p]) => resolve(dir, p)))}` });
+          issues.push({ path: at, message: `${at.slice(0, 2).join('.')}: ${withShownPaths(err.message, dataFiles(data).map(([, p]) => resolve(dir, p)))}` });
         }
       }
       classCounts.set(key, count);
@@ -153,23 +183,45 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     return classCounts.get(key)!;
   };
 
-  const plan = expandGrid(raw as Record<string, unknown>, base && !missing.length ? await inputsDigest(base, spec.data, dir) : '');
+  // From here on the spec is the one that is recorded and printed: URLs without their secrets.
+  const recorded = recordableSpec(raw as Record<string, unknown>, base);
+  const plan = expandGrid(recorded, base && !missing.length ? await inputsDigest(base, spec.data, dir) : '');
   const context = async (s: Experiment): Promise<SpecContext> => ({
     baseLayers: layers,
     baseFormat: base?.format ?? null,
     builtLayers: (cut, v) => planLayers(layers!, cut, v.head),
     classCount: await classCountOf(s.data),
   });
-  const own = new Set(checkSemantics(spec, await context(spec)).map((i) => i.message));
-  const sweep = (raw as { sweep?: Record<string, unknown[]> }).sweep ?? {};
+  const specContext = await context(spec);
+  const own = new Set(checkSemantics(spec, specContext).map((i) => i.message));
+  const ownWarnings = new Set(checkWarnings(spec, specContext).map((i) => i.message));
+  const sweep = (recorded as { sweep?: Record<string, unknown[]> }).sweep ?? {};
   const seen = new Set<string>();
+  const warnings = new Map<string, PathIssue>();
   for (const variant of plan.variants) {
-    for (const issue of checkSemantics(variant.spec, await context(variant.spec))) {
-      const placed = relocate(issue, variant.overrides, sweep, raw, own.has(issue.message));
+    const ctx = await context(variant.spec);
+    for (const issue of checkSemantics(variant.spec, ctx)) {
+      const placed = relocate(issue, variant.overrides, sweep, recorded, own.has(issue.message));
       if (!seen.has(placed.message)) seen.add(placed.message), issues.push(placed);
     }
+    for (const warning of checkWarnings(variant.spec, ctx)) {
+      const placed = relocate(warning, variant.overrides, sweep, recorded, ownWarnings.has(warning.message));
+      if (!warnings.has(placed.message)) warnings.set(placed.message, placed);
+    }
   }
-  if (issues.length) fail(parsed.source, [...new Map(issues.map((i) => [i.message, i])).values()]);
-  const cutIndex = cutIndexOf(spec, layers!)!;
-  return { file, dir, text, experiment: spec, model: { location, base: base!, layers: layers!, cutIndex }, plan };
+  if (issues.length) fail(file, source, [...new Map(issues.map((i) => [i.message, i])).values()]);
+  // Every cut exists: the semantic checks passed.
+  const cutOf = (s: Experiment): number => cutIndexOf(s, layers!)!;
+  const cutIndexes = new Map(plan.variants.map((v) => [v.id, cutOf(v.spec)]));
+  const model = { location, base: base!, layers: layers!, cutIndex: cutOf(spec), cutIndexes };
+  return {
+    file,
+    dir,
+    text,
+    experiment: spec,
+    objective: objectiveOf(spec.training.objective),
+    model,
+    plan,
+    warnings: locateAll(file, source, [...warnings.values()]),
+  };
 }

@@ -1,6 +1,7 @@
-import { ModelError } from '../errors.ts';
-import { inputShape, truncateAt, type Layout } from '../model/onnx/edit.ts';
-import { OnnxSession } from './onnx-runtime.ts';
+import { ModelError } from '../../errors.ts';
+import type { Layout } from '../../spec/derived.ts';
+import { inputShape, truncateAt } from './edit.ts';
+import { OnnxSession } from '../../engine/onnx-runtime.ts';
 
 /** An ONNX base cut where a variant's head starts, as tunespec feeds and reads it (NHWC both ends). */
 export interface CutOnnxBase {

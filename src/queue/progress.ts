@@ -1,6 +1,7 @@
 import { Listr, type ListrTaskWrapper } from 'listr2';
-import type { JobView } from '../queue/sweep-jobs.ts';
-import { fixed } from './table.ts';
+import type { JobView } from './sweep-jobs.ts';
+import { fixed } from '../report/table.ts';
+import { TunespecError } from '../errors.ts';
 
 /** Renders a queued sweep as the submitter polls it: what each variant's job is doing now. */
 export interface QueueRenderer {
@@ -82,7 +83,7 @@ export class QueueListr implements QueueRenderer {
             if (!settled(slot.view)) await new Promise<void>((resolve) => (slot.settle = resolve));
             const v = slot.view!;
             if (!settled(v)) return task.skip(`${task.title}: ${describeJob(v)} (no longer watched)`);
-            if (v.state === 'failed') throw new Error(describeJob(v));
+            if (v.state === 'failed') throw new TunespecError('VARIANT_FAILED', describeJob(v));
             if (v.result?.status === 'skipped') return task.skip(`${task.title}: ${describeJob(v)}`);
             task.title = `${v.label} (${v.variantId}) ${describeJob(v)}`;
           },

@@ -1,5 +1,10 @@
 import { randomInt } from 'node:crypto';
-import type { RetryPolicy } from './config.ts';
+
+/** How far apart retries are: the shape of urllib3's backoff, which MLflow's client and tunespec's downloads share. */
+export interface Backoff {
+  backoffFactor: number;
+  backoffJitter: number;
+}
 
 /** Statuses the Python client retries (mlflow/utils/request_utils.py); every other 4xx is final. */
 export const RETRY_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
@@ -12,7 +17,7 @@ const MAX_BACKOFF_SECONDS = 120;
  * from crypto, not Math.random: uploads interleave with training, whose dropout and initialisers
  * draw from a seeded Math.random that must not be disturbed.
  */
-export function backoffSeconds(retry: number, policy: RetryPolicy): number {
+export function backoffSeconds(retry: number, policy: Backoff): number {
   const base = retry <= 1 ? 0 : Math.min(MAX_BACKOFF_SECONDS, policy.backoffFactor * 2 ** (retry - 1));
   return base + (randomInt(1_000_000) / 1_000_000) * policy.backoffJitter;
 }

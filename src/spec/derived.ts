@@ -1,0 +1,42 @@
+import type { Experiment } from './types.ts';
+
+/**
+ * Values a spec implies but does not spell out, derived here once so that every stage and entry
+ * point reads them the same way.
+ */
+
+/**
+ * Spec fields that stay out of a variant's id: cosmetic, tracking and export fields (editing them
+ * retrains nothing) and the sweep itself. Sweeping one would make identical variants.
+ */
+export const OUTSIDE_VARIANT_ID = ['name', 'description', 'tags', 'tracking', 'export', 'sweep'] as const;
+
+/** The part of a resolved spec a variant id hashes. */
+export function variantIdentity(spec: Experiment): Record<string, unknown> {
+  const identity: Record<string, unknown> = { ...spec };
+  for (const field of OUTSIDE_VARIANT_ID) delete identity[field];
+  return identity;
+}
+
+/** Losses go down, everything else up, unless the spec says otherwise. */
+export function modeFor(metric: string, mode: 'max' | 'min' | undefined): 'max' | 'min' {
+  return mode ?? (metric.endsWith('loss') ? 'min' : 'max');
+}
+
+/** What a sweep ranks its variants by. */
+export interface Objective {
+  metric: string;
+  greaterIsBetter: boolean;
+}
+
+/** A spec's `training.objective` with its direction resolved. */
+export function objectiveOf({ metric, mode }: { metric: string; mode?: 'max' | 'min' }): Objective {
+  return { metric, greaterIsBetter: modeFor(metric, mode) === 'max' };
+}
+
+export type Layout = 'nhwc' | 'nchw';
+
+/** The memory layout the base model takes its images in (tunespec's own tensors are NHWC). */
+export function layoutOf(spec: Pick<Experiment, 'base_model'>): Layout {
+  return spec.base_model.preprocess?.layout ?? 'nhwc';
+}

@@ -1,11 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { InternalError, StoreError } from '../errors.ts';
 import type { Variant } from '../plan/expand.ts';
-import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
+import type { EpochMetrics, SweepInfo, SweepListener, VariantClaim, VariantClaims, VariantInfo, VariantResult } from '../train/events.ts';
 import type { SavedModel } from '../model/save.ts';
-import { replaceDir, writeFileAtomic } from './atomic.ts';
+import { replaceDir, restoreReplaced, writeFileAtomic } from './atomic.ts';
+import { VariantLock } from './variant-lock.ts';
 import { parseEpochLines, readStoreFile, readStoreText, STORE_FORMAT } from './store-format.ts';
 import { redactUrlsIn } from '../net/redact.ts';
 import { flattenParams } from './params.ts';
@@ -147,13 +149,22 @@ export async function writeModel(dir: string, model: SavedModel): Promise<void> 
   await writeFile(join(dir, 'model.json'), JSON.stringify(json));
 }
 
+/** Hidden folders a variant's attempts leave in a sweep folder while they run (or after they died). */
+function leftoverOf(name: string): string | undefined {
+  return /^\.(?:staging|replaced)-([0-9a-f]{12})(?:-|$)/.exec(name)?.[1];
+}
+
 /**
  * The embedded default tracker: `runs/<experiment>/<sweep-id>/<variant-id>/`. A variant is written
- * into a hidden staging folder and renamed into place when it ends, so a crash never leaves a
- * folder that looks complete.
+ * into a hidden staging folder of its own attempt and renamed into place when it ends, so a crash
+ * never leaves a folder that looks complete. Processes sharing a run store (two terminals, array
+ * tasks, queue workers) train a variant only while holding its lock
+ * (`<experiment>/.lock-<variant-id>`), so no two write one variant, and nobody removes
+ * what a live process is writing.
  */
-export class LocalRunStore implements SweepListener {
+export class LocalRunStore implements SweepListener, VariantClaims {
   private sweepDir = '';
+  private experiment = '';
   private sweepRecord?: SweepRecord;
   private staging = new Map<string, string>();
 
@@ -162,8 +173,8 @@ export class LocalRunStore implements SweepListener {
     private readonly opts: {
       render?: ArtifactRenderer;
       provenance?: Provenance;
-      /** Other processes stage variants of the same sweep here (queue workers sharing a run store): leave their staging folders alone. */
-      sharedSweeps?: boolean;
+      /** Where the store says what it recovered or kept (a dead process's lock, a completed result it did not replace). */
+      note?: (line: string) => void;
     } = {},
   ) {}
 
@@ -188,12 +199,10 @@ export class LocalRunStore implements SweepListener {
   }
 
   async onSweepStart(sweep: SweepInfo): Promise<void> {
+    this.experiment = sweep.experiment;
     this.sweepDir = join(this.experimentDir(sweep.experiment), sweep.sweepId);
     await mkdir(this.sweepDir, { recursive: true });
-    // Staging folders of a process that died are garbage: nothing in them ever completed.
-    for (const name of this.opts.sharedSweeps ? [] : await readdir(this.sweepDir)) {
-      if (name.startsWith('.staging-')) await rm(join(this.sweepDir, name), { recursive: true, force: true });
-    }
+    await this.sweepLeftovers(sweep.variants);
     await writeFileAtomic(join(this.sweepDir, 'spec.yaml'), redactUrlsIn(sweep.specText));
     this.sweepRecord = {
       format: STORE_FORMAT,
@@ -217,7 +226,9 @@ export class LocalRunStore implements SweepListener {
   async discardIfEmpty(): Promise<void> {
     if (!this.sweepRecord) return;
     const entries = await readdir(this.sweepDir).catch(() => [] as string[]);
-    if (entries.every((e) => e === 'spec.yaml' || e === 'sweep.json')) {
+    // A variant lock in the experiment: another process is training (or starting to), perhaps this very sweep.
+    const locked = (await readdir(dirname(this.sweepDir)).catch(() => [] as string[])).some((e) => e.startsWith('.lock-'));
+    if (!locked && entries.every((e) => e === 'spec.yaml' || e === 'sweep.json')) {
       await rm(this.sweepDir, { recursive: true, force: true });
       // The experiment folder goes too if this sweep made it; rmdir refuses when others live there.
       await rmdir(dirname(this.sweepDir)).catch(() => undefined);
@@ -242,11 +253,72 @@ export class LocalRunStore implements SweepListener {
     return out.sort((a, b) => b.record.started.localeCompare(a.record.started));
   }
 
+  private lockPath(variantId: string): string {
+    return join(this.experimentDir(this.experiment), `.lock-${variantId}`);
+  }
+
+  /**
+   * Remove what dead attempts of a variant left in the current sweep folder (staging folders; a
+   * result parked by a replace that died half-way goes back). Only while holding its lock.
+   */
+  private async clearLeftovers(variantId: string): Promise<string[]> {
+    const target = join(this.sweepDir, variantId);
+    const parked = await restoreReplaced(target);
+    const staged = (await readdir(this.sweepDir).catch(() => [] as string[])).filter((n) => n.startsWith('.staging-') && leftoverOf(n) === variantId);
+    for (const name of staged) await rm(join(this.sweepDir, name), { recursive: true, force: true });
+    return [...staged, ...parked];
+  }
+
+  private sayRecovered(who: string, recovered: string | undefined, removed: string[]): void {
+    const cleared = (whose: string): string => `removed ${whose} unfinished attempt(s) ${removed.join(', ')}`;
+    if (recovered) this.opts.note?.(`${who}: ${recovered}${removed.length ? `; ${cleared('its')}` : ''}`);
+    else if (removed.length) this.opts.note?.(`${who}: ${cleared('the')}, left by an earlier run`);
+  }
+
+  /** What dead processes left in this sweep folder, for variants nobody alive holds (whatever this run will train). */
+  private async sweepLeftovers(variants: readonly Variant[]): Promise<void> {
+    const ids = new Set((await readdir(this.sweepDir)).map(leftoverOf).filter((id): id is string => !!id));
+    for (const id of ids) {
+      const got = await VariantLock.tryAcquire(this.lockPath(id));
+      if ('holder' in got) continue;
+      try {
+        const v = variants.find((x) => x.id === id);
+        this.sayRecovered(v ? `${v.label} (${id})` : id, got.recovered, await this.clearLeftovers(id));
+      } finally {
+        await got.lock.release();
+      }
+    }
+  }
+
+  /** A completed attempt of the variant stored (in any sweep of the experiment) since `since` (epoch ms). */
+  async completedSince(experiment: string, variantId: string, since: number): Promise<StoredVariant | undefined> {
+    const exp = this.experimentDir(experiment);
+    for (const sweep of await readdir(exp).catch(() => [] as string[])) {
+      const stored = sweep.startsWith('.') ? undefined : await readStoredVariant(join(exp, sweep, variantId));
+      if (stored?.status.status === 'completed' && Date.parse(stored.status.finished) >= since) return stored;
+    }
+    return undefined;
+  }
+
+  /** The right to train `variant` into this store: its lock, or who holds it. */
+  async claim(variant: Variant): Promise<VariantClaim> {
+    const got = await VariantLock.tryAcquire(this.lockPath(variant.id));
+    if ('holder' in got) return { holder: got.holder };
+    try {
+      this.sayRecovered(`${variant.label} (${variant.id})`, got.recovered, await this.clearLeftovers(variant.id));
+      const meanwhile = await this.completedSince(this.experiment, variant.id, Date.parse(this.current().record.started));
+      return { release: () => got.lock.release(), completedMeanwhile: meanwhile?.dir };
+    } catch (err) {
+      await got.lock.release();
+      throw err;
+    }
+  }
+
   private async stage(variant: Variant): Promise<string> {
     let dir = this.staging.get(variant.id);
     if (!dir) {
-      dir = join(this.sweepDir, `.staging-${variant.id}`);
-      await rm(dir, { recursive: true, force: true });
+      // Named for this attempt alone: a staging folder is never shared, so never removed under a live writer.
+      dir = join(this.sweepDir, `.staging-${variant.id}-${process.pid}-${randomBytes(4).toString('hex')}`);
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'spec.yaml'), stringify(variant.spec));
       await writeFile(join(dir, 'params.json'), JSON.stringify(flattenParams(variant.spec), null, 2));
@@ -297,6 +369,13 @@ export class LocalRunStore implements SweepListener {
       data: info?.data,
     };
     await writeFile(join(dir, 'status.json'), JSON.stringify(status, null, 2));
-    await replaceDir(dir, join(this.sweepDir, variant.id));
+    const target = join(this.sweepDir, variant.id);
+    // Only a completed attempt may replace a completed one (`--force` that was interrupted or failed).
+    if (result.status !== 'completed' && (await readStoredVariant(target))?.status.status === 'completed') {
+      await rm(dir, { recursive: true, force: true });
+      this.opts.note?.(`${variant.label} (${variant.id}): this attempt was ${result.status}; the completed result in ${target} stays`);
+      return;
+    }
+    await replaceDir(dir, target);
   }
 }

@@ -1,5 +1,10 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { GraphBuilder } from './graph-builder.ts';
+import { POOLING_CLASS } from '../layers/masked-pooling.ts';
+import { bertEmbeddings } from './bert-embeddings.ts';
+import { bertLayer } from './bert-layer.ts';
+import { bertPooler } from './bert-pooler.ts';
+import { maskedPooling } from './masked-pooling.ts';
 import { required, UnsupportedLayerError, weight, type Converter, type LayerCall } from './converter.ts';
 
 export { UnsupportedLayerError, type LayerCall };
@@ -197,4 +202,9 @@ export const CONVERTERS: Record<string, Converter> = {
     const [[top, bottom], [left, right]] = c.config.padding as [[number, number], [number, number]];
     return c.b.op('Pad', [c.inputs[0], c.b.ints(`${c.layer.name}_pads`, [0, top, left, 0, 0, bottom, right, 0])], c.layer.name, { mode: 'constant' });
   },
+  // tunespec's own text layers (model/families/bert, model/layers/masked-pooling.ts).
+  TunespecBertEmbeddings: bertEmbeddings,
+  TunespecBertLayer: bertLayer,
+  TunespecBertPooler: bertPooler,
+  [POOLING_CLASS]: maskedPooling,
 };

@@ -38,7 +38,7 @@ export function greedyDecode(tf: Tf, model: TF.LayersModel, cfg: LlamaConfig, pr
         const mask = tf.ones([1, past + T], 'int32');
         const rope = ropeTables(tf, positionsFromMask(tf, mask, T), cfg.headDim, cfg.ropeTheta);
         const bias = attentionBias(tf, mask, T);
-        let x = tf.gather(embed.table(), tf.tensor2d([input], [1, T], 'int32'));
+        let x = embed.lookup(tf.tensor2d([input], [1, T], 'int32'));
         const fresh: TF.Tensor[] = [];
         blocks.forEach((b, i) => {
           const r = decoderBlock(tf, b.blockWeights(), b.shape, x, rope, bias, cache[i]);

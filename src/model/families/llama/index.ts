@@ -7,7 +7,7 @@ import { exportLlamaWeights, loadLlamaWeights } from './weights.ts';
 export const llamaFamily: HfEncoderFamily<LlamaConfig> = {
   modelTypes: LLAMA_MODEL_TYPES,
   readConfig: readLlamaConfig,
-  build: (tf, config) => buildLlama(tf, config),
+  build: (tf, config) => buildLlama(tf, config, { randomInit: false }),
   loadWeights: loadLlamaWeights,
   exportWeights: exportLlamaWeights,
   inputs: LLAMA_INPUTS,

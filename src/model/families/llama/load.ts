@@ -55,7 +55,7 @@ export async function loadLlama(tf: Tf, source: string): Promise<LoadedLlama> {
     tokenizerJson = await readJson(join(source, 'tokenizer.json'), false);
     tokenizerConfig = await readJson(join(source, 'tokenizer_config.json'), true);
   }
-  const model = buildLlama(tf, config);
+  const model = buildLlama(tf, config, { randomInit: false });
   try {
     const { unused } = loadLlamaWeights(tf, model, config, weights);
     return { config, model, unused, tokenizerJson, tokenizerConfig };

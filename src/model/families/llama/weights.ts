@@ -6,8 +6,11 @@ import type { TensorToWrite } from '../../hf/safetensors-write.ts';
 import { hfParameterName, transpose2d } from '../bert/weights.ts';
 import type { LlamaConfig } from './config.ts';
 
-/** nn.Linear weights, stored [out, in] by PyTorch and [in, out] here (see bert/ops.ts). */
-const LINEAR = /(_proj\.weight|^lm_head\.weight)$/;
+/**
+ * nn.Linear weights, stored [out, in] by PyTorch and [in, out] here (see bert/ops.ts); the
+ * embedding table too, [vocab, hidden] there and [hidden, vocab] here (see layers.ts).
+ */
+const TRANSPOSED = /(_proj\.weight|^lm_head\.weight|^model\.embed_tokens\.weight)$/;
 
 /** Buffers some checkpoints save beside the parameters; nothing to load from them. */
 const BUFFERS = /\.rotary_emb\.inv_freq$/;
@@ -26,8 +29,8 @@ export function loadLlamaWeights(tf: Tf, model: TF.LayersModel, cfg: LlamaConfig
   for (const w of model.weights) {
     const hf = hfParameterName(w);
     const entry = weights.entry(hf);
-    const linear = LINEAR.test(hf);
-    const want = linear ? [...w.shape].reverse() : w.shape;
+    const transposed = TRANSPOSED.test(hf);
+    const want = transposed ? [...w.shape].reverse() : w.shape;
     if (!entry) {
       issues.push(`"${hf}" is missing`);
       continue;
@@ -42,7 +45,7 @@ export function loadLlamaWeights(tf: Tf, model: TF.LayersModel, cfg: LlamaConfig
     }
     if (issues.length) continue;
     const v = weights.values(hf).values as Float32Array;
-    values.push(tf.tensor(linear ? transpose2d(v, want[0] as number, want[1] as number) : v, w.shape as number[], 'float32'));
+    values.push(tf.tensor(transposed ? transpose2d(v, want[0] as number, want[1] as number) : v, w.shape as number[], 'float32'));
   }
   if (cfg.tieWordEmbeddings && weights.entry('lm_head.weight')) used.add('lm_head.weight');
   if (issues.length) {
@@ -60,13 +63,13 @@ export function exportLlamaWeights(model: TF.LayersModel): TensorToWrite[] {
   return model.weights.map((w) => {
     const name = hfParameterName(w);
     const data = w.read().dataSync() as Float32Array;
-    const linear = LINEAR.test(name);
+    const transposed = TRANSPOSED.test(name);
     const [rows, cols] = w.shape as number[];
     return {
       name,
       dtype: 'F32' as const,
-      shape: linear ? [cols, rows] : [...(w.shape as number[])],
-      values: linear ? transpose2d(data, rows, cols) : Float32Array.from(data),
+      shape: transposed ? [cols, rows] : [...(w.shape as number[])],
+      values: transposed ? transpose2d(data, rows, cols) : Float32Array.from(data),
     };
   });
 }

@@ -8,7 +8,7 @@ Usage:
   tunespec runs <spec>               compare stored variants of the spec, best first; name the best
   tunespec sync <spec|run-folder>    upload to MLflow what it lacks of stored sweeps (idempotent)
   tunespec inspect <model|spec>      layers, shapes, parameters of a model.json (path or URL), a
-                                     Hugging Face folder (path or hf://org/name), or of
+                                     Hugging Face folder (path or hf://org/name), a GGUF file, or of
                                      the model a spec builds (cut, head, frozen/trainable)
   tunespec predict <variant> <inputs...>
                                      class probabilities for images, image folders, IDX or CSV files,

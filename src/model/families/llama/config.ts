@@ -1,4 +1,5 @@
 import { ModelError } from '../../../errors.ts';
+import { configFields } from '../../hf/config-fields.ts';
 
 /** The parts of a Hugging Face LlamaConfig (config.json) the decoder is built from, checked. */
 export interface LlamaConfig {
@@ -22,16 +23,7 @@ export const LLAMA_MODEL_TYPES = ['llama'];
 
 export function readLlamaConfig(json: Record<string, unknown>, where: string): LlamaConfig {
   const issues: string[] = [];
-  const int = (key: string, fallback?: number, min = 1): number => {
-    const v = json[key] ?? fallback;
-    if (!Number.isInteger(v) || (v as number) < min) issues.push(`${key} must be an integer >= ${min}; got ${JSON.stringify(json[key])}`);
-    return v as number;
-  };
-  const num = (key: string, fallback: number, ok: (n: number) => boolean, what: string): number => {
-    const v = json[key] ?? fallback;
-    if (typeof v !== 'number' || !ok(v)) issues.push(`${key} must be ${what}; got ${JSON.stringify(json[key])}`);
-    return v as number;
-  };
+  const { int, num } = configFields(json, issues);
   const tokenId = (key: string): number | null => {
     const v = json[key];
     if (v === undefined || v === null) return null;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ModelError } from '../../errors.ts';
-import { GGML_TYPES, typeName, type GgmlType } from './dequantize.ts';
+import { GGML_TYPES, typeName, type GgmlType } from './types.ts';
 
 /**
  * The GGUF container (llama.cpp's, versions 2 and 3): a magic "GGUF", a version, counts, then

@@ -106,6 +106,34 @@ test('tiny Llama: greedy decoding with a KV cache gives the NumPy reference toke
   }
 });
 
+test('tiny Llama trains: every weight, embeddings included, gets a finite, non-zero gradient of the next-token loss on wasm', async () => {
+  const { tf } = await selectEngine('wasm', []);
+  const { model } = await loadLlama(tf, TINY);
+  try {
+    const rows = tinyRef.prompts.map((p) => p.input_ids);
+    const [ids, mask] = batch(tf, rows, Math.max(...rows.map((r) => r.length)), 'right');
+    const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = model.apply([ids, mask], { training: true }) as TF.Tensor;
+      const T = ids.shape[1]!;
+      // Each position predicts the next token; padding positions do not count.
+      const targets = tf.oneHot(tf.slice(ids, [0, 1], [-1, T - 1]).reshape([-1]), tinyRef.vocab_size);
+      const weights = tf.cast(tf.slice(mask, [0, 1], [-1, T - 1]), 'float32').reshape([-1]);
+      const predicted = tf.slice(logits, [0, 0, 0], [-1, T - 1, -1]).reshape([-1, tinyRef.vocab_size]);
+      return tf.losses.softmaxCrossEntropy(targets, predicted, weights) as TF.Scalar;
+    }, vars);
+    assert.ok(Number.isFinite(value.dataSync()[0]));
+    assert.deepEqual(Object.keys(grads).length, vars.length);
+    for (const [name, g] of Object.entries(grads)) {
+      const norm = tf.norm(g).dataSync()[0];
+      assert.ok(Number.isFinite(norm) && norm > 0, `${name}: gradient norm ${norm}`);
+    }
+    tf.dispose([ids, mask, value, ...Object.values(grads)]);
+  } finally {
+    model.dispose();
+  }
+});
+
 test('tiny Llama with the head tied to the embeddings matches the NumPy reference', async () => {
   const { tf } = await selectEngine('wasm', []);
   const dir = tempDir();

@@ -78,8 +78,23 @@ export function llamaLayerClasses(tf: Tf): LlamaLayerClasses {
       return this.w.read();
     }
     lookup(ids: TF.Tensor): TF.Tensor {
-      const columns = tf.gather(this.w.read(), tf.cast(ids, 'int32'), 1);
-      return tf.transpose(columns, [...ids.shape.map((_, i) => i + 1), 0]);
+      const idx = tf.cast(ids, 'int32');
+      // Read now: the gradient may be asked for after this call's tensors are gone.
+      const ix = idx.dataSync() as Int32Array;
+      const [H, V] = [this.a.hiddenSize, this.a.vocabSize];
+      const perm = [...ids.shape.map((_, i) => i + 1), 0];
+      const f = tf.customGrad(((table: TF.Tensor) => ({
+        value: tf.transpose(tf.gather(table, idx, 1), perm),
+        // gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks: the
+        // scatter-add of the looked-up columns' gradients is done here instead.
+        gradFunc: (dy: TF.Tensor) => {
+          const d = dy.dataSync() as Float32Array;
+          const g = new Float32Array(H * V);
+          for (let n = 0; n < ix.length; n++) for (let h = 0; h < H; h++) g[h * V + ix[n]] += d[n * H + h];
+          return tf.tensor(g, [H, V]);
+        },
+      })) as unknown as Parameters<Tf['customGrad']>[0]) as unknown as (t: TF.Tensor) => TF.Tensor;
+      return f(this.w.read());
     }
     override computeOutputShape(input: TF.Shape | TF.Shape[]): TF.Shape {
       return [...(input as TF.Shape), this.a.hiddenSize];

@@ -24,7 +24,7 @@ export const COMMANDS = {
   run: { args: '<spec>', summary: 'train every variant of the sweep into the run store (and MLflow)' },
   runs: { args: '<spec>', summary: 'compare stored variants of the spec, best first; name the best' },
   sync: { args: '<spec|run-folder>', summary: 'upload to MLflow what it lacks of stored sweeps (idempotent)' },
-  inspect: { args: '<model|spec>', summary: 'layers, shapes, parameters of a model.json (path or URL), an .onnx file, a Hugging Face folder (path or hf://org/name), or of the model a spec builds (cut, head, frozen/trainable)' },
+  inspect: { args: '<model|spec>', summary: 'layers, shapes, parameters of a model.json (path or URL), an .onnx file, a Hugging Face folder (path or hf://org/name), a GGUF file, or of the model a spec builds (cut, head, frozen/trainable)' },
   predict: { args: '<variant> <inputs...>', summary: "class probabilities for images, image folders, IDX or CSV files, with the variant's own preprocessing", note: VARIANT_NOTE },
   evaluate: {
     args: '<variant> <data...>',

@@ -88,7 +88,7 @@ export function parseSafetensors(bytes: Uint8Array, where: string): SafetensorsF
   return { where, entries, metadata, bytes, dataStart };
 }
 
-function f16ToF32(h: number): number {
+export function f16ToF32(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
   const frac = h & 0x3ff;

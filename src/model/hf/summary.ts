@@ -14,14 +14,16 @@ export interface EncoderSummary extends ModelSummary {
   modules: ModuleSummary[][];
 }
 
-const LINEAR = /(query|key|value|dense)\.weight$/;
+/** BERT's linear weights: stored [in, out], shown in the checkpoint's [out, in]. */
+const BERT_TRANSPOSED = /(query|key|value|dense)\.weight$/;
 
 /**
  * An encoder's summary, like `model.summary()`, plus each layer's HF modules: a block layer lists
  * its attention projections, attention output and layer norm, intermediate and output dense and
  * layer norm, so a freeze regex over parameter names can be checked against what it matches.
+ * `transposed` names the weights the family stores transposed from the checkpoint's layout.
  */
-export function summarizeEncoder(model: TF.LayersModel): EncoderSummary {
+export function summarizeEncoder(model: TF.LayersModel, transposed: RegExp = BERT_TRANSPOSED): EncoderSummary {
   const summary = summarizeModel(model, []);
   const modules = summary.layers.map((layer) => {
     const byModule = new Map<string, ModuleSummary>();
@@ -31,7 +33,7 @@ export function summarizeEncoder(model: TF.LayersModel): EncoderSummary {
       const moduleName = full.slice(0, cut);
       const m = byModule.get(moduleName) ?? { name: moduleName, params: 0, shapes: {} };
       m.params += w.shape.reduce((a, b) => a * b, 1);
-      m.shapes[full.slice(cut + 1)] = LINEAR.test(full) ? [...w.shape].reverse() : w.shape;
+      m.shapes[full.slice(cut + 1)] = transposed.test(full) ? [...w.shape].reverse() : w.shape;
       byModule.set(moduleName, m);
     }
     return [...byModule.values()];

@@ -1,4 +1,5 @@
 import { ModelError } from '../../../errors.ts';
+import { configFields } from '../../hf/config-fields.ts';
 
 /** The parts of a Hugging Face BertConfig (config.json) the encoder is built from, checked. */
 export interface BertConfig {
@@ -22,16 +23,7 @@ export const BERT_MODEL_TYPES = ['bert'];
 
 export function readBertConfig(json: Record<string, unknown>, where: string): BertConfig {
   const issues: string[] = [];
-  const int = (key: string, fallback?: number, min = 1): number => {
-    const v = json[key] ?? fallback;
-    if (!Number.isInteger(v) || (v as number) < min) issues.push(`${key} must be an integer >= ${min}; got ${JSON.stringify(json[key])}`);
-    return v as number;
-  };
-  const num = (key: string, fallback: number, ok: (n: number) => boolean, what: string): number => {
-    const v = json[key] ?? fallback;
-    if (typeof v !== 'number' || !ok(v)) issues.push(`${key} must be ${what}; got ${JSON.stringify(json[key])}`);
-    return v as number;
-  };
+  const { int, num } = configFields(json, issues);
   const modelType = String(json.model_type);
   if (!BERT_MODEL_TYPES.includes(modelType)) issues.push(`model_type "${json.model_type}" is not a BERT family type (${BERT_MODEL_TYPES.join(', ')})`);
   const cfg: BertConfig = {

@@ -294,3 +294,61 @@ test('turning tracking on after a local-only run uploads the stored variants; an
     assert.equal(child.tags['tunespec.git.dirty'], 'true');
   }
 });
+
+test('sync onto runs an older tunespec logged (flat metric names, other params) adds the new names beside the old, then uploads nothing', async () => {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name: 'legacy', sweep: '  training.learning_rate: [0.01]' });
+  const local = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir);
+  assert.equal(local.code, 0, local.stderr);
+  const stored = filesUnder(join(dir, 'runs', 'legacy'));
+  const status = JSON.parse(readFileSync(stored.find((f) => f.endsWith('status.json'))!, 'utf8'));
+  const post = async (path: string, body: unknown): Promise<any> => {
+    const res = await send(`${server.uri}/api/2.0/mlflow/${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await res.text();
+    assert.ok(res.ok, `${path}: ${res.status} ${text}`);
+    return JSON.parse(text);
+  };
+  // What the previous layout left on the server: flat names, final/* at step 0, name and relative sources as params.
+  const { experiment_id } = await post('experiments/create', { name: 'legacy' });
+  const sweepTag = { key: 'tunespec.sweep_id', value: status.sweep };
+  const parent = (await post('runs/create', { experiment_id, run_name: 'sweep', start_time: Date.now(), tags: [{ key: 'tunespec.kind', value: 'sweep' }, sweepTag] })).run.info.run_id;
+  const tags = [
+    { key: 'mlflow.parentRunId', value: parent },
+    { key: 'tunespec.kind', value: 'variant' },
+    sweepTag,
+    { key: 'tunespec.variant_id', value: status.variant },
+    { key: 'tunespec.attempt', value: status.attempt },
+  ];
+  const child = (await post('runs/create', { experiment_id, run_name: status.label, start_time: Date.now(), tags })).run.info.run_id;
+  const t = Date.now();
+  await post('runs/log-batch', {
+    run_id: child,
+    params: [{ key: 'name', value: 'legacy' }, { key: 'base_model.source', value: '../models/fashion-base/model.json' }],
+    metrics: [
+      { key: 'val_accuracy', value: 0.5, timestamp: t, step: 1 },
+      { key: 'val_accuracy', value: 0.6, timestamp: t, step: 2 },
+      { key: 'final/val_accuracy', value: 0.6, timestamp: t, step: 0 },
+    ],
+  });
+  await post('runs/update', { run_id: child, status: 'FINISHED', end_time: t });
+
+  const env = { MLFLOW_TRACKING_URI: server.uri, ...fast };
+  const sync = tunespec(['sync', spec, '--runs-dir', join(dir, 'runs')], dir, env);
+  assert.equal(sync.code, 0, sync.stderr);
+  const exp = await readExperiment(server.uri, 'legacy');
+  assert.equal(exp.runs.length, 2, 'the old runs are reused, not duplicated');
+  const run = exp.runs.find((x) => x.id === child)!;
+  assert.equal(run.params['base_model.source'], '../models/fashion-base/model.json', 'a logged param keeps its value');
+  assert.equal(run.params.name, 'legacy');
+  assert.deepEqual(run.history.val_accuracy.map((m) => m.step), [1, 2], 'old names stay');
+  assert.deepEqual(run.history['val/accuracy'].map((m) => m.step), [1, 2]);
+  assert.equal(run.history['kept/val/accuracy'].length, 1);
+  const parentRun = exp.runs.find((x) => x.id === parent)!;
+  assert.equal(parentRun.tags.best_run_id, child);
+  assert.equal(parentRun.history['best/val/accuracy'][0].value, run.history['kept/val/accuracy'][0].value);
+
+  const again = tunespec(['sync', spec, '--runs-dir', join(dir, 'runs')], dir, env);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /1 variant\(s\) checked, 0 metric value\(s\) and 0 file\(s\) uploaded/);
+  assert.equal((await readExperiment(server.uri, 'legacy')).runs.find((x) => x.id === parent)!.history['best/val/accuracy'].length, 1, 'the summary is logged once');
+});

@@ -146,6 +146,13 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
     }
     assert.deepEqual(JSON.parse((await downloadArtifact(server.uri, child, 'confusion_matrix.json')).toString()), JSON.parse(readFileSync(join(stored, 'confusion_matrix.json'), 'utf8')));
     assert.deepEqual([...(await downloadArtifact(server.uri, child, 'learning_curves.png')).subarray(1, 4)], [...Buffer.from('PNG')]);
+    // Logged the way MLflow's log_image logs them, at the kept epoch's step, so the comparison's image view shows them.
+    assert.equal(child.tags['mlflow.loggedImages'], 'True');
+    for (const key of ['learning_curves', 'confusion_matrix']) {
+      const logged = paths.filter((p) => p.startsWith(`images/${key}+step+${result.metrics.kept_epoch}+timestamp+`));
+      assert.deepEqual(logged.map((p) => p.endsWith('+compressed.png')).sort(), [false, true], paths.join(', '));
+      assert.deepEqual(await downloadArtifact(server.uri, child, logged.find((p) => !p.endsWith('+compressed.png'))!), readFileSync(join(stored, `${key}.png`)));
+    }
     assert.deepEqual(await downloadArtifact(server.uri, child, 'model/weights.bin'), readFileSync(join(stored, 'model', 'weights.bin')));
   }
 

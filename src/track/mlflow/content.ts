@@ -6,6 +6,7 @@ import type { EpochRecord, StoredVariant, SweepRecord } from '../local-store.ts'
 import type { Provenance } from '../provenance.ts';
 import type { DatasetInput, RunStatus } from './client.ts';
 import { LIMITS, type KeyValue, type Metric } from './limits.ts';
+import { LOGGED_IMAGES_TAG } from './images.ts';
 import { bestMetricName, keptMetricName, mlflowMetricName, resultMetricName } from './metric-names.ts';
 
 /** Tag keys of our own; the `mlflow.*` ones are what the MLflow UI reads. */
@@ -239,6 +240,7 @@ export async function childContent(v: StoredVariant, sweep: SweepRecord, history
   if (s.reason) tags.push({ key: 'tunespec.reason', value: s.reason });
   if (s.featureCache) tags.push({ key: 'tunespec.feature_cache', value: `${s.featureCache.status}: ${s.featureCache.detail}` });
   if (s.onnx) tags.push({ key: 'tunespec.onnx', value: s.onnx.parity ? 'exported' : (s.onnx.skipped ?? 'not exported') });
+  if (await stat(join(v.dir, 'images')).then((x) => x.isDirectory(), () => false)) tags.push({ key: LOGGED_IMAGES_TAG, value: 'True' });
   return {
     runName: s.label,
     startTime: Date.parse(s.started),

@@ -48,7 +48,10 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
   assert.equal(r.code, 0, r.stderr);
   // Every printed URL opens MLflow 3's machine-learning views, not its GenAI ones.
   assert.match(r.stdout, /MLflow: sweep logged to http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/[0-9a-f]+\?workflowType=machine_learning$/m);
-  assert.match(r.stdout, /\(experiment: http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\?workflowType=machine_learning\)/);
+  // The experiment's runs table, sorted best first by the kept weights' score.
+  const experimentUrl = r.stdout.match(/\(experiment: (http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\?\S+)\)/)?.[1];
+  assert.ok(experimentUrl, r.stdout);
+  assert.deepEqual(Object.fromEntries(new URLSearchParams(experimentUrl.split('?')[1])), { workflowType: 'machine_learning', orderByKey: 'metrics.`kept/val/accuracy`', orderByAsc: 'false' });
   const compare = r.stdout.match(/MLflow: variants side by side at (\S+)$/m)?.[1];
   assert.ok(compare, r.stdout);
   const compareQuery = new URLSearchParams(compare.split('?')[1]);

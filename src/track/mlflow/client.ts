@@ -171,9 +171,10 @@ export class MlflowClient {
     return `${this.config.uri}/#/experiments/${experimentId}/runs/${runId}?${ML_VIEWS}`;
   }
 
-  /** The experiment's runs table, in the machine-learning views. */
-  experimentUrl(experimentId: string): string {
-    return `${this.config.uri}/#/experiments/${experimentId}?${ML_VIEWS}`;
+  /** The experiment's runs table, in the machine-learning views, sorted by `sort` (best first) when given. */
+  experimentUrl(experimentId: string, sort?: { metric: string; greaterIsBetter: boolean }): string {
+    const order = sort ? `&${new URLSearchParams({ orderByKey: `metrics.\`${sort.metric}\``, orderByAsc: String(!sort.greaterIsBetter) })}` : '';
+    return `${this.config.uri}/#/experiments/${experimentId}?${ML_VIEWS}${order}`;
   }
 
   /** MLflow's side-by-side comparison of these runs (params, metrics, images). */

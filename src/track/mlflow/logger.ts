@@ -9,6 +9,7 @@ import type { MlflowClient, RunInfo } from './client.ts';
 import type { KeyValue } from './limits.ts';
 import { epochMetrics, runParams, variantTags } from './content.ts';
 import { ensureExperiment, SweepTracker } from './sweep-tracker.ts';
+import { keptMetricName } from './metric-names.ts';
 import type { Objective } from '../../spec/derived.ts';
 
 export interface LoggerOptions {
@@ -140,7 +141,7 @@ export class MlflowLogger implements SweepListener {
       this.tracker = new SweepTracker(this.client, this.experimentId, record, this.opts.specText);
       await this.tracker.load();
       const parent = await this.tracker.ensureParent('RUNNING');
-      this.opts.info(`MLflow: logging to ${this.client.runUrl(this.experimentId, parent.run_id)} (experiment: ${this.client.experimentUrl(this.experimentId)})`);
+      this.opts.info(`MLflow: logging to ${this.client.runUrl(this.experimentId, parent.run_id)} (experiment: ${this.client.experimentUrl(this.experimentId, { metric: keptMetricName(this.opts.objective.metric), greaterIsBetter: this.opts.objective.greaterIsBetter })})`);
       // Attempts stored while tracking was off or the server away: the sweep would skip them, so
       // upload them now (in the background, like everything else).
       const behind = (await storedVariants(this.store.current().dir)).filter((v) => this.tracker!.lacks(v));

@@ -110,8 +110,13 @@ export class SweepTracker {
     private readonly specText: string,
   ) {}
 
+  /** Every run of this sweep on the server: its parent(s) and children. */
+  private sweepRuns(): Promise<Run[]> {
+    return this.client.searchRuns([this.experimentId], `tags.\`${TAG.sweep}\` = '${this.sweep.sweep}'`);
+  }
+
   async load(): Promise<void> {
-    this.runs = await this.client.searchRuns([this.experimentId], `tags.\`${TAG.sweep}\` = '${this.sweep.sweep}'`);
+    this.runs = await this.sweepRuns();
     this.parent = this.runs.find((r) => tagOf(r, TAG.kind) === 'sweep')?.info;
   }
 
@@ -163,7 +168,7 @@ export class SweepTracker {
   private async settleParent(): Promise<void> {
     if (this.parentSettled || !this.parent) return;
     this.parentSettled = true;
-    const parents = (await this.client.searchRuns([this.experimentId], `tags.\`${TAG.sweep}\` = '${this.sweep.sweep}'`)).filter((r) => tagOf(r, TAG.kind) === 'sweep');
+    const parents = (await this.sweepRuns()).filter((r) => tagOf(r, TAG.kind) === 'sweep');
     const order = (r: Run): number => Number(tagOf(r, CREATED) ?? 0);
     const [first] = parents.sort((a, b) => order(a) - order(b) || a.info.run_id.localeCompare(b.info.run_id));
     if (!first || first.info.run_id === this.parent.run_id) return;
@@ -264,6 +269,11 @@ export class SweepTracker {
   async finishParent(variants: StoredVariant[], objective: Objective): Promise<{ compareUrl: string }> {
     const parent = await this.ensureParent(this.parent?.status);
     const runOf = (v: StoredVariant): Run | undefined => this.children(v.status.variant).find((r) => tagOf(r, TAG.attempt) === v.status.attempt);
+    // Variants another process logged (array tasks, queue workers) since this one looked.
+    if (variants.some((v) => !runOf(v))) {
+      const known = new Set(this.runs.map((r) => r.info.run_id));
+      this.runs.push(...(await this.sweepRuns()).filter((r) => !known.has(r.info.run_id)));
+    }
     const link = (v: StoredVariant): string | undefined => {
       const run = runOf(v);
       return run && this.client.runUrl(this.experimentId, run.info.run_id);

@@ -1,7 +1,8 @@
-import { parseArgs } from 'node:util';
 import { TunespecError, UsageError } from '../errors.ts';
-import { ENGINE_ORDER, type EngineRequest } from '../engine/backends.ts';
-import { HELP } from './help.ts';
+import type { EngineRequest } from '../engine/backends.ts';
+import { commandHelp, HELP } from './help.ts';
+import { completionScript } from './completion.ts';
+import { commandNamed, parseCommandLine } from './parse-args.ts';
 import { processIo, type Io } from './io.ts';
 import { redactUrlsIn } from '../net/redact.ts';
 import { validateCommand } from './commands/validate.ts';
@@ -14,7 +15,8 @@ import { inspectCommand } from './commands/inspect.ts';
 import { predictCommand } from './commands/predict.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { cacheCommand } from './commands/cache.ts';
-import { dispatchScaleOut, SCALE_OPTIONS } from './scale-out.ts';
+import { dispatchScaleOut } from './scale-out.ts';
+import type { PredictorEngine } from '../app/variant-predictor.ts';
 import { parseIndex } from '../plan/index-of.ts';
 
 const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
@@ -24,31 +26,21 @@ function oneSpec(positionals: string[], command: string): string {
   return positionals[0];
 }
 
+/** `tunespec help [command]`: the whole help, or one command's. */
+function helpCommand(args: string[], io: Io): number {
+  if (args.length > 1) throw new UsageError('help takes at most one command');
+  const name = commandNamed(args[0]);
+  io.out(name === undefined || name === 'help' ? HELP : commandHelp(name));
+  return 0;
+}
+
 async function dispatch(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      only: { type: 'string', multiple: true, default: [] },
-      backend: { type: 'string', default: 'auto' },
-      force: { type: 'boolean', default: false },
-      'runs-dir': { type: 'string', default: 'runs' },
-      'tracking-uri': { type: 'string' },
-      'no-feature-cache': { type: 'boolean', default: false },
-      spec: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      top: { type: 'string', default: '3' },
-      engine: { type: 'string', default: 'tfjs' },
-      debug: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-      ...SCALE_OPTIONS,
-    },
-  });
-  const [command, ...args] = positionals;
-  if (values.help || command === 'help' || command === undefined) {
+  const { command, args, values } = parseCommandLine(argv);
+  if (command === undefined) {
     io.out(HELP);
-    return command === undefined && !values.help ? 2 : 0;
+    return values.help ? 0 : 2;
   }
+  if (command === 'help' || values.help) return helpCommand(command === 'help' ? args : [command], io);
   const scaled = dispatchScaleOut(command, args, values, io);
   if (scaled) return scaled;
   switch (command) {
@@ -57,16 +49,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return validateCommand(args, io, { debug: values.debug });
     case 'plan':
       return planCommand(oneSpec(args, command), io);
-    case 'run': {
-      const backend = values.backend as EngineRequest;
-      if (backend !== 'auto' && !ENGINE_ORDER.includes(backend)) {
-        throw new UsageError(`--backend must be one of auto, ${ENGINE_ORDER.join(', ')}; got "${backend}"`);
-      }
+    case 'run':
       return runCommand(
         oneSpec(args, command),
         {
           only: values.only,
-          backend,
+          backend: values.backend as EngineRequest,
           force: values.force,
           runsDir: values['runs-dir'],
           trackingUri: values['tracking-uri'],
@@ -75,7 +63,6 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         },
         io,
       );
-    }
     case 'runs':
       return runsCommand(oneSpec(args, command), { runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] }, io);
     case 'sync':
@@ -89,21 +76,24 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (!target || !inputs.length) throw new UsageError('predict needs a variant (id, best or path) and at least one input');
       const top = Number(values.top);
       if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer; got "${values.top}"`);
-      if (values.engine !== 'tfjs' && values.engine !== 'onnx') throw new UsageError(`--engine must be tfjs or onnx; got "${values.engine}"`);
-      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], top, engine: values.engine, json: values.json }, io);
+      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], top, engine: values.engine as PredictorEngine, json: values.json }, io);
     }
     case 'evaluate': {
       const [target, ...data] = args;
       if (!target || !data.length || data.length > 2) throw new UsageError('evaluate needs a variant (id, best or path) and a dataset (IDX images and labels, an image folder or a CSV file)');
-      return evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], json: values.json }, io);
+      return evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], engine: values.engine as PredictorEngine, json: values.json }, io);
     }
     case 'cache':
       if (args.length > 1) throw new UsageError('cache takes at most one action: list or clear');
       return cacheCommand(args[0], { json: values.json }, io);
     case 'doctor':
       return doctorCommand(io, values['tracking-uri']);
+    case 'completion':
+      if (args.length !== 1) throw new UsageError('completion takes one shell: bash or zsh');
+      io.out(completionScript(args[0]!));
+      return 0;
     default:
-      throw new UsageError(`unknown command "${command}"; see tunespec help`);
+      throw new UsageError(`${command} is handled elsewhere`);
   }
 }
 
@@ -129,7 +119,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return 2;
     }
     if (err instanceof TunespecError && err.code !== 'INTERNAL') {
-      io.err(err instanceof UsageError ? `tunespec: ${err.message}` : err.message);
+      io.err(err instanceof UsageError ? err.message.replace(/^/gm, 'tunespec: ') : err.message);
       return EXIT[err.code] ?? 1;
     }
     io.err(`tunespec: internal error: ${e.message}${argv.includes('--debug') ? '' : ' (--debug shows the stack)'}`);

@@ -1,10 +1,10 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathKind } from '../data/readers/files.ts';
 import { InputError, UsageError } from '../errors.ts';
 import { parseStoredSpec } from '../spec/stored.ts';
 import type { Experiment } from '../spec/types.ts';
-import { latestAttempt, LocalRunStore, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
+import { entriesOf, latestAttempt, LocalRunStore, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
 import { rankByMetric } from './rank.ts';
 
 /** A trained variant as the run store holds it, with what predicting and evaluating need. */
@@ -31,7 +31,7 @@ async function load(stored: StoredVariant): Promise<ResolvedVariant> {
 async function everyCompleted(runsDir: string): Promise<StoredVariant[]> {
   const store = new LocalRunStore(runsDir);
   const out: StoredVariant[] = [];
-  for (const exp of await readdir(runsDir).catch(() => [] as string[])) {
+  for (const exp of await entriesOf(runsDir)) {
     if (!exp.startsWith('.')) out.push(...(await store.list(exp)).filter((v) => v.status.status === 'completed'));
   }
   return out;

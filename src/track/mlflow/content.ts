@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { EpochRecord, StoredVariant, SweepRecord } from '../local-store.ts';
+import { readParams, type EpochRecord, type StoredVariant, type SweepRecord } from '../local-store.ts';
 import type { Provenance } from '../provenance.ts';
 import type { DatasetInput, RunStatus } from './client.ts';
 import { LIMITS, type KeyValue, type Metric } from './limits.ts';
@@ -233,7 +233,7 @@ export function variantTags(sweep: SweepRecord, variantId: string, attempt: stri
 /** Everything a variant's MLflow run holds, read from its folder in the local run store. */
 export async function childContent(v: StoredVariant, sweep: SweepRecord, history: EpochRecord[]): Promise<ChildContent> {
   const s = v.status;
-  const params = JSON.parse(await readFile(join(v.dir, 'params.json'), 'utf8')) as Record<string, string>;
+  const params = await readParams(v);
   const dataSource = params['data.images'] ?? params['data.path'] ?? '';
   const endTime = Date.parse(s.finished);
   const tags = [...variantTags(sweep, s.variant, s.attempt, s.engine), { key: 'mlflow.note.content', value: noteFor(v, sweep) }];

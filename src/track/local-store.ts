@@ -59,7 +59,7 @@ export type ArtifactRenderer = (v: {
   history: EpochRecord[];
   result: VariantResult;
   classNames: string[];
-}) => Record<string, Uint8Array>;
+}) => Record<string, Uint8Array> | Promise<Record<string, Uint8Array>>;
 
 export const METRICS_FILE = 'metrics.jsonl';
 /** A variant's ONNX export, next to its tfjs `model/`. */
@@ -350,7 +350,10 @@ export class LocalRunStore implements SweepListener, VariantClaims {
       await writeFile(join(dir, 'result.json'), JSON.stringify({ metrics: result.metrics, confusion: result.confusion, class_names: classNames }, null, 2));
     }
     if (result.confusion) await writeFile(join(dir, 'confusion_matrix.json'), JSON.stringify({ class_names: classNames, matrix: result.confusion }, null, 2));
-    for (const [name, data] of Object.entries(this.opts.render?.({ variant, history, result, classNames }) ?? {})) await writeFile(join(dir, name), data);
+    for (const [name, data] of Object.entries((await this.opts.render?.({ variant, history, result, classNames })) ?? {})) {
+      await mkdir(dirname(join(dir, name)), { recursive: true });
+      await writeFile(join(dir, name), data);
+    }
     const status: StoredVariant['status'] = {
       format: STORE_FORMAT,
       status: result.status,

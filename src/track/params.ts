@@ -1,5 +1,8 @@
-/** Spec sections that say where results go, not how the model trains: never a param. */
-const NOT_PARAMS = new Set(['tracking', 'export', 'sweep']);
+/**
+ * Spec sections that say where results go or what the experiment is called, not how the model
+ * trains: never a param (params are what a user compares across runs).
+ */
+const NOT_PARAMS = new Set(['name', 'description', 'tags', 'tracking', 'export', 'sweep']);
 
 /**
  * A spec as flat `dotted.key → string` params, the shape both the local store and MLflow keep.

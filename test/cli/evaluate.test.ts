@@ -112,7 +112,7 @@ test('evaluate logs test metrics to the variant run in MLflow, or says the varia
   assert.equal(run.code, 0, run.stderr);
   const text = tunespec(['evaluate', 'best', testImages, testLabels, '--spec', trackedSpec, '--runs-dir', 'runs'], trackedDir, env);
   assert.equal(text.code, 0, text.stderr);
-  const url = /^MLflow: logged test\/\* metrics to (http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/([0-9a-f]+))$/m.exec(text.stdout);
+  const url = /^MLflow: logged test\/\* metrics to (http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/([0-9a-f]+)\?workflowType=machine_learning)$/m.exec(text.stdout);
   assert.ok(url, text.stdout);
 
   const report = evaluateJson(['best', testImages, testLabels, '--spec', trackedSpec], trackedDir, env);

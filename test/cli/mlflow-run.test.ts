@@ -1,9 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { tempDir, tunespec, tunespecAsync, tunespecSignalled, writeSmallSpec } from '../helpers/cli.ts';
+import { basename, join } from 'node:path';
+import { QUICKSTART_IMAGES, tempDir, tunespec, tunespecAsync, tunespecSignalled, writeSmallSpec } from '../helpers/cli.ts';
 import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
 import { downloadArtifact, readExperiment, send } from '../helpers/mlflow-read.ts';
 
@@ -26,7 +27,7 @@ function git(cwd: string, ...args: string[]): string {
 /** A spec committed in its own git repository, with a remote whose URL carries a token. */
 function specInRepo(name: string): { dir: string; spec: string } {
   const dir = tempDir();
-  const spec = writeSmallSpec(dir, { name });
+  const spec = writeSmallSpec(dir, { name, extra: 'description: a tracked sweep\ntags: [transfer, small]' });
   git(dir, 'init', '-q', '-b', 'sweeps');
   git(dir, 'remote', 'add', 'origin', `https://ci-bot:${TOKEN}@git.example.com/team/models.git`);
   git(dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'add', '.');
@@ -45,10 +46,19 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
   const uriWithPassword = server.uri.replace('http://', `http://alice:${PASSWORD}@`);
   const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, { MLFLOW_TRACKING_URI: uriWithPassword, ...fast });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /MLflow: sweep logged to http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/[0-9a-f]+/);
+  // Every printed URL opens MLflow 3's machine-learning views, not its GenAI ones.
+  assert.match(r.stdout, /MLflow: sweep logged to http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/[0-9a-f]+\?workflowType=machine_learning$/m);
+  // The experiment's runs table, sorted best first by the kept weights' score.
+  const experimentUrl = r.stdout.match(/\(experiment: (http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\?\S+)\)/)?.[1];
+  assert.ok(experimentUrl, r.stdout);
+  assert.deepEqual(Object.fromEntries(new URLSearchParams(experimentUrl.split('?')[1])), { workflowType: 'machine_learning', orderByKey: 'metrics.`kept/val/accuracy`', orderByAsc: 'false' });
+  const compare = r.stdout.match(/MLflow: variants side by side at (\S+)$/m)?.[1];
+  assert.ok(compare, r.stdout);
+  const compareQuery = new URLSearchParams(compare.split('?')[1]);
+  assert.equal(compareQuery.get('workflowType'), 'machine_learning');
 
   const exp = await readExperiment(server.uri, 'tracked');
-  assert.equal(exp.tags['mlflow.experiment.primaryMetric.name'], 'val_accuracy');
+  assert.equal(exp.tags['mlflow.experiment.primaryMetric.name'], 'kept/val/accuracy');
   assert.equal(exp.tags['mlflow.experiment.primaryMetric.greaterIsBetter'], 'true');
   const parents = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'sweep');
   const children = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
@@ -61,7 +71,24 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
   assert.equal((await downloadArtifact(server.uri, parent, 'spec.yaml')).toString(), readFileSync(spec, 'utf8'));
   const comparison = (await downloadArtifact(server.uri, parent, 'comparison.csv')).toString().trim().split('\n');
   assert.equal(comparison.length, 3);
-  assert.match(parent.tags['mlflow.note.content'], /\| variant \| swept \|/);
+
+  // The parent names the winner: best first everywhere, its scores as metrics, its run as a tag.
+  const best = [...children].sort((a, b) => b.history['kept/val/accuracy'][0].value - a.history['kept/val/accuracy'][0].value)[0];
+  assert.equal(parent.tags.best_run_id, best.id);
+  assert.equal(parent.tags.best_variant, best.name);
+  assert.equal(parent.tags.best_variant_id, best.tags['tunespec.variant_id']);
+  assert.equal(parent.tags['best.training.learning_rate'], best.params['training.learning_rate']);
+  assert.equal(parent.history['best/val/accuracy'][0].value, best.history['kept/val/accuracy'][0].value);
+  assert.equal(parent.history['kept/val/accuracy'][0].value, best.history['kept/val/accuracy'][0].value);
+  assert.equal(parent.history['best/val/loss'][0].value, best.history['kept/val/loss'][0].value);
+  assert.deepEqual(JSON.parse(compareQuery.get('runs')!), [best.id, children.find((c) => c.id !== best.id)!.id]);
+  const note = parent.tags['mlflow.note.content'];
+  assert.ok(note.length < 600, note);
+  assert.ok(note.startsWith(`Best: **[${best.name}](${server.uri}/#/experiments/${exp.id}/runs/${best.id}?workflowType=machine_learning)**, kept/val/accuracy `), note);
+  const table = (await downloadArtifact(server.uri, parent, 'comparison.md')).toString().trim().split('\n');
+  assert.equal(table[0], '| # | variant | val_accuracy | val_loss | kept_epoch | status | seconds | id |');
+  assert.ok(table[2].startsWith(`| 1 | [${best.name}](${server.uri}/#/experiments/${exp.id}/runs/${best.id}?workflowType=machine_learning) | `), table[2]);
+  assert.equal(table.length, 4);
 
   const commit = git(dir, 'rev-parse', 'HEAD');
   for (const child of children) {
@@ -72,26 +99,37 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
     // Numbers are plain numerals (a numeric axis in parallel coordinates); every resolved value is there.
     assert.ok(['0.01', '0.001'].includes(child.params['training.learning_rate']));
     assert.equal(child.params['head.0.units'], '16');
+    // Only what a user compares: the experiment's name, description and tags are not params.
+    for (const key of ['name', 'description', 'tags', 'tags.0']) assert.equal(child.params[key], undefined, key);
+    // Sources as the server can show them: the file's name and the digest of its bytes.
+    const images = readFileSync(QUICKSTART_IMAGES);
+    assert.equal(child.params['data.images'], `${basename(QUICKSTART_IMAGES)}#sha256=${createHash('sha256').update(images).digest('hex')}`);
     assert.equal(child.params['training.batch_size'], '32');
     assert.equal(child.params['validation.fraction'], '0.25');
-    assert.ok(child.params['base_model.source'].endsWith('model.json'));
+    assert.match(child.params['base_model.source'], /^model\.json#sha256=[0-9a-f]{64}$/);
     assert.equal(child.params['freeze.0.to'], 'flatten');
-    for (const key of ['loss', 'accuracy', 'val_loss', 'val_accuracy', 'learning_rate', 'epoch_seconds', 'examples_per_second']) {
+    // Grouped as the UI groups charts, by prefix: training, validation, diagnostics.
+    for (const key of ['train/loss', 'train/accuracy', 'val/loss', 'val/accuracy', 'train/learning_rate', 'diag/epoch_seconds', 'diag/examples_per_second']) {
       assert.deepEqual(child.history[key]?.map((m) => m.step), [1, 2], key);
     }
+    for (const key of Object.keys(child.history)) assert.match(key, /^(train|val|kept|diag)\//, key);
     const stored = readdirSync(join(dir, 'runs', 'tracked'))
       .flatMap((s) => readdirSync(join(dir, 'runs', 'tracked', s)).map((v) => join(dir, 'runs', 'tracked', s, v)))
       .find((p) => p.endsWith(child.tags['tunespec.variant_id']))!;
     const local = readFileSync(join(stored, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(child.history.val_loss.map((m) => m.value), local.map((l) => l.val_loss));
-    assert.deepEqual(child.history.val_loss.map((m) => m.timestamp), local.map((l) => l.timestamp));
-    assert.equal(child.history['final/val_accuracy'].length, 1);
+    assert.deepEqual(child.history['val/loss'].map((m) => m.value), local.map((l) => l.val_loss));
+    assert.deepEqual(child.history['val/loss'].map((m) => m.timestamp), local.map((l) => l.timestamp));
+    // The score is the kept weights', logged once, at the kept epoch's step.
+    const result = JSON.parse(readFileSync(join(stored, 'result.json'), 'utf8'));
+    assert.deepEqual(child.history['kept/val/accuracy'].map((m) => [m.step, m.value]), [[result.metrics.kept_epoch, result.metrics.val_accuracy]]);
+    assert.deepEqual(child.history['kept/epoch'].map((m) => m.step), [result.metrics.kept_epoch]);
+    assert.ok(result.metrics.kept_epoch >= 1);
     // The frozen prefix ran once for the sweep: one variant computed its features, the other read them.
     assert.match(child.tags['tunespec.feature_cache'], /^(hit|miss): features of flatten /);
-    assert.equal(child.history['feature_cache/hit']?.[0]?.value, child.tags['tunespec.feature_cache'].startsWith('hit') ? 1 : 0);
+    assert.equal(child.history['diag/feature_cache/hit']?.[0]?.value, child.tags['tunespec.feature_cache'].startsWith('hit') ? 1 : 0);
     assert.equal(child.tags['tunespec.onnx'], 'exported');
-    assert.equal(child.history['onnx/argmax_agreement']?.[0]?.value, 1);
-    assert.ok(child.history['onnx/max_abs_diff'][0].value < 1e-5);
+    assert.equal(child.history['diag/onnx/argmax_agreement']?.[0]?.value, 1);
+    assert.ok(child.history['diag/onnx/max_abs_diff'][0].value < 1e-5);
     assert.equal(child.tags['mlflow.source.git.commit'], commit);
     assert.equal(child.tags['mlflow.source.git.branch'], 'sweeps');
     assert.equal(child.tags['mlflow.source.git.repoURL'], 'https://git.example.com/team/models.git');
@@ -103,7 +141,7 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
     assert.equal(child.tags['tunespec.sweep_id'], parent.tags['tunespec.sweep_id']);
     assert.equal(child.tags['tunespec.engine'], 'wasm');
     assert.equal(child.tags['tunespec.device'], 'cpu');
-    assert.match(child.tags['mlflow.note.content'], /val_accuracy/);
+    assert.match(child.tags['mlflow.note.content'], /\| kept\/val\/accuracy \|/);
     assert.deepEqual(child.inputs.map((i) => i.tags.find((t) => t.key === 'mlflow.data.context')?.value).sort(), ['training', 'validation']);
     const paths = child.artifacts.map((a) => a.path);
     for (const p of ['spec.yaml', 'metrics.csv', 'confusion_matrix.json', 'confusion_matrix.png', 'learning_curves.png', 'model/model.json', 'model/weights.bin', 'model.onnx']) {
@@ -111,6 +149,13 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
     }
     assert.deepEqual(JSON.parse((await downloadArtifact(server.uri, child, 'confusion_matrix.json')).toString()), JSON.parse(readFileSync(join(stored, 'confusion_matrix.json'), 'utf8')));
     assert.deepEqual([...(await downloadArtifact(server.uri, child, 'learning_curves.png')).subarray(1, 4)], [...Buffer.from('PNG')]);
+    // Logged the way MLflow's log_image logs them, at the kept epoch's step, so the comparison's image view shows them.
+    assert.equal(child.tags['mlflow.loggedImages'], 'True');
+    for (const key of ['learning_curves', 'confusion_matrix']) {
+      const logged = paths.filter((p) => p.startsWith(`images/${key}+step+${result.metrics.kept_epoch}+timestamp+`));
+      assert.deepEqual(logged.map((p) => p.endsWith('+compressed.png')).sort(), [false, true], paths.join(', '));
+      assert.deepEqual(await downloadArtifact(server.uri, child, logged.find((p) => !p.endsWith('+compressed.png'))!), readFileSync(join(stored, `${key}.png`)));
+    }
     assert.deepEqual(await downloadArtifact(server.uri, child, 'model/weights.bin'), readFileSync(join(stored, 'model', 'weights.bin')));
   }
 
@@ -144,7 +189,7 @@ test('a bearer token is sent but never recorded; re-running skips what MLflow al
 
   // `runs` names the best variant's MLflow run.
   const listed = tunespec(['runs', spec, '--runs-dir', join(dir, 'runs')], dir, env);
-  const url = listed.stdout.match(/^MLflow: http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/([0-9a-f]+)$/m);
+  const url = listed.stdout.match(/^MLflow: http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/([0-9a-f]+)\?workflowType=machine_learning$/m);
   assert.ok(url, listed.stdout);
   const bestId = listed.stdout.match(/^best: ([0-9a-f]{12})/m)![1];
   assert.equal(exp.runs.find((x) => x.id === url[1])?.tags['tunespec.variant_id'], bestId);
@@ -239,7 +284,7 @@ test('failed variants are FAILED runs with their reason; Ctrl-C leaves KILLED ru
   const killed = await readExperiment(server.uri, 'tracked-interrupted');
   const child = killed.runs.find((x) => x.tags['tunespec.kind'] === 'variant')!;
   assert.equal(child.status, 'KILLED');
-  assert.ok(child.history.val_loss.length >= 2, 'the epochs it trained are there');
+  assert.ok(child.history['val/loss'].length >= 2, 'the epochs it trained are there');
   assert.equal(killed.runs.find((x) => x.tags['tunespec.kind'] === 'sweep')!.status, 'KILLED');
 });
 
@@ -251,15 +296,73 @@ test('turning tracking on after a local-only run uploads the stored variants; an
   const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, { MLFLOW_TRACKING_URI: server.uri, ...fast });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /0 completed, 2 skipped/);
-  // Skipped means not retrained: what goes to the server instead is said.
-  assert.match(r.stdout, /MLflow: uploading 2 attempt\(s\) from \S+ that the server lacks: lr=0\.01 \([0-9a-f]{12}, completed\), lr=0\.001 \([0-9a-f]{12}, completed\); a variant skipped below is not retrained, only uploaded/);
+  // Skipped means not retrained: what goes to the server instead is said (in variant-id order, which the spec's text decides).
+  assert.match(r.stdout, /MLflow: uploading 2 attempt\(s\) from \S+ that the server lacks: lr=0\.0?01 \([0-9a-f]{12}, completed\), lr=0\.0?01 \([0-9a-f]{12}, completed\); a variant skipped below is not retrained, only uploaded/);
   const exp = await readExperiment(server.uri, 'tracked-later');
   const children = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
   assert.deepEqual(children.map((x) => x.status), ['FINISHED', 'FINISHED']);
   for (const child of children) {
-    assert.deepEqual(child.history.val_accuracy.map((m) => m.step), [1, 2]);
+    assert.deepEqual(child.history['val/accuracy'].map((m) => m.step), [1, 2]);
     assert.equal(child.tags['tunespec.git.dirty'], 'true');
   }
+});
+
+test('sync onto runs an older tunespec logged (flat metric names, other params) adds the new names beside the old, then uploads nothing', async () => {
+  const dir = tempDir();
+  const spec = writeSmallSpec(dir, { name: 'legacy', sweep: '  training.learning_rate: [0.01]' });
+  const local = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir);
+  assert.equal(local.code, 0, local.stderr);
+  const stored = filesUnder(join(dir, 'runs', 'legacy'));
+  const status = JSON.parse(readFileSync(stored.find((f) => f.endsWith('status.json'))!, 'utf8'));
+  const post = async (path: string, body: unknown): Promise<any> => {
+    const res = await send(`${server.uri}/api/2.0/mlflow/${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await res.text();
+    assert.ok(res.ok, `${path}: ${res.status} ${text}`);
+    return JSON.parse(text);
+  };
+  // What the previous layout left on the server: flat names, final/* at step 0, name and relative sources as params.
+  const { experiment_id } = await post('experiments/create', { name: 'legacy' });
+  const sweepTag = { key: 'tunespec.sweep_id', value: status.sweep };
+  const parent = (await post('runs/create', { experiment_id, run_name: 'sweep', start_time: Date.now(), tags: [{ key: 'tunespec.kind', value: 'sweep' }, sweepTag] })).run.info.run_id;
+  const tags = [
+    { key: 'mlflow.parentRunId', value: parent },
+    { key: 'tunespec.kind', value: 'variant' },
+    sweepTag,
+    { key: 'tunespec.variant_id', value: status.variant },
+    { key: 'tunespec.attempt', value: status.attempt },
+  ];
+  const child = (await post('runs/create', { experiment_id, run_name: status.label, start_time: Date.now(), tags })).run.info.run_id;
+  const t = Date.now();
+  await post('runs/log-batch', {
+    run_id: child,
+    params: [{ key: 'name', value: 'legacy' }, { key: 'base_model.source', value: '../models/fashion-base/model.json' }],
+    metrics: [
+      { key: 'val_accuracy', value: 0.5, timestamp: t, step: 1 },
+      { key: 'val_accuracy', value: 0.6, timestamp: t, step: 2 },
+      { key: 'final/val_accuracy', value: 0.6, timestamp: t, step: 0 },
+    ],
+  });
+  await post('runs/update', { run_id: child, status: 'FINISHED', end_time: t });
+
+  const env = { MLFLOW_TRACKING_URI: server.uri, ...fast };
+  const sync = tunespec(['sync', spec, '--runs-dir', join(dir, 'runs')], dir, env);
+  assert.equal(sync.code, 0, sync.stderr);
+  const exp = await readExperiment(server.uri, 'legacy');
+  assert.equal(exp.runs.length, 2, 'the old runs are reused, not duplicated');
+  const run = exp.runs.find((x) => x.id === child)!;
+  assert.equal(run.params['base_model.source'], '../models/fashion-base/model.json', 'a logged param keeps its value');
+  assert.equal(run.params.name, 'legacy');
+  assert.deepEqual(run.history.val_accuracy.map((m) => m.step), [1, 2], 'old names stay');
+  assert.deepEqual(run.history['val/accuracy'].map((m) => m.step), [1, 2]);
+  assert.equal(run.history['kept/val/accuracy'].length, 1);
+  const parentRun = exp.runs.find((x) => x.id === parent)!;
+  assert.equal(parentRun.tags.best_run_id, child);
+  assert.equal(parentRun.history['best/val/accuracy'][0].value, run.history['kept/val/accuracy'][0].value);
+
+  const again = tunespec(['sync', spec, '--runs-dir', join(dir, 'runs')], dir, env);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /1 variant\(s\) checked, 0 metric value\(s\) and 0 file\(s\) uploaded/);
+  assert.equal((await readExperiment(server.uri, 'legacy')).runs.find((x) => x.id === parent)!.history['best/val/accuracy'].length, 1, 'the summary is logged once');
 });
 
 test("Ctrl-C during a tracked run --force: the local completed result stays, and the interrupted attempt's run ends KILLED", async () => {

@@ -27,7 +27,7 @@ test('run trains every variant into runs/<experiment>/<sweep>/<variant>/ with mo
   for (const v of variants) {
     const files = readdirSync(v).sort();
     assert.deepEqual(files, [
-      'confusion_matrix.json', 'confusion_matrix.png', 'layers.json', 'learning_curves.png', 'metrics.csv', 'metrics.jsonl', 'model', 'model.onnx', 'params.json', 'result.json', 'spec.yaml', 'status.json',
+      'confusion_matrix.json', 'confusion_matrix.png', 'images', 'layers.json', 'learning_curves.png', 'metrics.csv', 'metrics.jsonl', 'model', 'model.onnx', 'params.json', 'result.json', 'spec.yaml', 'status.json',
     ]);
     const status = JSON.parse(readFileSync(join(v, 'status.json'), 'utf8'));
     assert.equal(status.status, 'completed');

@@ -1,40 +1,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
-import { CAP_HEIGHT, Canvas, GLYPH_WIDTH, textWidth, type Rgb } from '../../src/report/charts/canvas.ts';
-import { renderLearningCurves } from '../../src/report/charts/learning-curves.ts';
-import { confusionLayout, renderConfusionMatrix } from '../../src/report/charts/confusion-matrix.ts';
+import { renderChart } from '../../src/report/charts/render.ts';
+import { learningCurvesSpec } from '../../src/report/charts/learning-curves.ts';
+import { confusionSpec } from '../../src/report/charts/confusion-matrix.ts';
+import { variantCharts } from '../../src/report/charts/variant-charts.ts';
+import type { Variant } from '../../src/plan/expand.ts';
+import type { VariantResult } from '../../src/train/events.ts';
 
-function decode(buffer: Buffer) {
-  const png = PNG.sync.read(buffer);
-  const at = (x: number, y: number): Rgb => {
-    const i = (y * png.width + x) * 4;
-    return [png.data[i], png.data[i + 1], png.data[i + 2]];
-  };
-  return { width: png.width, height: png.height, at };
+type Rgb = [number, number, number];
+
+function decode(buffer: Uint8Array) {
+  const png = PNG.sync.read(Buffer.from(buffer));
+  const pixels: Rgb[] = [];
+  for (let i = 0; i < png.data.length; i += 4) pixels.push([png.data[i], png.data[i + 1], png.data[i + 2]]);
+  return { width: png.width, height: png.height, count: (p: (c: Rgb) => boolean) => pixels.filter(p).length };
 }
 
-function colours(image: ReturnType<typeof decode>, x0 = 0, y0 = 0, x1 = image.width, y1 = image.height): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (let y = y0; y < y1; y++) {
-    for (let x = x0; x < x1; x++) {
-      const key = image.at(x, y).join(',');
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-  }
-  return counts;
-}
-
-const parse = (key: string): Rgb => key.split(',').map(Number) as [number, number, number];
 const luminance = ([r, g, b]: Rgb) => 0.299 * r + 0.587 * g + 0.114 * b;
-const isBlue = ([r, , b]: Rgb) => b > 150 && r < 80;
+const isBlue = ([r, g, b]: Rgb) => b > 150 && r < 80 && g > 90;
 const isOrange = ([r, g, b]: Rgb) => r > 200 && g > 90 && g < 170 && b < 60;
-
-function countWhere(image: ReturnType<typeof decode>, predicate: (c: Rgb) => boolean, region = [0, 0, image.width, image.height]): number {
-  let n = 0;
-  for (const [key, count] of colours(image, ...region)) if (predicate(parse(key))) n += count;
-  return n;
-}
+/** The text of an SVG's <text> elements, in order. */
+const texts = (svg: string) => [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
 
 const history = Array.from({ length: 8 }, (_, i) => ({
   epoch: i + 1,
@@ -44,92 +31,67 @@ const history = Array.from({ length: 8 }, (_, i) => ({
   val_accuracy: 0.45 + i * 0.05,
 }));
 
-test('learning curves: a sane-sized, non-blank PNG with distinct train and validation colours', () => {
-  const image = decode(renderLearningCurves(history, 'run 1'));
-  assert.equal(image.width, 900);
-  assert.equal(image.height, 380);
-  assert.ok(colours(image).size >= 5, `only ${colours(image).size} colours`);
-  assert.ok(countWhere(image, isBlue) > 200, 'train series missing');
-  assert.ok(countWhere(image, isOrange) > 200, 'validation series missing');
+test('learning curves: train and validation in two panels, titled, with the kept epoch marked; readable at 1x', async () => {
+  const chart = await renderChart(learningCurvesSpec(history, { text: 'lr=0.01: val accuracy 0.8000 (kept epoch 6)' }, 6));
+  const image = decode(chart.png);
+  assert.ok(image.width >= 800 && image.width <= 1400, `width ${image.width}`);
+  assert.ok(image.height >= 300 && image.height <= 600, `height ${image.height}`);
+  assert.ok(image.count(isBlue) > 500, 'train series missing');
+  assert.ok(image.count(isOrange) > 500, 'validation series missing');
+  const words = texts(chart.svg);
+  for (const t of ['lr=0.01: val accuracy 0.8000 (kept epoch 6)', 'loss', 'accuracy', 'train', 'validation', 'epoch']) assert.ok(words.includes(t), `${t} in ${words.join(' | ')}`);
+  assert.equal(words.filter((t) => t === 'kept: epoch 6').length, 2, 'the kept epoch is marked in both panels');
+  // Axis labels and titles are at least 12 px: readable without zooming.
+  for (const size of chart.svg.matchAll(/font-size="(\d+)px"/g)) assert.ok(Number(size[1]) >= 11, `font size ${size[1]}`);
 });
 
-test('learning curves: skips NaN/Infinity and missing series instead of throwing', () => {
-  const messy = history.map((row, i) => ({
-    epoch: row.epoch,
-    loss: i === 2 ? Number.NaN : row.loss,
-    val_loss: i === 4 ? Number.POSITIVE_INFINITY : row.val_loss,
-    accuracy: Number.NaN,
-  }));
-  const image = decode(renderLearningCurves(messy, 'messy'));
-  assert.equal(image.width, 900);
-  assert.ok(countWhere(image, isBlue) > 100, 'finite loss points should still be drawn');
-  // val_accuracy is absent and accuracy all NaN: no orange line and no legend entry in the accuracy panel.
-  assert.equal(countWhere(image, isOrange, [450, 40, 900, 380]), 0);
-  assert.doesNotThrow(() => renderLearningCurves([], 'empty'));
+test('learning curves: NaN, Infinity and missing series are left out, not drawn or thrown on', async () => {
+  const messy = history.map((row, i) => ({ epoch: row.epoch, loss: i === 2 ? Number.NaN : row.loss, val_loss: i === 4 ? Number.POSITIVE_INFINITY : row.val_loss, accuracy: Number.NaN }));
+  const chart = await renderChart(learningCurvesSpec(messy, { text: 'messy' }));
+  assert.ok(decode(chart.png).count(isBlue) > 200, 'finite loss points are still drawn');
+  assert.ok(!texts(chart.svg).some((t) => t.startsWith('kept')));
+  await assert.doesNotReject(renderChart(learningCurvesSpec([], { text: 'empty' })));
 });
 
-test('learning curves: a single epoch still shows a point', () => {
-  const image = decode(renderLearningCurves([{ epoch: 0, loss: 0.7, val_loss: 0.8, accuracy: 0.5, val_accuracy: 0.4 }], 'one'));
-  // Below the legend row, so only plotted markers count.
-  const plots = [0, 70, image.width, image.height];
-  assert.ok(countWhere(image, isBlue, plots) >= 2 * 25, 'expected a marker per train series');
-  assert.ok(countWhere(image, isOrange, plots) >= 2 * 25, 'expected a marker per validation series');
-});
-
-test('confusion matrix: a heavy diagonal cell is darker than an empty off-diagonal one', () => {
+test('confusion matrix: counts and row percentages in every cell, shaded by the share of the row', async () => {
   const names = ['cat', 'dog', 'bird'];
   const matrix = [
     [90, 5, 5],
     [0, 80, 20],
     [10, 0, 90],
   ];
-  const layout = confusionLayout(names);
-  const image = decode(renderConfusionMatrix(matrix, names, 'val'));
-  assert.equal(image.width, layout.width);
-  assert.equal(image.height, layout.height);
-  assert.ok(image.width >= 3 * layout.cellSize && image.width < 2000);
-
-  // The count label sits at the centre, so judge a cell by its dominant colour around the centre.
-  const cellColour = (row: number, col: number) => {
-    const [cx, cy] = layout.cellCenter(row, col);
-    const half = Math.floor(layout.cellSize / 2) - 2;
-    const [key] = [...colours(image, cx - half, cy - half, cx + half, cy + half)].sort((a, b) => b[1] - a[1])[0];
-    return parse(key);
-  };
-  const diagonal = cellColour(0, 0);
-  const empty = cellColour(1, 0);
-  assert.ok(luminance(diagonal) < 120, `diagonal ${diagonal} should be dark`);
-  assert.ok(luminance(empty) > 230, `empty cell ${empty} should be near white`);
-  assert.ok(luminance(cellColour(1, 2)) < luminance(empty), 'a 20% cell should be shaded');
-
-  // The count on a dark cell must be drawn in a light colour to stay readable.
-  const [cx, cy] = layout.cellCenter(0, 0);
-  const label = colours(image, cx - 12, cy - 8, cx + 12, cy + 8);
-  assert.ok([...label.keys()].some((k) => luminance(parse(k)) > 200));
+  const chart = await renderChart(confusionSpec(matrix, names, { text: 'lr=0.01: val accuracy 0.8667' }));
+  const words = texts(chart.svg);
+  assert.ok(words.includes('lr=0.01: val accuracy 0.8667'));
+  for (const t of ['90', '80', '20', '90%', '80%', '20%', '0%', '10%', 'cat', 'dog', 'bird', 'true class', 'predicted']) assert.ok(words.includes(t), `${t} in ${words.join(' | ')}`);
+  const image = decode(chart.png);
+  // Three dark diagonal cells (about 60 px a side) and light empty ones; counts on dark cells in white.
+  assert.ok(image.count((c) => luminance(c) < 120 && c[2] > c[0]) > 3 * 40 * 40, 'dark diagonal cells');
+  assert.ok(image.width < 1000 && image.height < 800);
+  await assert.doesNotReject(renderChart(confusionSpec([[Number.NaN, 1], [2, 3]], ['a'], { text: 'partial names' })));
 });
 
-test('confusion layout scales with class count and truncates long names', () => {
-  const few = confusionLayout(['a', 'b']);
-  const many = confusionLayout(Array.from({ length: 20 }, (_, i) => `class${i}`));
-  assert.ok(many.width > few.width && many.height > few.height);
-  const long = confusionLayout(['x'.repeat(40), 'y']);
-  assert.ok(long.labels[0].length <= 12);
-  assert.ok(long.labelWidth <= textWidth('x'.repeat(12)));
-  assert.doesNotThrow(() => renderConfusionMatrix([[Number.NaN, 1], [2, 3]], ['a'], 'partial names'));
-});
-
-test('canvas: text and thick lines land where asked', () => {
-  const canvas = new Canvas(40, 20);
-  canvas.text(2, 2, 'H', [0, 0, 0]);
-  const ink = (x0: number, y0: number, x1: number, y1: number) => {
-    let n = 0;
-    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (canvas.getPixel(x, y)[0] === 0) n++;
-    return n;
-  };
-  assert.equal(ink(2, 2, 2 + GLYPH_WIDTH, 2 + CAP_HEIGHT), 7 + 7 + 3);
-  assert.equal(ink(0, 0, 40, 20), 17, 'nothing outside the glyph box');
-  canvas.line(10, 10, 30, 10, [0, 0, 0], 3);
-  assert.equal(ink(10, 9, 31, 12), 21 * 3);
-  const png = PNG.sync.read(canvas.toPng());
-  assert.deepEqual([png.width, png.height], [40, 20]);
+test("a variant's charts: plain artifacts, and MLflow's log_image layout at the kept epoch's step with a 256-pixel copy", async () => {
+  const variant = { id: 'abc123def456', label: 'lr=0.01', spec: {} } as unknown as Variant;
+  const result = { bestEpoch: 6, metrics: { val_accuracy: 0.8 }, confusion: [[5, 1], [2, 7]], finishedAt: 1_700_000_000_000, attempt: 'a1' } as unknown as VariantResult;
+  const files = await variantCharts({ variant, history: history.map((h) => ({ ...h, timestamp: 0 })), result, classNames: ['x', 'y'] });
+  const names = Object.keys(files).sort();
+  assert.equal(names.length, 6, names.join(', '));
+  for (const key of ['learning_curves', 'confusion_matrix']) {
+    assert.ok(names.includes(`${key}.png`));
+    // What MLflow's UI parses: key, "step", step, "timestamp", ms, uuid split by "+", then an optional "+compressed".
+    const logged = names.filter((n) => n.startsWith(`images/${key}+`));
+    assert.equal(logged.length, 2);
+    const full = logged.find((n) => !n.includes('+compressed'))!;
+    const m = /^images\/(\w+)\+step\+(\d+)\+timestamp\+(\d+)\+([0-9a-f-]{36})\.png$/.exec(full);
+    assert.ok(m, full);
+    assert.deepEqual([m[1], m[2], m[3]], [key, '6', '1700000000000']);
+    assert.ok(logged.includes(full.replace(/\.png$/, '+compressed.png')));
+    assert.deepEqual(files[full], files[`${key}.png`]);
+    const small = decode(files[full.replace(/\.png$/, '+compressed.png')]);
+    assert.equal(Math.max(small.width, small.height), 256);
+  }
+  // The same attempt names the same files: a re-upload overwrites, it does not add.
+  const again = await variantCharts({ variant, history: history.map((h) => ({ ...h, timestamp: 0 })), result, classNames: ['x', 'y'] });
+  assert.deepEqual(Object.keys(again).sort(), names);
 });

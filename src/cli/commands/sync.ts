@@ -40,6 +40,7 @@ export async function syncCommand(target: string, opts: { runsDir: string; track
     if (!tracking) throw new UsageError('sync: no MLflow server named: set MLFLOW_TRACKING_URI, pass --tracking-uri, or set tracking.uri in the spec');
     const r = await syncSweep(new MlflowClient(tracking), sweep);
     io.out(`sweep ${sweep.record.sweep} of ${sweep.record.experiment}: ${r.variants} variant(s) checked, ${r.metrics} metric value(s) and ${r.artifacts} file(s) uploaded; ${r.url}`);
+    io.out(`  variants side by side: ${r.compareUrl}`);
   }
   return 0;
 }

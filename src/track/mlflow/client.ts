@@ -51,6 +51,9 @@ interface RequestOptions {
   probe?: number;
 }
 
+/** The URL parameter that opens MLflow 3's classic machine-learning views rather than its GenAI ones. */
+const ML_VIEWS = 'workflowType=machine_learning';
+
 /** A wait between retries that ends early, quietly, when the client is abandoned. */
 const sleep = (seconds: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -158,9 +161,26 @@ export class MlflowClient {
     return res ? ((await res.json()) as T) : undefined;
   }
 
-  /** Where the MLflow UI shows a run. */
+  /**
+   * Where the MLflow UI shows a run. MLflow 3 opens experiments in its GenAI workflow (traces,
+   * evaluations) unless the URL asks for the classic machine-learning views, which are where
+   * runs, their charts and comparisons live; the experiment tag `mlflow.experimentKind` does not
+   * change that, the `workflowType` parameter does (and the UI remembers it).
+   */
   runUrl(experimentId: string, runId: string): string {
-    return `${this.config.uri}/#/experiments/${experimentId}/runs/${runId}`;
+    return `${this.config.uri}/#/experiments/${experimentId}/runs/${runId}?${ML_VIEWS}`;
+  }
+
+  /** The experiment's runs table, in the machine-learning views, sorted by `sort` (best first) when given. */
+  experimentUrl(experimentId: string, sort?: { metric: string; greaterIsBetter: boolean }): string {
+    const order = sort ? `&${new URLSearchParams({ orderByKey: `metrics.\`${sort.metric}\``, orderByAsc: String(!sort.greaterIsBetter) })}` : '';
+    return `${this.config.uri}/#/experiments/${experimentId}?${ML_VIEWS}${order}`;
+  }
+
+  /** MLflow's side-by-side comparison of these runs (params, metrics, images). */
+  compareUrl(experimentId: string, runIds: string[]): string {
+    const q = new URLSearchParams({ runs: JSON.stringify(runIds), experiments: JSON.stringify([experimentId]) });
+    return `${this.config.uri}/#/compare-runs?${q}&${ML_VIEWS}`;
   }
 
   /** One quick attempt: is the server answering? Never throws. */

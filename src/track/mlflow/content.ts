@@ -1,7 +1,13 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { readParams, type EpochRecord, type StoredVariant, type SweepRecord } from '../local-store.ts';
 import type { Provenance } from '../provenance.ts';
 import type { DatasetInput, RunStatus } from './client.ts';
 import { LIMITS, type KeyValue, type Metric } from './limits.ts';
+import { LOGGED_IMAGES_TAG } from './images.ts';
+import { bestMetricName, keptMetricName, mlflowMetricName, resultMetricName } from './metric-names.ts';
 
 /** Tag keys of our own; the `mlflow.*` ones are what the MLflow UI reads. */
 export const TAG = {
@@ -29,18 +35,64 @@ export function provenanceTags(p: Provenance | undefined): KeyValue[] {
   return tags;
 }
 
-/** What a finished sweep's parent run says in its description. */
-export function parentNote(sweep: SweepRecord, comparisonMarkdown: string): string {
-  const commit = sweep.provenance?.git ? ` at commit \`${sweep.provenance.git.commit.slice(0, 12)}\`${sweep.provenance.git.dirty ? ' (uncommitted changes)' : ''}` : '';
-  return `Sweep \`${sweep.sweep}\` of **${sweep.experiment}** from \`${sweep.provenance?.source ?? sweep.spec}\`${commit}: ${sweep.variants.length} variant(s).\n\n${comparisonMarkdown}`;
+/** A sweep's winner, as its parent run names it. */
+export interface BestVariant {
+  variant: StoredVariant;
+  /** Its score on the objective (the kept weights'). */
+  score: number;
+  runId?: string;
+  url?: string;
 }
+
+/**
+ * What a sweep's parent run says in its description: short enough for the runs table's preview
+ * (the winner and its score first); every variant, best first, is in comparison.md.
+ */
+export function parentNote(sweep: SweepRecord, metric: string, best: BestVariant | undefined, outcomes: string[]): string {
+  const commit = sweep.provenance?.git ? ` at commit \`${sweep.provenance.git.commit.slice(0, 12)}\`${sweep.provenance.git.dirty ? ' (uncommitted changes)' : ''}` : '';
+  const counts = [...new Set(outcomes)].map((o) => `${outcomes.filter((x) => x === o).length} ${o}`).join(', ');
+  const head = best
+    ? `Best: **${best.url ? `[${best.variant.status.label}](${best.url})` : best.variant.status.label}**, ${keptMetricName(metric)} ${best.score.toFixed(4)} (kept epoch ${best.variant.result?.metrics.kept_epoch ?? '?'}), of ${sweep.variants.length} variant(s).`
+    : `No variant has a ${keptMetricName(metric)} yet, of ${sweep.variants.length} variant(s).`;
+  return `${head}\n\nSweep \`${sweep.sweep}\` of **${sweep.experiment}** from \`${sweep.provenance?.source ?? sweep.spec}\`${commit}; ${counts || 'nothing stored yet'}. All variants, best first: \`comparison.md\`.`;
+}
+
+/** The winner's values as parent tags: its run (a link in the UI's search: `tags.best_run_id`), its name and its swept values. */
+export function bestTags(best: BestVariant, sweep: SweepRecord): KeyValue[] {
+  const s = best.variant.status;
+  const tags: KeyValue[] = [
+    { key: 'best_variant', value: s.label },
+    { key: 'best_variant_id', value: s.variant },
+  ];
+  if (best.runId) tags.push({ key: 'best_run_id', value: best.runId });
+  const overrides = sweep.variants.find((x) => x.id === s.variant)?.overrides ?? {};
+  for (const [path, value] of Object.entries(overrides)) tags.push({ key: `best.${path}`, value: valueText(value) });
+  return tags;
+}
+
+/**
+ * The winner's scores as parent metrics (`best/val/accuracy`, `best/kept_epoch`), and the
+ * experiment's primary metric (`kept/val/accuracy`) too, so the runs table sorts sweeps by their
+ * winners and the chart view has something to show before a parent is expanded.
+ */
+export function bestMetrics(best: BestVariant, objective: { metric: string }): Metric[] {
+  const timestamp = Date.now();
+  const at = (key: string, value: number): Metric => ({ key, value, timestamp, step: 0 });
+  const { kept_epoch: kept, epochs_run: _ran, ...scores } = best.variant.result?.metrics ?? {};
+  const out = Object.entries(scores).map(([k, value]) => at(bestMetricName(k), value));
+  if (kept !== undefined) out.push(at('best/kept_epoch', kept));
+  out.push(at(keptMetricName(objective.metric), best.score));
+  return out;
+}
+
+const valueText = (value: unknown): string => (value !== null && typeof value === 'object' ? JSON.stringify(value) : String(value));
 
 /** Each swept path with its values in grid order, as params print them. */
 export function sweptAxes(sweep: SweepRecord): [string, string[]][] {
   const axes = new Map<string, string[]>();
   for (const v of sweep.variants) {
     for (const [path, value] of Object.entries(v.overrides ?? {})) {
-      const text = value !== null && typeof value === 'object' ? JSON.stringify(value) : String(value);
+      const text = valueText(value);
       if (!axes.get(path)?.includes(text)) axes.set(path, [...(axes.get(path) ?? []), text]);
     }
   }
@@ -68,8 +120,58 @@ export interface ChildContent {
 /** Epoch records as MLflow metrics, with the epoch number as the step. */
 export function epochMetrics(history: EpochRecord[]): Metric[] {
   return history.flatMap(({ epoch, timestamp, ...values }) =>
-    Object.entries(values).map(([key, value]) => ({ key, value: value as number, timestamp, step: epoch })),
+    Object.entries(values).map(([key, value]) => ({ key: mlflowMetricName(key), value: value as number, timestamp, step: epoch })),
   );
+}
+
+/**
+ * What a variant's run says once it ended. Its score is the kept weights' (`kept/val/accuracy`),
+ * logged at the kept epoch's step, so it sits on the learning curve where it was reached and is
+ * the run's latest value of that key; diagnostics go at the last step trained.
+ */
+function summaryMetrics(v: StoredVariant, history: EpochRecord[]): Metric[] {
+  const s = v.status;
+  const timestamp = Date.parse(s.finished);
+  const metrics = v.result?.metrics ?? {};
+  const last = metrics.epochs_run ?? history.at(-1)?.epoch ?? 0;
+  const at = (step: number) => (key: string, value: number): Metric => ({ key, value, timestamp, step });
+  const diag = at(last);
+  const out = Object.entries(metrics).map(([k, value]) => at(k === 'epochs_run' ? last : (metrics.kept_epoch ?? last))(resultMetricName(k), value));
+  out.push(diag('diag/seconds', s.seconds));
+  const cache = s.featureCache;
+  if (cache && cache.status !== 'off') {
+    out.push(diag('diag/feature_cache/hit', cache.status === 'hit' ? 1 : 0), diag('diag/feature_cache/seconds', cache.seconds ?? 0), diag('diag/feature_cache/saved_seconds', cache.savedSeconds ?? 0));
+  }
+  if (s.onnx?.parity) out.push(diag('diag/onnx/max_abs_diff', s.onnx.parity.maxAbsDiff), diag('diag/onnx/argmax_agreement', s.onnx.parity.argmaxAgreement));
+  return out;
+}
+
+/** Params that name a file or folder the spec reads: a relative path means nothing on the server. */
+const SOURCE_PARAMS = new Set(['base_model.source', 'data.images', 'data.labels', 'data.path']);
+
+const digests = new Map<string, Promise<string>>();
+
+function fileDigest(file: string): Promise<string> {
+  if (!digests.has(file)) digests.set(file, readFile(file).then((b) => createHash('sha256').update(b).digest('hex')));
+  return digests.get(file)!;
+}
+
+/**
+ * A source as the server should show it: a URL as recorded (already without its secrets), a
+ * file as its name and content digest (`images.gz#sha256=…`, the bytes that trained, wherever
+ * they lived), a folder as its absolute file:// URI.
+ */
+async function sourceParam(value: string, specDir: string): Promise<string> {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(value)) return value;
+  const full = resolve(specDir, value);
+  const kind = await stat(full).then((s) => (s.isFile() ? 'file' : 'folder'), () => 'missing');
+  return kind === 'file' ? `${basename(full)}#sha256=${await fileDigest(full)}` : pathToFileURL(full).href;
+}
+
+/** A variant's stored params as its MLflow run shows them (see SOURCE_PARAMS). */
+export async function runParams(params: Record<string, string>, specFile: string): Promise<KeyValue[]> {
+  const specDir = dirname(resolve(specFile));
+  return Promise.all(Object.entries(params).map(async ([key, value]) => ({ key, value: SOURCE_PARAMS.has(key) ? await sourceParam(value, specDir) : value })));
 }
 
 function noteFor(v: StoredVariant, sweep: SweepRecord): string {
@@ -79,7 +181,7 @@ function noteFor(v: StoredVariant, sweep: SweepRecord): string {
   const m = v.result?.metrics;
   if (m) {
     lines.push('', '| metric | value |', '|---|---|');
-    for (const [k, x] of Object.entries(m)) lines.push(`| ${k} | ${Number.isInteger(x) ? x : x.toFixed(4)} |`);
+    for (const [k, x] of Object.entries(m)) lines.push(`| ${resultMetricName(k)} | ${Number.isInteger(x) ? x : x.toFixed(4)} |`);
   }
   if (s.engine) lines.push('', `Engine: ${s.engine.name} ${s.engine.version} (${s.engine.reason}).`);
   if (s.split) lines.push(`Split: ${s.split.train} train / ${s.split.validation} validation, digest \`${s.split.digest.slice(0, 12)}\`.`);
@@ -134,26 +236,19 @@ export async function childContent(v: StoredVariant, sweep: SweepRecord, history
   const params = await readParams(v);
   const dataSource = params['data.images'] ?? params['data.path'] ?? '';
   const endTime = Date.parse(s.finished);
-  const summary: Metric[] = Object.entries(v.result?.metrics ?? {}).map(([k, value]) => ({ key: `final/${k}`, value, timestamp: endTime, step: 0 }));
-  summary.push({ key: 'final/seconds', value: s.seconds, timestamp: endTime, step: 0 });
-  const at = (key: string, value: number): Metric => ({ key, value, timestamp: endTime, step: 0 });
-  const cache = s.featureCache;
-  if (cache && cache.status !== 'off') {
-    summary.push(at('feature_cache/hit', cache.status === 'hit' ? 1 : 0), at('feature_cache/seconds', cache.seconds ?? 0), at('feature_cache/saved_seconds', cache.savedSeconds ?? 0));
-  }
-  if (s.onnx?.parity) summary.push(at('onnx/max_abs_diff', s.onnx.parity.maxAbsDiff), at('onnx/argmax_agreement', s.onnx.parity.argmaxAgreement));
   const tags = [...variantTags(sweep, s.variant, s.attempt, s.engine), { key: 'mlflow.note.content', value: noteFor(v, sweep) }];
   if (s.reason) tags.push({ key: 'tunespec.reason', value: s.reason });
   if (s.featureCache) tags.push({ key: 'tunespec.feature_cache', value: `${s.featureCache.status}: ${s.featureCache.detail}` });
   if (s.onnx) tags.push({ key: 'tunespec.onnx', value: s.onnx.parity ? 'exported' : (s.onnx.skipped ?? 'not exported') });
+  if (await stat(join(v.dir, 'images')).then((x) => x.isDirectory(), () => false)) tags.push({ key: LOGGED_IMAGES_TAG, value: 'True' });
   return {
     runName: s.label,
     startTime: Date.parse(s.started),
     endTime,
     status: STATUS[s.status] ?? 'FAILED',
     tags,
-    params: Object.entries(params).map(([key, value]) => ({ key, value })),
-    metrics: [...epochMetrics(history), ...summary],
+    params: await runParams(params, sweep.spec),
+    metrics: [...epochMetrics(history), ...summaryMetrics(v, history)],
     inputs: datasets(v, sweep, dataSource),
   };
 }

@@ -7,8 +7,9 @@ import { epochRecord, readStoredVariant, storedVariants, type LocalRunStore } fr
 import { flattenParams } from '../params.ts';
 import type { MlflowClient, RunInfo } from './client.ts';
 import type { KeyValue } from './limits.ts';
-import { epochMetrics, STATUS, variantTags } from './content.ts';
+import { epochMetrics, runParams, STATUS, variantTags } from './content.ts';
 import { ensureExperiment, SweepTracker } from './sweep-tracker.ts';
+import { keptMetricName } from './metric-names.ts';
 import type { Objective } from '../../spec/derived.ts';
 
 export interface LoggerOptions {
@@ -140,7 +141,7 @@ export class MlflowLogger implements SweepListener {
       this.tracker = new SweepTracker(this.client, this.experimentId, record, this.opts.specText);
       await this.tracker.load();
       const parent = await this.tracker.ensureParent('RUNNING');
-      this.opts.info(`MLflow: logging to ${this.client.runUrl(this.experimentId, parent.run_id)}`);
+      this.opts.info(`MLflow: logging to ${this.client.runUrl(this.experimentId, parent.run_id)} (experiment: ${this.client.experimentUrl(this.experimentId, { metric: keptMetricName(this.opts.objective.metric), greaterIsBetter: this.opts.objective.greaterIsBetter })})`);
       // Attempts stored while tracking was off or the server away: the sweep would skip them, so
       // upload them now (in the background, like everything else).
       const behind = (await storedVariants(this.store.current().dir)).filter((v) => this.tracker!.lacks(v));
@@ -165,7 +166,7 @@ export class MlflowLogger implements SweepListener {
         runName: variant.label,
         startTime: info.startedAt,
         tags: [...variantTags(this.tracker!.sweep, variant.id, info.attempt, info.engine), ...(this.opts.extraTags ?? [])],
-        params: Object.entries(flattenParams(variant.spec)).map(([key, value]) => ({ key, value })),
+        params: await runParams(flattenParams(variant.spec), this.tracker!.sweep.spec),
       });
       this.live.set(info.attempt, run);
     });
@@ -200,8 +201,9 @@ export class MlflowLogger implements SweepListener {
     this.enqueue(async () => {
       if (this.opts.leaveParentOpen) return;
       const { dir } = this.store.current();
-      await this.tracker!.finishParent(await storedVariants(dir), this.opts.objective);
+      const { compareUrl } = await this.tracker!.finishParent(await storedVariants(dir), this.opts.objective);
       this.opts.info(`MLflow: sweep logged to ${this.client.runUrl(this.experimentId!, this.tracker!.parent!.run_id)}`);
+      this.opts.info(`MLflow: variants side by side at ${compareUrl}`);
     });
     await this.drain();
     if (!this.online) {

@@ -5,8 +5,10 @@ import { redactUrlsIn } from '../../net/redact.ts';
 import { comparisonTables } from '../comparison.ts';
 import { formatOfVariant, readHistory, type StoredVariant, type SweepRecord } from '../local-store.ts';
 import type { DatasetInput, MlflowClient, Run, RunInfo, RunStatus } from './client.ts';
-import { childContent, parentNote, parentRunName, provenanceTags, STATUS, sweptAxes, TAG } from './content.ts';
+import { bestMetrics, bestTags, type BestVariant, childContent, parentNote, parentRunName, provenanceTags, STATUS, sweptAxes, TAG } from './content.ts';
 import type { KeyValue, Metric } from './limits.ts';
+import { keptMetricName } from './metric-names.ts';
+import { rankByMetric } from '../rank.ts';
 
 import type { Objective } from '../../spec/derived.ts';
 
@@ -30,7 +32,7 @@ export async function ensureExperiment(client: MlflowClient, name: string, objec
     exp = (await client.getExperimentByName(name))!;
   }
   const wanted: KeyValue[] = [
-    { key: 'mlflow.experiment.primaryMetric.name', value: objective.metric },
+    { key: 'mlflow.experiment.primaryMetric.name', value: keptMetricName(objective.metric) },
     { key: 'mlflow.experiment.primaryMetric.greaterIsBetter', value: String(objective.greaterIsBetter) },
   ];
   for (const t of wanted) {
@@ -108,8 +110,13 @@ export class SweepTracker {
     private readonly specText: string,
   ) {}
 
+  /** Every run of this sweep on the server: its parent(s) and children. */
+  private sweepRuns(): Promise<Run[]> {
+    return this.client.searchRuns([this.experimentId], `tags.\`${TAG.sweep}\` = '${this.sweep.sweep}'`);
+  }
+
   async load(): Promise<void> {
-    this.runs = await this.client.searchRuns([this.experimentId], `tags.\`${TAG.sweep}\` = '${this.sweep.sweep}'`);
+    this.runs = await this.sweepRuns();
     this.parent = this.runs.find((r) => tagOf(r, TAG.kind) === 'sweep')?.info;
   }
 
@@ -161,7 +168,7 @@ export class SweepTracker {
   private async settleParent(): Promise<void> {
     if (this.parentSettled || !this.parent) return;
     this.parentSettled = true;
-    const parents = (await this.client.searchRuns([this.experimentId], `tags.\`${TAG.sweep}\` = '${this.sweep.sweep}'`)).filter((r) => tagOf(r, TAG.kind) === 'sweep');
+    const parents = (await this.sweepRuns()).filter((r) => tagOf(r, TAG.kind) === 'sweep');
     const order = (r: Run): number => Number(tagOf(r, CREATED) ?? 0);
     const [first] = parents.sort((a, b) => order(a) - order(b) || a.info.run_id.localeCompare(b.info.run_id));
     if (!first || first.info.run_id === this.parent.run_id) return;
@@ -203,7 +210,7 @@ export class SweepTracker {
       tags: [{ key: TAG.parent, value: parent.run_id }, ...c.tags],
     });
     await this.client.logBatch(info.run_id, { params: c.params });
-    this.runs.push({ info, data: { tags: c.tags } });
+    this.runs.push({ info, data: { tags: c.tags, params: c.params } });
     return info;
   }
 
@@ -212,18 +219,33 @@ export class SweepTracker {
     const history = await readHistory(v.dir, formatOfVariant(v));
     const content = await childContent(v, this.sweep, history);
     const run = await this.ensureChild({ variantId: v.status.variant, attempt: v.status.attempt, ...content });
-    await this.client.logBatch(run.run_id, { params: content.params, tags: content.tags });
+    // MLflow refuses to change a param; a run logged by an older tunespec keeps the params it has.
+    const record = this.runs.find((r) => r.info.run_id === run.run_id)!;
+    const present = new Set(record.data.params?.map((p) => p.key));
+    const params = content.params.filter((p) => !present.has(p.key));
+    await this.client.logBatch(run.run_id, { params, tags: content.tags });
+    record.data.params = [...(record.data.params ?? []), ...params];
     if (content.inputs.length) await logInputs(this.client, run.run_id, content.inputs);
-    const missing: Metric[] = [];
-    for (const key of new Set(content.metrics.map((m) => m.key))) {
-      const logged = new Set((await this.client.getMetricHistory(run.run_id, key)).map((m) => m.step));
-      missing.push(...content.metrics.filter((m) => m.key === key && !logged.has(m.step)));
-    }
+    const missing = await this.missingMetrics(run.run_id, content.metrics, (m) => m.step);
     await this.client.logBatch(run.run_id, { metrics: missing });
     const uploaded = await this.uploadMissing(run, v.dir);
     if (run.status !== content.status) await this.client.updateRun(run.run_id, content.status, content.endTime);
     run.status = content.status;
     return { metrics: missing.length, artifacts: uploaded };
+  }
+
+  /**
+   * The metrics a run lacks, compared key by key with what it holds by `identity`. Keys of an
+   * older tunespec (`val_accuracy`, `final/*`) are left where they are: MLflow cannot delete a
+   * metric, and the new names are added beside them.
+   */
+  private async missingMetrics(runId: string, metrics: Metric[], identity: (m: Metric) => number): Promise<Metric[]> {
+    const missing: Metric[] = [];
+    for (const key of new Set(metrics.map((m) => m.key))) {
+      const logged = new Set((await this.client.getMetricHistory(runId, key)).map(identity));
+      missing.push(...metrics.filter((m) => m.key === key && !logged.has(identity(m))));
+    }
+    return missing;
   }
 
   private async uploadMissing(run: RunInfo, dir: string): Promise<number> {
@@ -241,20 +263,39 @@ export class SweepTracker {
   /**
    * The parent's comparison table, and its end state once the sweep process ended: KILLED when
    * interrupted, FAILED when a variant failed, FINISHED otherwise. A sweep that never ended
-   * (running elsewhere, or killed) keeps its status: a sync cannot tell which.
+   * (running elsewhere, or killed) keeps its status: a sync cannot tell which. Answers where
+   * the UI compares the sweep's variants side by side, best first.
    */
-  async finishParent(variants: StoredVariant[], objective: Objective): Promise<void> {
+  async finishParent(variants: StoredVariant[], objective: Objective): Promise<{ compareUrl: string }> {
     const parent = await this.ensureParent(this.parent?.status);
-    const { csv, markdown } = comparisonTables(variants, objective.metric, objective.greaterIsBetter);
+    const runOf = (v: StoredVariant): Run | undefined => this.children(v.status.variant).find((r) => tagOf(r, TAG.attempt) === v.status.attempt);
+    // Variants another process logged (array tasks, queue workers) since this one looked.
+    if (variants.some((v) => !runOf(v))) {
+      const known = new Set(this.runs.map((r) => r.info.run_id));
+      this.runs.push(...(await this.sweepRuns()).filter((r) => !known.has(r.info.run_id)));
+    }
+    const link = (v: StoredVariant): string | undefined => {
+      const run = runOf(v);
+      return run && this.client.runUrl(this.experimentId, run.info.run_id);
+    };
+    const { csv, markdown } = comparisonTables(variants, objective.metric, objective.greaterIsBetter, link);
+    const [first] = rankByMetric(variants, objective.metric, objective.greaterIsBetter).filter((v) => v.result?.metrics[objective.metric] !== undefined);
+    const score = first?.result?.metrics[objective.metric];
+    const best: BestVariant | undefined = score === undefined ? undefined : { variant: first, score, runId: runOf(first)?.info.run_id, url: link(first) };
     await this.client.logBatch(parent.run_id, { params: this.parentParams() });
     await this.client.uploadArtifact(parent.artifact_uri, 'spec.yaml', Buffer.from(redactUrlsIn(this.specText)));
     await this.client.uploadArtifact(parent.artifact_uri, 'comparison.csv', Buffer.from(csv));
     await this.client.uploadArtifact(parent.artifact_uri, 'comparison.md', Buffer.from(markdown));
-    await this.client.logBatch(parent.run_id, { tags: [{ key: 'mlflow.note.content', value: parentNote(this.sweep, markdown) }] });
-    if (!this.sweep.finished) return;
+    const note = parentNote(this.sweep, objective.metric, best, variants.map((v) => v.status.status));
+    await this.client.logBatch(parent.run_id, { tags: [{ key: 'mlflow.note.content', value: note }, ...(best ? bestTags(best, this.sweep) : [])] });
+    if (best) await this.client.logBatch(parent.run_id, { metrics: await this.missingMetrics(parent.run_id, bestMetrics(best, objective), (m) => m.value) });
+    const ranked = rankByMetric(variants, objective.metric, objective.greaterIsBetter).flatMap((v) => runOf(v)?.info.run_id ?? []);
+    const compareUrl = this.client.compareUrl(this.experimentId, ranked);
+    if (!this.sweep.finished) return { compareUrl };
     const statuses = variants.map((v) => STATUS[v.status.status]);
     const status: RunStatus = statuses.includes('KILLED') ? 'KILLED' : statuses.includes('FAILED') ? 'FAILED' : 'FINISHED';
     await this.client.updateRun(parent.run_id, status, Date.parse(this.sweep.finished));
     parent.status = status;
+    return { compareUrl };
   }
 }

@@ -34,6 +34,7 @@ export interface SyncReport {
   metrics: number;
   artifacts: number;
   url: string;
+  compareUrl: string;
 }
 
 /** Upload what the server lacks of one stored sweep; running it twice uploads nothing the second time. */
@@ -43,13 +44,13 @@ export async function syncSweep(client: MlflowClient, sweep: StoredSweep): Promi
   const tracker = new SweepTracker(client, experimentId, sweep.record, sweep.specText);
   await tracker.load();
   const variants = await storedVariants(sweep.dir);
-  const report = { variants: variants.length, metrics: 0, artifacts: 0, url: '' };
+  const report = { variants: variants.length, metrics: 0, artifacts: 0, url: '', compareUrl: '' };
   for (const v of variants) {
     const r = await tracker.reconcile(v);
     report.metrics += r.metrics;
     report.artifacts += r.artifacts;
   }
-  await tracker.finishParent(variants, objective);
+  report.compareUrl = (await tracker.finishParent(variants, objective)).compareUrl;
   report.url = client.runUrl(experimentId, tracker.parent!.run_id);
   return report;
 }

@@ -6,6 +6,8 @@ import { activeAugmentation } from '../data/augment.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { gatherRows } from '../data/gather.ts';
 import type { Split } from '../data/split.ts';
+import { buildHfVariant } from '../model/families/hf.ts';
+import { tokenizerFiles } from '../model/hf/tokenizer-files.ts';
 import { buildHeadModel, buildModel, disposeVariantModel, loadBase, type BuiltModel } from '../model/build.ts';
 import { modelFrom } from '../model/graph.ts';
 import type { BaseModel } from '../model/source.ts';
@@ -29,6 +31,8 @@ export interface VariantSetup {
   /** For an ONNX base: its graph cut at the spec's cut, NHWC in; kept with the run for predict. */
   baseGraph?: Uint8Array;
   exportOnnx(metadata: Record<string, string>): Promise<OnnxExportResult>;
+  /** Files saved beside the variant's model.json (a text encoder's tokenizer), by name. */
+  modelFiles?: Record<string, Uint8Array>;
   dispose(): void;
 }
 
@@ -126,10 +130,39 @@ const onnxBase: SetupOf<'onnx'> = async (input) => {
 };
 
 /**
+ * The feature cache holds one tensor per example; a text encoder's frozen blocks hand on two
+ * (hidden states and the attention mask), so its frozen blocks run, in inference mode, every step.
+ */
+const TEXT_CACHE_OFF = 'not available for text encoders yet (the cache holds one tensor per example; frozen encoder blocks hand on hidden states and an attention mask), so the frozen blocks run in every step';
+
+/** ONNX export of the BERT layers is not written yet: said, never a half-written model.onnx. */
+export const TEXT_ONNX_SKIPPED = 'no ONNX export for text encoders yet';
+
+const hfBase: SetupOf<'hf'> = async (input) => {
+  const tf = input.engine.tf;
+  const { encoder, built } = await buildHfVariant(tf, input.base, input.baseLayers, input.cutIndex, input.spec);
+  try {
+    return {
+      trainOn: built.model,
+      data: input.data,
+      saved: built.model,
+      layers: describe(built),
+      featureCache: { status: 'off', detail: input.cache ? TEXT_CACHE_OFF : 'turned off (--no-feature-cache)' },
+      exportOnnx: async () => ({ skipped: TEXT_ONNX_SKIPPED }),
+      modelFiles: await tokenizerFiles(input.base.folder),
+      dispose: () => disposeVariantModel(built, encoder),
+    };
+  } catch (err) {
+    disposeVariantModel(built, encoder);
+    throw err;
+  }
+};
+
+/**
  * How each model family (model/families) trains: its base run inside tfjs with cached frozen
  * features, or outside it with the head on its features. A new family adds its entry here.
  */
-const SETUP: { [F in BaseModel['format']]: SetupOf<F> } = { tfjs: tfjsBase, onnx: onnxBase };
+const SETUP: { [F in BaseModel['format']]: SetupOf<F> } = { tfjs: tfjsBase, onnx: onnxBase, hf: hfBase };
 
 /** The model a variant trains, built on its engine, with its data in the form that model takes. */
 export function setUpVariant(input: SetupInput): Promise<VariantSetup> {

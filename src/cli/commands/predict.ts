@@ -11,6 +11,7 @@ import { fixed, formatTable } from '../../report/table.ts';
 import type { ResolvedVariant } from '../../track/resolve-variant.ts';
 import { loadVariantModel, resolveTarget, type LoadedVariantModel } from '../../app/variant-model.ts';
 import type { Io } from '../io.ts';
+import { textInputs } from '../../app/text-input.ts';
 
 export interface PredictOptions {
   spec?: string;
@@ -50,12 +51,14 @@ async function loadOnnxModel(variant: ResolvedVariant): Promise<Predictor> {
     throw new InputError(`variant ${variant.stored.status.variant} has no ${ONNX_FILE} (${variant.stored.dir}): ${why}; use --engine tfjs`);
   }
   const bytes = new Uint8Array(await readFile(file));
-  const shape = readOnnx(bytes, file).inputs[0]?.shape.slice(1) ?? [];
+  const graphInputs = readOnnx(bytes, file).inputs;
+  const shape = graphInputs[0]?.shape.slice(1) ?? [];
   if (!shape.every((d): d is number => typeof d === 'number')) throw new InputError(`${file}: input shape [${shape.join(', ')}] is not fixed`);
   const session = await OnnxSession.load(bytes);
   return {
     engine: onnxRuntimeVersion(),
     inputShape: shape,
+    inputNames: graphInputs.map((i) => i.name),
     classNames: variant.classNames,
     predict: async (x, count) => {
       const { data } = await session.run(x, shape, 256);
@@ -71,6 +74,7 @@ async function loadTfjsModel(variant: ResolvedVariant): Promise<Predictor> {
   return {
     engine: loaded.engine.name,
     inputShape: loaded.inputShape,
+    inputNames: loaded.inputNames,
     classNames: loaded.classNames,
     predict: (x, count) => probabilities(loaded, x, count),
     dispose: () => loaded.dispose(),
@@ -81,6 +85,7 @@ async function loadTfjsModel(variant: ResolvedVariant): Promise<Predictor> {
 interface Predictor {
   engine: string;
   inputShape: number[];
+  inputNames: string[];
   classNames: string[];
   predict(x: Float32Array, count: number): Promise<Float32Array[]>;
   dispose(): Promise<void>;
@@ -92,7 +97,11 @@ export async function predictCommand(target: string, inputs: string[], opts: Pre
   const variant = await resolveTarget(target, opts.spec, opts.runsDir);
   const loaded = opts.engine === 'onnx' ? await loadOnnxModel(variant) : await loadTfjsModel(variant);
   try {
-    const batch = await readUnlabeled(inputs, variant.spec.data, loaded.inputShape, variant.spec.base_model.preprocess);
+    const data = variant.spec.data;
+    const batch =
+      data.format === 'text'
+        ? await textInputs(inputs, variant, data, loaded.inputNames)
+        : await readUnlabeled(inputs, data, loaded.inputShape, variant.spec.base_model.preprocess);
     // On stderr, so the table or JSON on stdout stays as it was; the training images went through the same conversion.
     for (const c of batch.conversions) io.err(`predict: ${c.count} input${c.count === 1 ? '' : 's'} ${c.what}`);
     const k = Math.min(opts.top, loaded.classNames.length);

@@ -5,10 +5,18 @@ import { familyOf, loadHfEncoder, readConfigJson } from '../hf/encoder.ts';
 import { resolveHfFolder } from '../hf/folder.ts';
 import { readHfWeights } from '../hf/weights.ts';
 import { isHfFolderSource, type BaseModel } from '../source.ts';
+import { registerMaskedPooling } from '../layers/masked-pooling.ts';
+import { bertLayerClasses } from './bert/layers.ts';
 import type { Experiment } from '../../spec/types.ts';
 import type { LoadedBase, ModelFamily } from './types.ts';
 
 type HfBase = Extract<BaseModel, { format: 'hf' }>;
+
+/** Make tunespec's own layer classes known to `tf`, so a saved model that uses them loads. */
+export function registerModelLayers(tf: Tf): void {
+  bertLayerClasses(tf);
+  registerMaskedPooling(tf);
+}
 
 /** A variant on a Hugging Face encoder: the encoder as loaded, and the model built on it. */
 export interface HfVariantModel {

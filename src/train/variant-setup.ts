@@ -16,7 +16,7 @@ import type { Experiment } from '../spec/types.ts';
 import { layoutOf } from '../spec/derived.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
-import { frozenFeatures, onnxBaseFeatures, type FeatureCacheReport } from './frozen-features.ts';
+import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, type FeatureCacheReport } from './frozen-features.ts';
 import { exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
 
 /** One variant made ready to train: what fit trains and on what, what is saved, how it exports. */
@@ -129,30 +129,46 @@ const onnxBase: SetupOf<'onnx'> = async (input) => {
   };
 };
 
-/**
- * The feature cache holds one tensor per example; a text encoder's frozen blocks hand on two
- * (hidden states and the attention mask), so its frozen blocks run, in inference mode, every step.
- */
-const TEXT_CACHE_OFF = 'not available for text encoders yet (the cache holds one tensor per example; frozen encoder blocks hand on hidden states and an attention mask), so the frozen blocks run in every step';
-
 /** ONNX export of the BERT layers is not written yet: said, never a half-written model.onnx. */
 export const TEXT_ONNX_SKIPPED = 'no ONNX export for text encoders yet';
 
 const hfBase: SetupOf<'hf'> = async (input) => {
   const tf = input.engine.tf;
-  const { encoder, built } = await buildHfVariant(tf, input.base, input.baseLayers, input.cutIndex, input.spec);
+  const { encoder, built, inputs } = await buildHfVariant(tf, input.base, input.baseLayers, input.cutIndex, input.spec);
+  let suffix: TF.LayersModel | undefined;
   try {
+    const maskRow = inputs.indexOf('attention_mask');
+    const cached = input.cache
+      ? await encoderFrozenFeatures({
+          tf,
+          model: built.model,
+          layers: built.layers,
+          frozen: built.frozen,
+          mask: built.model.inputs[maskRow],
+          maskRow,
+          data: input.dataset,
+          tfjsEngine: `tfjs ${input.engine.name} ${input.engine.version}`,
+          cache: input.cache,
+        })
+      : { report: { status: 'off', detail: 'turned off (--no-feature-cache)' } as FeatureCacheReport };
+    const f = cached.features;
+    // The blocks and head after the boundary train on cached hidden states and the attention mask.
+    if (f) suffix = modelFrom(tf, built.model, [f.boundary.tensor, built.model.inputs[maskRow]], f.inputShapes);
     return {
-      trainOn: built.model,
-      data: input.data,
+      trainOn: suffix ?? built.model,
+      data: f ? onFeatures(f.features, f.shape, input) : input.data,
       saved: built.model,
       layers: describe(built),
-      featureCache: { status: 'off', detail: input.cache ? TEXT_CACHE_OFF : 'turned off (--no-feature-cache)' },
+      featureCache: cached.report,
       exportOnnx: async () => ({ skipped: TEXT_ONNX_SKIPPED }),
       modelFiles: await tokenizerFiles(input.base.folder),
-      dispose: () => disposeVariantModel(built, encoder),
+      dispose: () => {
+        suffix?.dispose();
+        disposeVariantModel(built, encoder);
+      },
     };
   } catch (err) {
+    suffix?.dispose();
     disposeVariantModel(built, encoder);
     throw err;
   }

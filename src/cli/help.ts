@@ -12,10 +12,12 @@ Usage:
                                      the model a spec builds (cut, head, frozen/trainable)
   tunespec predict <variant> <inputs...>
                                      class probabilities for images, image folders, IDX or CSV files,
-                                     with the variant's own preprocessing
+                                     with the variant's own preprocessing; for a text variant,
+                                     texts or CSV/TSV/JSONL files, with its own tokenizer
   tunespec evaluate <variant> <data...>
                                      held-out metrics on other data: IDX images + labels, an image
-                                     folder or a CSV file (logged to the variant's MLflow run)
+                                     folder, a CSV file, or a text file for a text variant (logged
+                                     to the variant's MLflow run)
   tunespec cache [list|clear]        what the frozen-feature cache holds (--json), or empty it
   tunespec worker --queue <url>      train queued variants, one per process at a time, until stopped
   tunespec status <spec> --queue <url>

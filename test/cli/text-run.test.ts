@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ROOT, tempDir, tunespec } from '../helpers/cli.ts';
 import { parseSafetensors, tensorValues } from '../../src/model/hf/safetensors.ts';
 
@@ -58,12 +59,15 @@ test('validate and plan list the encoder layers by their Hugging Face names, fro
   assert.match(p.stdout, /3 +head_0_pooling +TunespecMaskedPooling +0 +trainable +head/);
 });
 
-test('freeze by regex over the HF names and cut at the pooler both check out; a wrong cut names the layers', () => {
+test('freeze by regex over the HF names checks out, a file:// source works like a path, and a wrong cut names the layers', () => {
   const regex = writeSpec('regex', { freeze: "  - { match: '^encoder\\.layer\\.0|^embeddings' }" });
   const p = tunespec(['plan', regex], dir);
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stdout, /1 +encoder\.layer\.0 +TunespecBertLayer +8544 +frozen/);
   assert.match(p.stdout, /2 +encoder\.layer\.1 +TunespecBertLayer +8544 +trainable/);
+  const url = writeSpec('url', { source: JSON.stringify(pathToFileURL(TINY).toString()) });
+  const u = tunespec(['validate', url], dir);
+  assert.equal(u.code, 0, u.stderr);
   const bad = writeSpec('badcut', { cut: 'encoder.layer.5' });
   const r = tunespec(['validate', bad], dir);
   assert.equal(r.code, 1);
@@ -84,8 +88,8 @@ test('inspect shows the variant model on the encoder', () => {
   assert.match(r.stdout, /params: 28098 total, 8610 trainable, 19488 non-trainable/);
 });
 
-function variantDirs(): string[] {
-  const sweepRoot = join(runs, 'reviews');
+function variantDirs(root = runs): string[] {
+  const sweepRoot = join(root, 'reviews');
   return readdirSync(sweepRoot).flatMap((s) => readdirSync(join(sweepRoot, s)).filter((v) => v !== 'sweep.json' && !v.includes('.')).map((v) => join(sweepRoot, s, v)));
 }
 
@@ -102,11 +106,12 @@ function savedWeight(modelDir: string, name: string): Float32Array {
   throw new Error(`no weight ${name}`);
 }
 
-test('run trains every variant, saves the model with its tokenizer, says why there is no cache and no ONNX; frozen weights stay bit-identical', () => {
+test('run trains every variant from cached frozen blocks, saves the model with its tokenizer, says why there is no ONNX; frozen weights stay bit-identical', () => {
   const r = tunespec(['run', spec, '--runs-dir', runs], dir);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /2 completed, 0 skipped, 0 failed/);
-  assert.match(r.stdout, /feature cache off: not available for text encoders yet/);
+  assert.match(r.stdout, /\[1\/2\] .*feature cache miss: features of encoder\.layer\.0 computed from the input in [\d.]+s \(tfjs wasm [\d.]+; tfjs because there is no ONNX export for text encoders yet\) and cached/);
+  assert.match(r.stdout, /\[2\/2\] .*feature cache hit: features of encoder\.layer\.0 from the cache/);
   assert.match(r.stdout, /no ONNX export for text encoders yet/);
   const dirs = variantDirs();
   assert.equal(dirs.length, 2);
@@ -160,4 +165,23 @@ test('evaluate refuses a test file with a label the variant never saw, at its li
   const r = tunespec(['evaluate', 'best', '--spec', spec, '--runs-dir', runs, file], dir);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /stray\.csv:3: unknown label "meh"/);
+});
+
+test('a second sweep reads every variant\'s frozen blocks from the cache, and training from them gives what training end to end gives', () => {
+  const again = join(dir, 'runs-again');
+  const r = tunespec(['run', spec, '--runs-dir', again], dir);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /feature cache: 2 hit\(s\), 0 miss\(es\)/);
+  const plain = join(dir, 'runs-plain');
+  const p = tunespec(['run', spec, '--runs-dir', plain, '--no-feature-cache'], dir);
+  assert.equal(p.code, 0, p.stderr + p.stdout);
+  assert.match(p.stdout, /feature cache off: turned off \(--no-feature-cache\)/);
+  const metrics = (root: string) => variantDirs(root).map((d) => JSON.parse(readFileSync(join(d, 'result.json'), 'utf8')).metrics);
+  const cached = metrics(again);
+  const direct = metrics(plain);
+  assert.equal(cached.length, 2);
+  cached.forEach((m, i) => {
+    assert.equal(m.val_accuracy, direct[i].val_accuracy);
+    assert.ok(Math.abs(m.val_loss - direct[i].val_loss) < 1e-5, `${m.val_loss} vs ${direct[i].val_loss}`);
+  });
 });

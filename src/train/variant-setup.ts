@@ -16,7 +16,7 @@ import type { Experiment } from '../spec/types.ts';
 import { layoutOf } from '../spec/derived.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
-import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, type FeatureCacheReport } from './frozen-features.ts';
+import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, type FeatureCacheReport, type FrozenFeatures } from './frozen-features.ts';
 import { exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
 
 /** One variant made ready to train: what fit trains and on what, what is saved, how it exports. */
@@ -60,41 +60,34 @@ const rawValidation = (input: SetupInput) => ({ x: input.data.validation.x, shap
 
 type SetupOf<F extends BaseModel['format']> = (input: SetupInput & { base: Extract<BaseModel, { format: F }> }) => Promise<VariantSetup>;
 
-const tfjsBase: SetupOf<'tfjs'> = async (input) => {
-  const tf = input.engine.tf;
-  const base = await loadBase(tf, input.base.files);
-  let built: BuiltModel;
-  try {
-    built = buildModel(tf, base, input.baseLayers[input.cutIndex].name, input.spec);
-  } catch (err) {
-    base.dispose();
-    throw err;
-  }
+const CACHE_OFF: FeatureCacheReport = { status: 'off', detail: 'turned off (--no-feature-cache)' };
+
+/**
+ * A variant whose kept base layers run inside tfjs: with cached frozen features (when the cache is
+ * on and they exist) the layers past the boundary train on them as `suffixOf` wires them; else the
+ * whole model trains. `built` and `base` are freed here on failure, and by the setup's dispose.
+ */
+async function inTfjs<F extends FrozenFeatures>(
+  input: SetupInput,
+  built: BuiltModel,
+  base: TF.LayersModel,
+  features: () => Promise<{ report: FeatureCacheReport; features?: F }>,
+  suffixOf: (f: F) => TF.LayersModel,
+  rest: () => Promise<Pick<VariantSetup, 'exportOnnx' | 'modelFiles'>>,
+): Promise<VariantSetup> {
   let suffix: TF.LayersModel | undefined;
   try {
-    const spec = input.spec;
-    const cached = input.cache
-      ? await frozenFeatures({
-          tf,
-          model: built.model,
-          layers: built.layers,
-          frozen: built.frozen,
-          augmented: activeAugmentation(spec.data) !== undefined,
-          data: input.dataset,
-          tfjsEngine: `tfjs ${input.engine.name} ${input.engine.version}`,
-          cache: input.cache,
-        })
-      : { report: { status: 'off', detail: 'turned off (--no-feature-cache)' } as FeatureCacheReport };
+    const cached = input.cache ? await features() : { report: CACHE_OFF };
     const f = cached.features;
     // The layers after the boundary train on cached features; they are the built model's own layers.
-    if (f) suffix = modelFrom(tf, built.model, f.boundary.tensor);
+    if (f) suffix = suffixOf(f);
     return {
       trainOn: suffix ?? built.model,
       data: f ? onFeatures(f.features, f.shape, input) : input.data,
       saved: built.model,
       layers: describe(built),
       featureCache: cached.report,
-      exportOnnx: (metadata) => exportWithParity(tf, built.model, rawValidation(input), rawValidation(input), input.data.classes, metadata),
+      ...(await rest()),
       dispose: () => {
         suffix?.dispose();
         disposeVariantModel(built, base);
@@ -105,6 +98,38 @@ const tfjsBase: SetupOf<'tfjs'> = async (input) => {
     disposeVariantModel(built, base);
     throw err;
   }
+}
+
+const tfjsEngineName = (input: SetupInput) => `tfjs ${input.engine.name} ${input.engine.version}`;
+
+const tfjsBase: SetupOf<'tfjs'> = async (input) => {
+  const tf = input.engine.tf;
+  const base = await loadBase(tf, input.base.files);
+  let built: BuiltModel;
+  try {
+    built = buildModel(tf, base, input.baseLayers[input.cutIndex].name, input.spec);
+  } catch (err) {
+    base.dispose();
+    throw err;
+  }
+  return inTfjs(
+    input,
+    built,
+    base,
+    () =>
+      frozenFeatures({
+        tf,
+        model: built.model,
+        layers: built.layers,
+        frozen: built.frozen,
+        augmented: activeAugmentation(input.spec.data) !== undefined,
+        data: input.dataset,
+        tfjsEngine: tfjsEngineName(input),
+        cache: input.cache!,
+      }),
+    (f) => modelFrom(tf, built.model, f.boundary.tensor),
+    async () => ({ exportOnnx: (metadata) => exportWithParity(tf, built.model, rawValidation(input), rawValidation(input), input.data.classes, metadata) }),
+  );
 };
 
 const onnxBase: SetupOf<'onnx'> = async (input) => {
@@ -135,43 +160,28 @@ export const TEXT_ONNX_SKIPPED = 'no ONNX export for text encoders yet';
 const hfBase: SetupOf<'hf'> = async (input) => {
   const tf = input.engine.tf;
   const { encoder, built, inputs } = await buildHfVariant(tf, input.base, input.baseLayers, input.cutIndex, input.spec);
-  let suffix: TF.LayersModel | undefined;
-  try {
-    const maskRow = inputs.indexOf('attention_mask');
-    const cached = input.cache
-      ? await encoderFrozenFeatures({
-          tf,
-          model: built.model,
-          layers: built.layers,
-          frozen: built.frozen,
-          mask: built.model.inputs[maskRow],
-          maskRow,
-          data: input.dataset,
-          tfjsEngine: `tfjs ${input.engine.name} ${input.engine.version}`,
-          cache: input.cache,
-        })
-      : { report: { status: 'off', detail: 'turned off (--no-feature-cache)' } as FeatureCacheReport };
-    const f = cached.features;
-    // The blocks and head after the boundary train on cached hidden states and the attention mask.
-    if (f) suffix = modelFrom(tf, built.model, [f.boundary.tensor, built.model.inputs[maskRow]], f.inputShapes);
-    return {
-      trainOn: suffix ?? built.model,
-      data: f ? onFeatures(f.features, f.shape, input) : input.data,
-      saved: built.model,
-      layers: describe(built),
-      featureCache: cached.report,
-      exportOnnx: async () => ({ skipped: TEXT_ONNX_SKIPPED }),
-      modelFiles: await tokenizerFiles(input.base.folder),
-      dispose: () => {
-        suffix?.dispose();
-        disposeVariantModel(built, encoder);
-      },
-    };
-  } catch (err) {
-    suffix?.dispose();
-    disposeVariantModel(built, encoder);
-    throw err;
-  }
+  const maskRow = inputs.indexOf('attention_mask');
+  const mask = built.model.inputs[maskRow];
+  return inTfjs(
+    input,
+    built,
+    encoder,
+    () =>
+      encoderFrozenFeatures({
+        tf,
+        model: built.model,
+        layers: built.layers,
+        frozen: built.frozen,
+        mask,
+        maskRow,
+        data: input.dataset,
+        tfjsEngine: tfjsEngineName(input),
+        cache: input.cache!,
+      }),
+    // The upper blocks and the head read the cached hidden states and the attention mask.
+    (f) => modelFrom(tf, built.model, [f.boundary.tensor, mask], f.inputShapes),
+    async () => ({ exportOnnx: async () => ({ skipped: TEXT_ONNX_SKIPPED }), modelFiles: await tokenizerFiles(input.base.folder) }),
+  );
 };
 
 /**

@@ -11,6 +11,7 @@ import { readModelFiles } from '../model/source.ts';
 import { resolveVariant, type ResolvedVariant } from '../track/resolve-variant.ts';
 import { objectiveOf } from '../spec/derived.ts';
 import { readSpecDocument } from './load-spec.ts';
+import { registerModelLayers } from '../model/families/hf.ts';
 
 /** The variant a command acts on; the spec is only read for `best`, which is best by its objective. */
 export async function resolveTarget(target: string, specFile: string | undefined, runsDir: string): Promise<ResolvedVariant> {
@@ -29,6 +30,8 @@ export interface LoadedVariantModel {
   model: TF.LayersModel;
   /** The shape of one example as users feed it, without the batch dimension. */
   inputShape: number[];
+  /** The model's input names, in order (a text encoder's input_ids, attention_mask, …). */
+  inputNames: string[];
   classNames: string[];
   /** Examples to what `model` takes: the ONNX base's features for such a variant, else as they are. */
   prepare(x: Float32Array): Promise<{ x: Float32Array; shape: number[] }>;
@@ -49,6 +52,7 @@ async function onnxBaseOf(variant: ResolvedVariant): Promise<{ session: OnnxSess
 export async function loadVariantModel(variant: ResolvedVariant): Promise<LoadedVariantModel> {
   const engine = await selectEngine('auto', []);
   const files = await readModelFiles({ kind: 'file', path: variant.modelJson });
+  registerModelLayers(engine.tf);
   let model: TF.LayersModel;
   try {
     const weightSpecs = files.weightSpecs as TF.io.WeightsManifestEntry[];
@@ -56,7 +60,9 @@ export async function loadVariantModel(variant: ResolvedVariant): Promise<Loaded
   } catch (err) {
     throw new ModelError(`cannot load ${variant.modelJson}: ${(err as Error).message}`, variant.modelJson);
   }
-  const modelShape = model.inputs[0]!.shape.slice(1);
+  // A text variant takes [inputs, max_length] token rows (data/token-input.ts); its inputs take any length.
+  const data = variant.spec.data;
+  const modelShape = data.format === 'text' ? [model.inputs.length, data.max_length] : model.inputs[0]!.shape.slice(1);
   if (modelShape.some((d) => d === null)) throw new ModelError(`${variant.modelJson}: input shape [${modelShape.join(', ')}] is not fixed`, variant.modelJson);
   const classes = (model.outputs[0]!.shape.at(-1) ?? 0) as number;
   const classNames = variant.classNames.length === classes ? variant.classNames : Array.from({ length: classes }, (_, i) => String(i));
@@ -65,6 +71,7 @@ export async function loadVariantModel(variant: ResolvedVariant): Promise<Loaded
     engine,
     model,
     inputShape: base?.inputShape ?? (modelShape as number[]),
+    inputNames: model.inputs.map((i) => i.name),
     classNames,
     prepare: async (x) => {
       if (!base) return { x, shape: modelShape as number[] };

@@ -27,12 +27,14 @@ export async function loadOnnxModel(variant: ResolvedVariant): Promise<Predictor
     throw new InputError(`variant ${variant.stored.status.variant} has no ${ONNX_FILE} (${variant.stored.dir}): ${why}; use --engine tfjs`);
   }
   const bytes = new Uint8Array(await readFile(file));
-  const shape = readOnnx(bytes, file).inputs[0]?.shape.slice(1) ?? [];
+  const graphInputs = readOnnx(bytes, file).inputs;
+  const shape = graphInputs[0]?.shape.slice(1) ?? [];
   if (!shape.every((d): d is number => typeof d === 'number')) throw new InputError(`${file}: input shape [${shape.join(', ')}] is not fixed`);
   const session = await OnnxSession.load(bytes);
   return {
     engine: onnxRuntimeVersion(),
     inputShape: shape,
+    inputNames: graphInputs.map((i) => i.name),
     classNames: variant.classNames,
     predict: async (x, count) => {
       const { data } = await session.run(x, shape, 256);
@@ -48,6 +50,7 @@ export async function loadTfjsModel(variant: ResolvedVariant): Promise<Predictor
   return {
     engine: loaded.engine.name,
     inputShape: loaded.inputShape,
+    inputNames: loaded.inputNames,
     classNames: loaded.classNames,
     predict: (x, count) => probabilities(loaded, x, count),
     dispose: () => loaded.dispose(),
@@ -65,6 +68,8 @@ export function loadPredictor(variant: ResolvedVariant, engine: PredictorEngine)
 export interface Predictor {
   engine: string;
   inputShape: number[];
+  /** The model's inputs by name (a text model takes input_ids, attention_mask…; an image model one). */
+  inputNames: string[];
   classNames: string[];
   predict(x: Float32Array, count: number): Promise<Float32Array[]>;
   dispose(): Promise<void>;

@@ -25,10 +25,10 @@ export const COMMANDS = {
   runs: { args: '<spec>', summary: 'compare stored variants of the spec, best first; name the best' },
   sync: { args: '<spec|run-folder>', summary: 'upload to MLflow what it lacks of stored sweeps (idempotent)' },
   inspect: { args: '<model|spec>', summary: 'layers, shapes, parameters of a model.json (path or URL), an .onnx file, a Hugging Face folder (path or hf://org/name), a GGUF file, or of the model a spec builds (cut, head, frozen/trainable)' },
-  predict: { args: '<variant> <inputs...>', summary: "class probabilities for images, image folders, IDX or CSV files, with the variant's own preprocessing", note: VARIANT_NOTE },
+  predict: { args: '<variant> <inputs...>', summary: "class probabilities for images, image folders, IDX or CSV files, with the variant's own preprocessing; for a text variant, texts or CSV/TSV/JSONL files, with its own tokenizer", note: VARIANT_NOTE },
   evaluate: {
     args: '<variant> <data...>',
-    summary: "held-out metrics on other data: IDX images + labels, an image folder or a CSV file (logged to the variant's MLflow run)",
+    summary: "held-out metrics on other data: IDX images + labels, an image folder, a CSV file, or a text file for a text variant (logged to the variant's MLflow run)",
     note: VARIANT_NOTE,
   },
   cache: { args: '[list|clear]', summary: 'what the frozen-feature cache holds, or empty it', operands: ['list', 'clear'] },

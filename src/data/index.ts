@@ -14,3 +14,4 @@ export { readCsv } from './readers/csv.ts';
 export { readIdx, parseIdx } from './readers/idx.ts';
 export type { IdxArray } from './readers/idx.ts';
 export { readImageFolder } from './readers/image-folder.ts';
+export { packTokens, tokenizedDataset } from './token-input.ts';

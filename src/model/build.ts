@@ -99,8 +99,9 @@ function applyFreeze(layers: TF.layers.Layer[], numbering: readonly { name: stri
   return own;
 }
 
-export function buildModel(tf: Tf, base: TF.LayersModel, cutLayerName: string, spec: Experiment): BuiltModel {
-  const x = applyHead(tf, base.getLayer(cutLayerName).output as TF.SymbolicTensor, `layer "${cutLayerName}"`, spec);
+/** `attentionMask`: a text encoder's mask input, which a pooling head layer reads beside the hidden states. */
+export function buildModel(tf: Tf, base: TF.LayersModel, cutLayerName: string, spec: Experiment, attentionMask?: TF.SymbolicTensor): BuiltModel {
+  const x = applyHead(tf, base.getLayer(cutLayerName).output as TF.SymbolicTensor, `layer "${cutLayerName}"`, spec, attentionMask);
   const model = tf.model({ inputs: base.inputs, outputs: x, name: 'tunespec_model' });
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   return { model, layers, frozen: applyFreeze(layers, layers, spec) };

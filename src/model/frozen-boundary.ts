@@ -13,10 +13,10 @@ function outputOf(layer: TF.layers.Layer): TF.SymbolicTensor {
   return layer.getOutputAt(0) as TF.SymbolicTensor;
 }
 
-/** Whether every path from the model's input to its output passes through `t`. */
-function cutsGraph(model: TF.LayersModel, t: TF.SymbolicTensor): boolean {
+/** Whether every path from the model's input to its output passes through `t` (or the `beside` tensors). */
+function cutsGraph(model: TF.LayersModel, t: TF.SymbolicTensor, beside: readonly TF.SymbolicTensor[]): boolean {
   try {
-    stepsBetween([t], model.outputs);
+    stepsBetween([t, ...beside], model.outputs);
     return true;
   } catch {
     return false;
@@ -26,15 +26,16 @@ function cutsGraph(model: TF.LayersModel, t: TF.SymbolicTensor): boolean {
 /**
  * Valid boundaries up to the first trainable layer, deepest first: the layer just before it, or
  * the nearest earlier layer whose output no later layer bypasses (a residual block that straddles
- * the first trainable layer moves the boundary back to the block's input).
+ * the first trainable layer moves the boundary back to the block's input). `beside`: model inputs
+ * the trainable layers also read, cached alongside the boundary (a text encoder's attention mask).
  */
-export function frozenBoundaries(model: TF.LayersModel, layers: readonly TF.layers.Layer[], frozen: readonly boolean[]): FrozenBoundary[] {
+export function frozenBoundaries(model: TF.LayersModel, layers: readonly TF.layers.Layer[], frozen: readonly boolean[], beside: readonly TF.SymbolicTensor[] = []): FrozenBoundary[] {
   const firstTrainable = frozen.indexOf(false);
   const last = (firstTrainable === -1 ? layers.length : firstTrainable) - 1;
   const found: FrozenBoundary[] = [];
   for (let i = last; i >= 0; i--) {
     const tensor = outputOf(layers[i]);
-    if (cutsGraph(model, tensor)) found.push({ index: i, layer: layers[i].name, tensor });
+    if (cutsGraph(model, tensor, beside)) found.push({ index: i, layer: layers[i].name, tensor });
   }
   return found;
 }

@@ -43,18 +43,23 @@ export function stepsBetween(from: readonly TF.SymbolicTensor[], outputs: readon
 }
 
 /**
- * A model that starts at `cut` (an inner tensor of `model`) and ends at its output, made of the
- * same layer objects: training it trains `model`. Each layer gains one call, so the caller
- * disposes the returned model before disposing `model`.
+ * A model that starts at `cut` (an inner tensor of `model`, or several: a text encoder's hidden
+ * states and its attention mask input) and ends at its output, made of the same layer objects:
+ * training it trains `model`. `shapes` fixes each new input's per-example shape where the cut's
+ * has unknown dimensions. Each layer gains one call, so the caller disposes the returned model
+ * before disposing `model`.
  */
-export function modelFrom(tf: Tf, model: TF.LayersModel, cut: TF.SymbolicTensor): TF.LayersModel {
-  const steps = stepsBetween([cut], model.outputs);
-  const input = tf.input({ shape: cut.shape.slice(1) as number[], name: `${cut.sourceLayer.name}_features` });
-  const replayed = new Map<number, TF.SymbolicTensor>([[cut.id, input]]);
+export function modelFrom(tf: Tf, model: TF.LayersModel, cut: TF.SymbolicTensor | TF.SymbolicTensor[], shapes?: number[][]): TF.LayersModel {
+  const cuts = Array.isArray(cut) ? cut : [cut];
+  const steps = stepsBetween(cuts, model.outputs);
+  const inputs = cuts.map((c, i) =>
+    tf.input({ shape: shapes?.[i] ?? (c.shape.slice(1) as number[]), dtype: c.dtype as 'float32' | 'int32', name: `${c.sourceLayer.name}_features` }),
+  );
+  const replayed = new Map<number, TF.SymbolicTensor>(cuts.map((c, i) => [c.id, inputs[i]]));
   for (const step of steps) {
     const args = step.inputs.map((t) => replayed.get(t.id)!);
     const out = step.layer.apply(args.length === 1 ? args[0] : args) as TF.SymbolicTensor | TF.SymbolicTensor[];
     (Array.isArray(out) ? out : [out]).forEach((t, i) => replayed.set(step.outputs[i].id, t));
   }
-  return tf.model({ inputs: input, outputs: model.outputs.map((t) => replayed.get(t.id)!), name: 'tunespec_suffix' });
+  return tf.model({ inputs: inputs.length === 1 ? inputs[0] : inputs, outputs: model.outputs.map((t) => replayed.get(t.id)!), name: 'tunespec_suffix' });
 }

@@ -2,9 +2,11 @@ import { createHash, type Hash } from 'node:crypto';
 import { carriesSecrets, redactUrl, redactUrlsDeep } from '../net/redact.ts';
 import type { BaseModel } from './source.ts';
 
-/** Feed what a base model is into a hash: an ONNX graph's bytes, or a LayersModel's topology and weights. */
+/** Feed what a base model is into a hash: an ONNX graph's bytes, a LayersModel's topology and weights, or a model folder's file digests. */
 export function hashBaseModel(h: Hash, base: BaseModel): Hash {
   if (base.format === 'onnx') return h.update(base.bytes);
+  // Every file's sha256, the tokenizer's among them: a new tokenizer is a new base.
+  if (base.format === 'hf') return h.update(JSON.stringify(Object.entries(base.files).sort()));
   return h.update(JSON.stringify(base.files.json.modelTopology)).update(new Uint8Array(base.files.weightData));
 }
 

@@ -6,6 +6,8 @@ export interface SavedModel {
   modelTopology: unknown;
   weightSpecs: unknown[];
   weightData: ArrayBuffer;
+  /** Files the model needs beside model.json (a text encoder's tokenizer files), by name. */
+  files?: Record<string, Uint8Array>;
 }
 
 /** The model as tfjs serialises it, kept in memory; stores decide where the bytes go. */

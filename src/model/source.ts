@@ -12,7 +12,7 @@ import { redactUrl } from '../net/redact.ts';
 export type ModelLocation = { kind: 'file'; path: string } | { kind: 'url'; url: string };
 
 export function resolveModelLocation(source: string, specDir: string): ModelLocation {
-  if (/^https?:\/\//i.test(source)) return { kind: 'url', url: source };
+  if (/^(https?|hf):\/\//i.test(source)) return { kind: 'url', url: source };
   if (/^file:\/\//i.test(source)) return { kind: 'file', path: fileURLToPath(source) };
   return { kind: 'file', path: isAbsolute(source) ? source : resolve(specDir, source) };
 }
@@ -116,8 +116,21 @@ export function locationUrl(loc: ModelLocation): string {
   return loc.kind === 'url' ? loc.url : pathToFileURL(loc.path).toString();
 }
 
-/** A base model as read: a tfjs LayersModel's files, or an ONNX graph's bytes. */
-export type BaseModel = { format: 'tfjs'; files: ModelFiles } | { format: 'onnx'; bytes: Uint8Array };
+/**
+ * A base model as read: a tfjs LayersModel's files, an ONNX graph's bytes, or a Hugging Face
+ * encoder folder (local, or fetched into the model cache) with the sha256 of each of its files.
+ */
+export type BaseModel =
+  | { format: 'tfjs'; files: ModelFiles }
+  | { format: 'onnx'; bytes: Uint8Array }
+  | { format: 'hf'; folder: string; source: string; files: Record<string, string>; modelType: string };
+
+/** A Hugging Face model folder by name: hf://, or a path or URL whose last segment names no model.json or .onnx file. */
+export function isHfFolderSource(source: string): boolean {
+  if (/^hf:\/\//i.test(source)) return true;
+  const path = source.replace(/[?#].*$/s, '').replace(/\/+$/, '');
+  return !/\.(json|onnx)$/i.test(path);
+}
 
 /** ONNX by name: `.onnx` at the end of the path or URL (before any query). */
 export function isOnnxSource(source: string): boolean {
@@ -126,6 +139,6 @@ export function isOnnxSource(source: string): boolean {
 
 /** The files of a TensorFlow.js base; an ONNX base here is a caller's mistake, said plainly. */
 export function tfjsFiles(base: BaseModel): ModelFiles {
-  if (base.format !== 'tfjs') throw new ModelError('this needs a TensorFlow.js base model, and the base is an ONNX model');
+  if (base.format !== 'tfjs') throw new ModelError(`this needs a TensorFlow.js base model, and the base is ${base.format === 'onnx' ? 'an ONNX model' : 'a Hugging Face encoder'}`);
   return base.files;
 }

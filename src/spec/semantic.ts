@@ -18,7 +18,7 @@ export interface SpecContext {
   /** Number of classes the data holds after selection, or null when unknown. */
   classCount: number | null;
   /** What the base model is, or null when it could not be read. */
-  baseFormat: 'tfjs' | 'onnx' | null;
+  baseFormat: 'tfjs' | 'onnx' | 'hf' | null;
 }
 
 export function cutIndexOf(spec: Experiment, baseLayers: readonly { name: string }[]): number | undefined {
@@ -167,6 +167,12 @@ const textNeedsTextEncoder: Check = (spec, ctx) =>
       ]
     : [];
 
+/** A text encoder reads token ids its own tokenizer makes from text; pixels or numeric columns mean nothing to it. */
+const textEncoderNeedsText: Check = (spec, ctx) =>
+  ctx.baseFormat === 'hf' && spec.data.format !== 'text'
+    ? [{ path: ['data', 'format'], message: `data.format: a Hugging Face text encoder base takes text (format: text), not ${spec.data.format} data` }]
+    : [];
+
 /** Pooling reads [hidden states, attention mask], which only a text encoder produces, and only once, first. */
 const poolingOnTextEncoder: Check = (spec, ctx) =>
   spec.head.flatMap((h, i) => {
@@ -195,7 +201,7 @@ const oneWarmup: Check = (spec) => {
 };
 
 /** Semantic checks run on a structurally valid spec; every one runs, every issue is reported. */
-export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, headLearns, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, poolingOnTextEncoder, weightDecayNeedsAdamw, oneWarmup, headEndsInSoftmax, headFitsClasses, classNamesMatch];
+export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, headLearns, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, textEncoderNeedsText, poolingOnTextEncoder, weightDecayNeedsAdamw, oneWarmup, headEndsInSoftmax, headFitsClasses, classNamesMatch];
 
 export function checkSemantics(spec: Experiment, ctx: SpecContext): PathIssue[] {
   return semanticChecks.flatMap((check) => check(spec, ctx));

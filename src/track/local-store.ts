@@ -140,6 +140,7 @@ export async function readSweepRecord(sweepDir: string): Promise<SweepRecord | u
 export async function writeModel(dir: string, model: SavedModel): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'weights.bin'), new Uint8Array(model.weightData));
+  for (const [name, bytes] of Object.entries(model.files ?? {})) await writeFile(join(dir, name), bytes);
   const json = {
     format: 'layers-model',
     generatedBy: 'tunespec',

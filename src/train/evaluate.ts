@@ -1,5 +1,6 @@
 import type { Tf } from '../engine/backends.ts';
 import type * as TF from '@tensorflow/tfjs';
+import { modelInputs } from './model-inputs.ts';
 
 export interface Evaluation {
   loss: number;
@@ -19,7 +20,7 @@ export function predictInBatches(tf: Tf, model: TF.LayersModel, features: Float3
     const end = Math.min(count, start + batchSize);
     batches.push(
       tf.tidy(() => {
-        const x = tf.tensor(features.subarray(start * size, end * size), [end - start, ...exampleShape]);
+        const x = modelInputs(tf, model, features.subarray(start * size, end * size), end - start, exampleShape);
         return (model.predict(x) as TF.Tensor).dataSync() as Float32Array;
       }),
     );

@@ -8,6 +8,7 @@ import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from '.
 import { evaluate, type Evaluation } from './evaluate.ts';
 import { learningRateAtStep } from './schedule.ts';
 import { createOptimizer } from './optimizer.ts';
+import { modelInputs } from './model-inputs.ts';
 import { modeFor } from '../spec/derived.ts';
 import { Interrupted, VariantFailure } from './failure.ts';
 
@@ -92,7 +93,8 @@ export async function fitVariant(
         let xb = gatherRows(data.train.x, size, idx);
         if (augment) xb = augmentBatch(xb, data.exampleShape, augment, rng, data.maxValue ?? 1);
         const labels = Int32Array.from(idx, (row) => data.train.y[row]);
-        const [x, y] = tf.tidy(() => [tf.tensor(xb, [idx.length, ...data.exampleShape]), tf.oneHot(tf.tensor1d(labels, 'int32'), data.classes)]);
+        const x = tf.tidy(() => modelInputs(tf, model, xb, idx.length, data.exampleShape));
+        const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), data.classes));
         const out = (await model.trainOnBatch(x, y)) as number[];
         tf.dispose([x, y]);
         const [loss, acc] = out;

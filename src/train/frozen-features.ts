@@ -7,6 +7,7 @@ import { stepsBetween } from '../model/graph.ts';
 import { cacheBlocker, frozenBoundaries, type FrozenBoundary } from '../model/frozen-boundary.ts';
 import { exportOnnx, UnsupportedLayerError } from '../model/onnx/export.ts';
 import { VariantFailure } from './failure.ts';
+import { modelInputs } from './model-inputs.ts';
 
 /** What the run output, the run store and MLflow say about a variant's frozen-layer features. */
 export interface FeatureCacheReport {
@@ -196,4 +197,56 @@ export async function onnxBaseFeatures(
   }
   const key = sha256Hex([`tunespec-onnx-base-v${FORMAT}\n`, graph, `\n${layer}\n${data.digest}\n${engine}`]).slice(0, 32);
   return cachedOrComputed(cache, key, layer, engine, '', data.features, compute);
+}
+
+export interface EncoderFeatureRequest extends Omit<FeatureRequest, 'augmented'> {
+  /** The model input the trainable layers read besides the hidden states: the attention mask. */
+  mask: TF.SymbolicTensor;
+  /** Which row of an example ([inputs, max_length], data/token-input.ts) holds the mask. */
+  maskRow: number;
+}
+
+/** Cached encoder features as the suffix model takes them: hidden states [T, H], then the mask [T]. */
+export interface EncoderFeatures extends FrozenFeatures {
+  /** Per-example shapes of the suffix model's inputs: [[T, H], [T]]. */
+  inputShapes: number[][];
+}
+
+/**
+ * A text encoder's frozen embeddings and lower blocks, run once on tfjs (the ONNX exporter has
+ * no BERT layers yet) and cached: each example's hidden states at the boundary, then its attention
+ * mask, which the trainable blocks and a pooling head read. Undefined with the reason when the
+ * variant must train end to end.
+ */
+export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise<{ report: FeatureCacheReport; features?: EncoderFeatures }> {
+  const blocker = cacheBlocker(req.frozen, false);
+  if (blocker) return { report: { status: 'off', detail: blocker } };
+  const [boundary] = frozenBoundaries(req.model, req.layers, req.frozen, [req.mask]);
+  if (!boundary) return { report: { status: 'off', detail: 'no frozen layer output separates the input from the trainable layers' } };
+  const [k, T] = req.data.exampleShape;
+  const H = boundary.tensor.shape[2] as number;
+  const width = T * H + T;
+  const engine = req.tfjsEngine;
+  const note = '; tfjs because there is no ONNX export for text encoders yet';
+  const compute = async (): Promise<Computed> => {
+    const { tf } = req;
+    const prefix = tf.model({ inputs: req.model.inputs, outputs: boundary.tensor });
+    const rows = req.data.features.length / (k * T);
+    const out = new Float32Array(rows * width);
+    for (let start = 0; start < rows; start += BATCH) {
+      const n = Math.min(BATCH, rows - start);
+      const x = req.data.features.subarray(start * k * T, (start + n) * k * T);
+      const y = tf.tidy(() => prefix.predict(modelInputs(tf, req.model, x, n, req.data.exampleShape)) as TF.Tensor);
+      const hidden = (await y.data()) as Float32Array;
+      y.dispose();
+      for (let i = 0; i < n; i++) {
+        out.set(hidden.subarray(i * T * H, (i + 1) * T * H), (start + i) * width);
+        out.set(x.subarray((i * k + req.maskRow) * T, (i * k + req.maskRow + 1) * T), (start + i) * width + T * H);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { data: out, shape: [width], from: 'the input' };
+  };
+  const got = await cachedOrComputed(req.cache, cacheKey(req.model, boundary, req.data.digest, engine), boundary.layer, engine, note, req.data.features, compute);
+  return { report: got.report, features: { boundary, features: got.data, shape: [width], inputShapes: [[T, H], [T]] } };
 }

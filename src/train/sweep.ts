@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { selectEngine, type EngineRequest } from '../engine/backends.ts';
 import { kernelsForTraining } from '../engine/kernels.ts';
-import { loadDataset, maxPixelValue, type Dataset } from '../data/dataset.ts';
+import { maxPixelValue, type Dataset } from '../data/dataset.ts';
+import { loadExamples } from './examples.ts';
 import { splitDataset, type Split } from '../data/split.ts';
 import { gatherRows } from '../data/gather.ts';
 import { saveToMemory } from '../model/save.ts';
@@ -89,7 +90,7 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     const key = canonicalJson([spec.data, spec.validation, spec.base_model.preprocess]);
     let p = prepared.get(key);
     if (!p) {
-      const dataset = await loadDataset(spec.data, input.dir, spec.base_model.preprocess);
+      const dataset = await loadExamples(spec, input.dir, input.model.base);
       const split = splitDataset(dataset.labels, spec.validation, dataset.digest);
       const data: TrainingData = {
         exampleShape: dataset.exampleShape,
@@ -145,7 +146,7 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
           const onnx = spec.export.onnx
             ? await setup.exportOnnx({ 'tunespec.variant': variant.id, 'tunespec.label': variant.label, 'tunespec.class_names': JSON.stringify(dataset.classNames) })
             : undefined;
-          const model = await saveToMemory(engine.tf, setup.saved);
+          const model = { ...(await saveToMemory(engine.tf, setup.saved)), files: setup.modelFiles };
           return { status: 'completed' as const, ...outcome, model, baseGraph: setup.baseGraph, onnx, seconds: 0, attempt, startedAt, finishedAt: 0 };
         } finally {
           setup.dispose();

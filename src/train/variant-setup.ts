@@ -6,6 +6,8 @@ import { activeAugmentation } from '../data/augment.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { gatherRows } from '../data/gather.ts';
 import type { Split } from '../data/split.ts';
+import { buildHfVariant } from '../model/families/hf.ts';
+import { tokenizerFiles } from '../model/hf/tokenizer-files.ts';
 import { buildHeadModel, buildModel, disposeVariantModel, loadBase, type BuiltModel } from '../model/build.ts';
 import { modelFrom } from '../model/graph.ts';
 import type { BaseModel } from '../model/source.ts';
@@ -14,7 +16,7 @@ import type { Experiment } from '../spec/types.ts';
 import { layoutOf } from '../spec/derived.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
-import { frozenFeatures, onnxBaseFeatures, type FeatureCacheReport } from './frozen-features.ts';
+import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, type FeatureCacheReport, type FrozenFeatures } from './frozen-features.ts';
 import { exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
 
 /** One variant made ready to train: what fit trains and on what, what is saved, how it exports. */
@@ -29,6 +31,8 @@ export interface VariantSetup {
   /** For an ONNX base: its graph cut at the spec's cut, NHWC in; kept with the run for predict. */
   baseGraph?: Uint8Array;
   exportOnnx(metadata: Record<string, string>): Promise<OnnxExportResult>;
+  /** Files saved beside the variant's model.json (a text encoder's tokenizer), by name. */
+  modelFiles?: Record<string, Uint8Array>;
   dispose(): void;
 }
 
@@ -56,41 +60,34 @@ const rawValidation = (input: SetupInput) => ({ x: input.data.validation.x, shap
 
 type SetupOf<F extends BaseModel['format']> = (input: SetupInput & { base: Extract<BaseModel, { format: F }> }) => Promise<VariantSetup>;
 
-const tfjsBase: SetupOf<'tfjs'> = async (input) => {
-  const tf = input.engine.tf;
-  const base = await loadBase(tf, input.base.files);
-  let built: BuiltModel;
-  try {
-    built = buildModel(tf, base, input.baseLayers[input.cutIndex].name, input.spec);
-  } catch (err) {
-    base.dispose();
-    throw err;
-  }
+const CACHE_OFF: FeatureCacheReport = { status: 'off', detail: 'turned off (--no-feature-cache)' };
+
+/**
+ * A variant whose kept base layers run inside tfjs: with cached frozen features (when the cache is
+ * on and they exist) the layers past the boundary train on them as `suffixOf` wires them; else the
+ * whole model trains. `built` and `base` are freed here on failure, and by the setup's dispose.
+ */
+async function inTfjs<F extends FrozenFeatures>(
+  input: SetupInput,
+  built: BuiltModel,
+  base: TF.LayersModel,
+  features: () => Promise<{ report: FeatureCacheReport; features?: F }>,
+  suffixOf: (f: F) => TF.LayersModel,
+  rest: () => Promise<Pick<VariantSetup, 'exportOnnx' | 'modelFiles'>>,
+): Promise<VariantSetup> {
   let suffix: TF.LayersModel | undefined;
   try {
-    const spec = input.spec;
-    const cached = input.cache
-      ? await frozenFeatures({
-          tf,
-          model: built.model,
-          layers: built.layers,
-          frozen: built.frozen,
-          augmented: activeAugmentation(spec.data) !== undefined,
-          data: input.dataset,
-          tfjsEngine: `tfjs ${input.engine.name} ${input.engine.version}`,
-          cache: input.cache,
-        })
-      : { report: { status: 'off', detail: 'turned off (--no-feature-cache)' } as FeatureCacheReport };
+    const cached = input.cache ? await features() : { report: CACHE_OFF };
     const f = cached.features;
     // The layers after the boundary train on cached features; they are the built model's own layers.
-    if (f) suffix = modelFrom(tf, built.model, f.boundary.tensor);
+    if (f) suffix = suffixOf(f);
     return {
       trainOn: suffix ?? built.model,
       data: f ? onFeatures(f.features, f.shape, input) : input.data,
       saved: built.model,
       layers: describe(built),
       featureCache: cached.report,
-      exportOnnx: (metadata) => exportWithParity(tf, built.model, rawValidation(input), rawValidation(input), input.data.classes, metadata),
+      ...(await rest()),
       dispose: () => {
         suffix?.dispose();
         disposeVariantModel(built, base);
@@ -101,6 +98,38 @@ const tfjsBase: SetupOf<'tfjs'> = async (input) => {
     disposeVariantModel(built, base);
     throw err;
   }
+}
+
+const tfjsEngineName = (input: SetupInput) => `tfjs ${input.engine.name} ${input.engine.version}`;
+
+const tfjsBase: SetupOf<'tfjs'> = async (input) => {
+  const tf = input.engine.tf;
+  const base = await loadBase(tf, input.base.files);
+  let built: BuiltModel;
+  try {
+    built = buildModel(tf, base, input.baseLayers[input.cutIndex].name, input.spec);
+  } catch (err) {
+    base.dispose();
+    throw err;
+  }
+  return inTfjs(
+    input,
+    built,
+    base,
+    () =>
+      frozenFeatures({
+        tf,
+        model: built.model,
+        layers: built.layers,
+        frozen: built.frozen,
+        augmented: activeAugmentation(input.spec.data) !== undefined,
+        data: input.dataset,
+        tfjsEngine: tfjsEngineName(input),
+        cache: input.cache!,
+      }),
+    (f) => modelFrom(tf, built.model, f.boundary.tensor),
+    async () => ({ exportOnnx: (metadata) => exportWithParity(tf, built.model, rawValidation(input), rawValidation(input), input.data.classes, metadata) }),
+  );
 };
 
 const onnxBase: SetupOf<'onnx'> = async (input) => {
@@ -125,11 +154,41 @@ const onnxBase: SetupOf<'onnx'> = async (input) => {
   };
 };
 
+/** ONNX export of the BERT layers is not written yet: said, never a half-written model.onnx. */
+export const TEXT_ONNX_SKIPPED = 'no ONNX export for text encoders yet';
+
+const hfBase: SetupOf<'hf'> = async (input) => {
+  const tf = input.engine.tf;
+  const { encoder, built, inputs } = await buildHfVariant(tf, input.base, input.baseLayers, input.cutIndex, input.spec);
+  const maskRow = inputs.indexOf('attention_mask');
+  const mask = built.model.inputs[maskRow];
+  return inTfjs(
+    input,
+    built,
+    encoder,
+    () =>
+      encoderFrozenFeatures({
+        tf,
+        model: built.model,
+        layers: built.layers,
+        frozen: built.frozen,
+        mask,
+        maskRow,
+        data: input.dataset,
+        tfjsEngine: tfjsEngineName(input),
+        cache: input.cache!,
+      }),
+    // The upper blocks and the head read the cached hidden states and the attention mask.
+    (f) => modelFrom(tf, built.model, [f.boundary.tensor, mask], f.inputShapes),
+    async () => ({ exportOnnx: async () => ({ skipped: TEXT_ONNX_SKIPPED }), modelFiles: await tokenizerFiles(input.base.folder) }),
+  );
+};
+
 /**
  * How each model family (model/families) trains: its base run inside tfjs with cached frozen
  * features, or outside it with the head on its features. A new family adds its entry here.
  */
-const SETUP: { [F in BaseModel['format']]: SetupOf<F> } = { tfjs: tfjsBase, onnx: onnxBase };
+const SETUP: { [F in BaseModel['format']]: SetupOf<F> } = { tfjs: tfjsBase, onnx: onnxBase, hf: hfBase };
 
 /** The model a variant trains, built on its engine, with its data in the form that model takes. */
 export function setUpVariant(input: SetupInput): Promise<VariantSetup> {

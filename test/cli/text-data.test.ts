@@ -1,6 +1,6 @@
-// Text specs through the real CLI. Text encoder bases are not wired into training on this branch,
-// so the only base a spec can name is an image model: validate must read the text data and
-// report its problems at their lines, and run must refuse before anything is written.
+// Text specs on an image base through the real CLI: validate must still read the text data and
+// report its problems at their lines, and run must refuse before anything is written. Text on a
+// Hugging Face encoder, trained end to end, is test/cli/text-run.test.ts.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';

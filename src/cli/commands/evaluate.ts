@@ -14,6 +14,8 @@ import { fixed, formatTable } from '../../report/table.ts';
 import type { Io } from '../io.ts';
 import { resolveTarget } from '../../app/variant-model.ts';
 import { loadPredictor, type PredictorEngine } from '../../app/variant-predictor.ts';
+import { variantTokenizerFolder } from '../../app/text-input.ts';
+import { textExamples } from '../../train/examples.ts';
 
 export interface EvaluateOptions {
   spec?: string;
@@ -41,7 +43,8 @@ async function testDataSpec(trained: DataSpec, paths: string[], classNames: stri
   const kind = await pathKind(abs[0]!);
   if (!kind) throw new InputError(`${paths[0]}: no such file or folder`);
   // Two files can only be IDX, a folder only an image folder; one file is a CSV file or half an IDX pair.
-  const given: DataSpec['format'] | undefined = paths.length === 2 ? 'idx' : kind === 'folder' ? 'image_folder' : trained.format === 'idx' ? undefined : 'csv';
+  const given: DataSpec['format'] | undefined =
+    paths.length === 2 ? 'idx' : kind === 'folder' ? 'image_folder' : trained.format === 'idx' ? undefined : trained.format === 'text' ? 'text' : 'csv';
   if (given !== trained.format) {
     throw new InputError(`the variant was trained on ${FORMAT_WORDS[trained.format]}; got ${given ? FORMAT_WORDS[given] : `one file (${paths[0]})`}`);
   }
@@ -101,11 +104,21 @@ function printReport(report: Report, source: string, io: Io): void {
 export async function evaluateCommand(target: string, data: string[], opts: EvaluateOptions, io: Io): Promise<number> {
   const variant = await resolveTarget(target, opts.spec, opts.runsDir);
   const spec = await testDataSpec(variant.spec.data, data, variant.classNames);
-  const dataset = await loadDataset(spec, process.cwd(), variant.spec.base_model.preprocess);
+  const loaded = await loadPredictor(variant, opts.engine);
+  let dataset;
+  try {
+    dataset =
+      spec.format === 'text'
+        ? await textExamples(spec, process.cwd(), variantTokenizerFolder(variant), loaded.inputNames, { knownClasses: spec.classes })
+        : await loadDataset(spec, process.cwd(), variant.spec.base_model.preprocess);
+  } catch (err) {
+    await loaded.dispose();
+    throw err;
+  }
   if (dataset.classNames.join('\n') !== variant.classNames.join('\n')) {
+    await loaded.dispose();
     throw new InputError(`the data's classes (${dataset.classNames.join(', ')}) are not the variant's (${variant.classNames.join(', ')})`);
   }
-  const loaded = await loadPredictor(variant, opts.engine);
   let evaluation: Evaluation;
   const engine = loaded.engine;
   try {

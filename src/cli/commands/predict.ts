@@ -3,6 +3,7 @@ import { fixed, formatTable } from '../../report/table.ts';
 import { resolveTarget } from '../../app/variant-model.ts';
 import { loadPredictor, type PredictorEngine } from '../../app/variant-predictor.ts';
 import type { Io } from '../io.ts';
+import { textInputs } from '../../app/text-input.ts';
 
 export interface PredictOptions {
   spec?: string;
@@ -31,7 +32,11 @@ export async function predictCommand(target: string, inputs: string[], opts: Pre
   const variant = await resolveTarget(target, opts.spec, opts.runsDir);
   const loaded = await loadPredictor(variant, opts.engine);
   try {
-    const batch = await readUnlabeled(inputs, variant.spec.data, loaded.inputShape, variant.spec.base_model.preprocess);
+    const data = variant.spec.data;
+    const batch =
+      data.format === 'text'
+        ? await textInputs(inputs, variant, data, loaded.inputNames)
+        : await readUnlabeled(inputs, data, loaded.inputShape, variant.spec.base_model.preprocess);
     // On stderr, so the table or JSON on stdout stays as it was; the training images went through the same conversion.
     for (const c of batch.conversions) io.err(`predict: ${c.count} input${c.count === 1 ? '' : 's'} ${c.what}`);
     const k = Math.min(opts.top, loaded.classNames.length);

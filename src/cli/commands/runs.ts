@@ -57,7 +57,8 @@ export async function runsCommand(file: string, opts: { runsDir: string; trackin
     io.out(`model: ${join(best.s.dir, 'model', 'model.json')}`);
     const url = await trackedUrl(spec, best.s, opts.trackingUri);
     if (url) io.out(`MLflow: ${url}`);
-    io.out(`use it: tunespec predict best --spec ${file} <images…>`);
+    const inputs = spec.experiment.data.format === 'text' ? '"some text" … | texts.csv' : '<images…>';
+    io.out(`use it: tunespec predict best --spec ${file} ${inputs}`);
   }
   return 0;
 }

@@ -11,7 +11,8 @@ export interface TextColumns {
   text: string;
   /** Second text of each example, for sentence-pair tasks. */
   pair?: string;
-  label: string;
+  /** Left out to read unlabelled texts (predict): the rows then carry no labels. */
+  label?: string;
 }
 
 export interface TextRows {
@@ -42,13 +43,13 @@ function fromTable(content: string, file: string, delimiter: ',' | '\t', columns
   const { header, rows } = parseTable(content, file, delimiter);
   const textAt = columnIndex(header, columns.text, 'text', file);
   const pairAt = columns.pair === undefined ? undefined : columnIndex(header, columns.pair, 'text pair', file);
-  const labelAt = columnIndex(header, columns.label, 'label', file);
+  const labelAt = columns.label === undefined ? undefined : columnIndex(header, columns.label, 'label', file);
   const out: TextRows = { texts: [], pairs: pairAt === undefined ? undefined : [], labels: [], lines: [], source: file };
   const labels: string[] = [];
   for (const { fields, line } of rows) {
     out.texts.push(requireText(fields[textAt]!, columns.text, file, line));
     if (pairAt !== undefined) out.pairs!.push(requireText(fields[pairAt]!, columns.pair!, file, line));
-    labels.push(requireLabel(fields[labelAt]!, columns.label, file, line));
+    if (labelAt !== undefined) labels.push(requireLabel(fields[labelAt]!, columns.label!, file, line));
     out.lines.push(line);
   }
   out.labels = typedLabels(labels);
@@ -94,7 +95,7 @@ function fromJsonl(content: string, file: string, columns: TextColumns): TextRow
     const r = record as Record<string, unknown>;
     out.texts.push(jsonText(r, columns.text, 'text', file, line));
     if (columns.pair !== undefined) out.pairs!.push(jsonText(r, columns.pair, 'text pair', file, line));
-    labels.push(jsonLabel(r, columns.label, file, line));
+    if (columns.label !== undefined) labels.push(jsonLabel(r, columns.label, file, line));
     out.lines.push(line);
   });
   if (out.texts.length === 0) throw new DataError('no examples: the file has no JSON lines', file);
@@ -113,7 +114,7 @@ export function textFileKind(file: string): 'csv' | 'tsv' | 'jsonl' {
 export async function readTextRows(file: string, columns: TextColumns): Promise<TextRows> {
   const kind = textFileKind(file);
   for (const [role, name] of [['text', columns.text], ['text pair', columns.pair]] as const) {
-    if (name === columns.label) throw new DataError(`column "${name}" is the label column and cannot also be the ${role} column`, file);
+    if (name !== undefined && name === columns.label) throw new DataError(`column "${name}" is the label column and cannot also be the ${role} column`, file);
   }
   if (columns.pair === columns.text) throw new DataError(`column "${columns.text}" cannot be both the text and the text pair column`, file);
   const content = await readText(file);

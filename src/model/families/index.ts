@@ -1,4 +1,5 @@
 import type { BaseModel } from '../source.ts';
+import { hfFamily } from './hf.ts';
 import { onnxFamily } from './onnx.ts';
 import { tfjsLayersFamily } from './tfjs-layers.ts';
 import type { ModelFamily } from './types.ts';
@@ -9,6 +10,7 @@ type Families = { [F in BaseModel['format']]: ModelFamily<Extract<BaseModel, { f
 export const FAMILIES: Families = {
   tfjs: tfjsLayersFamily,
   onnx: onnxFamily,
+  hf: hfFamily,
 };
 
 /** What a source is when no family claims it by name: a model.json path or URL. */

@@ -4,13 +4,13 @@ import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../../engine/backends.ts';
 import { ModelError } from '../../errors.ts';
 import { bertFamily } from '../families/bert/index.ts';
-import type { HfEncoderFamily } from './family.ts';
+import type { ClassifierFamily, HfEncoderFamily } from './family.ts';
 import { readHfWeights } from './weights.ts';
 
 /** Families by config.json model_type. */
-const FAMILIES: HfEncoderFamily<any>[] = [bertFamily];
+const FAMILIES: ClassifierFamily<any>[] = [bertFamily];
 
-export function familyOf(modelType: unknown, where: string): HfEncoderFamily<any> {
+export function familyOf(modelType: unknown, where: string): ClassifierFamily<any> {
   const family = FAMILIES.find((f) => f.modelTypes.includes(String(modelType)));
   if (!family) {
     const known = FAMILIES.flatMap((f) => f.modelTypes).join(', ');

@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../../engine/backends.ts';
+import type { LayerInfo } from '../topology.ts';
 import type { TensorToWrite } from './safetensors-write.ts';
 import type { HfWeights } from './weights.ts';
 
@@ -18,6 +19,15 @@ export interface HfEncoderFamily<Config = unknown> {
   loadWeights(tf: Tf, model: TF.LayersModel, config: Config, weights: HfWeights): { unused: string[] };
   /** The weights under HF names and layouts, for a safetensors file. */
   exportWeights(model: TF.LayersModel): TensorToWrite[];
+  /**
+   * The layers `build` makes, named and counted from config.json and the checkpoint's tensor list
+   * alone: what spec checks and plans read without loading TensorFlow.js. Every family a
+   * classification spec can build on has it (see `ClassifierFamily`); the Llama decoder does not yet.
+   */
+  listLayers?(config: Config, weights: HfWeights): LayerInfo[];
   /** Model inputs, in order. */
   inputs: readonly string[];
 }
+
+/** A family that classification specs build on: its layers can be listed without tfjs. */
+export type ClassifierFamily<Config = unknown> = HfEncoderFamily<Config> & Required<Pick<HfEncoderFamily<Config>, 'listLayers'>>;

@@ -1,6 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../../../engine/backends.ts';
 import { ModelError } from '../../../errors.ts';
+import { BERT_LAYER_CLASSES } from './layer-list.ts';
 import { dropout, gelu, keyBias, layerNorm, linear, selfAttention } from './ops.ts';
 
 /**
@@ -48,7 +49,7 @@ export function bertLayerClasses(tf: Tf): BertLayerClasses {
   const normal = () => tf.initializers.truncatedNormal({ stddev: 0.02 });
 
   class Embeddings extends tf.layers.Layer {
-    static className = 'TunespecBertEmbeddings';
+    static className = BERT_LAYER_CLASSES.embeddings;
     private readonly a: BertEmbeddingsArgs;
     private w: Record<string, TF.LayerVariable> = {};
     constructor(args: BertEmbeddingsArgs & LayerArgs) {
@@ -87,7 +88,7 @@ export function bertLayerClasses(tf: Tf): BertLayerClasses {
   }
 
   class Block extends tf.layers.Layer {
-    static className = 'TunespecBertLayer';
+    static className = BERT_LAYER_CLASSES.block;
     private readonly a: BertBlockArgs;
     private w: Record<string, TF.LayerVariable> = {};
     constructor(args: BertBlockArgs & LayerArgs) {
@@ -141,7 +142,7 @@ export function bertLayerClasses(tf: Tf): BertLayerClasses {
   }
 
   class Pooler extends tf.layers.Layer {
-    static className = 'TunespecBertPooler';
+    static className = BERT_LAYER_CLASSES.pooler;
     private readonly hiddenSize: number;
     private w: Record<string, TF.LayerVariable> = {};
     constructor(args: { hiddenSize: number } & LayerArgs) {

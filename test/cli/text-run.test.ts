@@ -1,0 +1,187 @@
+// A text classification sweep on a Hugging Face BERT folder, through the real CLI as a user runs
+// it: validate, plan, inspect, run, runs, predict (texts and a file), evaluate, on the tiny random
+// BERT (2 blocks, hidden 32) and 64 short reviews (scripts/make_text_reviews.py).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT, tempDir, tunespec } from '../helpers/cli.ts';
+import { parseSafetensors, tensorValues } from '../../src/model/hf/safetensors.ts';
+
+const dir = tempDir('tunespec-text-run-');
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const TINY = join(ROOT, 'test', 'fixtures', 'text', 'tiny-bert');
+const REVIEWS = join(ROOT, 'test', 'fixtures', 'text', 'reviews-64.csv');
+const runs = join(dir, 'runs');
+
+function writeSpec(name: string, lines: { source?: string; freeze?: string; cut?: string; data?: string } = {}): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `name: ${name}
+base_model:
+  source: ${lines.source ?? JSON.stringify(TINY)}
+  cut: ${lines.cut ?? 'encoder.layer.1'}
+head:
+  - { type: pooling, mode: mean }
+  - { type: dense, units: 2, activation: softmax }
+freeze:
+${lines.freeze ?? '  - { from: embeddings, to: encoder.layer.0 }'}
+data:
+${lines.data ?? `  format: text\n  path: ${JSON.stringify(REVIEWS)}\n  max_length: 16`}
+validation: { fraction: 0.25, seed: 3 }
+training:
+  epochs: 2
+  batch_size: 16
+  optimizer: adamw
+  learning_rate: 0.001
+  seed: 1
+sweep:
+  training.learning_rate: [0.001, 0.003]
+`,
+  );
+  return file;
+}
+
+const spec = writeSpec('reviews');
+
+test('validate and plan list the encoder layers by their Hugging Face names, frozen as the ranges say', () => {
+  const v = tunespec(['validate', spec], dir);
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal(v.stdout.trim(), `${spec}: ok (2 variants)`);
+  const p = tunespec(['plan', spec], dir);
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stdout, /0 +embeddings +TunespecBertEmbeddings +10944 +frozen +base/);
+  assert.match(p.stdout, /1 +encoder\.layer\.0 +TunespecBertLayer +8544 +frozen +base/);
+  assert.match(p.stdout, /2 +encoder\.layer\.1 +TunespecBertLayer +8544 +trainable +base/);
+  assert.match(p.stdout, /3 +head_0_pooling +TunespecMaskedPooling +0 +trainable +head/);
+});
+
+test('freeze by regex over the HF names checks out, a file:// source works like a path, and a wrong cut names the layers', () => {
+  const regex = writeSpec('regex', { freeze: "  - { match: '^encoder\\.layer\\.0|^embeddings' }" });
+  const p = tunespec(['plan', regex], dir);
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stdout, /1 +encoder\.layer\.0 +TunespecBertLayer +8544 +frozen/);
+  assert.match(p.stdout, /2 +encoder\.layer\.1 +TunespecBertLayer +8544 +trainable/);
+  const url = writeSpec('url', { source: JSON.stringify(pathToFileURL(TINY).toString()) });
+  const u = tunespec(['validate', url], dir);
+  assert.equal(u.code, 0, u.stderr);
+  const bad = writeSpec('badcut', { cut: 'encoder.layer.5' });
+  const r = tunespec(['validate', bad], dir);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /base_model\.cut: the base model has no layer "encoder\.layer\.5".*its layers: embeddings, encoder\.layer\.0, encoder\.layer\.1/);
+});
+
+test('an image data section on a text encoder is refused at data.format', () => {
+  const img = writeSpec('img', { data: `  format: csv\n  path: ${JSON.stringify(REVIEWS)}` });
+  const r = tunespec(['validate', img], dir);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /data\.format: a Hugging Face text encoder base takes text \(format: text\), not csv data/);
+});
+
+test('inspect shows the variant model on the encoder', () => {
+  const r = tunespec(['inspect', spec], dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /cut after layer 2 "encoder\.layer\.1"; the head starts here/);
+  assert.match(r.stdout, /params: 28098 total, 8610 trainable, 19488 non-trainable/);
+});
+
+function variantDirs(root = runs): string[] {
+  const sweepRoot = join(root, 'reviews');
+  return readdirSync(sweepRoot).flatMap((s) => readdirSync(join(sweepRoot, s)).filter((v) => v !== 'sweep.json' && !v.includes('.')).map((v) => join(sweepRoot, s, v)));
+}
+
+/** A tensor of a saved tfjs model by weight name. */
+function savedWeight(modelDir: string, name: string): Float32Array {
+  const json = JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8'));
+  const bin = readFileSync(join(modelDir, 'weights.bin'));
+  let offset = 0;
+  for (const w of json.weightsManifest[0].weights) {
+    const size = w.shape.reduce((a: number, b: number) => a * b, 1);
+    if (w.name === name) return new Float32Array(bin.buffer.slice(bin.byteOffset + offset, bin.byteOffset + offset + size * 4));
+    offset += size * 4;
+  }
+  throw new Error(`no weight ${name}`);
+}
+
+test('run trains every variant from cached frozen blocks, saves the model with its tokenizer, says why there is no ONNX; frozen weights stay bit-identical', () => {
+  const r = tunespec(['run', spec, '--runs-dir', runs], dir);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /2 completed, 0 skipped, 0 failed/);
+  assert.match(r.stdout, /\[1\/2\] .*feature cache miss: features of encoder\.layer\.0 computed from the input in [\d.]+s \(tfjs wasm [\d.]+; tfjs because there is no ONNX export for text encoders yet\) and cached/);
+  assert.match(r.stdout, /\[2\/2\] .*feature cache hit: features of encoder\.layer\.0 from the cache/);
+  assert.match(r.stdout, /no ONNX export for text encoders yet/);
+  const dirs = variantDirs();
+  assert.equal(dirs.length, 2);
+  const checkpoint = parseSafetensors(new Uint8Array(readFileSync(join(TINY, 'model.safetensors'))), 'tiny');
+  const hf = (n: string) => tensorValues(checkpoint, n).values as Float32Array;
+  for (const d of dirs) {
+    const status = JSON.parse(readFileSync(join(d, 'status.json'), 'utf8'));
+    assert.equal(status.status, 'completed');
+    assert.equal(status.onnx.skipped, 'no ONNX export for text encoders yet');
+    assert.equal(existsSync(join(d, 'model.onnx')), false);
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+      assert.deepEqual(readFileSync(join(d, 'model', f)), readFileSync(join(TINY, f)), f);
+    }
+    const model = join(d, 'model');
+    assert.deepEqual(savedWeight(model, 'embeddings/word_embeddings.weight'), hf('embeddings.word_embeddings.weight'));
+    assert.deepEqual(savedWeight(model, 'encoder.layer.0/output.LayerNorm.weight'), hf('encoder.layer.0.output.LayerNorm.weight'));
+    assert.notDeepEqual(savedWeight(model, 'encoder.layer.1/output.LayerNorm.weight'), hf('encoder.layer.1.output.LayerNorm.weight'));
+  }
+  const best = tunespec(['runs', spec, '--runs-dir', runs], dir);
+  assert.equal(best.code, 0, best.stderr);
+  assert.match(best.stdout, /best: [0-9a-f]{12} \(lr=0\.00[13]\) val_accuracy/);
+});
+
+test('predict classifies texts and the rows of a file with the variant\'s own tokenizer; evaluate scores a labelled file', () => {
+  const texts = tunespec(['predict', 'best', '--spec', spec, '--runs-dir', runs, '--json', 'The film was wonderful.', 'The room was bad.'], dir);
+  assert.equal(texts.code, 0, texts.stderr);
+  const out = JSON.parse(texts.stdout);
+  assert.deepEqual(out.predictions.map((p: { input: string }) => p.input), ['The film was wonderful.', 'The room was bad.']);
+  for (const p of out.predictions) {
+    assert.equal(p.top.length, 2);
+    assert.ok(Math.abs(p.top[0].probability + p.top[1].probability - 1) < 1e-5);
+  }
+  const file = join(dir, 'unlabelled.jsonl');
+  writeFileSync(file, '{"text": "Nice film."}\n\n{"text": "Hated it."}\n');
+  const rows = tunespec(['predict', 'best', '--spec', spec, '--runs-dir', runs, '--json', file], dir);
+  assert.equal(rows.code, 0, rows.stderr);
+  assert.deepEqual(JSON.parse(rows.stdout).predictions.map((p: { input: string }) => p.input), [`${file}:1`, `${file}:3`]);
+  const ev = tunespec(['evaluate', 'best', '--spec', spec, '--runs-dir', runs, '--json', REVIEWS], dir);
+  assert.equal(ev.code, 0, ev.stderr);
+  const report = JSON.parse(ev.stdout);
+  assert.equal(report.examples, 64);
+  assert.deepEqual(report.classes.map((c: { name: string }) => c.name), ['neg', 'pos']);
+  const onnx = tunespec(['predict', 'best', '--spec', spec, '--runs-dir', runs, '--engine', 'onnx', 'good'], dir);
+  assert.equal(onnx.code, 1);
+  assert.match(onnx.stderr, /has no model\.onnx .*: no ONNX export for text encoders yet; use --engine tfjs/);
+});
+
+test('evaluate refuses a test file with a label the variant never saw, at its line', () => {
+  const file = join(dir, 'stray.csv');
+  writeFileSync(file, 'text,label\nGood.,pos\nMeh.,meh\n');
+  const r = tunespec(['evaluate', 'best', '--spec', spec, '--runs-dir', runs, file], dir);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /stray\.csv:3: unknown label "meh"/);
+});
+
+test('a second sweep reads every variant\'s frozen blocks from the cache, and training from them gives what training end to end gives', () => {
+  const again = join(dir, 'runs-again');
+  const r = tunespec(['run', spec, '--runs-dir', again], dir);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /feature cache: 2 hit\(s\), 0 miss\(es\)/);
+  const plain = join(dir, 'runs-plain');
+  const p = tunespec(['run', spec, '--runs-dir', plain, '--no-feature-cache'], dir);
+  assert.equal(p.code, 0, p.stderr + p.stdout);
+  assert.match(p.stdout, /feature cache off: turned off \(--no-feature-cache\)/);
+  const metrics = (root: string) => variantDirs(root).map((d) => JSON.parse(readFileSync(join(d, 'result.json'), 'utf8')).metrics);
+  const cached = metrics(again);
+  const direct = metrics(plain);
+  assert.equal(cached.length, 2);
+  cached.forEach((m, i) => {
+    assert.equal(m.val_accuracy, direct[i].val_accuracy);
+    assert.ok(Math.abs(m.val_loss - direct[i].val_loss) < 1e-5, `${m.val_loss} vs ${direct[i].val_loss}`);
+  });
+});

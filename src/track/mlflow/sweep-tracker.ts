@@ -1,5 +1,6 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { filesUnder } from '../files-under.ts';
 import { TrackingError } from '../../errors.ts';
 import { redactUrlsIn } from '../../net/redact.ts';
 import { comparisonTables } from '../comparison.ts';
@@ -78,14 +79,6 @@ const CREATED = 'tunespec.created_ms';
 
 function tagOf(run: Run, key: string): string | undefined {
   return run.data.tags?.find((t) => t.key === key)?.value;
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) out.push(relative(dir, join(entry.parentPath, entry.name)));
-  }
-  return out.sort();
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Spec sections that say where results go, not how the model trains: never a param. */
-const NOT_PARAMS = new Set(['tracking', 'export', 'sweep']);
+const NOT_PARAMS = new Set(['tracking', 'export', 'register', 'sweep']);
 
 /**
  * A spec as flat `dotted.key → string` params, the shape both the local store and MLflow keep.

@@ -95,7 +95,7 @@ function printReport(report: Report, source: string, io: Io): void {
 }
 
 export async function evaluateCommand(target: string, data: string[], opts: EvaluateOptions, io: Io): Promise<number> {
-  const variant = await resolveTarget(target, opts.spec, opts.runsDir);
+  const variant = await resolveTarget(target, opts.spec, opts.runsDir, opts.trackingUri);
   const spec = await testDataSpec(variant.spec.data, data, variant.classNames);
   const dataset = await loadDataset(spec, process.cwd(), variant.spec.base_model.preprocess);
   if (dataset.classNames.join('\n') !== variant.classNames.join('\n')) {

@@ -15,6 +15,7 @@ import type { Io } from '../io.ts';
 export interface PredictOptions {
   spec?: string;
   runsDir: string;
+  trackingUri?: string;
   top: number;
   engine: string;
   json: boolean;
@@ -89,7 +90,7 @@ interface Predictor {
 const ordinal = (k: number): string => `${k}${k === 1 ? 'st' : k === 2 ? 'nd' : k === 3 ? 'rd' : 'th'}`;
 
 export async function predictCommand(target: string, inputs: string[], opts: PredictOptions, io: Io): Promise<number> {
-  const variant = await resolveTarget(target, opts.spec, opts.runsDir);
+  const variant = await resolveTarget(target, opts.spec, opts.runsDir, opts.trackingUri);
   const loaded = opts.engine === 'onnx' ? await loadOnnxModel(variant) : await loadTfjsModel(variant);
   try {
     const batch = await readUnlabeled(inputs, variant.spec.data, loaded.inputShape, variant.spec.base_model.preprocess);

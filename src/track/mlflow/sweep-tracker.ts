@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { filesUnder } from '../files-under.ts';
+import { pathKind } from '../../data/readers/files.ts';
+import { ensureLoggedModel } from './logged-model.ts';
 import { TrackingError } from '../../errors.ts';
 import { redactUrlsIn } from '../../net/redact.ts';
 import { comparisonTables } from '../comparison.ts';
@@ -214,6 +216,9 @@ export class SweepTracker {
     }
     await this.client.logBatch(run.run_id, { metrics: missing });
     const uploaded = await this.uploadMissing(run, v.dir);
+    if (v.status.status === 'completed' && (await pathKind(join(v.dir, 'model', 'model.json')))) {
+      await ensureLoggedModel(this.client, this.experimentId, run, v, content);
+    }
     if (run.status !== content.status) await this.client.updateRun(run.run_id, content.status, content.endTime);
     run.status = content.status;
     return { metrics: missing.length, artifacts: uploaded };

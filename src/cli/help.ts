@@ -16,6 +16,9 @@ Usage:
   tunespec evaluate <variant> <data...>
                                      held-out metrics on other data: IDX images + labels, an image
                                      folder or a CSV file (logged to the variant's MLflow run)
+  tunespec register <variant> --name <name>
+                                     a variant's MLflow logged model as a new version of a
+                                     registered model (once per trained variant: idempotent)
   tunespec cache [list|clear]        what the frozen-feature cache holds (--json), or empty it
   tunespec worker --queue <url>      train queued variants, one per process at a time, until stopped
   tunespec status <spec> --queue <url>
@@ -57,15 +60,19 @@ Options for plan --emit <slurm|k8s> (prints an array job; task or index n runs v
   --parallelism <n>                  k8s: pods at once (default: every variant)
   --pvc <claim>, --workdir <dir>     k8s: volume with the spec, model and data, and where it is
                                      mounted (default /workspace)
-Options for run, runs, sync, predict and evaluate:
+Options for run, runs, sync, predict, evaluate and register:
   --runs-dir <dir>                   run store root (default: runs)
-<variant> is a variant id, a stored variant's folder or model.json, or \`best\` (with --spec).
-Options for predict and evaluate:
+<variant> is a variant id, a stored variant's folder or model.json, or \`best\` (with --spec);
+  for predict and evaluate also a registered model version: models:/NAME/VERSION or
+  models:/NAME@ALIAS (downloaded once into TUNESPEC_CACHE_DIR/registry).
+Options for register:
+  --name <name>                      the registered model in MLflow's Model Registry
+Options for predict, evaluate and register:
   --spec <spec>                      the spec whose best variant \`best\` means
   --top <k>                          predict: classes to show per input (default 3)
   --engine <tfjs|onnx>               predict: run the TensorFlow.js model (default) or model.onnx
-  --json                             machine-readable output (also for inspect)
-Options for run, runs, sync, evaluate, worker, status and doctor:
+  --json                             machine-readable output (also for inspect and register)
+Options for run, runs, sync, predict, evaluate, register, worker, status and doctor:
   --tracking-uri <http(s)://host:port>
                                      MLflow server; beats the spec's tracking.uri, which beats
                                      MLFLOW_TRACKING_URI. Without any of the three, runs stay local.

@@ -311,6 +311,10 @@ export class MlflowClient {
     return out;
   }
 
+  async deleteLoggedModel(modelId: string): Promise<void> {
+    await this.call('DELETE', `logged-models/${encodeURIComponent(modelId)}`);
+  }
+
   async finalizeLoggedModel(modelId: string, status: 'LOGGED_MODEL_READY' | 'LOGGED_MODEL_UPLOAD_FAILED'): Promise<void> {
     await this.call('PATCH', `logged-models/${encodeURIComponent(modelId)}`, { json: { model_id: modelId, status } });
   }

@@ -116,5 +116,8 @@ export async function ensureLoggedModel(client: MlflowClient, experimentId: stri
     await client.logOutputs(run.run_id, [{ model_id: id, step: Math.max(0, ...metrics.map((m) => m.step)) }]);
   }
   await client.finalizeLoggedModel(id, 'LOGGED_MODEL_READY');
+  // A create whose answer was lost (a dropped connection, then a retry) left a second PENDING
+  // model of this attempt: the attempt has one model, so the spare goes.
+  for (const spare of found.filter((m) => m.info.model_id !== id && m.info.status !== 'LOGGED_MODEL_READY')) await client.deleteLoggedModel(spare.info.model_id);
   return (await client.getLoggedModel(id)) ?? model;
 }

@@ -67,6 +67,8 @@ export async function downloadModelVersion(client: MlflowClient, uri: string, ca
   const dir = join(cacheRoot, createHash('sha256').update(`${client.config.uri}\n${artifactUri}`).digest('hex').slice(0, 24));
   if (await pathKind(join(dir, MLMODEL_FILE))) return { dir, version };
   const files = await client.listAllProxied(artifactUri);
+  const unsafe = files.find((f) => f.path.startsWith('/') || f.path.split('/').some((seg) => seg === '..' || seg === '' || seg === '.'));
+  if (unsafe) throw new InputError(`${uri}: the server lists a file outside the model's folder (${JSON.stringify(unsafe.path)}); nothing was downloaded`);
   const mlmodel = files.some((f) => f.path === MLMODEL_FILE) ? parse((await client.downloadArtifact(artifactUri, MLMODEL_FILE)).toString('utf8')) : undefined;
   if (!mlmodel?.flavors?.[FLAVOR]) {
     throw new InputError(`${uri} (version ${version.version}, from ${version.source}) is not a tunespec model: its MLmodel has no "${FLAVOR}" flavor`);

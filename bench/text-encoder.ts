@@ -1,10 +1,13 @@
 // Forward and training-step time of a BERT-family encoder on the engines that load here (issue 15).
-// Usage: npx tsx bench/text-encoder.ts [MODEL_FOLDER] [--engines wasm,cpu] [--batch 16] [--tokens 64] [--reps 3] [--warmup 1] [--train-top 2 | --train-top 0]
+// `onnx` among the engines: the encoder exported to ONNX (model/onnx/text.ts) on onnxruntime-node, forward only.
+// Usage: npx tsx bench/text-encoder.ts [MODEL_FOLDER] [--engines wasm,cpu,onnx] [--batch 16] [--tokens 64] [--reps 3] [--warmup 1] [--train-top 2 | --train-top 0]
 // Default folder: .cache/models/all-MiniLM-L6-v2 (npm run models:text). Prints one JSON line per engine.
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { selectEngine, type EngineName } from '../src/engine/backends.ts';
 import { loadHfEncoder } from '../src/model/hf/encoder.ts';
+import { exportTextPrefix } from '../src/model/onnx/text.ts';
+import { OnnxSession } from '../src/engine/onnx-runtime.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -18,7 +21,37 @@ const reps = Number(opt('reps', '3'));
 const trainTop = Number(opt('train-top', '2'));
 const warmup = Number(opt('warmup', '1'));
 
-for (const name of opt('engines', 'wasm,cpu').split(',') as EngineName[]) {
+/** Median forward time of the encoder exported to ONNX, on onnxruntime-node with its default threads (the cores). */
+async function onnxForward(): Promise<void> {
+  const { tf } = await selectEngine('cpu', []);
+  const { model } = await loadHfEncoder(tf, folder);
+  const vocab = (model.getLayer('embeddings').getWeights()[0].shape[0] as number) - 1;
+  const ids = Int32Array.from((tf.randomUniform([B, T], 1000 % vocab, vocab, 'int32', 7) as TF.Tensor).dataSync());
+  const session = await OnnxSession.load(exportTextPrefix(model, model.outputs[0] as TF.SymbolicTensor).bytes);
+  model.dispose();
+  const feeds = { input_ids: { data: ids, rowShape: [T] }, attention_mask: { data: new Int32Array(B * T).fill(1), rowShape: [T] }, token_type_ids: { data: new Int32Array(B * T), rowShape: [T] } };
+  const forward = () => session.runNamed(feeds, B);
+  for (let i = 0; i < warmup; i++) await forward();
+  const ms: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    await forward();
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+    ms.push(performance.now() - t0);
+  }
+  await session.dispose();
+  const median = [...ms].sort((a, b) => a - b)[Math.floor(ms.length / 2)];
+  console.log(JSON.stringify({ engine: 'onnx', batch: B, tokens: T, forwardMs: ms.map(Math.round), forwardCpuMs: cpu.map(Math.round), forwardMedianMs: Math.round(median), tokensPerSecond: Math.round((B * T) / (median / 1000)) }));
+}
+
+for (const name of opt('engines', 'wasm,cpu').split(',') as (EngineName | 'onnx')[]) {
+  if (name === 'onnx') {
+    await onnxForward();
+    continue;
+  }
   const { tf } = await selectEngine(name, []);
   const { model } = await loadHfEncoder(tf, folder);
   const vocab = (model.getLayer('embeddings').getWeights()[0].shape[0] as number) - 1;

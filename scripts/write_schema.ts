@@ -1,12 +1,15 @@
-// Writes schemas/experiment.schema.json and the README's spec and CLI references from the code
-// (src/spec/schema.ts, src/cli/help.ts). test/spec/schema-file.test.ts fails when either drifts.
+// Writes schemas/experiment.schema.json, schemas/run-store.schema.json and the README's spec and CLI references from the code
+// (src/spec/schema.ts, and the option table src/cli/options.ts through src/cli/help.ts). test/spec/schema-file.test.ts fails when either drifts.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { experimentSchema } from '../src/spec/schema.ts';
-import { HELP } from '../src/cli/help.ts';
+import { cliReference } from '../src/cli/help.ts';
+import { runStoreSchema } from '../src/track/store-format.ts';
 
 export const SCHEMA_FILE = new URL('../schemas/experiment.schema.json', import.meta.url);
 export const README_FILE = new URL('../README.md', import.meta.url);
 export const schemaText = (): string => JSON.stringify(experimentSchema, null, 2) + '\n';
+export const STORE_SCHEMA_FILE = new URL('../schemas/run-store.schema.json', import.meta.url);
+export const storeSchemaText = (): string => JSON.stringify(runStoreSchema, null, 2) + '\n';
 
 type S = Record<string, any>;
 
@@ -85,11 +88,12 @@ export function replaceBetween(text: string, marker: string, body: string): stri
 
 export function readmeText(): string {
   const readme = readFileSync(README_FILE, 'utf8');
-  return replaceBetween(replaceBetween(readme, 'spec-reference', specReference()), 'cli-reference', '```\n' + HELP.trimEnd() + '\n```');
+  return replaceBetween(replaceBetween(readme, 'spec-reference', specReference()), 'cli-reference', cliReference());
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   writeFileSync(SCHEMA_FILE, schemaText());
+  writeFileSync(STORE_SCHEMA_FILE, storeSchemaText());
   writeFileSync(README_FILE, readmeText());
-  console.log('wrote schemas/experiment.schema.json and the README references');
+  console.log('wrote schemas/experiment.schema.json, schemas/run-store.schema.json and the README references');
 }

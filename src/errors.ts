@@ -90,3 +90,13 @@ export class InputError extends TunespecError {
     super('INPUT', message);
   }
 }
+
+/** A run store file that cannot be trusted: unreadable, not JSON, the wrong shape, or a format this tunespec does not read. */
+export class StoreError extends TunespecError {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super('STORE', `${file}: ${message}`);
+  }
+}

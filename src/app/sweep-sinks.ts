@@ -17,8 +17,6 @@ export interface SweepSinks {
 
 export interface SinkOptions extends Pick<LoggerOptions, 'warn' | 'info' | 'syncCommand' | 'extraTags' | 'leaveParentOpen'> {
   runsDir: string;
-  /** Other processes train variants of the same sweep into the same store (array tasks, workers). */
-  sharedSweeps: boolean;
   trackingUri?: string;
 }
 
@@ -28,7 +26,7 @@ export interface SinkOptions extends Pick<LoggerOptions, 'warn' | 'info' | 'sync
  * mistake to fix first.
  */
 export async function openSweepSinks(spec: LoadedSpec, o: SinkOptions): Promise<SweepSinks> {
-  const store = new LocalRunStore(resolve(o.runsDir), { render: variantCharts, provenance: await provenanceOf(spec.file), sharedSweeps: o.sharedSweeps });
+  const store = new LocalRunStore(resolve(o.runsDir), { render: variantCharts, provenance: await provenanceOf(spec.file), note: o.info });
   const completed = await store.completed(spec.experiment.name);
   const tracking = resolveTrackingConfig({ flag: o.trackingUri, spec: spec.experiment.tracking, specName: spec.experiment.name, env: process.env });
   const mlflow =

@@ -38,6 +38,8 @@ export async function trainVariants(spec: LoadedSpec, sinks: SweepSinks, o: Trai
       engine: o.engine,
       only: o.only,
       signal: o.signal,
+      // Two terminals, array tasks and queue workers on one run store: one process trains a variant at a time.
+      claims: store,
       featureCache: o.featureCache,
       skipReason: async (v) => {
         if (o.force) return undefined;

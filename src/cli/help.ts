@@ -1,98 +1,143 @@
-export const HELP = `tunespec: YAML experiment specs in, fine-tuning sweeps out
+import { COMMAND_NAMES, COMMANDS, OPTION_NAMES, optionSpec, optionsOf, type CommandName, type CommandSpec, type OptionName } from './options.ts';
 
-Usage:
-  tunespec validate <spec...>        check specs, every file: schema errors, then (once the schema passes)
-                                     base model and data errors, as file:line:col: message
-  tunespec plan <spec>               show the built model's layers (frozen/trainable) and the variants
-  tunespec run <spec> [options]      train every variant of the sweep into the run store (and MLflow)
-  tunespec runs <spec>               compare stored variants of the spec, best first; name the best
-  tunespec sync <spec|run-folder>    upload to MLflow what it lacks of stored sweeps (idempotent)
-  tunespec inspect <model|spec>      layers, shapes, parameters of a model.json (path or URL), a
-                                     Hugging Face folder (path or hf://org/name), or of
-                                     the model a spec builds (cut, head, frozen/trainable)
-  tunespec predict <variant> <inputs...>
-                                     class probabilities for images, image folders, IDX or CSV files,
-                                     with the variant's own preprocessing
-  tunespec evaluate <variant> <data...>
-                                     held-out metrics on other data: IDX images + labels, an image
-                                     folder or a CSV file (logged to the variant's MLflow run)
-  tunespec register <variant> --name <name>
-                                     a variant's MLflow logged model as a new version of a
-                                     registered model (once per trained variant: idempotent)
-  tunespec cache [list|clear]        what the frozen-feature cache holds (--json), or empty it
-  tunespec worker --queue <url>      train queued variants, one per process at a time, until stopped
-  tunespec status <spec> --queue <url>
-                                     watch a queued sweep until every variant has settled
-  tunespec doctor                    show which engines load here, which one auto picks, and
-                                     where MLflow tracking goes from this shell
-  tunespec help                      this text
+// Help is generated from the option table (options.ts); only the prose below is written by hand.
 
-Options for run:
-  --only <variant-id>                run only this variant (repeatable)
-  --backend <auto|native-gpu|native|wasm|cpu>
-                                     engine to train on (default auto: native TensorFlow when
-                                     it loads, else wasm when it has every kernel, else cpu)
-  --force                            retrain variants that already completed
-  --no-feature-cache                 train every variant end to end instead of computing the
-                                     frozen layers once (onnxruntime) and training on cached
-                                     features
-  --index <n>                        run only variant n of the plan (array jobs pass
-                                     "$SLURM_ARRAY_TASK_ID" or "$JOB_COMPLETION_INDEX")
-  --queue <redis://host:port[/db]>   queue one job per variant for workers instead of training
-                                     here, then watch them (Ctrl-C stops watching, not the sweep)
-  --detach                           with --queue: queue and return at once
-  --attempts <n>                     tries per variant in the queue or per k8s index (default 3)
-  --backoff <seconds>                pause before a queued retry, doubling each time (default 10)
-Options for worker:
-  --concurrency <n>                  worker processes to start, one variant each (default 1)
-  --name <name>                      shown in its output and as the tunespec.worker tag of its
-                                     MLflow runs (default <host>-<pid>)
-  --backend, --runs-dir              as for run; each worker has its own run store
-  --lock-duration <seconds>          a job's lock without renewal: the job of a worker that died
-                                     is retried after it (default 30)
-  --stalled-interval <seconds>       how often to look for such jobs (default 30)
-Options for plan --emit <slurm|k8s> (prints an array job; task or index n runs variant n):
-  --gpus <n>                         GPUs per variant (default 1; 0 for none)
-  --cpus <n>, --memory <size>        per variant (slurm: 16G; k8s: 16Gi)
-  --time <limit>, --partition <p>    slurm: time limit, partition
-  --image <image>                    k8s: a container image with tunespec (required)
-  --mlflow-secret <name>             k8s: Secret holding the MLFLOW_* variables (envFrom)
-  --parallelism <n>                  k8s: pods at once (default: every variant)
-  --pvc <claim>, --workdir <dir>     k8s: volume with the spec, model and data, and where it is
-                                     mounted (default /workspace)
-Options for run, runs, sync, predict, evaluate and register:
-  --runs-dir <dir>                   run store root (default: runs)
-<variant> is a variant id, a stored variant's folder or model.json, or \`best\` (with --spec);
-  for predict and evaluate also a registered model version: models:/NAME/VERSION or
-  models:/NAME@ALIAS (downloaded once into TUNESPEC_CACHE_DIR/registry).
-Options for register:
-  --name <name>                      the registered model in MLflow's Model Registry
-Options for predict, evaluate and register:
-  --spec <spec>                      the spec whose best variant \`best\` means
-  --top <k>                          predict: classes to show per input (default 3)
-  --engine <tfjs|onnx>               predict: run the TensorFlow.js model (default) or model.onnx
-  --json                             machine-readable output (also for inspect and register)
-Options for run, runs, sync, predict, evaluate, register, worker, status and doctor:
-  --tracking-uri <http(s)://host:port>
-                                     MLflow server; beats the spec's tracking.uri, which beats
-                                     MLFLOW_TRACKING_URI. Without any of the three, runs stay local.
-Global:
-  --debug                            print stack traces
+const WIDTH = 100;
+const COLUMN = 37;
 
-Environment (as the MLflow Python client reads it):
-  MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME, MLFLOW_TRACKING_USERNAME and
-  MLFLOW_TRACKING_PASSWORD (basic auth), MLFLOW_TRACKING_TOKEN (bearer),
-  MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_HTTP_REQUEST_MAX_RETRIES (default 7),
-  MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (2), MLFLOW_HTTP_REQUEST_BACKOFF_JITTER (1),
-  MLFLOW_HTTP_REQUEST_TIMEOUT (120 seconds)
-Base models at http(s) URLs: TUNESPEC_HTTP_TIMEOUT (seconds to connect, to the first byte,
-  and between bytes of the body; default 15, as pip), TUNESPEC_HTTP_RETRIES (default 3: connection
-  errors, timeouts, 408, 429 and 5xx are retried with backoff; other answers are final)
-Feature cache: TUNESPEC_CACHE_DIR (default $XDG_CACHE_HOME/tunespec/features, else
-  ~/.cache/tunespec/features), TUNESPEC_CACHE_MAX (size cap such as 10G, the default; least
-  recently used entries go first)
+export const ENVIRONMENT = `Environment (as the MLflow Python client reads it):
+MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME, MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (basic auth), MLFLOW_TRACKING_TOKEN (bearer), MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_HTTP_REQUEST_MAX_RETRIES (default 7), MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (2), MLFLOW_HTTP_REQUEST_BACKOFF_JITTER (1), MLFLOW_HTTP_REQUEST_TIMEOUT (120 seconds)
+Base models at http(s) URLs: TUNESPEC_HTTP_TIMEOUT (seconds to connect, to the first byte, and between bytes of the body; default 15, as pip), TUNESPEC_HTTP_RETRIES (default 3: connection errors, timeouts, 408, 429 and 5xx are retried with backoff; other answers are final)
+Feature cache: TUNESPEC_CACHE_DIR (default $XDG_CACHE_HOME/tunespec/features, else ~/.cache/tunespec/features), TUNESPEC_CACHE_MAX (size cap such as 10G, the default; least recently used entries go first)`;
 
-Exit codes: 0 success; 1 invalid spec, failed variant, bad input (unknown variant, wrong image
-size, not a model), an MLflow server that refused us or no Redis at --queue; 2 usage error;
-130 interrupted.
-`;
+export const EXIT_CODES = `Exit codes: 0 success; 1 invalid spec, failed variant, bad input (unknown variant, wrong image size, not a model, a corrupt run store), an MLflow server that refused us or no Redis at --queue; 2 usage error (an unknown option, or one the command does not take); 130 interrupted.`;
+
+/** Words filled into lines of at most `width` characters. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return line ? [...lines, line] : lines;
+}
+
+/** A two-column entry: the term, then its text wrapped at COLUMN (on the next line when the term is too long). */
+function entry(term: string, text: string): string[] {
+  const body = wrap(text, WIDTH - COLUMN);
+  const pad = ' '.repeat(COLUMN);
+  const head = `  ${term}`;
+  if (head.length < COLUMN - 1 && body.length) return [head.padEnd(COLUMN) + body[0], ...body.slice(1).map((l) => pad + l)];
+  return [head, ...body.map((l) => pad + l)];
+}
+
+/** A paragraph: its first line as written, the rest wrapped and indented by two. */
+function paragraph(text: string): string[] {
+  return text.split('\n').flatMap((line, i) => (i === 0 ? wrap(line, WIDTH) : wrap(line, WIDTH - 2).map((l) => `  ${l}`)));
+}
+
+export function usageOf(command: CommandName): string {
+  const args = COMMANDS[command].args;
+  return `tunespec ${command}${args ? ` ${args}` : ''}`;
+}
+
+/** `--backend <engine>`, `-h, --help`. */
+export function optionTerm(name: OptionName): string {
+  const o = optionSpec(name);
+  const value = o.choices ? `<${o.choices.join('|')}>` : o.value;
+  return `${o.short ? `-${o.short}, ` : ''}--${name}${value ? ` ${value}` : ''}`;
+}
+
+/** The default as help shows it, or undefined (booleans default to off). */
+function defaultOf(name: OptionName): string | undefined {
+  const o = optionSpec(name);
+  return o.defaultText ?? (typeof o.default === 'string' ? o.default : undefined);
+}
+
+/** The option's description, with its default. */
+export function optionText(name: OptionName, command?: CommandName): string {
+  const o = optionSpec(name);
+  const needs = command && o.needs?.[command] ? `with --${o.needs[command]}: ` : '';
+  return `${needs}${o.description}${defaultOf(name) ? ` (default ${defaultOf(name)})` : ''}`;
+}
+
+/** The commands an option belongs to, as help groups them: `run --queue, plan --emit`. */
+export function takers(name: OptionName): string {
+  const o = optionSpec(name);
+  if (o.commands === 'every') return 'every command';
+  return o.commands.map((c) => (o.needs?.[c] ? `${c} --${o.needs[c]}` : c)).join(', ');
+}
+
+function groupedOptions(): string[] {
+  const groups = new Map<string, OptionName[]>();
+  for (const name of OPTION_NAMES) {
+    const key = takers(name);
+    groups.set(key, [...(groups.get(key) ?? []), name]);
+  }
+  return [...groups].flatMap(([key, names]) => [`Options for ${key}:`, ...names.flatMap((n) => entry(optionTerm(n), optionText(n)))]);
+}
+
+/** `tunespec help`, `tunespec --help`. */
+export const HELP = [
+  'tunespec: YAML experiment specs in, fine-tuning sweeps out',
+  '',
+  'Usage:',
+  ...COMMAND_NAMES.flatMap((c) => entry(usageOf(c), COMMANDS[c].summary)),
+  '',
+  ...groupedOptions(),
+  '',
+  ...paragraph(ENVIRONMENT),
+  '',
+  ...paragraph(EXIT_CODES),
+  '',
+].join('\n');
+
+/** `tunespec <command> --help`, `tunespec help <command>`. */
+export function commandHelp(command: CommandName): string {
+  const spec: CommandSpec = COMMANDS[command];
+  return [
+    `Usage: ${usageOf(command)}${optionsOf(command).length > 2 ? ' [options]' : ''}`,
+    '',
+    ...wrap(spec.summary, WIDTH),
+    '',
+    'Options:',
+    ...optionsOf(command).flatMap((n) => entry(optionTerm(n), optionText(n, command))),
+    ...(spec.note ? ['', ...wrap(spec.note, WIDTH)] : []),
+    '',
+  ].join('\n');
+}
+
+const cell = (s: string): string => s.replace(/\|/g, '\\|');
+/** Markdown prose: placeholders such as <variant> in code spans, or they would read as HTML tags. */
+const prose = (s: string): string => s.replace(/(?<!`)(<[^>\s]+>(?:-<[^>\s]+>)*)(?!`)/g, '`$1`');
+
+function defaultCell(name: OptionName): string {
+  const o = optionSpec(name);
+  if (o.defaultText) return prose(o.defaultText);
+  return typeof o.default === 'string' ? `\`${o.default}\`` : '';
+}
+
+/** The README's CLI reference (between its cli-reference markers; `npm run schema` rewrites it). */
+export function cliReference(): string {
+  return [
+    '| command | what it does |',
+    '|---|---|',
+    ...COMMAND_NAMES.map((c) => `| \`${cell(usageOf(c))}\` | ${cell(COMMANDS[c].summary)} |`),
+    '',
+    'Options (`tunespec <command> --help` lists a command\'s own; an option given to a command that does not take it is a usage error):',
+    '',
+    '| option | commands | default | meaning |',
+    '|---|---|---|---|',
+    ...OPTION_NAMES.map((n) => `| \`${cell(optionTerm(n))}\` | ${cell(takers(n))} | ${cell(defaultCell(n))} | ${cell(prose(optionSpec(n).description))} |`),
+    '',
+    ...new Set(COMMAND_NAMES.flatMap((c) => ((COMMANDS[c] as CommandSpec).note ? [prose((COMMANDS[c] as CommandSpec).note!), ''] : []))),
+    ENVIRONMENT.replace(/\n/g, '\n\n'),
+    '',
+    EXIT_CODES,
+    '',
+    'Shell completion: `source <(tunespec completion bash)` in `~/.bashrc`, or `source <(tunespec completion zsh)` after `compinit` in `~/.zshrc`.',
+  ].join('\n');
+}

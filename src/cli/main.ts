@@ -1,7 +1,8 @@
-import { parseArgs } from 'node:util';
 import { TunespecError, UsageError } from '../errors.ts';
-import { ENGINE_ORDER, type EngineRequest } from '../engine/backends.ts';
-import { HELP } from './help.ts';
+import type { EngineRequest } from '../engine/backends.ts';
+import { commandHelp, HELP } from './help.ts';
+import { completionScript } from './completion.ts';
+import { commandNamed, parseCommandLine } from './parse-args.ts';
 import { processIo, type Io } from './io.ts';
 import { redactUrlsIn } from '../net/redact.ts';
 import { validateCommand } from './commands/validate.ts';
@@ -15,7 +16,8 @@ import { predictCommand } from './commands/predict.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { cacheCommand } from './commands/cache.ts';
 import { registerCommand } from './commands/register.ts';
-import { dispatchScaleOut, SCALE_OPTIONS } from './scale-out.ts';
+import { dispatchScaleOut } from './scale-out.ts';
+import type { PredictorEngine } from '../app/variant-predictor.ts';
 import { parseIndex } from '../plan/index-of.ts';
 
 const EXIT: Record<string, number> = { USAGE: 2, SPEC_INVALID: 1 };
@@ -25,31 +27,21 @@ function oneSpec(positionals: string[], command: string): string {
   return positionals[0];
 }
 
+/** `tunespec help [command]`: the whole help, or one command's. */
+function helpCommand(args: string[], io: Io): number {
+  if (args.length > 1) throw new UsageError('help takes at most one command');
+  const name = commandNamed(args[0]);
+  io.out(name === undefined || name === 'help' ? HELP : commandHelp(name));
+  return 0;
+}
+
 async function dispatch(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      only: { type: 'string', multiple: true, default: [] },
-      backend: { type: 'string', default: 'auto' },
-      force: { type: 'boolean', default: false },
-      'runs-dir': { type: 'string', default: 'runs' },
-      'tracking-uri': { type: 'string' },
-      'no-feature-cache': { type: 'boolean', default: false },
-      spec: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      top: { type: 'string', default: '3' },
-      engine: { type: 'string', default: 'tfjs' },
-      debug: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-      ...SCALE_OPTIONS,
-    },
-  });
-  const [command, ...args] = positionals;
-  if (values.help || command === 'help' || command === undefined) {
+  const { command, args, values } = parseCommandLine(argv);
+  if (command === undefined) {
     io.out(HELP);
-    return command === undefined && !values.help ? 2 : 0;
+    return values.help ? 0 : 2;
   }
+  if (command === 'help' || values.help) return helpCommand(command === 'help' ? args : [command], io);
   const scaled = dispatchScaleOut(command, args, values, io);
   if (scaled) return scaled;
   switch (command) {
@@ -58,16 +50,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return validateCommand(args, io, { debug: values.debug });
     case 'plan':
       return planCommand(oneSpec(args, command), io);
-    case 'run': {
-      const backend = values.backend as EngineRequest;
-      if (backend !== 'auto' && !ENGINE_ORDER.includes(backend)) {
-        throw new UsageError(`--backend must be one of auto, ${ENGINE_ORDER.join(', ')}; got "${backend}"`);
-      }
+    case 'run':
       return runCommand(
         oneSpec(args, command),
         {
           only: values.only,
-          backend,
+          backend: values.backend as EngineRequest,
           force: values.force,
           runsDir: values['runs-dir'],
           trackingUri: values['tracking-uri'],
@@ -76,7 +64,6 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         },
         io,
       );
-    }
     case 'runs':
       return runsCommand(oneSpec(args, command), { runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] }, io);
     case 'sync':
@@ -90,13 +77,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (!target || !inputs.length) throw new UsageError('predict needs a variant (id, best, path or models:/NAME/VERSION) and at least one input');
       const top = Number(values.top);
       if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer; got "${values.top}"`);
-      if (values.engine !== 'tfjs' && values.engine !== 'onnx') throw new UsageError(`--engine must be tfjs or onnx; got "${values.engine}"`);
-      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], top, engine: values.engine, json: values.json }, io);
+      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], top, engine: values.engine as PredictorEngine, json: values.json }, io);
     }
     case 'evaluate': {
       const [target, ...data] = args;
       if (!target || !data.length || data.length > 2) throw new UsageError('evaluate needs a variant (id, best, path or models:/NAME/VERSION) and a dataset (IDX images and labels, an image folder or a CSV file)');
-      return evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], json: values.json }, io);
+      return evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], engine: values.engine as PredictorEngine, json: values.json }, io);
     }
     case 'register':
       if (args.length !== 1) throw new UsageError('register takes one variant (id, best or path) and --name <registered model>');
@@ -107,8 +93,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return cacheCommand(args[0], { json: values.json }, io);
     case 'doctor':
       return doctorCommand(io, values['tracking-uri']);
+    case 'completion':
+      if (args.length !== 1) throw new UsageError('completion takes one shell: bash or zsh');
+      io.out(completionScript(args[0]!));
+      return 0;
     default:
-      throw new UsageError(`unknown command "${command}"; see tunespec help`);
+      throw new UsageError(`${command} is handled elsewhere`);
   }
 }
 
@@ -134,7 +124,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return 2;
     }
     if (err instanceof TunespecError && err.code !== 'INTERNAL') {
-      io.err(err instanceof UsageError ? `tunespec: ${err.message}` : err.message);
+      io.err(err instanceof UsageError ? err.message.replace(/^/gm, 'tunespec: ') : err.message);
       return EXIT[err.code] ?? 1;
     }
     io.err(`tunespec: internal error: ${e.message}${argv.includes('--debug') ? '' : ' (--debug shows the stack)'}`);

@@ -1,45 +1,17 @@
-import { ENGINE_ORDER, type EngineRequest } from '../engine/backends.ts';
+import type { EngineRequest } from '../engine/backends.ts';
 import { UsageError } from '../errors.ts';
 import { emitCommand } from './commands/emit.ts';
 import { runQueueCommand, statusCommand } from './commands/queue.ts';
 import { workerCommand } from './commands/worker.ts';
 import type { Io } from './io.ts';
+import type { OptionValues } from './options.ts';
 
 /**
- * Options and wiring of the scaling-out commands (queue mode, array jobs), kept apart from the
- * core commands so the two grow without touching each other; main.ts spreads the options in and
- * hands these commands over before its own switch.
+ * Wiring of the scaling-out commands (queue mode, array jobs), kept apart from the core commands
+ * so the two grow without touching each other; main.ts hands these commands over before its own
+ * switch. Their options are declared with every other one in options.ts.
  */
-export const SCALE_OPTIONS = {
-  index: { type: 'string' },
-  queue: { type: 'string' },
-  detach: { type: 'boolean', default: false },
-  attempts: { type: 'string', default: '3' },
-  backoff: { type: 'string', default: '10' },
-  concurrency: { type: 'string', default: '1' },
-  name: { type: 'string' },
-  'lock-duration': { type: 'string', default: '30' },
-  'stalled-interval': { type: 'string', default: '30' },
-  emit: { type: 'string' },
-  gpus: { type: 'string', default: '1' },
-  cpus: { type: 'string' },
-  memory: { type: 'string' },
-  time: { type: 'string' },
-  partition: { type: 'string' },
-  image: { type: 'string' },
-  'mlflow-secret': { type: 'string' },
-  parallelism: { type: 'string' },
-  pvc: { type: 'string' },
-  workdir: { type: 'string' },
-} as const;
-
-type Options = typeof SCALE_OPTIONS;
-type WithDefault = { [K in keyof Options]: Options[K] extends { default: unknown } ? K : never }[keyof Options];
-/** As parseArgs returns them: flags with a default are always there, the others may be absent. */
-type ScaleValues = { [K in WithDefault]: Options[K] extends { type: 'boolean' } ? boolean : string } & { [K in Exclude<keyof Options, WithDefault>]?: string };
-
-/** The parsed flags this module reads: its own, and the shared ones it passes on. */
-export type Values = ScaleValues & { only: string[]; force: boolean; backend: string; 'runs-dir': string; 'tracking-uri'?: string };
+type Values = OptionValues;
 
 export function positiveInt(flag: string, raw: string, min = 1): number {
   if (!/^\d+$/.test(raw) || Number(raw) < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}; got "${raw}"`);
@@ -53,10 +25,8 @@ export function seconds(flag: string, raw: string): number {
   return Math.round(n * 1000);
 }
 
-function backendOf(raw: string): EngineRequest {
-  if (raw !== 'auto' && !(ENGINE_ORDER as readonly string[]).includes(raw)) throw new UsageError(`--backend must be one of auto, ${ENGINE_ORDER.join(', ')}; got "${raw}"`);
-  return raw as EngineRequest;
-}
+// parseCommandLine has checked it against the table's choices.
+const backendOf = (raw: string): EngineRequest => raw as EngineRequest;
 
 function oneSpec(args: string[], command: string): string {
   if (args.length !== 1) throw new UsageError(`${command} takes exactly one spec file`);
@@ -75,6 +45,9 @@ export function dispatchScaleOut(command: string, args: string[], v: Values, io:
   }
   if (command === 'run' && v.queue !== undefined) {
     if (v.index !== undefined || v.only.length || v.force) throw new UsageError('--queue runs the whole sweep: --index, --only and --force do not apply');
+    if (v.backend !== 'auto' || v['runs-dir'] !== 'runs' || v['no-feature-cache']) {
+      throw new UsageError('--queue hands training to workers: --backend, --runs-dir and --no-feature-cache do not apply (give --backend and --runs-dir to `tunespec worker`)');
+    }
     const options = { queue: v.queue, detach: v.detach, trackingUri: v['tracking-uri'], attempts: positiveInt('attempts', v.attempts), backoffMs: seconds('backoff', v.backoff) };
     return runQueueCommand(oneSpec(args, command), options, io);
   }

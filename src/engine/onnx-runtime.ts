@@ -14,7 +14,7 @@ export function onnxRuntimeVersion(): string {
   return `onnxruntime-node ${runtime().env.versions.node ?? 'unknown'}`;
 }
 
-/** One loaded ONNX graph with a single float input and output, run in batches. */
+/** One loaded ONNX graph, run in batches: one float input (images, features) or several named ones (text). */
 export class OnnxSession {
   private constructor(
     private readonly session: Ort.InferenceSession,
@@ -37,22 +37,37 @@ export class OnnxSession {
 
   /** Rows of `exampleShape` in, rows of the output out; `onBatch` lets callers yield to the event loop. */
   async run(x: Float32Array, exampleShape: readonly number[], batchSize: number, onBatch?: () => Promise<void>): Promise<{ data: Float32Array; shape: number[] }> {
+    return this.runNamed({ [this.inputName]: { data: x, rowShape: exampleShape } }, batchSize, onBatch);
+  }
+
+  /**
+   * Several named inputs, each rows of its `rowShape` (the same number of rows), fed in batches;
+   * the first output's rows out. Int32Array rows (token ids, attention masks) are fed as int64,
+   * the type tunespec's text exports declare.
+   */
+  async runNamed(feeds: Record<string, { data: Float32Array | Int32Array; rowShape: readonly number[] }>, batchSize: number, onBatch?: () => Promise<void>): Promise<{ data: Float32Array; shape: number[] }> {
     const ort = runtime();
-    const size = exampleShape.reduce((a, b) => a * b, 1);
-    const rows = x.length / size;
+    const named = Object.entries(feeds).map(([name, f]) => ({ name, ...f, size: f.rowShape.reduce((a, b) => a * b, 1) }));
+    const rows = named.length ? named[0].data.length / named[0].size : 0;
     let out: Float32Array | undefined;
     let rowShape: number[] = [];
     for (let start = 0; start < rows; start += batchSize) {
       const n = Math.min(batchSize, rows - start);
-      const input = new ort.Tensor('float32', x.subarray(start * size, (start + n) * size), [n, ...exampleShape]);
-      const result = (await this.session.run({ [this.inputName]: input }))[this.outputName];
+      const inputs = Object.fromEntries(
+        named.map((f) => {
+          const part = f.data.subarray(start * f.size, (start + n) * f.size);
+          const dims = [n, ...f.rowShape];
+          return [f.name, part instanceof Int32Array ? new ort.Tensor('int64', BigInt64Array.from(part, (v) => BigInt(v)), dims) : new ort.Tensor('float32', part, dims)];
+        }),
+      );
+      const result = (await this.session.run(inputs))[this.outputName];
       const data = result.data as Float32Array;
       if (!out) {
         rowShape = (result.dims as number[]).slice(1);
         out = new Float32Array(rows * (data.length / n));
       }
       out.set(data, start * (data.length / n));
-      input.dispose();
+      Object.values(inputs).forEach((t) => t.dispose());
       result.dispose();
       await onBatch?.();
     }

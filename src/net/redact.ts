@@ -34,7 +34,11 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]+/gi;
 
 /** Text (a spec as written, a message) with every URL in it that carries secrets redacted. */
 export function redactUrlsIn(text: string): string {
-  return text.replace(URL_IN_TEXT, (url) => (carriesSecrets(url) ? redactUrl(url) : url));
+  return text.replace(URL_IN_TEXT, (match) => {
+    // Prose punctuation after a URL ("--queue http://host:6379: scheme …") is not part of it.
+    const [, url, tail] = /^(.*?)([.,;:)\]]*)$/s.exec(match)!;
+    return (carriesSecrets(url!) ? redactUrl(url!) : url!) + tail!;
+  });
 }
 
 /** A parsed document (a spec) with every string that is a URL carrying secrets redacted. */

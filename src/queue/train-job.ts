@@ -79,7 +79,6 @@ export async function trainJob(
   const { spec, variant } = await loadJobSpec(job, setup.name);
   const sinks = await openSweepSinks(spec, {
     runsDir: setup.runsDir,
-    sharedSweeps: true,
     trackingUri: job.trackingUri ?? setup.trackingUri,
     warn: setup.warn,
     info: setup.info,
@@ -95,9 +94,13 @@ export async function trainJob(
     oneOfMany: { endsSweep: false },
     // Variants of one sweep on one machine share frozen features, as they do in a local run.
     featureCache: FrozenFeatureCache.fromEnv(),
-    listeners: [progress],
+    listeners: [progress, { onVariantNote: (v, note) => setup.info(`[${setup.name}] ${v.label} (${v.id}): ${note}`) }],
   });
   const result = results.get(variant.id)!;
-  const stored = result.status === 'skipped' ? sinks.completed.get(variant.id) : await readStoredVariant(resolve(sinks.store.current().dir, variant.id));
+  // Skipped: done here before this job started, or by another process while it waited for the variant's lock.
+  const stored =
+    result.status === 'skipped'
+      ? (sinks.completed.get(variant.id) ?? (await sinks.store.completedSince(spec.experiment.name, variant.id, 0)))
+      : await readStoredVariant(resolve(sinks.store.current().dir, variant.id));
   return { result, metrics: stored?.result?.metrics };
 }

@@ -41,6 +41,10 @@ export class LineLog implements SweepListener {
     this.write(`skip ${v.label} (${v.id}): ${reason}`);
   }
 
+  onVariantNote(v: Variant, note: string): void {
+    this.write(`${v.label} (${v.id}): ${note}`);
+  }
+
   onVariantEnd(v: Variant, r: VariantResult, i?: VariantInfo): void {
     const where = i ? this.tag(v, i.position, i.total) : `${v.label} (${v.id})`;
     const detail = r.status === 'completed' ? `val_acc ${fixed(r.metrics?.val_accuracy)} (epoch ${r.bestEpoch})` : r.reason;

@@ -84,6 +84,10 @@ export class ListrProgress implements SweepListener {
     );
   }
 
+  onVariantNote(v: Variant, note: string): void {
+    this.show(v.id, note);
+  }
+
   onVariantSkipped(v: Variant, reason: string): void {
     this.end(v.id, { variant: v, skipped: reason });
   }

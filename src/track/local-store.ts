@@ -1,11 +1,14 @@
-import { appendFile, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
-import { InternalError } from '../errors.ts';
+import { InternalError, StoreError } from '../errors.ts';
 import type { Variant } from '../plan/expand.ts';
-import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
+import type { EpochMetrics, SweepInfo, SweepListener, VariantClaim, VariantClaims, VariantInfo, VariantResult } from '../train/events.ts';
 import type { SavedModel } from '../model/save.ts';
-import { replaceDir, writeFileAtomic } from './atomic.ts';
+import { replaceDir, restoreReplaced, writeFileAtomic } from './atomic.ts';
+import { VariantLock } from './variant-lock.ts';
+import { parseEpochLines, readStoreFile, readStoreText, STORE_FORMAT } from './store-format.ts';
 import { redactUrlsIn } from '../net/redact.ts';
 import { flattenParams } from './params.ts';
 import type { Provenance } from './provenance.ts';
@@ -14,6 +17,8 @@ import type { OnnxExportResult } from '../train/onnx-parity.ts';
 export interface StoredVariant {
   dir: string;
   status: {
+    /** The run store format (store-format.ts); absent in format 1. */
+    format?: number;
     status: string;
     reason?: string;
     variant: string;
@@ -36,6 +41,8 @@ export interface StoredVariant {
 export type EpochRecord = { epoch: number; timestamp: number } & EpochMetrics;
 
 export interface SweepRecord {
+  /** The run store format (store-format.ts); absent in format 1. */
+  format?: number;
   sweep: string;
   experiment: string;
   spec: string;
@@ -65,12 +72,32 @@ export function epochRecord(epoch: number, metrics: EpochMetrics, at: number): E
   return { epoch: epoch + 1, timestamp: at, ...metrics };
 }
 
-export async function readHistory(dir: string): Promise<EpochRecord[]> {
-  const text = await readFile(join(dir, METRICS_FILE), 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as EpochRecord);
+/** A variant's epochs as metrics.jsonl holds them (none when it has no such file), read at the variant's format. */
+export async function readHistory(dir: string, format = STORE_FORMAT): Promise<EpochRecord[]> {
+  const file = join(dir, METRICS_FILE);
+  return parseEpochLines(file, (await readStoreText(file)) ?? '', format) as EpochRecord[];
+}
+
+/** The run store format a stored attempt was written in. */
+export const formatOfVariant = (v: StoredVariant): number => v.status.format ?? 1;
+
+/** A stored attempt's params.json: its resolved spec as flat `dotted.key: value` strings. */
+export async function readParams(v: StoredVariant): Promise<Record<string, string>> {
+  const file = join(v.dir, 'params.json');
+  const params = await readStoreFile<Record<string, string>>('params', file, formatOfVariant(v));
+  if (!params) throw new StoreError(file, 'missing: the variant folder is incomplete');
+  return params;
+}
+
+/** A folder's entries, or none when it does not exist (or is a file). */
+export async function entriesOf(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw new StoreError(dir, `cannot list: ${(err as Error).message}`);
+  }
 }
 
 function metricsCsv(history: EpochRecord[]): string {
@@ -78,18 +105,11 @@ function metricsCsv(history: EpochRecord[]): string {
   return [keys.join(','), ...history.map((r) => keys.map((k) => r[k] ?? '').join(','))].join('\n') + '\n';
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The attempt stored in one variant folder, or undefined when there is none (yet). */
+/** The attempt stored in one variant folder, or undefined when there is none (yet); a damaged or newer record is an error naming its file. */
 export async function readStoredVariant(dir: string): Promise<StoredVariant | undefined> {
-  const status = await readJson<StoredVariant['status']>(join(dir, 'status.json'));
-  return status && { dir, status, result: await readJson(join(dir, 'result.json')) };
+  const status = await readStoreFile<StoredVariant['status']>('status', join(dir, 'status.json'));
+  if (!status) return undefined;
+  return { dir, status, result: await readStoreFile<StoredVariant['result']>('result', join(dir, 'result.json'), status.format ?? 1) };
 }
 
 /** The class names a stored attempt was trained with (status.json, else result.json), or undefined. */
@@ -105,7 +125,7 @@ export function latestAttempt(variants: readonly StoredVariant[], variantId: str
 /** The finished attempts stored in one sweep folder (staging folders of running variants left out). */
 export async function storedVariants(sweepDir: string): Promise<StoredVariant[]> {
   const out: StoredVariant[] = [];
-  for (const name of await readdir(sweepDir).catch(() => [] as string[])) {
+  for (const name of await entriesOf(sweepDir)) {
     const stored = name.startsWith('.') ? undefined : await readStoredVariant(join(sweepDir, name));
     if (stored) out.push(stored);
   }
@@ -113,7 +133,7 @@ export async function storedVariants(sweepDir: string): Promise<StoredVariant[]>
 }
 
 export async function readSweepRecord(sweepDir: string): Promise<SweepRecord | undefined> {
-  return readJson<SweepRecord>(join(sweepDir, 'sweep.json'));
+  return readStoreFile<SweepRecord>('sweep', join(sweepDir, 'sweep.json'));
 }
 
 /** Write a trained model the way tfjs's file:// handler does, so `tf.loadLayersModel` reads it back. */
@@ -129,13 +149,22 @@ export async function writeModel(dir: string, model: SavedModel): Promise<void> 
   await writeFile(join(dir, 'model.json'), JSON.stringify(json));
 }
 
+/** Hidden folders a variant's attempts leave in a sweep folder while they run (or after they died). */
+function leftoverOf(name: string): string | undefined {
+  return /^\.(?:staging|replaced)-([0-9a-f]{12})(?:-|$)/.exec(name)?.[1];
+}
+
 /**
  * The embedded default tracker: `runs/<experiment>/<sweep-id>/<variant-id>/`. A variant is written
- * into a hidden staging folder and renamed into place when it ends, so a crash never leaves a
- * folder that looks complete.
+ * into a hidden staging folder of its own attempt and renamed into place when it ends, so a crash
+ * never leaves a folder that looks complete. Processes sharing a run store (two terminals, array
+ * tasks, queue workers) train a variant only while holding its lock
+ * (`<experiment>/.lock-<variant-id>`), so no two write one variant, and nobody removes
+ * what a live process is writing.
  */
-export class LocalRunStore implements SweepListener {
+export class LocalRunStore implements SweepListener, VariantClaims {
   private sweepDir = '';
+  private experiment = '';
   private sweepRecord?: SweepRecord;
   private staging = new Map<string, string>();
 
@@ -144,8 +173,8 @@ export class LocalRunStore implements SweepListener {
     private readonly opts: {
       render?: ArtifactRenderer;
       provenance?: Provenance;
-      /** Other processes stage variants of the same sweep here (queue workers sharing a run store): leave their staging folders alone. */
-      sharedSweeps?: boolean;
+      /** Where the store says what it recovered or kept (a dead process's lock, a completed result it did not replace). */
+      note?: (line: string) => void;
     } = {},
   ) {}
 
@@ -157,7 +186,7 @@ export class LocalRunStore implements SweepListener {
   async list(experiment: string): Promise<StoredVariant[]> {
     const exp = this.experimentDir(experiment);
     const out: StoredVariant[] = [];
-    for (const sweep of await readdir(exp).catch(() => [] as string[])) {
+    for (const sweep of await entriesOf(exp)) {
       if (!sweep.startsWith('.')) out.push(...(await storedVariants(join(exp, sweep))));
     }
     return out;
@@ -170,14 +199,13 @@ export class LocalRunStore implements SweepListener {
   }
 
   async onSweepStart(sweep: SweepInfo): Promise<void> {
+    this.experiment = sweep.experiment;
     this.sweepDir = join(this.experimentDir(sweep.experiment), sweep.sweepId);
     await mkdir(this.sweepDir, { recursive: true });
-    // Staging folders of a process that died are garbage: nothing in them ever completed.
-    for (const name of this.opts.sharedSweeps ? [] : await readdir(this.sweepDir)) {
-      if (name.startsWith('.staging-')) await rm(join(this.sweepDir, name), { recursive: true, force: true });
-    }
+    await this.sweepLeftovers(sweep.variants);
     await writeFileAtomic(join(this.sweepDir, 'spec.yaml'), redactUrlsIn(sweep.specText));
     this.sweepRecord = {
+      format: STORE_FORMAT,
       sweep: sweep.sweepId,
       experiment: sweep.experiment,
       spec: sweep.specFile,
@@ -198,7 +226,9 @@ export class LocalRunStore implements SweepListener {
   async discardIfEmpty(): Promise<void> {
     if (!this.sweepRecord) return;
     const entries = await readdir(this.sweepDir).catch(() => [] as string[]);
-    if (entries.every((e) => e === 'spec.yaml' || e === 'sweep.json')) {
+    // A variant lock in the experiment: another process is training (or starting to), perhaps this very sweep.
+    const locked = (await readdir(dirname(this.sweepDir)).catch(() => [] as string[])).some((e) => e.startsWith('.lock-'));
+    if (!locked && entries.every((e) => e === 'spec.yaml' || e === 'sweep.json')) {
       await rm(this.sweepDir, { recursive: true, force: true });
       // The experiment folder goes too if this sweep made it; rmdir refuses when others live there.
       await rmdir(dirname(this.sweepDir)).catch(() => undefined);
@@ -216,18 +246,79 @@ export class LocalRunStore implements SweepListener {
   async sweeps(experiment: string): Promise<{ dir: string; record: SweepRecord }[]> {
     const exp = this.experimentDir(experiment);
     const out: { dir: string; record: SweepRecord }[] = [];
-    for (const name of await readdir(exp).catch(() => [] as string[])) {
+    for (const name of await entriesOf(exp)) {
       const record = await readSweepRecord(join(exp, name));
       if (record) out.push({ dir: join(exp, name), record });
     }
     return out.sort((a, b) => b.record.started.localeCompare(a.record.started));
   }
 
+  private lockPath(variantId: string): string {
+    return join(this.experimentDir(this.experiment), `.lock-${variantId}`);
+  }
+
+  /**
+   * Remove what dead attempts of a variant left in the current sweep folder (staging folders; a
+   * result parked by a replace that died half-way goes back). Only while holding its lock.
+   */
+  private async clearLeftovers(variantId: string): Promise<string[]> {
+    const target = join(this.sweepDir, variantId);
+    const parked = await restoreReplaced(target);
+    const staged = (await readdir(this.sweepDir).catch(() => [] as string[])).filter((n) => n.startsWith('.staging-') && leftoverOf(n) === variantId);
+    for (const name of staged) await rm(join(this.sweepDir, name), { recursive: true, force: true });
+    return [...staged, ...parked];
+  }
+
+  private sayRecovered(who: string, recovered: string | undefined, removed: string[]): void {
+    const cleared = (whose: string): string => `removed ${whose} unfinished attempt(s) ${removed.join(', ')}`;
+    if (recovered) this.opts.note?.(`${who}: ${recovered}${removed.length ? `; ${cleared('its')}` : ''}`);
+    else if (removed.length) this.opts.note?.(`${who}: ${cleared('the')}, left by an earlier run`);
+  }
+
+  /** What dead processes left in this sweep folder, for variants nobody alive holds (whatever this run will train). */
+  private async sweepLeftovers(variants: readonly Variant[]): Promise<void> {
+    const ids = new Set((await readdir(this.sweepDir)).map(leftoverOf).filter((id): id is string => !!id));
+    for (const id of ids) {
+      const got = await VariantLock.tryAcquire(this.lockPath(id));
+      if ('holder' in got) continue;
+      try {
+        const v = variants.find((x) => x.id === id);
+        this.sayRecovered(v ? `${v.label} (${id})` : id, got.recovered, await this.clearLeftovers(id));
+      } finally {
+        await got.lock.release();
+      }
+    }
+  }
+
+  /** A completed attempt of the variant stored (in any sweep of the experiment) since `since` (epoch ms). */
+  async completedSince(experiment: string, variantId: string, since: number): Promise<StoredVariant | undefined> {
+    const exp = this.experimentDir(experiment);
+    for (const sweep of await readdir(exp).catch(() => [] as string[])) {
+      const stored = sweep.startsWith('.') ? undefined : await readStoredVariant(join(exp, sweep, variantId));
+      if (stored?.status.status === 'completed' && Date.parse(stored.status.finished) >= since) return stored;
+    }
+    return undefined;
+  }
+
+  /** The right to train `variant` into this store: its lock, or who holds it. */
+  async claim(variant: Variant): Promise<VariantClaim> {
+    const got = await VariantLock.tryAcquire(this.lockPath(variant.id));
+    if ('holder' in got) return { holder: got.holder };
+    try {
+      this.sayRecovered(`${variant.label} (${variant.id})`, got.recovered, await this.clearLeftovers(variant.id));
+      const meanwhile = await this.completedSince(this.experiment, variant.id, Date.parse(this.current().record.started));
+      return { release: () => got.lock.release(), completedMeanwhile: meanwhile?.dir };
+    } catch (err) {
+      await got.lock.release();
+      throw err;
+    }
+  }
+
   private async stage(variant: Variant): Promise<string> {
     let dir = this.staging.get(variant.id);
     if (!dir) {
-      dir = join(this.sweepDir, `.staging-${variant.id}`);
-      await rm(dir, { recursive: true, force: true });
+      // Named for this attempt alone: a staging folder is never shared, so never removed under a live writer.
+      dir = join(this.sweepDir, `.staging-${variant.id}-${process.pid}-${randomBytes(4).toString('hex')}`);
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'spec.yaml'), stringify(variant.spec));
       await writeFile(join(dir, 'params.json'), JSON.stringify(flattenParams(variant.spec), null, 2));
@@ -261,6 +352,7 @@ export class LocalRunStore implements SweepListener {
     if (result.confusion) await writeFile(join(dir, 'confusion_matrix.json'), JSON.stringify({ class_names: classNames, matrix: result.confusion }, null, 2));
     for (const [name, data] of Object.entries(this.opts.render?.({ variant, history, result, classNames }) ?? {})) await writeFile(join(dir, name), data);
     const status: StoredVariant['status'] = {
+      format: STORE_FORMAT,
       status: result.status,
       reason: result.reason,
       variant: variant.id,
@@ -277,6 +369,13 @@ export class LocalRunStore implements SweepListener {
       data: info?.data,
     };
     await writeFile(join(dir, 'status.json'), JSON.stringify(status, null, 2));
-    await replaceDir(dir, join(this.sweepDir, variant.id));
+    const target = join(this.sweepDir, variant.id);
+    // Only a completed attempt may replace a completed one (`--force` that was interrupted or failed).
+    if (result.status !== 'completed' && (await readStoredVariant(target))?.status.status === 'completed') {
+      await rm(dir, { recursive: true, force: true });
+      this.opts.note?.(`${variant.label} (${variant.id}): this attempt was ${result.status}; the completed result in ${target} stays`);
+      return;
+    }
+    await replaceDir(dir, target);
   }
 }

@@ -1,10 +1,10 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathKind } from '../data/readers/files.ts';
 import { InputError, UsageError } from '../errors.ts';
 import { parseStoredSpec } from '../spec/stored.ts';
 import type { Experiment } from '../spec/types.ts';
-import { BASE_ONNX_FILE, latestAttempt, LocalRunStore, ONNX_FILE, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
+import { BASE_ONNX_FILE, entriesOf, latestAttempt, LocalRunStore, ONNX_FILE, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
 import { rankByMetric } from './rank.ts';
 
 /** A trained variant as the run store holds it, with what predicting and evaluating need. */
@@ -18,7 +18,7 @@ export interface ResolvedVariant {
 
 /**
  * What of a stored variant's folder loading it again takes (files or folders, some optional):
- * the record (`load` below), the tfjs model, its ONNX twin and an ONNX base. A logged model
+ * the record (`loadStoredVariant` below), the tfjs model, its ONNX twin and an ONNX base. A logged model
  * carries exactly these, so a downloaded one loads like a stored variant.
  */
 export const VARIANT_MODEL_FILES = ['spec.yaml', 'status.json', 'result.json', 'model', ONNX_FILE, BASE_ONNX_FILE] as const;
@@ -39,7 +39,7 @@ export async function loadStoredVariant(stored: StoredVariant): Promise<Resolved
 async function everyCompleted(runsDir: string): Promise<StoredVariant[]> {
   const store = new LocalRunStore(runsDir);
   const out: StoredVariant[] = [];
-  for (const exp of await readdir(runsDir).catch(() => [] as string[])) {
+  for (const exp of await entriesOf(runsDir)) {
     if (!exp.startsWith('.')) out.push(...(await store.list(exp)).filter((v) => v.status.status === 'completed'));
   }
   return out;

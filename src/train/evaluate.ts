@@ -27,7 +27,7 @@ export function predictInBatches(tf: Tf, model: TF.LayersModel, features: Float3
   return batches;
 }
 
-/** Predict in batches and score in JS: loss as tfjs computes categorical cross-entropy (clipped at 1e-7). */
+/** Predict in batches and score in JS. */
 export function evaluate(
   tf: Tf,
   model: TF.LayersModel,
@@ -37,12 +37,20 @@ export function evaluate(
   classes: number,
   batchSize: number,
 ): Evaluation {
+  return scoreProbabilities(predictInBatches(tf, model, features, exampleShape, labels.length, batchSize), labels, classes);
+}
+
+/**
+ * Loss, accuracy and confusion of class probabilities (flat batches of rows, in example order)
+ * against labels, from any engine: loss as tfjs computes categorical cross-entropy (clipped at 1e-7).
+ */
+export function scoreProbabilities(batches: Iterable<Float32Array>, labels: Int32Array, classes: number): Evaluation {
   const n = labels.length;
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let loss = 0;
   let correct = 0;
   let example = 0;
-  for (const probs of predictInBatches(tf, model, features, exampleShape, n, batchSize)) {
+  for (const probs of batches) {
     for (let i = 0; i < probs.length / classes; i++, example++) {
       const row = probs.subarray(i * classes, (i + 1) * classes);
       const truth = labels[example];

@@ -29,6 +29,23 @@ export interface VariantResult {
   seconds: number;
 }
 
+/**
+ * The right to train a variant into a store other processes share (two terminals, array tasks,
+ * queue workers): a variant is trained by one process at a time.
+ */
+export interface VariantClaims {
+  /** Take the variant, or say who holds it. Never waits. */
+  claim(variant: Variant): Promise<VariantClaim>;
+}
+
+export type VariantClaim =
+  | {
+      release(): Promise<void>;
+      /** Where another process stored a completed attempt of it since this sweep started. */
+      completedMeanwhile?: string;
+    }
+  | { holder: string };
+
 export interface SweepInfo {
   experiment: string;
   sweepId: string;
@@ -62,6 +79,8 @@ export interface SweepListener {
   /** `at`: epoch milliseconds when the epoch ended, the timestamp every sink records. */
   onEpochEnd?(info: VariantInfo, epoch: number, metrics: EpochMetrics, at: number): void | Promise<void>;
   onVariantSkipped?(variant: Variant, reason: string): void | Promise<void>;
+  /** Something the user should know about a variant that is not training (yet): another process holds it, say. */
+  onVariantNote?(variant: Variant, note: string): void | Promise<void>;
   /** `info` is missing when the variant failed before training started (engine, model or data). */
   onVariantEnd?(variant: Variant, result: VariantResult, info?: VariantInfo): void | Promise<void>;
   onSweepEnd?(sweep: SweepInfo, results: Map<string, VariantResult>): void | Promise<void>;

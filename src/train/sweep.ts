@@ -13,7 +13,7 @@ import { resolveFreezeRanges } from '../spec/layer-refs.ts';
 import type { Experiment } from '../spec/types.ts';
 import type { Plan, Variant } from '../plan/expand.ts';
 import { canonicalJson } from '../plan/canonical.ts';
-import { emit, type SweepInfo, type SweepListener, type VariantInfo, type VariantResult } from './events.ts';
+import { emit, type SweepInfo, type SweepListener, type VariantClaim, type VariantClaims, type VariantInfo, type VariantResult } from './events.ts';
 import { fitVariant, type TrainingData } from './fit.ts';
 import { Interrupted, VariantFailure } from './failure.ts';
 import { withSeededMathRandom } from './seeded-random.ts';
@@ -29,6 +29,9 @@ export interface SweepInput {
   model: { base: BaseModel; layers: LayerInfo[]; cutIndexes: ReadonlyMap<string, number> };
 }
 
+/** How often a sweep looks again at a variant another process holds. */
+const CLAIM_POLL_MS = 1000;
+
 export interface SweepOptions {
   engine: EngineRequest;
   /** Variants to run; all when empty. */
@@ -38,6 +41,8 @@ export interface SweepOptions {
   signal: AbortSignal;
   /** Where frozen-layer features are cached; undefined trains every variant end to end. */
   featureCache?: FrozenFeatureCache;
+  /** Locks of the store the sweep writes to; without them (no store) every variant is this process's. */
+  claims?: VariantClaims;
 }
 
 function gather(ds: Dataset, rows: Int32Array): { x: Float32Array; y: Int32Array } {
@@ -55,9 +60,23 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
+
 /**
  * Run the variants of a plan one after another. A variant that fails is recorded and the sweep
- * goes on; an interrupt marks the current variant interrupted and stops the sweep.
+ * goes on; an interrupt marks the current variant interrupted and stops the sweep. A variant
+ * another process is training is put off: the others are trained first, then the sweep waits for
+ * it, and skips it if that process completed it (or trains it if that process stopped short).
  */
 export async function runSweep(input: SweepInput, opts: SweepOptions, listeners: readonly SweepListener[]): Promise<Map<string, VariantResult>> {
   const variants = input.plan.variants.filter((v) => !opts.only.length || opts.only.includes(v.id));
@@ -84,13 +103,13 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     return p;
   };
 
-  for (const [position, variant] of variants.entries()) {
-    const skip = await opts.skipReason(variant);
-    if (skip) {
-      results.set(variant.id, { status: 'skipped', reason: skip, seconds: 0, attempt: '', startedAt: 0, finishedAt: 0 });
-      await emit(listeners, 'onVariantSkipped', variant, skip);
-      continue;
-    }
+  const skipped = async (variant: Variant, reason: string): Promise<void> => {
+    results.set(variant.id, { status: 'skipped', reason, seconds: 0, attempt: '', startedAt: 0, finishedAt: 0 });
+    await emit(listeners, 'onVariantSkipped', variant, reason);
+  };
+
+  /** Train a variant this process holds the claim of; its status. */
+  const train = async (variant: Variant, position: number): Promise<VariantResult['status']> => {
     const started = performance.now();
     const attempt = randomUUID();
     const startedAt = Date.now();
@@ -140,7 +159,59 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     result.finishedAt = Date.now();
     results.set(variant.id, result);
     await emit(listeners, 'onVariantEnd', variant, result, info);
-    if (result.status === 'interrupted') break;
+    return result.status;
+  };
+
+  /** Train a claimed variant unless another process completed it meanwhile; the claim is given up either way. */
+  const trainClaimed = async (variant: Variant, position: number, claim: Exclude<VariantClaim, { holder: string }>, heldBy?: string): Promise<VariantResult['status']> => {
+    try {
+      if (!claim.completedMeanwhile) return await train(variant, position);
+      await skipped(variant, `completed by ${heldBy ?? 'another process'} while this run ${heldBy ? 'waited' : 'started'}, in ${claim.completedMeanwhile}`);
+      return 'skipped';
+    } finally {
+      await claim.release();
+    }
+  };
+
+  const busy: { variant: Variant; position: number; holder: string }[] = [];
+  let stopped = false;
+  for (const [position, variant] of variants.entries()) {
+    const skip = await opts.skipReason(variant);
+    if (skip) {
+      await skipped(variant, skip);
+      continue;
+    }
+    const claim = opts.claims ? await opts.claims.claim(variant) : { release: async () => undefined };
+    if ('holder' in claim) {
+      busy.push({ variant, position, holder: claim.holder });
+      await emit(listeners, 'onVariantNote', variant, `being trained by ${claim.holder}; this run trains the others first, then waits for it`);
+      continue;
+    }
+    if ((await trainClaimed(variant, position, claim)) === 'interrupted') {
+      stopped = true;
+      break;
+    }
+  }
+  for (const { variant, position, holder: first } of stopped ? [] : busy) {
+    let holder = first;
+    await emit(listeners, 'onVariantNote', variant, `waiting for ${holder} to finish it`);
+    let claim: VariantClaim = { holder };
+    while ('holder' in claim && !opts.signal.aborted) {
+      await pause(CLAIM_POLL_MS, opts.signal);
+      claim = await opts.claims!.claim(variant);
+      if ('holder' in claim && claim.holder !== holder) {
+        holder = claim.holder;
+        await emit(listeners, 'onVariantNote', variant, `now held by ${holder}; waiting for it`);
+      }
+    }
+    if ('holder' in claim) {
+      // Interrupted while waiting: nothing of this variant was this process's to record.
+      const reason = `interrupted while waiting for ${holder}`;
+      results.set(variant.id, { status: 'interrupted', reason, seconds: 0, attempt: '', startedAt: 0, finishedAt: 0 });
+      await emit(listeners, 'onVariantNote', variant, reason);
+      break;
+    }
+    if ((await trainClaimed(variant, position, claim, holder)) === 'interrupted') break;
   }
   await emit(listeners, 'onSweepEnd', sweep, results);
   return results;

@@ -164,7 +164,9 @@ test('a model in the run store takes its class names from the variant record; on
   };
   const variant = join(dir, 'runs', 'exp', 'sweep1', 'abcdef012345');
   strip(join(variant, 'model'));
-  writeFileSync(join(variant, 'status.json'), JSON.stringify({ status: 'completed', data: { classNames: ['a', 'b', 'c', 'd', 'e'] } }));
+  // A whole variant record: the run store's reader refuses one that lacks the fields every record has.
+  const record = { variant: 'abcdef012345', label: 'lr=0.01', sweep: 'sweep1', attempt: 'a1', seconds: 1, started: '2026-01-01T00:00:00Z', finished: '2026-01-01T00:00:01Z' };
+  writeFileSync(join(variant, 'status.json'), JSON.stringify({ status: 'completed', ...record, data: { digest: 'd', classNames: ['a', 'b', 'c', 'd', 'e'] } }));
   assert.match(tunespec(['inspect', join(variant, 'model', 'model.json')]).stdout, /^output: \[null,5\], 5 classes \(run store\): a, b, c, d, e$/m);
   assert.match(tunespec(['inspect', variant]).stdout, /^output: \[null,5\], 5 classes \(run store\)/m, 'a variant folder works too');
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, tunespec, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
+import { tempDir, tunespec, tunespecAsync, tunespecSignalled, writeSmallSpec } from '../helpers/cli.ts';
 import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
 import { downloadArtifact, readExperiment, send } from '../helpers/mlflow-read.ts';
 
@@ -251,6 +251,8 @@ test('turning tracking on after a local-only run uploads the stored variants; an
   const r = tunespec(['run', spec, '--runs-dir', join(dir, 'runs')], dir, { MLFLOW_TRACKING_URI: server.uri, ...fast });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /0 completed, 2 skipped/);
+  // Skipped means not retrained: what goes to the server instead is said.
+  assert.match(r.stdout, /MLflow: uploading 2 attempt\(s\) from \S+ that the server lacks: lr=0\.01 \([0-9a-f]{12}, completed\), lr=0\.001 \([0-9a-f]{12}, completed\); a variant skipped below is not retrained, only uploaded/);
   const exp = await readExperiment(server.uri, 'tracked-later');
   const children = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
   assert.deepEqual(children.map((x) => x.status), ['FINISHED', 'FINISHED']);
@@ -258,4 +260,25 @@ test('turning tracking on after a local-only run uploads the stored variants; an
     assert.deepEqual(child.history.val_accuracy.map((m) => m.step), [1, 2]);
     assert.equal(child.tags['tunespec.git.dirty'], 'true');
   }
+});
+
+test("Ctrl-C during a tracked run --force: the local completed result stays, and the interrupted attempt's run ends KILLED", async () => {
+  const dir = tempDir();
+  const env = { MLFLOW_TRACKING_URI: server.uri, ...fast };
+  const spec = writeSmallSpec(dir, { name: 'tracked-forced', epochs: 150, sweep: '  training.learning_rate: [0.01]' });
+  const runs = join(dir, 'runs');
+  assert.equal(tunespec(['run', spec, '--runs-dir', runs], dir, env).code, 0);
+  const i = await tunespecSignalled(['run', spec, '--runs-dir', runs, '--force'], /epoch 1\/150/, 'SIGINT', env);
+  assert.equal(i.code, 130, i.stderr);
+  assert.match(i.stdout, /this attempt was interrupted; the completed result in \S+ stays/);
+  const exp = await readExperiment(server.uri, 'tracked-forced');
+  const children = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
+  assert.deepEqual(children.map((x) => x.status).sort(), ['FINISHED', 'KILLED']);
+  assert.equal(children.find((x) => x.status === 'KILLED')!.tags['tunespec.reason'], 'interrupted by the user');
+  // The stored result is still the finished run's attempt.
+  const sweep = readdirSync(join(runs, 'tracked-forced')).filter((e) => !e.startsWith('.'))[0];
+  const variant = readdirSync(join(runs, 'tracked-forced', sweep)).filter((e) => /^[0-9a-f]{12}$/.test(e))[0];
+  const stored = JSON.parse(readFileSync(join(runs, 'tracked-forced', sweep, variant, 'status.json'), 'utf8'));
+  assert.equal(stored.status, 'completed');
+  assert.equal(children.find((x) => x.status === 'FINISHED')!.tags['tunespec.attempt'], stored.attempt);
 });

@@ -44,7 +44,8 @@ function completedIn(runs: string, experiment: string): string[] {
   const exp = join(runs, experiment);
   if (!existsSync(exp)) return [];
   const ids: string[] = [];
-  for (const sweep of readdirSync(exp)) {
+  // Hidden entries are not sweeps: a worker killed mid-variant leaves its variant's `.lock-<id>`.
+  for (const sweep of readdirSync(exp).filter((s) => !s.startsWith('.'))) {
     for (const v of readdirSync(join(exp, sweep))) {
       const status = join(exp, sweep, v, 'status.json');
       if (!v.startsWith('.') && statSync(join(exp, sweep, v)).isDirectory() && existsSync(status) && JSON.parse(readFileSync(status, 'utf8')).status === 'completed') ids.push(v);

@@ -54,6 +54,25 @@ export function tunespecAsync(args: string[], onStdout?: (chunk: string, child: 
   });
 }
 
+/**
+ * Run the CLI and send it `signal` once its output matches `when` (a user pressing Ctrl-C, or a
+ * kill -9, at a known point). `pid` is the signalled process's, 0 if the output never matched.
+ */
+export async function tunespecSignalled(args: string[], when: RegExp, signal: NodeJS.Signals, env?: Env): Promise<CliResult & { pid: number }> {
+  let pid = 0;
+  const r = await tunespecAsync(
+    args,
+    (chunk, child) => {
+      if (!pid && when.test(chunk)) {
+        pid = child.pid!;
+        child.kill(signal);
+      }
+    },
+    env,
+  );
+  return { ...r, pid };
+}
+
 export function tempDir(prefix = 'tunespec-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

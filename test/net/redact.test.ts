@@ -11,6 +11,9 @@ test('a URL is printed without user:password, query or fragment; an unparsable o
 test('in text, only URLs that carry secrets change, and the text around them stays', () => {
   const yaml = 'base_model:\n  source: "https://h/model.json?token=abc"\n  # see http://docs.example/page\ndata: { path: s3://b/k?sig=1 }\n';
   assert.equal(redactUrlsIn(yaml), 'base_model:\n  source: "https://h/model.json"\n  # see http://docs.example/page\ndata: { path: s3://b/k }\n');
+  // Punctuation that ends a sentence or a label is not part of the URL before it.
+  assert.equal(redactUrlsIn('--queue http://127.0.0.1:6379: scheme "http:"'), '--queue http://127.0.0.1:6379: scheme "http:"');
+  assert.equal(redactUrlsIn('fetch (https://h/m.json?sig=1), then https://u:p@h/x.'), 'fetch (https://h/m.json), then https://h/x.');
 });
 
 test('in a document, every string that is a URL with secrets is redacted, wherever it sits', () => {

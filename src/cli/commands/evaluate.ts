@@ -8,16 +8,18 @@ import { resolveTrackingConfig } from '../../track/mlflow/config.ts';
 import { MlflowClient } from '../../track/mlflow/client.ts';
 import type { Metric } from '../../track/mlflow/limits.ts';
 import { findAttemptRun } from '../../track/mlflow/sweep-tracker.ts';
-import { evaluate, type Evaluation } from '../../train/evaluate.ts';
+import { scoreProbabilities, type Evaluation } from '../../train/evaluate.ts';
 import { classScores, type ClassScore } from '../../train/scores.ts';
 import { fixed, formatTable } from '../../report/table.ts';
 import type { Io } from '../io.ts';
-import { loadVariantModel, resolveTarget } from '../../app/variant-model.ts';
+import { resolveTarget } from '../../app/variant-model.ts';
+import { loadPredictor, type PredictorEngine } from '../../app/variant-predictor.ts';
 
 export interface EvaluateOptions {
   spec?: string;
   runsDir: string;
   trackingUri?: string;
+  engine: PredictorEngine;
   json: boolean;
 }
 
@@ -54,6 +56,8 @@ async function testDataSpec(trained: DataSpec, paths: string[], classNames: stri
 interface Report {
   variant: string;
   label: string;
+  /** What ran the model: the tfjs engine, or onnxruntime on model.onnx. */
+  engine: string;
   examples: number;
   loss: number;
   accuracy: number;
@@ -84,7 +88,7 @@ async function logToMlflow(variant: ResolvedVariant, report: Report, trackingUri
 }
 
 function printReport(report: Report, source: string, io: Io): void {
-  io.out(`variant ${report.variant} (${report.label}) on ${report.examples} examples from ${source}`);
+  io.out(`variant ${report.variant} (${report.label}) on ${report.examples} examples from ${source}, engine ${report.engine}`);
   io.out(`loss ${fixed(report.loss)}  accuracy ${fixed(report.accuracy)}`);
   io.out('');
   io.out(formatTable(['class', 'precision', 'recall', 'f1', 'support'], report.classes.map((c) => [c.name, fixed(c.precision), fixed(c.recall), fixed(c.f1), c.support])));
@@ -101,21 +105,22 @@ export async function evaluateCommand(target: string, data: string[], opts: Eval
   if (dataset.classNames.join('\n') !== variant.classNames.join('\n')) {
     throw new InputError(`the data's classes (${dataset.classNames.join(', ')}) are not the variant's (${variant.classNames.join(', ')})`);
   }
-  const loaded = await loadVariantModel(variant);
+  const loaded = await loadPredictor(variant, opts.engine);
   let evaluation: Evaluation;
+  const engine = loaded.engine;
   try {
     if (dataset.exampleShape.join('x') !== loaded.inputShape.join('x')) {
       throw new InputError(`${data[0]}: examples of shape ${dataset.exampleShape.join('x')}, but the variant takes ${loaded.inputShape.join('x')}`);
     }
-    const classes = dataset.classNames.length;
-    const { x, shape } = await loaded.prepare(dataset.features);
-    evaluation = evaluate(loaded.engine.tf, loaded.model, x, shape, dataset.labels, classes, 512);
+    const probabilities = await loaded.predict(dataset.features, dataset.labels.length);
+    evaluation = scoreProbabilities(probabilities, dataset.labels, dataset.classNames.length);
   } finally {
     await loaded.dispose();
   }
   const report: Report = {
     variant: variant.stored.status.variant,
     label: variant.stored.status.label,
+    engine,
     examples: dataset.labels.length,
     loss: evaluation.loss,
     accuracy: evaluation.accuracy,

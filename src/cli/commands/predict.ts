@@ -1,15 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { OnnxSession, onnxRuntimeVersion } from '../../engine/onnx-runtime.ts';
-import { readOnnx } from '../../model/onnx/read.ts';
-import { ONNX_FILE } from '../../track/local-store.ts';
-import { InputError } from '../../errors.ts';
 import { readUnlabeled } from '../../data/unlabeled.ts';
-import { predictInBatches } from '../../train/evaluate.ts';
-import { pathKind } from '../../data/readers/files.ts';
 import { fixed, formatTable } from '../../report/table.ts';
-import type { ResolvedVariant } from '../../track/resolve-variant.ts';
-import { loadVariantModel, resolveTarget, type LoadedVariantModel } from '../../app/variant-model.ts';
+import { resolveTarget } from '../../app/variant-model.ts';
+import { loadPredictor, type PredictorEngine } from '../../app/variant-predictor.ts';
 import type { Io } from '../io.ts';
 
 export interface PredictOptions {
@@ -17,17 +9,8 @@ export interface PredictOptions {
   runsDir: string;
   trackingUri?: string;
   top: number;
-  engine: string;
+  engine: PredictorEngine;
   json: boolean;
-}
-
-/** Class probabilities of each example, one row per example. */
-async function probabilities(loaded: LoadedVariantModel, examples: Float32Array, count: number, batchSize = 256): Promise<Float32Array[]> {
-  const classes = loaded.classNames.length;
-  const { x, shape } = await loaded.prepare(examples);
-  return predictInBatches(loaded.engine.tf, loaded.model, x, shape, count, batchSize).flatMap((probs) =>
-    Array.from({ length: probs.length / classes }, (_, i) => probs.subarray(i * classes, (i + 1) * classes)),
-  );
 }
 
 interface Ranked {
@@ -43,55 +26,11 @@ function topK(probs: Float32Array, names: string[], k: number): Ranked[] {
     .slice(0, k);
 }
 
-/** The variant's model.onnx on onnxruntime: refused, with the reason, when the variant has none. */
-async function loadOnnxModel(variant: ResolvedVariant): Promise<Predictor> {
-  const file = join(variant.stored.dir, ONNX_FILE);
-  if (!(await pathKind(file))) {
-    const why = variant.stored.status.onnx?.skipped ?? (variant.stored.status.onnx ? 'its export failed' : 'its spec turned export.onnx off, or it predates ONNX export');
-    throw new InputError(`variant ${variant.stored.status.variant} has no ${ONNX_FILE} (${variant.stored.dir}): ${why}; use --engine tfjs`);
-  }
-  const bytes = new Uint8Array(await readFile(file));
-  const shape = readOnnx(bytes, file).inputs[0]?.shape.slice(1) ?? [];
-  if (!shape.every((d): d is number => typeof d === 'number')) throw new InputError(`${file}: input shape [${shape.join(', ')}] is not fixed`);
-  const session = await OnnxSession.load(bytes);
-  return {
-    engine: onnxRuntimeVersion(),
-    inputShape: shape,
-    classNames: variant.classNames,
-    predict: async (x, count) => {
-      const { data } = await session.run(x, shape, 256);
-      const classes = data.length / count;
-      return Array.from({ length: count }, (_, i) => data.subarray(i * classes, (i + 1) * classes));
-    },
-    dispose: () => session.dispose(),
-  };
-}
-
-async function loadTfjsModel(variant: ResolvedVariant): Promise<Predictor> {
-  const loaded = await loadVariantModel(variant);
-  return {
-    engine: loaded.engine.name,
-    inputShape: loaded.inputShape,
-    classNames: loaded.classNames,
-    predict: (x, count) => probabilities(loaded, x, count),
-    dispose: () => loaded.dispose(),
-  };
-}
-
-/** A variant's model on either engine: what predict needs of it. */
-interface Predictor {
-  engine: string;
-  inputShape: number[];
-  classNames: string[];
-  predict(x: Float32Array, count: number): Promise<Float32Array[]>;
-  dispose(): Promise<void>;
-}
-
 const ordinal = (k: number): string => `${k}${k === 1 ? 'st' : k === 2 ? 'nd' : k === 3 ? 'rd' : 'th'}`;
 
 export async function predictCommand(target: string, inputs: string[], opts: PredictOptions, io: Io): Promise<number> {
   const variant = await resolveTarget(target, opts.spec, opts.runsDir, opts.trackingUri);
-  const loaded = opts.engine === 'onnx' ? await loadOnnxModel(variant) : await loadTfjsModel(variant);
+  const loaded = await loadPredictor(variant, opts.engine);
   try {
     const batch = await readUnlabeled(inputs, variant.spec.data, loaded.inputShape, variant.spec.base_model.preprocess);
     // On stderr, so the table or JSON on stdout stays as it was; the training images went through the same conversion.

@@ -47,10 +47,8 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   if (unknown.length) {
     throw new UsageError(`--only: no variant ${unknown.join(', ')} in this plan; run \`tunespec plan ${file}\` to list them`);
   }
-  // Array tasks share a sweep folder (shared storage): none may clear another's staging folder.
   const sinks = await openSweepSinks(spec, {
     runsDir: opts.runsDir,
-    sharedSweeps: opts.index !== undefined,
     trackingUri: opts.trackingUri,
     warn: io.err,
     info: io.out,

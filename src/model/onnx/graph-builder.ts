@@ -1,10 +1,25 @@
-import { attribute, floatAttribute, floatTensor, int64Tensor, type AttributeValue, type Onnx } from './proto.ts';
+import { OPSET, attribute, floatAttribute, floatTensor, int64Tensor, type AttributeValue, type Onnx } from './proto.ts';
 
 /** Accumulates an ONNX graph: nodes in order, weights as initializers, names made unique. */
 export class GraphBuilder {
   readonly nodes: Onnx.INodeProto[] = [];
   readonly initializers: Onnx.ITensorProto[] = [];
   private readonly used = new Set<string>();
+  private readonly shared = new Map<string, string>();
+  /** The lowest opset every op added so far exists in. */
+  opset = OPSET;
+
+  /** Records that an op from `version` was used (LayerNormalization: 17). */
+  needOpset(version: number): void {
+    this.opset = Math.max(this.opset, version);
+  }
+
+  /** The tensor `key` names, made by `make` the first time: e.g. one attention bias for every block. */
+  once(key: string, make: () => string): string {
+    let name = this.shared.get(key);
+    if (name === undefined) this.shared.set(key, (name = make()));
+    return name;
+  }
 
   /** A fresh tensor name derived from `base`. */
   name(base: string): string {
@@ -24,6 +39,17 @@ export class GraphBuilder {
     const name = this.name(base);
     this.initializers.push(int64Tensor(name, values));
     return name;
+  }
+
+  /** An int64 scalar, e.g. a Gather index that drops the axis it picks from. */
+  scalarInt(base: string, value: number): string {
+    const name = this.name(base);
+    this.initializers.push(int64Tensor(name, [value], []));
+    return name;
+  }
+
+  scalar(base: string, value: number): string {
+    return this.weight(base, [], Float32Array.of(value));
   }
 
   /** Adds a node with one output and returns that output's name. */

@@ -1,38 +1,13 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { GraphBuilder } from './graph-builder.ts';
-import { TunespecError } from '../../errors.ts';
+import { POOLING_CLASS } from '../layers/masked-pooling.ts';
+import { bertEmbeddings } from './bert-embeddings.ts';
+import { bertLayer } from './bert-layer.ts';
+import { bertPooler } from './bert-pooler.ts';
+import { maskedPooling } from './masked-pooling.ts';
+import { required, UnsupportedLayerError, weight, type Converter, type LayerCall } from './converter.ts';
 
-/** What a converter sees of one layer call: ONNX names of its inputs, shapes as tfjs knows them. */
-export interface LayerCall {
-  b: GraphBuilder;
-  layer: TF.layers.Layer;
-  config: Record<string, any>;
-  inputs: string[];
-  inputShapes: (number | null)[][];
-}
-
-export class UnsupportedLayerError extends TunespecError {
-  constructor(
-    readonly layer: string,
-    readonly className: string,
-    why = 'has no ONNX converter',
-  ) {
-    super('ONNX_UNSUPPORTED_LAYER', `layer "${layer}" (${className}) ${why}`);
-  }
-}
-
-type Converter = (c: LayerCall) => string;
-
-function weight(layer: TF.layers.Layer, suffix: string): { dims: number[]; values: Float32Array } | undefined {
-  const w = layer.weights.find((v) => v.originalName.split('/').pop() === suffix);
-  return w && { dims: w.shape as number[], values: w.read().dataSync() as Float32Array };
-}
-
-function required(layer: TF.layers.Layer, suffix: string): { dims: number[]; values: Float32Array } {
-  const w = weight(layer, suffix);
-  if (!w) throw new UnsupportedLayerError(layer.name, layer.getClassName(), `has no "${suffix}" weight`);
-  return w;
-}
+export { UnsupportedLayerError, type LayerCall };
 
 const pair = (v: number | number[]): [number, number] => (Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v, v]);
 
@@ -227,4 +202,9 @@ export const CONVERTERS: Record<string, Converter> = {
     const [[top, bottom], [left, right]] = c.config.padding as [[number, number], [number, number]];
     return c.b.op('Pad', [c.inputs[0], c.b.ints(`${c.layer.name}_pads`, [0, top, left, 0, 0, bottom, right, 0])], c.layer.name, { mode: 'constant' });
   },
+  // tunespec's own text layers (model/families/bert, model/layers/masked-pooling.ts).
+  TunespecBertEmbeddings: bertEmbeddings,
+  TunespecBertLayer: bertLayer,
+  TunespecBertPooler: bertPooler,
+  [POOLING_CLASS]: maskedPooling,
 };

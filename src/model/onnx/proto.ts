@@ -6,9 +6,16 @@ import type { onnx as Onnx } from 'onnx-proto';
 export const { onnx } = createRequire(import.meta.url)('onnx-proto') as { onnx: typeof Onnx };
 export type { Onnx };
 
-/** ONNX's IR version for opset 13, the opset our converters write (ReduceMean still takes `axes` as an attribute). */
-export const IR_VERSION = 7;
+/**
+ * The opset our converters write unless a layer needs a newer one (ReduceMean still takes `axes`
+ * as an attribute in both): 13, or 17 where LayerNormalization is used.
+ */
 export const OPSET = 13;
+
+/** The IR version each opset we write came with. */
+export function irVersionFor(opset: number): number {
+  return opset >= 17 ? 8 : 7;
+}
 
 export type AttributeValue = number | number[] | string | { floats: number[] };
 
@@ -30,18 +37,19 @@ export function floatTensor(name: string, dims: number[], values: Float32Array):
   return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: bytes.slice() };
 }
 
-export function int64Tensor(name: string, values: number[]): Onnx.ITensorProto {
+/** `dims` [] makes a scalar (a Gather index that drops its axis). */
+export function int64Tensor(name: string, values: number[], dims: number[] = [values.length]): Onnx.ITensorProto {
   const data = new BigInt64Array(values.map((v) => BigInt(v)));
-  return { name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(data.buffer) };
+  return { name, dims, dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(data.buffer) };
 }
 
-/** A float tensor's shape with unknown dimensions (the batch) left symbolic. */
-export function valueInfo(name: string, shape: (number | null)[]): Onnx.IValueInfoProto {
+/** A tensor's shape with unknown dimensions (the batch, the tokens) left symbolic; float unless said. */
+export function valueInfo(name: string, shape: (number | null)[], elemType: number = onnx.TensorProto.DataType.FLOAT): Onnx.IValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType,
         shape: { dim: shape.map((d, i) => (d === null || d < 0 ? { dimParam: i === 0 ? 'batch' : `d${i}` } : { dimValue: d })) },
       },
     },

@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { EpochRecord, StoredVariant, SweepRecord } from '../local-store.ts';
+import { readParams, type EpochRecord, type StoredVariant, type SweepRecord } from '../local-store.ts';
 import type { Provenance } from '../provenance.ts';
 import type { DatasetInput, RunStatus } from './client.ts';
 import { LIMITS, type KeyValue, type Metric } from './limits.ts';
@@ -133,7 +131,7 @@ export function variantTags(sweep: SweepRecord, variantId: string, attempt: stri
 /** Everything a variant's MLflow run holds, read from its folder in the local run store. */
 export async function childContent(v: StoredVariant, sweep: SweepRecord, history: EpochRecord[]): Promise<ChildContent> {
   const s = v.status;
-  const params = JSON.parse(await readFile(join(v.dir, 'params.json'), 'utf8')) as Record<string, string>;
+  const params = await readParams(v);
   const dataSource = params['data.images'] ?? params['data.path'] ?? '';
   const endTime = Date.parse(s.finished);
   const summary: Metric[] = Object.entries(v.result?.metrics ?? {}).map(([k, value]) => ({ key: `final/${k}`, value, timestamp: endTime, step: 0 }));

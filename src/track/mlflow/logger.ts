@@ -9,7 +9,7 @@ import { registerAttempt } from './registry.ts';
 import { flattenParams } from '../params.ts';
 import type { MlflowClient, RunInfo } from './client.ts';
 import type { KeyValue } from './limits.ts';
-import { epochMetrics, variantTags } from './content.ts';
+import { epochMetrics, STATUS, variantTags } from './content.ts';
 import { ensureExperiment, SweepTracker } from './sweep-tracker.ts';
 import type { Objective } from '../../spec/derived.ts';
 
@@ -148,6 +148,10 @@ export class MlflowLogger implements SweepListener {
       // Attempts stored while tracking was off or the server away: the sweep would skip them, so
       // upload them now (in the background, like everything else).
       const behind = (await storedVariants(this.store.current().dir)).filter((v) => this.tracker!.lacks(v));
+      if (behind.length) {
+        const which = behind.map((v) => `${v.status.label} (${v.status.variant}, ${v.status.status})`).join(', ');
+        this.opts.info(`MLflow: uploading ${behind.length} attempt(s) from ${this.store.current().dir} that the server lacks: ${which}; a variant skipped below is not retrained, only uploaded`);
+      }
       for (const v of behind) this.enqueue(() => this.tracker!.reconcile(v).then(() => undefined));
     } catch (err) {
       if (err instanceof TrackingError && err.status !== undefined && err.status < 500) throw err;
@@ -182,9 +186,16 @@ export class MlflowLogger implements SweepListener {
   onVariantEnd(variant: Variant, result: VariantResult): void {
     this.queue = this.queue.then(() => this.retryConnection());
     this.enqueue(async () => {
+      const run = this.live.get(result.attempt);
       this.live.delete(result.attempt);
       const stored = await readStoredVariant(join(this.store.current().dir, variant.id));
       if (stored?.status.attempt === result.attempt) await this.tracker!.reconcile(stored);
+      else if (run) {
+        // The store kept an earlier completed result over this attempt (an interrupted --force):
+        // its run still ends in its own state, not RUNNING until some later sweep marks it KILLED.
+        if (result.reason) await this.client.logBatch(run.run_id, { tags: [{ key: 'tunespec.reason', value: result.reason }] });
+        await this.client.updateRun(run.run_id, STATUS[result.status] ?? 'FAILED', result.finishedAt);
+      }
     });
   }
 

@@ -6,7 +6,7 @@ import { ensureLoggedModel } from './logged-model.ts';
 import { TrackingError } from '../../errors.ts';
 import { redactUrlsIn } from '../../net/redact.ts';
 import { comparisonTables } from '../comparison.ts';
-import { readHistory, type StoredVariant, type SweepRecord } from '../local-store.ts';
+import { formatOfVariant, readHistory, type StoredVariant, type SweepRecord } from '../local-store.ts';
 import type { DatasetInput, MlflowClient, Run, RunInfo, RunStatus } from './client.ts';
 import { childContent, parentNote, parentRunName, provenanceTags, STATUS, sweptAxes, TAG } from './content.ts';
 import type { KeyValue, Metric } from './limits.ts';
@@ -204,7 +204,7 @@ export class SweepTracker {
 
   /** Make the server hold everything the local store holds for this attempt; upload only what is missing. */
   async reconcile(v: StoredVariant): Promise<{ metrics: number; artifacts: number }> {
-    const history = await readHistory(v.dir);
+    const history = await readHistory(v.dir, formatOfVariant(v));
     const content = await childContent(v, this.sweep, history);
     const run = await this.ensureChild({ variantId: v.status.variant, attempt: v.status.attempt, ...content });
     await this.client.logBatch(run.run_id, { params: content.params, tags: content.tags });

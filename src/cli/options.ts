@@ -1,0 +1,172 @@
+import { ENGINE_ORDER } from '../engine/backends.ts';
+
+/**
+ * Every command and every option of the CLI, declared once. Parsing, `--help` (whole and per
+ * command), the README's CLI reference and shell completion are all generated from these two
+ * tables; an option a command does not list is a usage error.
+ */
+
+export interface CommandSpec {
+  /** Operands as the usage line shows them. */
+  args: string;
+  summary: string;
+  /** What the shell completes for an operand: files (the default), nothing, or these words. */
+  operands?: 'files' | 'none' | readonly string[];
+  /** Printed under the command's options in its help. */
+  note?: string;
+}
+
+const VARIANT_NOTE = '<variant> is a variant id, a stored variant\'s folder or model.json, or `best` (with --spec).';
+const REGISTERED_NOTE = `${VARIANT_NOTE} Also a registered model version: models:/NAME/VERSION or models:/NAME@ALIAS (from the MLflow server of --tracking-uri or MLFLOW_TRACKING_URI; downloaded once into TUNESPEC_CACHE_DIR/registry).`;
+
+export const COMMANDS = {
+  validate: { args: '<spec...>', summary: 'check specs, every file: schema errors, then (once the schema passes) base model and data errors, as file:line:col: message' },
+  plan: { args: '<spec>', summary: "show the built model's layers (frozen/trainable) and the variants; with --emit, print an array job instead" },
+  run: { args: '<spec>', summary: 'train every variant of the sweep into the run store (and MLflow)' },
+  runs: { args: '<spec>', summary: 'compare stored variants of the spec, best first; name the best' },
+  sync: { args: '<spec|run-folder>', summary: 'upload to MLflow what it lacks of stored sweeps (idempotent)' },
+  inspect: { args: '<model|spec>', summary: 'layers, shapes, parameters of a model.json (path or URL), an .onnx file, a Hugging Face folder (path or hf://org/name), or of the model a spec builds (cut, head, frozen/trainable)' },
+  predict: { args: '<variant> <inputs...>', summary: "class probabilities for images, image folders, IDX or CSV files, with the variant's own preprocessing", note: REGISTERED_NOTE },
+  evaluate: {
+    args: '<variant> <data...>',
+    summary: "held-out metrics on other data: IDX images + labels, an image folder or a CSV file (logged to the variant's MLflow run)",
+    note: REGISTERED_NOTE,
+  },
+  register: {
+    args: '<variant> --name <name>',
+    summary: "a variant's MLflow logged model as a new version of a registered model in MLflow's Model Registry (once per trained variant: registering it again gives back its version)",
+    note: VARIANT_NOTE,
+  },
+  cache: { args: '[list|clear]', summary: 'what the frozen-feature cache holds, or empty it', operands: ['list', 'clear'] },
+  worker: { args: '--queue <url>', summary: 'train queued variants, one per process at a time, until stopped', operands: 'none' },
+  status: { args: '<spec> --queue <url>', summary: 'watch a queued sweep until every variant has settled' },
+  doctor: { args: '', summary: 'show which engines load here, which one auto picks, and where MLflow tracking goes from this shell', operands: 'none' },
+  completion: { args: '<bash|zsh>', summary: 'print a shell completion script (bash: `source <(tunespec completion bash)`)', operands: ['bash', 'zsh'] },
+  help: { args: '[command]', summary: "this text, or a command's usage and options (as `tunespec <command> --help`)", operands: [] },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof COMMANDS;
+export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  /** The value's placeholder in help (string options). */
+  value?: string;
+  /** The only values accepted; checked while parsing, and offered by completion. */
+  choices?: readonly string[];
+  /** May be given more than once; the values arrive as a list (empty when absent). */
+  multiple?: true;
+  short?: string;
+  default?: string | boolean;
+  /** Shown instead of `default` when the default needs words. */
+  defaultText?: string;
+  description: string;
+  /** The commands that take the option, or every one. */
+  commands: readonly CommandName[] | 'every';
+  /** In these commands the option only applies together with another one (`--detach` with `--queue`). */
+  needs?: Partial<Record<CommandName, string>>;
+  /** What the shell completes for the value. */
+  completes?: 'files' | 'dirs';
+}
+
+export const OPTIONS = {
+  only: { type: 'string', value: '<variant-id>', multiple: true, description: 'run only this variant (repeatable)', commands: ['run'] },
+  index: {
+    type: 'string',
+    value: '<n>',
+    description: 'run only variant n of the plan (array jobs pass "$SLURM_ARRAY_TASK_ID" or "$JOB_COMPLETION_INDEX")',
+    commands: ['run'],
+  },
+  force: { type: 'boolean', default: false, description: 'retrain variants that already completed', commands: ['run'] },
+  'no-feature-cache': {
+    type: 'boolean',
+    default: false,
+    description: 'train every variant end to end instead of computing the frozen layers once (onnxruntime) and training on cached features',
+    commands: ['run'],
+  },
+  backend: {
+    type: 'string',
+    value: '<engine>',
+    choices: ['auto', ...ENGINE_ORDER],
+    default: 'auto',
+    defaultText: 'auto: native TensorFlow when it loads, else wasm when it has every kernel, else cpu',
+    description: 'engine to train on',
+    commands: ['run', 'worker', 'plan'],
+    needs: { plan: 'emit' },
+  },
+  'runs-dir': { type: 'string', value: '<dir>', default: 'runs', description: 'run store root (each worker has its own)', commands: ['run', 'runs', 'sync', 'predict', 'evaluate', 'register', 'worker', 'plan'], needs: { plan: 'emit' }, completes: 'dirs' },
+  queue: {
+    type: 'string',
+    value: '<redis://host:port[/db]>',
+    description: 'the Redis queue: run queues one job per variant there for workers instead of training here, then watches them (Ctrl-C stops watching, not the sweep); worker takes jobs from it; status watches it',
+    commands: ['run', 'worker', 'status'],
+  },
+  detach: { type: 'boolean', default: false, description: 'queue and return at once', commands: ['run'], needs: { run: 'queue' } },
+  attempts: { type: 'string', value: '<n>', default: '3', description: 'tries per variant in the queue or per k8s index', commands: ['run', 'plan'], needs: { run: 'queue', plan: 'emit' } },
+  backoff: { type: 'string', value: '<seconds>', default: '10', description: 'pause before a queued retry, doubling each time', commands: ['run'], needs: { run: 'queue' } },
+  'tracking-uri': {
+    type: 'string',
+    value: '<http(s)://host:port>',
+    description: "MLflow server; beats the spec's tracking.uri, which beats MLFLOW_TRACKING_URI. Without any of the three, runs stay local.",
+    commands: ['run', 'runs', 'sync', 'predict', 'evaluate', 'register', 'worker', 'status', 'doctor'],
+  },
+  concurrency: { type: 'string', value: '<n>', default: '1', description: 'worker processes to start, one variant each', commands: ['worker'] },
+  name: {
+    type: 'string',
+    value: '<name>',
+    defaultText: 'worker: <host>-<pid>',
+    description: "worker: shown in its output and as the tunespec.worker tag of its MLflow runs; register: the registered model in MLflow's Model Registry (required)",
+    commands: ['worker', 'register'],
+  },
+  'lock-duration': { type: 'string', value: '<seconds>', default: '30', description: "a job's lock without renewal: the job of a worker that died is retried after it", commands: ['worker'] },
+  'stalled-interval': { type: 'string', value: '<seconds>', default: '30', description: 'how often to look for such jobs', commands: ['worker'] },
+  emit: { type: 'string', value: '<target>', choices: ['slurm', 'k8s'], description: 'print an array job instead of the plan: task or index n runs variant n', commands: ['plan'] },
+  gpus: { type: 'string', value: '<n>', default: '1', description: 'GPUs per variant (0 for none)', commands: ['plan'], needs: { plan: 'emit' } },
+  cpus: { type: 'string', value: '<n>', description: 'CPUs per variant', commands: ['plan'], needs: { plan: 'emit' } },
+  memory: { type: 'string', value: '<size>', defaultText: 'slurm: 16G; k8s: 16Gi', description: 'memory per variant', commands: ['plan'], needs: { plan: 'emit' } },
+  time: { type: 'string', value: '<limit>', description: 'slurm: time limit', commands: ['plan'], needs: { plan: 'emit' } },
+  partition: { type: 'string', value: '<p>', description: 'slurm: partition', commands: ['plan'], needs: { plan: 'emit' } },
+  image: { type: 'string', value: '<image>', description: 'k8s: a container image with tunespec (required)', commands: ['plan'], needs: { plan: 'emit' } },
+  'mlflow-secret': { type: 'string', value: '<name>', description: 'k8s: Secret holding the MLFLOW_* variables (envFrom)', commands: ['plan'], needs: { plan: 'emit' } },
+  parallelism: { type: 'string', value: '<n>', defaultText: 'every variant', description: 'k8s: pods at once', commands: ['plan'], needs: { plan: 'emit' } },
+  pvc: { type: 'string', value: '<claim>', description: 'k8s: volume with the spec, model and data', commands: ['plan'], needs: { plan: 'emit' } },
+  workdir: { type: 'string', value: '<dir>', defaultText: '/workspace', description: 'k8s: where the volume is mounted', commands: ['plan'], needs: { plan: 'emit' } },
+  spec: { type: 'string', value: '<spec>', description: 'the spec whose best variant `best` means', commands: ['predict', 'evaluate', 'register'], completes: 'files' },
+  top: { type: 'string', value: '<k>', default: '3', description: 'classes to show per input', commands: ['predict'] },
+  engine: {
+    type: 'string',
+    value: '<engine>',
+    choices: ['tfjs', 'onnx'],
+    default: 'tfjs',
+    description: "run the TensorFlow.js model or the variant's model.onnx (onnxruntime)",
+    commands: ['predict', 'evaluate'],
+  },
+  json: { type: 'boolean', default: false, description: 'machine-readable output', commands: ['inspect', 'predict', 'evaluate', 'register', 'cache'] },
+  debug: { type: 'boolean', default: false, description: 'print stack traces', commands: 'every' },
+  help: { type: 'boolean', short: 'h', default: false, description: 'show help: of the command when one is named', commands: 'every' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+export const OPTION_NAMES = Object.keys(OPTIONS) as OptionName[];
+
+type Spec<K extends OptionName> = (typeof OPTIONS)[K];
+type ValueOf<O> = O extends { multiple: true } ? string[] : O extends { type: 'boolean' } ? boolean : string;
+type Present<K extends OptionName> = Spec<K> extends { default: unknown } | { multiple: true } ? K : never;
+
+/** The parsed options: those with a default (or repeatable) are always there, the others may be absent. */
+export type OptionValues = { [K in OptionName as Present<K>]: ValueOf<Spec<K>> } & { [K in Exclude<OptionName, Present<OptionName>>]?: ValueOf<Spec<K>> };
+
+/** The option as the table declares it, seen through the common interface. */
+export function optionSpec(name: OptionName): OptionSpec {
+  return OPTIONS[name];
+}
+
+export function takes(command: CommandName, name: OptionName): boolean {
+  const { commands } = optionSpec(name);
+  return commands === 'every' || commands.includes(command);
+}
+
+/** The options a command takes, in table order. */
+export function optionsOf(command: CommandName): OptionName[] {
+  return OPTION_NAMES.filter((name) => takes(command, name));
+}

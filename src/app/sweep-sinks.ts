@@ -39,7 +39,9 @@ export async function openSweepSinks(spec: LoadedSpec, o: SinkOptions): Promise<
       syncCommand: o.syncCommand,
       extraTags: o.extraTags,
       leaveParentOpen: o.leaveParentOpen,
+      register: spec.experiment.register,
     });
+  if (spec.experiment.register && !tracking) o.warn(`register: MLflow tracking is off (no --tracking-uri, tracking.uri or MLFLOW_TRACKING_URI), so the best variant will not be registered as "${spec.experiment.register.name}"`);
   if (mlflow) await mlflow.connect();
   return { store, completed, mlflow: mlflow || undefined };
 }

@@ -1,20 +1,46 @@
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathKind } from '../data/readers/files.ts';
 import { OnnxSession } from '../engine/onnx-runtime.ts';
 import { inputShape } from '../model/onnx/edit.ts';
-import { BASE_ONNX_FILE } from '../track/local-store.ts';
 import type * as TF from '@tensorflow/tfjs';
 import { selectEngine, type Engine } from '../engine/backends.ts';
-import { ModelError } from '../errors.ts';
+import { InputError, ModelError, UsageError } from '../errors.ts';
+import { modelCacheDir } from '../model/hf/folder.ts';
+import { BASE_ONNX_FILE, readStoredVariant } from '../track/local-store.ts';
+import { MlflowClient } from '../track/mlflow/client.ts';
+import { resolveTrackingConfig } from '../track/mlflow/config.ts';
+import { downloadModelVersion } from '../track/mlflow/registry.ts';
 import { readModelFiles } from '../model/source.ts';
-import { resolveVariant, type ResolvedVariant } from '../track/resolve-variant.ts';
+import { loadStoredVariant, resolveVariant, type ResolvedVariant } from '../track/resolve-variant.ts';
 import { objectiveOf } from '../spec/derived.ts';
 import { readSpecDocument } from './load-spec.ts';
 import { registerModelLayers } from '../model/families/hf.ts';
 
-/** The variant a command acts on; the spec is only read for `best`, which is best by its objective. */
-export async function resolveTarget(target: string, specFile: string | undefined, runsDir: string): Promise<ResolvedVariant> {
+/**
+ * Where registered model versions are downloaded to: `registry/` beside the Hugging Face model
+ * cache (TUNESPEC_CACHE_DIR when set, else the XDG cache), so one setting moves every cache.
+ */
+function registryCacheDir(env: NodeJS.ProcessEnv): string {
+  return join(dirname(modelCacheDir(env)), 'registry');
+}
+
+/** A registered model version (`models:/NAME/VERSION`, `models:/NAME@ALIAS`), downloaded once and loaded as a stored variant. */
+async function resolveRegistered(uri: string, trackingUri: string | undefined): Promise<ResolvedVariant> {
+  const config = resolveTrackingConfig({ flag: trackingUri, spec: {}, specName: '', env: process.env });
+  if (!config) throw new UsageError(`${uri} names a model in an MLflow registry: say which server with --tracking-uri or MLFLOW_TRACKING_URI`);
+  const { dir } = await downloadModelVersion(new MlflowClient(config), uri, registryCacheDir(process.env));
+  const stored = await readStoredVariant(dir);
+  if (!stored) throw new InputError(`${uri}: the model version holds no tunespec record (status.json) in ${dir}`);
+  return loadStoredVariant(stored);
+}
+
+/**
+ * The variant a command acts on: a stored variant (id, folder, `best` of a spec by its
+ * objective; the spec is only read for `best`) or a registered model version (`models:/…`).
+ */
+export async function resolveTarget(target: string, specFile: string | undefined, runsDir: string, trackingUri?: string): Promise<ResolvedVariant> {
+  if (target.startsWith('models:/')) return resolveRegistered(target, trackingUri);
   let best;
   if (target === 'best' && specFile) {
     // Only the spec's own fields matter here: its base model and data need not be read.

@@ -15,6 +15,7 @@ import { inspectCommand } from './commands/inspect.ts';
 import { predictCommand } from './commands/predict.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { cacheCommand } from './commands/cache.ts';
+import { registerCommand } from './commands/register.ts';
 import { dispatchScaleOut } from './scale-out.ts';
 import type { PredictorEngine } from '../app/variant-predictor.ts';
 import { parseIndex } from '../plan/index-of.ts';
@@ -73,16 +74,20 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return inspectCommand(args[0], { json: values.json }, io);
     case 'predict': {
       const [target, ...inputs] = args;
-      if (!target || !inputs.length) throw new UsageError('predict needs a variant (id, best or path) and at least one input');
+      if (!target || !inputs.length) throw new UsageError('predict needs a variant (id, best, path or models:/NAME/VERSION) and at least one input');
       const top = Number(values.top);
       if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer; got "${values.top}"`);
-      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], top, engine: values.engine as PredictorEngine, json: values.json }, io);
+      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], top, engine: values.engine as PredictorEngine, json: values.json }, io);
     }
     case 'evaluate': {
       const [target, ...data] = args;
-      if (!target || !data.length || data.length > 2) throw new UsageError('evaluate needs a variant (id, best or path) and a dataset (IDX images and labels, an image folder or a CSV file)');
+      if (!target || !data.length || data.length > 2) throw new UsageError('evaluate needs a variant (id, best, path or models:/NAME/VERSION) and a dataset (IDX images and labels, an image folder or a CSV file)');
       return evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], engine: values.engine as PredictorEngine, json: values.json }, io);
     }
+    case 'register':
+      if (args.length !== 1) throw new UsageError('register takes one variant (id, best or path) and --name <registered model>');
+      if (!values.name) throw new UsageError('register needs --name <registered model>: the name in the MLflow Model Registry');
+      return registerCommand(args[0]!, { name: values.name, spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], json: values.json }, io);
     case 'cache':
       if (args.length > 1) throw new UsageError('cache takes at most one action: list or clear');
       return cacheCommand(args[0], { json: values.json }, io);

@@ -17,6 +17,7 @@ export interface CommandSpec {
 }
 
 const VARIANT_NOTE = '<variant> is a variant id, a stored variant\'s folder or model.json, or `best` (with --spec).';
+const REGISTERED_NOTE = `${VARIANT_NOTE} Also a registered model version: models:/NAME/VERSION or models:/NAME@ALIAS (from the MLflow server of --tracking-uri or MLFLOW_TRACKING_URI; downloaded once into TUNESPEC_CACHE_DIR/registry).`;
 
 export const COMMANDS = {
   validate: { args: '<spec...>', summary: 'check specs, every file: schema errors, then (once the schema passes) base model and data errors, as file:line:col: message' },
@@ -25,10 +26,15 @@ export const COMMANDS = {
   runs: { args: '<spec>', summary: 'compare stored variants of the spec, best first; name the best' },
   sync: { args: '<spec|run-folder>', summary: 'upload to MLflow what it lacks of stored sweeps (idempotent)' },
   inspect: { args: '<model|spec>', summary: 'layers, shapes, parameters of a model.json (path or URL), an .onnx file, a Hugging Face folder (path or hf://org/name), a GGUF file, or of the model a spec builds (cut, head, frozen/trainable)' },
-  predict: { args: '<variant> <inputs...>', summary: "class probabilities for images, image folders, IDX or CSV files, with the variant's own preprocessing; for a text variant, texts or CSV/TSV/JSONL files, with its own tokenizer", note: VARIANT_NOTE },
+  predict: { args: '<variant> <inputs...>', summary: "class probabilities for images, image folders, IDX or CSV files, with the variant's own preprocessing; for a text variant, texts or CSV/TSV/JSONL files, with its own tokenizer", note: REGISTERED_NOTE },
   evaluate: {
     args: '<variant> <data...>',
     summary: "held-out metrics on other data: IDX images + labels, an image folder, a CSV file, or a text file for a text variant (logged to the variant's MLflow run)",
+    note: REGISTERED_NOTE,
+  },
+  register: {
+    args: '<variant> --name <name>',
+    summary: "a variant's MLflow logged model as a new version of a registered model in MLflow's Model Registry (once per trained variant: registering it again gives back its version)",
     note: VARIANT_NOTE,
   },
   cache: { args: '[list|clear]', summary: 'what the frozen-feature cache holds, or empty it', operands: ['list', 'clear'] },
@@ -88,7 +94,7 @@ export const OPTIONS = {
     commands: ['run', 'worker', 'plan'],
     needs: { plan: 'emit' },
   },
-  'runs-dir': { type: 'string', value: '<dir>', default: 'runs', description: 'run store root (each worker has its own)', commands: ['run', 'runs', 'sync', 'predict', 'evaluate', 'worker', 'plan'], needs: { plan: 'emit' }, completes: 'dirs' },
+  'runs-dir': { type: 'string', value: '<dir>', default: 'runs', description: 'run store root (each worker has its own)', commands: ['run', 'runs', 'sync', 'predict', 'evaluate', 'register', 'worker', 'plan'], needs: { plan: 'emit' }, completes: 'dirs' },
   queue: {
     type: 'string',
     value: '<redis://host:port[/db]>',
@@ -102,10 +108,16 @@ export const OPTIONS = {
     type: 'string',
     value: '<http(s)://host:port>',
     description: "MLflow server; beats the spec's tracking.uri, which beats MLFLOW_TRACKING_URI. Without any of the three, runs stay local.",
-    commands: ['run', 'runs', 'sync', 'evaluate', 'worker', 'status', 'doctor'],
+    commands: ['run', 'runs', 'sync', 'predict', 'evaluate', 'register', 'worker', 'status', 'doctor'],
   },
   concurrency: { type: 'string', value: '<n>', default: '1', description: 'worker processes to start, one variant each', commands: ['worker'] },
-  name: { type: 'string', value: '<name>', defaultText: '<host>-<pid>', description: 'shown in its output and as the tunespec.worker tag of its MLflow runs', commands: ['worker'] },
+  name: {
+    type: 'string',
+    value: '<name>',
+    defaultText: 'worker: <host>-<pid>',
+    description: "worker: shown in its output and as the tunespec.worker tag of its MLflow runs; register: the registered model in MLflow's Model Registry (required)",
+    commands: ['worker', 'register'],
+  },
   'lock-duration': { type: 'string', value: '<seconds>', default: '30', description: "a job's lock without renewal: the job of a worker that died is retried after it", commands: ['worker'] },
   'stalled-interval': { type: 'string', value: '<seconds>', default: '30', description: 'how often to look for such jobs', commands: ['worker'] },
   emit: { type: 'string', value: '<target>', choices: ['slurm', 'k8s'], description: 'print an array job instead of the plan: task or index n runs variant n', commands: ['plan'] },
@@ -119,7 +131,7 @@ export const OPTIONS = {
   parallelism: { type: 'string', value: '<n>', defaultText: 'every variant', description: 'k8s: pods at once', commands: ['plan'], needs: { plan: 'emit' } },
   pvc: { type: 'string', value: '<claim>', description: 'k8s: volume with the spec, model and data', commands: ['plan'], needs: { plan: 'emit' } },
   workdir: { type: 'string', value: '<dir>', defaultText: '/workspace', description: 'k8s: where the volume is mounted', commands: ['plan'], needs: { plan: 'emit' } },
-  spec: { type: 'string', value: '<spec>', description: 'the spec whose best variant `best` means', commands: ['predict', 'evaluate'], completes: 'files' },
+  spec: { type: 'string', value: '<spec>', description: 'the spec whose best variant `best` means', commands: ['predict', 'evaluate', 'register'], completes: 'files' },
   top: { type: 'string', value: '<k>', default: '3', description: 'classes to show per input', commands: ['predict'] },
   engine: {
     type: 'string',
@@ -129,7 +141,7 @@ export const OPTIONS = {
     description: "run the TensorFlow.js model or the variant's model.onnx (onnxruntime)",
     commands: ['predict', 'evaluate'],
   },
-  json: { type: 'boolean', default: false, description: 'machine-readable output', commands: ['inspect', 'predict', 'evaluate', 'cache'] },
+  json: { type: 'boolean', default: false, description: 'machine-readable output', commands: ['inspect', 'predict', 'evaluate', 'register', 'cache'] },
   debug: { type: 'boolean', default: false, description: 'print stack traces', commands: 'every' },
   help: { type: 'boolean', short: 'h', default: false, description: 'show help: of the command when one is named', commands: 'every' },
 } as const satisfies Record<string, OptionSpec>;

@@ -453,6 +453,22 @@ export const experimentSchema = {
       additionalProperties: false,
       default: {},
     },
+    register: {
+      type: 'object',
+      description:
+        'Register the sweep\'s best variant (by `training.objective`) in the MLflow Model Registry when the sweep ends, as `tunespec register best --spec <spec> --name <name>` does. Needs MLflow tracking; not part of the variant id.',
+      properties: {
+        name: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 256,
+          pattern: '^[^/:]+$',
+          description: 'Registered model name; each registered variant becomes a version of it (`models:/<name>/<version>`).',
+        },
+      },
+      required: ['name'],
+      additionalProperties: false,
+    },
     sweep: {
       type: 'object',
       description: 'Dotted paths (`training.learning_rate`, `head.1.rate`) to lists of values; the grid is their cartesian product.',

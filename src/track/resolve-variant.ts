@@ -4,7 +4,7 @@ import { pathKind } from '../data/readers/files.ts';
 import { InputError, UsageError } from '../errors.ts';
 import { parseStoredSpec } from '../spec/stored.ts';
 import type { Experiment } from '../spec/types.ts';
-import { entriesOf, latestAttempt, LocalRunStore, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
+import { BASE_ONNX_FILE, entriesOf, latestAttempt, LocalRunStore, ONNX_FILE, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
 import { rankByMetric } from './rank.ts';
 
 /** A trained variant as the run store holds it, with what predicting and evaluating need. */
@@ -16,7 +16,15 @@ export interface ResolvedVariant {
   classNames: string[];
 }
 
-async function load(stored: StoredVariant): Promise<ResolvedVariant> {
+/**
+ * What of a stored variant's folder loading it again takes (files or folders, some optional):
+ * the record (`loadStoredVariant` below), the tfjs model, its ONNX twin and an ONNX base. A logged model
+ * carries exactly these, so a downloaded one loads like a stored variant.
+ */
+export const VARIANT_MODEL_FILES = ['spec.yaml', 'status.json', 'result.json', 'model', ONNX_FILE, BASE_ONNX_FILE] as const;
+
+/** A stored variant's record and model, checked: completed, with a model and a readable spec. */
+export async function loadStoredVariant(stored: StoredVariant): Promise<ResolvedVariant> {
   const text = await readFile(join(stored.dir, 'spec.yaml'), 'utf8');
   const spec = parseStoredSpec(text);
   if (!spec) throw new InputError(`${stored.dir}/spec.yaml is not a valid variant spec`);
@@ -51,12 +59,12 @@ export async function resolveVariant(
     const done = [...(await new LocalRunStore(opts.runsDir).completed(opts.best.experiment)).values()];
     const top = rankByMetric(done, opts.best.metric, opts.best.greaterIsBetter)[0];
     if (!top) throw new InputError(`no completed variant of ${opts.best.experiment} in ${opts.runsDir}: run the sweep first`);
-    return load(top);
+    return loadStoredVariant(top);
   }
   if (/^[0-9a-f]{12}$/.test(target) && !(await pathKind(target))) {
     const latest = latestAttempt(await everyCompleted(opts.runsDir), target);
     if (!latest) throw new InputError(`no completed variant ${target} in ${opts.runsDir} (tunespec runs <spec> lists them)`);
-    return load(latest);
+    return loadStoredVariant(latest);
   }
   const path = resolve(target);
   const kind = await pathKind(path);
@@ -69,5 +77,5 @@ export async function resolveVariant(
   if (!stored) {
     throw new InputError(`${target} is not a model in the run store: predict and evaluate need the variant's record (preprocessing, classes); pass a variant id, "best", or runs/<experiment>/<sweep>/<variant>`);
   }
-  return load(stored);
+  return loadStoredVariant(stored);
 }

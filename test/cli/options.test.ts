@@ -92,7 +92,7 @@ test('bash completion, run in bash, offers the commands, each command\'s own opt
   writeFileSync(join(dir, 'quickstart.yaml'), 'name: x\n');
 
   assert.deepEqual(complete(script, ['']).filter((w) => !w.startsWith('-')), COMMAND_NAMES);
-  assert.deepEqual(complete(script, ['r']), ['run', 'runs']);
+  assert.deepEqual(complete(script, ['r']), ['run', 'runs', 'register']);
   for (const command of COMMAND_NAMES) {
     const offered = complete(script, [command, '--']);
     assert.deepEqual(offered, optionsOf(command).map((n) => `--${n}`), command);

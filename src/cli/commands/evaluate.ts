@@ -102,7 +102,7 @@ function printReport(report: Report, source: string, io: Io): void {
 }
 
 export async function evaluateCommand(target: string, data: string[], opts: EvaluateOptions, io: Io): Promise<number> {
-  const variant = await resolveTarget(target, opts.spec, opts.runsDir);
+  const variant = await resolveTarget(target, opts.spec, opts.runsDir, opts.trackingUri);
   const spec = await testDataSpec(variant.spec.data, data, variant.classNames);
   const loaded = await loadPredictor(variant, opts.engine);
   let dataset;

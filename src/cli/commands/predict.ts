@@ -8,6 +8,7 @@ import { textInputs } from '../../app/text-input.ts';
 export interface PredictOptions {
   spec?: string;
   runsDir: string;
+  trackingUri?: string;
   top: number;
   engine: PredictorEngine;
   json: boolean;
@@ -29,7 +30,7 @@ function topK(probs: Float32Array, names: string[], k: number): Ranked[] {
 const ordinal = (k: number): string => `${k}${k === 1 ? 'st' : k === 2 ? 'nd' : k === 3 ? 'rd' : 'th'}`;
 
 export async function predictCommand(target: string, inputs: string[], opts: PredictOptions, io: Io): Promise<number> {
-  const variant = await resolveTarget(target, opts.spec, opts.runsDir);
+  const variant = await resolveTarget(target, opts.spec, opts.runsDir, opts.trackingUri);
   const loaded = await loadPredictor(variant, opts.engine);
   try {
     const data = variant.spec.data;

@@ -35,6 +35,31 @@ export interface DatasetInput {
   dataset: { name: string; digest: string; source_type: string; source: string; schema?: string; profile?: string };
 }
 
+/** An MLflow 3 logged model: a model with its own artifacts, params and metrics, linked to the run that made it. */
+export interface LoggedModel {
+  info: {
+    model_id: string;
+    experiment_id: string;
+    name: string;
+    artifact_uri: string;
+    status: 'LOGGED_MODEL_PENDING' | 'LOGGED_MODEL_READY' | 'LOGGED_MODEL_UPLOAD_FAILED';
+    source_run_id?: string;
+    tags?: KeyValue[];
+  };
+  data?: { params?: KeyValue[]; metrics?: (Metric & { model_id?: string })[] };
+}
+
+/** A version of a model in MLflow's Model Registry. */
+export interface ModelVersion {
+  name: string;
+  version: string;
+  source: string;
+  run_id?: string;
+  status: string;
+  tags?: KeyValue[];
+  aliases?: string[];
+}
+
 export interface ArtifactFile {
   path: string;
   is_dir: boolean;
@@ -280,7 +305,129 @@ export class MlflowClient {
     return out;
   }
 
-  private proxyPath(artifactUri: string, relPath: string): string {
+  async createLoggedModel(m: { experimentId: string; name: string; sourceRunId: string; modelType: string; params: KeyValue[]; tags: KeyValue[] }): Promise<LoggedModel> {
+    const json = { experiment_id: m.experimentId, name: m.name, source_run_id: m.sourceRunId, model_type: m.modelType, params: m.params, tags: m.tags };
+    return (await this.call<{ model: LoggedModel }>('POST', 'logged-models', { json }))!.model;
+  }
+
+  async getLoggedModel(modelId: string): Promise<LoggedModel | undefined> {
+    return (await this.call<{ model: LoggedModel }>('GET', `logged-models/${encodeURIComponent(modelId)}`, { allowMissing: true }))?.model;
+  }
+
+  /**
+   * Every logged model of the experiments matching `filter` (MLflow's search syntax), across
+   * pages; undefined from a server that has no logged models (MLflow 2 answers 404).
+   */
+  async searchLoggedModels(experimentIds: string[], filter: string): Promise<LoggedModel[] | undefined> {
+    const out: LoggedModel[] = [];
+    let token: string | undefined;
+    do {
+      const json = { experiment_ids: experimentIds, filter, max_results: 100, page_token: token };
+      const page = await this.call<{ models?: LoggedModel[]; next_page_token?: string }>('POST', 'logged-models/search', { json, allowMissing: true });
+      if (!page) return undefined;
+      out.push(...(page.models ?? []));
+      token = page.next_page_token;
+    } while (token);
+    return out;
+  }
+
+  async deleteLoggedModel(modelId: string): Promise<void> {
+    await this.call('DELETE', `logged-models/${encodeURIComponent(modelId)}`);
+  }
+
+  async finalizeLoggedModel(modelId: string, status: 'LOGGED_MODEL_READY' | 'LOGGED_MODEL_UPLOAD_FAILED'): Promise<void> {
+    await this.call('PATCH', `logged-models/${encodeURIComponent(modelId)}`, { json: { model_id: modelId, status } });
+  }
+
+  /** Metrics of a logged model: logged to its source run too, as the Python client's `log_metric(model_id=…)` does. */
+  async logModelMetrics(runId: string, modelId: string, metrics: Metric[]): Promise<void> {
+    for (const batch of packBatches(metrics, [], [])) {
+      await this.call('POST', 'runs/log-batch', { json: { run_id: runId, metrics: batch.metrics.map((m) => ({ ...m, model_id: modelId })) } });
+    }
+  }
+
+  /** Record a logged model as an output of a run: what the run page lists under "Logged models". */
+  async logOutputs(runId: string, models: { model_id: string; step: number }[]): Promise<void> {
+    await this.call('POST', 'runs/outputs', { json: { run_id: runId, models } });
+  }
+
+  /** The model ids a run lists as its outputs. */
+  async runOutputs(runId: string): Promise<string[]> {
+    const r = await this.call<{ run: { outputs?: { model_outputs?: { model_id: string }[] } } }>('GET', 'runs/get', { query: { run_id: runId } });
+    return (r!.run.outputs?.model_outputs ?? []).map((o) => o.model_id);
+  }
+
+  /** Files directly under `path` of an artifact root the server proxies (mlflow-artifacts:), with names relative to `path`. */
+  async listProxied(artifactUri: string, path = ''): Promise<ArtifactFile[]> {
+    const root = this.proxiedRoot(artifactUri);
+    const res = await this.request('GET', '/api/2.0/mlflow-artifacts/artifacts', { query: { path: path ? `${root}/${path}` : root } });
+    return ((await res!.json()) as { files?: ArtifactFile[] }).files ?? [];
+  }
+
+  /** Every file under an artifact root the server proxies, recursively, with paths relative to the root. */
+  async listAllProxied(artifactUri: string, path = ''): Promise<ArtifactFile[]> {
+    const out: ArtifactFile[] = [];
+    for (const f of await this.listProxied(artifactUri, path)) {
+      const rel = path ? `${path}/${f.path}` : f.path;
+      if (f.is_dir) out.push(...(await this.listAllProxied(artifactUri, rel)));
+      else out.push({ ...f, path: rel });
+    }
+    return out;
+  }
+
+  /** Create a registered model; one that exists already is fine (the Python client's `register_model` does the same). */
+  async ensureRegisteredModel(name: string): Promise<void> {
+    try {
+      await this.call('POST', 'registered-models/create', { json: { name } });
+    } catch (err) {
+      if (!(err instanceof TrackingError && err.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw err;
+    }
+  }
+
+  async createModelVersion(v: { name: string; source: string; runId?: string; modelId?: string; tags: KeyValue[]; description?: string }): Promise<ModelVersion> {
+    const json = { name: v.name, source: v.source, run_id: v.runId, model_id: v.modelId, tags: v.tags, description: v.description };
+    return (await this.call<{ model_version: ModelVersion }>('POST', 'model-versions/create', { json }))!.model_version;
+  }
+
+  /** Every model version matching `filter` (MLflow's search syntax), across pages. */
+  async searchModelVersions(filter: string): Promise<ModelVersion[]> {
+    const out: ModelVersion[] = [];
+    let token: string | undefined;
+    do {
+      const page = (await this.call<{ model_versions?: ModelVersion[]; next_page_token?: string }>('GET', 'model-versions/search', {
+        query: { filter, max_results: 1000, page_token: token },
+      }))!;
+      out.push(...(page.model_versions ?? []));
+      token = page.next_page_token;
+    } while (token);
+    return out;
+  }
+
+  async getModelVersion(name: string, version: string): Promise<ModelVersion | undefined> {
+    return (await this.call<{ model_version: ModelVersion }>('GET', 'model-versions/get', { query: { name, version }, allowMissing: true }))?.model_version;
+  }
+
+  async getModelVersionByAlias(name: string, alias: string): Promise<ModelVersion | undefined> {
+    return (await this.call<{ model_version: ModelVersion }>('GET', 'registered-models/alias', { query: { name, alias }, allowMissing: true }))?.model_version;
+  }
+
+  /** Where a model version's files are: the artifact root of its logged model (or run folder). */
+  async getModelVersionDownloadUri(name: string, version: string): Promise<string> {
+    return (await this.call<{ artifact_uri: string }>('GET', 'model-versions/get-download-uri', { query: { name, version } }))!.artifact_uri;
+  }
+
+  /** Where the MLflow UI shows a registered model version. */
+  modelVersionUrl(name: string, version: string): string {
+    return `${this.config.uri}/#/models/${encodeURIComponent(name)}/versions/${version}`;
+  }
+
+  /** Where the MLflow UI shows a logged model. */
+  loggedModelUrl(experimentId: string, modelId: string): string {
+    return `${this.config.uri}/#/experiments/${experimentId}/models/${modelId}`;
+  }
+
+  /** The path under the artifact proxy of an mlflow-artifacts: URI. */
+  private proxiedRoot(artifactUri: string): string {
     // A server started with --serve-artifacts (the default) hands out mlflow-artifacts: URIs and
     // proxies them; any other URI (s3://, a local path) is storage this client cannot write.
     const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/.exec(artifactUri);
@@ -290,8 +437,12 @@ export class MlflowClient {
           `(the default) and an --artifacts-destination, so artifacts go through the tracking server`,
       );
     }
+    return m[1].replace(/\/$/, '');
+  }
+
+  private proxyPath(artifactUri: string, relPath: string): string {
     const rel = relPath.split('/').map(encodeURIComponent).join('/');
-    return `/api/2.0/mlflow-artifacts/artifacts/${m[1].replace(/\/$/, '')}/${rel}`;
+    return `/api/2.0/mlflow-artifacts/artifacts/${this.proxiedRoot(artifactUri)}/${rel}`;
   }
 
   async uploadArtifact(artifactUri: string, relPath: string, data: Uint8Array): Promise<void> {

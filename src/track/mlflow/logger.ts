@@ -3,7 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TrackingError } from '../../errors.ts';
 import type { Variant } from '../../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../../train/events.ts';
-import { epochRecord, readStoredVariant, storedVariants, type LocalRunStore } from '../local-store.ts';
+import { epochRecord, readStoredVariant, storedVariants, type LocalRunStore, type StoredVariant } from '../local-store.ts';
+import { rankByMetric } from '../rank.ts';
+import { registerAttempt } from './registry.ts';
 import { flattenParams } from '../params.ts';
 import type { MlflowClient, RunInfo } from './client.ts';
 import type { KeyValue } from './limits.ts';
@@ -27,6 +29,8 @@ export interface LoggerOptions {
    * whose other variants run elsewhere, so the parent closes when the last of them settles.
    */
   leaveParentOpen?: boolean;
+  /** The spec's `register:`: the sweep's best variant becomes a version of this registered model when the sweep ends. */
+  register?: { name: string };
 }
 
 /**
@@ -196,14 +200,51 @@ export class MlflowLogger implements SweepListener {
     });
   }
 
+  /**
+   * The spec's `register:` at the sweep's end: its best completed variant by the objective, once
+   * every variant of the sweep has been trained (here or in an earlier run into this store). A
+   * sweep that was interrupted, or of which this process trained a part (`--only`, an array
+   * task whose siblings are still training), registers nothing; the last array task does it.
+   */
+  private async registerBest(name: string, inSweep: StoredVariant[]): Promise<void> {
+    const sweep = this.tracker!.sweep;
+    const completed = await this.store.completed(sweep.experiment);
+    const tried = new Set(inSweep.map((v) => v.status.variant));
+    const pending = sweep.variants.filter((v) => !completed.has(v.id) && !tried.has(v.id)).length;
+    const interrupted = inSweep.some((v) => v.status.status === 'interrupted');
+    if (pending || interrupted) {
+      const why = interrupted ? 'the sweep was interrupted' : `${pending} of ${sweep.variants.length} variant(s) are not trained yet`;
+      this.opts.info(`MLflow: register: nothing registered as "${name}": ${why}`);
+      return;
+    }
+    const candidates = sweep.variants.flatMap((v) => completed.get(v.id) ?? []);
+    const best = rankByMetric(candidates, this.opts.objective.metric, this.opts.objective.greaterIsBetter)[0];
+    if (!best) {
+      this.opts.info(`MLflow: register: nothing registered as "${name}": no variant completed`);
+      return;
+    }
+    let r;
+    try {
+      r = await registerAttempt(this.client, this.experimentId!, best.status.attempt, name);
+    } catch (err) {
+      // The sweep itself is logged; only the registration is left to redo.
+      this.opts.warn(`MLflow: register: ${(err as Error).message}; \`tunespec register best --spec <spec> --name ${name}\` tries again`);
+      return;
+    }
+    const what = r.created ? 'registered' : 'was already registered';
+    this.opts.info(`MLflow: best variant ${best.status.variant} (${best.status.label}) ${what} as models:/${name}/${r.version.version}: ${r.url}`);
+  }
+
   async onSweepEnd(): Promise<void> {
     this.queue = this.queue.then(() => this.retryConnection());
     this.enqueue(async () => {
       if (this.opts.leaveParentOpen) return;
       const { dir } = this.store.current();
-      const { compareUrl } = await this.tracker!.finishParent(await storedVariants(dir), this.opts.objective);
+      const variants = await storedVariants(dir);
+      const { compareUrl } = await this.tracker!.finishParent(variants, this.opts.objective);
       this.opts.info(`MLflow: sweep logged to ${this.client.runUrl(this.experimentId!, this.tracker!.parent!.run_id)}`);
       this.opts.info(`MLflow: variants side by side at ${compareUrl}`);
+      if (this.opts.register) await this.registerBest(this.opts.register.name, variants);
     });
     await this.drain();
     if (!this.online) {

@@ -1,5 +1,8 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { filesUnder } from '../files-under.ts';
+import { pathKind } from '../../data/readers/files.ts';
+import { ensureLoggedModel } from './logged-model.ts';
 import { TrackingError } from '../../errors.ts';
 import { redactUrlsIn } from '../../net/redact.ts';
 import { comparisonTables } from '../comparison.ts';
@@ -80,14 +83,6 @@ const CREATED = 'tunespec.created_ms';
 
 function tagOf(run: Run, key: string): string | undefined {
   return run.data.tags?.find((t) => t.key === key)?.value;
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) out.push(relative(dir, join(entry.parentPath, entry.name)));
-  }
-  return out.sort();
 }
 
 /**
@@ -229,6 +224,9 @@ export class SweepTracker {
     const missing = await this.missingMetrics(run.run_id, content.metrics, (m) => m.step);
     await this.client.logBatch(run.run_id, { metrics: missing });
     const uploaded = await this.uploadMissing(run, v.dir);
+    if (v.status.status === 'completed' && (await pathKind(join(v.dir, 'model', 'model.json')))) {
+      await ensureLoggedModel(this.client, this.experimentId, run, v, content);
+    }
     if (run.status !== content.status) await this.client.updateRun(run.run_id, content.status, content.endTime);
     run.status = content.status;
     return { metrics: missing.length, artifacts: uploaded };

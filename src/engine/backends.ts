@@ -3,8 +3,10 @@
 import { realpath } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type * as TF from '@tensorflow/tfjs';
 import { TunespecError } from '../errors.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 
 export type Tf = typeof TF;
 export type EngineName = 'native-gpu' | 'native' | 'wasm' | 'cpu';
@@ -30,7 +32,7 @@ const NATIVE_PACKAGES: Record<'native-gpu' | 'native', string> = {
 };
 
 /** Where scripts/setup-native.sh builds tfjs-node against pip's libtensorflow (outside node_modules). */
-const NATIVE_PREFIX = new URL('../../.native/', import.meta.url);
+const NATIVE_PREFIX = pathToFileURL(join(PACKAGE_ROOT, '.native') + '/');
 
 /**
  * Load a native package: from node_modules if installed there, else from the scripts/setup-native.sh

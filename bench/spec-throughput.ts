@@ -1,11 +1,11 @@
 // Spec throughput (issue 18): `tunespec validate` and `tunespec plan` of a 10,000-variant grid
 // (bench/specs/grid-10k.yaml: the quickstart spec, 25 learning rates x 20 batch sizes x 20 seeds),
-// whole processes timed, this checkout against a peer checkout (by default main's merge base) in
-// a git worktree, alternating, medians of the rounds. Wall and CPU seconds both: on a shared
+// whole processes timed, this checkout against a peer checkout (by default main's merge base,
+// unpacked under bench/.cache), alternating, medians of the rounds. Wall and CPU seconds both: on a shared
 // machine CPU seconds are the steadier figure. Run by hand:
 //   npx tsx bench/spec-throughput.ts [--rounds 5] [--peer <git ref>] [--spec <file>]
 import { execFileSync } from 'node:child_process';
-import { existsSync, realpathSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../test/helpers/cli.ts';
@@ -23,10 +23,13 @@ const git = (...args: string[]): string => execFileSync('git', args, { cwd: ROOT
 const peerRef = opts.peer ?? git('merge-base', 'HEAD', 'main');
 const peerCommit = git('rev-parse', '--short', `${peerRef}^{commit}`);
 
-/** The peer's checkout: a detached worktree under bench/.cache, sharing this checkout's node_modules. */
+/** The peer's files (git archive: no worktree to register) under bench/.cache, sharing this checkout's node_modules. */
 function peerCheckout(): string {
   const dir = join(ROOT, 'bench', '.cache', `peer-${peerCommit}`);
-  if (!existsSync(dir)) git('worktree', 'add', '--detach', dir, peerCommit);
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('sh', ['-c', `git archive ${peerCommit} | tar -x -C "${dir}"`], { cwd: ROOT });
+  }
   const modules = join(dir, 'node_modules');
   if (!existsSync(modules)) symlinkSync(realpathSync(join(ROOT, 'node_modules')), modules);
   // The peer runs as it would after `npm install`: precompiled if it has a build step.

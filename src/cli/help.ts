@@ -84,6 +84,8 @@ Base models at http(s) URLs: TUNESPEC_HTTP_TIMEOUT (seconds to connect, to the f
 Feature cache: TUNESPEC_CACHE_DIR (default $XDG_CACHE_HOME/tunespec/features, else
   ~/.cache/tunespec/features), TUNESPEC_CACHE_MAX (size cap such as 10G, the default; least
   recently used entries go first)
+Progress: TUNESPEC_PROGRESS_SECONDS (when run's output is not a terminal, seconds between lines
+  of progress within an epoch: batch, examples/s, ETA; default 30)
 
 Exit codes: 0 success; 1 invalid spec, failed variant, bad input (unknown variant, wrong image
 size, not a model), an MLflow server that refused us or no Redis at --queue; 2 usage error;

@@ -86,6 +86,9 @@ Feature cache: TUNESPEC_CACHE_DIR (default $XDG_CACHE_HOME/tunespec/features, el
   recently used entries go first)
 Progress: TUNESPEC_PROGRESS_SECONDS (when run's output is not a terminal, seconds between lines
   of progress within an epoch: batch, examples/s, ETA; default 30)
+Slow engine: when auto falls to pure-JS cpu for convolution backprop, run refuses a variant whose
+  first step says it would train longer than TUNESPEC_SLOW_ENGINE_LIMIT seconds (default 600), naming
+  npm run setup:native; --backend cpu trains it anyway
 
 Exit codes: 0 success; 1 invalid spec, failed variant, bad input (unknown variant, wrong image
 size, not a model), an MLflow server that refused us or no Redis at --queue; 2 usage error;

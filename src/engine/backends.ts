@@ -157,6 +157,18 @@ export async function selectEngine(request: EngineRequest, kernels: readonly str
   throw new EngineUnavailableError(request, rejected);
 }
 
+/**
+ * Why `engine` is the wrong place to train on, when it is: `auto` fell through to pure-JS cpu for a
+ * step that needs convolution backprop kernels (wasm has none). Measured in issue 18: a
+ * MobileNetV2 with its top block unfrozen ran 44 minutes on cpu without ending an epoch, and the
+ * whole sweep 58 s on the native engine. No native engine is built here to measure each time, so
+ * this rule stands for "far more than 10x what native would take".
+ */
+export function slowEngineReason(request: EngineRequest, engine: EngineName, kernels: readonly string[]): string | undefined {
+  if (request !== 'auto' || engine !== 'cpu' || !kernels.length) return undefined;
+  return `auto picked the pure-JS cpu engine for convolution backprop (${kernels.join(', ')}), often 10-100x slower than the native engine`;
+}
+
 /** A TensorFlow.js engine that did not load or cannot run what it is asked to. */
 export class EngineError extends TunespecError {
   constructor(message: string) {

@@ -2,6 +2,7 @@ import type { Variant } from '../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
 import { fixed } from './table.ts';
 import { envNumber } from '../net/env-number.ts';
+import { roughDuration } from '../duration.ts';
 import type { OnnxExportResult } from '../train/onnx-parity.ts';
 
 export function onnxSummary(o: OnnxExportResult): string {
@@ -12,12 +13,6 @@ export function onnxSummary(o: OnnxExportResult): string {
 
 /** Seconds between progress lines within an epoch: a long epoch must not look like a hang in a log. */
 export const PROGRESS_SECONDS_ENV = 'TUNESPEC_PROGRESS_SECONDS';
-
-function duration(seconds: number): string {
-  if (seconds < 90) return `${Math.ceil(seconds)}s`;
-  if (seconds < 5400) return `${Math.round(seconds / 60)}m`;
-  return `${(seconds / 3600).toFixed(1)}h`;
-}
 
 /** One line per event: what CI logs and pipes get instead of a live task list. */
 export class LineLog implements SweepListener {
@@ -49,7 +44,7 @@ export class LineLog implements SweepListener {
     const variantLeft = left + (t.epochs - epoch - 1) * batches * perBatch;
     this.write(
       `${this.tag(i.variant, i.position, i.total)} epoch ${epoch + 1}/${t.epochs} batch ${batch + 1}/${batches} ` +
-        `${(examples / seconds).toFixed(0)} ex/s, epoch ETA ${duration(left)}, variant ETA ${duration(variantLeft)} (training only)`,
+        `${(examples / seconds).toFixed(0)} ex/s, epoch ETA ${roughDuration(left)}, variant ETA ${roughDuration(variantLeft)} (training only)`,
     );
   }
 

@@ -48,7 +48,7 @@ test('a piped run reports progress within a long epoch, and Ctrl-C mid-epoch sto
     ['run', spec, '--runs-dir', runs],
     (chunk, c) => {
       child = c;
-      if (!sent && /epoch 1\/3 batch \d+\/1500 \d+ ex\/s, epoch ETA \S+, variant ETA \S+/.test(chunk)) {
+      if (!sent && /epoch 1\/3 batch \d+\/1500 \d+ ex\/s, epoch ETA [\d.]+ (s|min|h), variant ETA [\d.]+ (s|min|h) \(training only\)/.test(chunk)) {
         sent = true;
         c.kill('SIGINT');
       }

@@ -2,7 +2,7 @@ import type { Variant } from '../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
 import { fixed } from './table.ts';
 import { envNumber } from '../net/env-number.ts';
-import { roughDuration } from '../duration.ts';
+import { roughDuration } from '../train/duration.ts';
 import type { OnnxExportResult } from '../train/onnx-parity.ts';
 
 export function onnxSummary(o: OnnxExportResult): string {

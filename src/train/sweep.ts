@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { selectEngine, slowEngineReason, type EngineRequest } from '../engine/backends.ts';
 import { envNumber } from '../net/env-number.ts';
-import { roughDuration } from '../duration.ts';
+import { roughDuration } from './duration.ts';
 import { kernelsForTraining } from '../engine/kernels.ts';
 import { loadDataset, maxPixelValue, type Dataset } from '../data/dataset.ts';
 import { splitDataset, type Split } from '../data/split.ts';

@@ -3,14 +3,17 @@
 // user saying they mean it. The suite has no native engine (cliEnv), so `auto` lands on cpu here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BASE_MODEL, tempDir, tunespecAsync, writeSmallSpec } from '../helpers/cli.ts';
 
 function convSpec(dir: string): string {
   // Nothing frozen: every convolution of the base trains, so a step needs Conv2DBackpropFilter.
   const model = `base_model:\n  source: ${JSON.stringify(BASE_MODEL)}\n  cut: flatten\nhead:\n  - { type: dense, units: 5, activation: softmax }\nfreeze: []`;
-  return writeSmallSpec(dir, { name: 'conv-train', epochs: 1, model, sweep: '  training.learning_rate: [0.001]' });
+  const file = writeSmallSpec(dir, { name: 'conv-train', epochs: 1, model, sweep: '  training.learning_rate: [0.001]', extra: 'export: { onnx: false }' });
+  // 40 examples: one step an epoch, since pure-JS conv backprop is slow even on 28x28 images.
+  writeFileSync(file, readFileSync(file, 'utf8').replace('limit_per_class: 60', 'limit_per_class: 8'));
+  return file;
 }
 
 test('auto on pure-JS cpu for conv backprop is refused past the limit, naming the native setup; --backend cpu trains anyway', async () => {

@@ -277,23 +277,29 @@ const resultsFile = join(CACHE, 'results', `frozen-backbone-${now.toISOString().
 // Written after every job, so a crash in round 3 keeps rounds 1-2 for --merge.
 const saveResults = (table?: string) => {
   mkdirSync(join(CACHE, 'results'), { recursive: true });
-  const saved = { date: now.toISOString(), firstMeasured: firstMeasured.toISOString(), rounds, parts: [...parts], outcomes: Object.fromEntries(outcomes), spreads, featureParity, specRows, table };
+  // Saved after each job, so the last save's time is when the last figure was measured.
+  const saved = { date: now.toISOString(), firstMeasured: firstMeasured.toISOString(), lastMeasured: measuredUntil().toISOString(), rounds, parts: [...parts], outcomes: Object.fromEntries(outcomes), spreads, featureParity, specRows, table };
   writeFileSync(resultsFile, JSON.stringify(saved, null, 1));
 };
 let spreads: Partial<Record<SpreadKey, Spread>> = {};
 let featureParity: FeatureParity | undefined;
 let specRows: SpecRows | undefined;
 let firstMeasured = now;
+// The end of the measured span: now, or a merged invocation's end if later.
+let mergedUntil = now;
+const measuredUntil = (): Date => new Date(Math.max(Date.now(), mergedUntil.getTime()));
 // Figures of earlier invocations (--merge results.json), e.g. the slow peers measured on their own.
 for (const file of opts.merge!) {
   const earlier = JSON.parse(readFileSync(file, 'utf8')) as {
-    date: string; firstMeasured?: string; outcomes: Record<Part, Outcome[]>; spreads?: typeof spreads; featureParity?: FeatureParity; specRows?: SpecRows;
+    date: string; firstMeasured?: string; lastMeasured?: string; outcomes: Record<Part, Outcome[]>; spreads?: typeof spreads; featureParity?: FeatureParity; specRows?: SpecRows;
   };
   spreads = { ...spreads, ...earlier.spreads };
   featureParity = earlier.featureParity ?? featureParity;
   specRows = earlier.specRows ?? specRows;
   const from = new Date(earlier.firstMeasured ?? earlier.date);
   if (from < firstMeasured) firstMeasured = from;
+  const until = new Date(earlier.lastMeasured ?? earlier.date);
+  if (until > mergedUntil) mergedUntil = until;
   for (const [part, os] of Object.entries(earlier.outcomes) as [Part, Outcome[]][]) outcomes.set(part, [...(outcomes.get(part) ?? []), ...os]);
   log(`==> merged ${rel(file)}: ${Object.entries(earlier.outcomes).map(([p, os]) => `${p} x${os.length}`).join(', ')}`);
 }
@@ -351,7 +357,7 @@ if (parts.has('spec')) {
   specRows = specThroughput(Number(opts['spec-variants']));
 }
 
-const table = renderReport({ measured: [firstMeasured, now], merged: opts.merge!.length, outcomes, spreads, featureParity, specRows });
+const table = renderReport({ measured: [firstMeasured, measuredUntil()], merged: opts.merge!.length, outcomes, spreads, featureParity, specRows });
 log(`\n${table}\n`);
 saveResults(table);
 log(`raw figures: ${rel(resultsFile)}`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the benchmark backbone into bench/.cache/mobilenet-base/ (git-ignored):
-#   1. Python with TensorFlow 2.21: python3's own when it imports (no install), else
-#      tensorflow-cpu 2.21 pip-installed into bench/.cache/venv (never system-wide);
+#   1. Python with TensorFlow 2.21: python3's own when it imports (no install), else the one
+#      `npm run setup:native` put in .venv-native, else tensorflow-cpu 2.21 pip-installed into
+#      bench/.cache/venv (never system-wide);
 #   2. Keras pre-training of MobileNetV2 (alpha 0.35, 96x96x3, weights=None) + avg_pool +
 #      Dense(10) on Fashion-MNIST train images, all 10 classes (scripts/mobilenet_pretrain.py) -> dump/;
 #   3. the same graph rebuilt in tfjs, weights copied by layer name, saved as model.json +
@@ -20,6 +21,8 @@ FORCE=0
 has_tf() { "$1" -c 'import tensorflow as tf, sys; sys.exit(0 if tf.__version__.startswith("2.21") else 1)' >/dev/null 2>&1; }
 if has_tf python3; then
   PY="$(command -v python3)"
+elif [[ -x .venv-native/bin/python ]] && has_tf .venv-native/bin/python; then
+  PY="$PWD/.venv-native/bin/python" # npm run setup:native's TensorFlow: no second 1.6 GB install
 elif [[ -x "$CACHE/venv/bin/python" ]] && has_tf "$CACHE/venv/bin/python"; then
   PY="$CACHE/venv/bin/python"
 else

@@ -5,7 +5,7 @@ import { SpecError, TunespecError, UsageError, type SpecIssue } from '../errors.
 import { dottedToPath, locate, parseSpecText, type PathSegment, type SourceDoc } from '../spec/parse.ts';
 import { checkStructure, type PathIssue } from '../spec/structure.ts';
 import { checkSweep } from '../spec/sweep.ts';
-import { checkSemantics, checkWarnings, cutIndexOf, type SpecContext } from '../spec/semantic.ts';
+import { checkSemantics, checkWarnings, cutIndexOf, UNCHECKED_FIELDS, type SpecContext } from '../spec/semantic.ts';
 import type { DataSpec, Experiment } from '../spec/types.ts';
 import { objectiveOf, type Objective } from '../spec/derived.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
@@ -186,25 +186,40 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   // From here on the spec is the one that is recorded and printed: URLs without their secrets.
   const recorded = recordableSpec(raw as Record<string, unknown>, base);
   const plan = expandGrid(recorded, base && !missing.length ? await inputsDigest(base, spec.data, dir) : '');
-  const context = async (s: Experiment): Promise<SpecContext> => ({
-    baseLayers: layers,
-    baseFormat: base?.format ?? null,
-    builtLayers: (cut, v) => planLayers(layers!, cut, v.head),
-    classCount: await classCountOf(s.data),
-  });
+  const context = async (s: Experiment): Promise<SpecContext> => {
+    const built = new Map<number, ReturnType<typeof planLayers>>();
+    return {
+      baseLayers: layers,
+      baseFormat: base?.format ?? null,
+      builtLayers: (cut, v) => {
+        if (v !== s) return planLayers(layers!, cut, v.head);
+        if (!built.has(cut)) built.set(cut, planLayers(layers!, cut, v.head));
+        return built.get(cut)!;
+      },
+      classCount: await classCountOf(s.data),
+    };
+  };
   const specContext = await context(spec);
   const own = new Set(checkSemantics(spec, specContext).map((i) => i.message));
   const ownWarnings = new Set(checkWarnings(spec, specContext).map((i) => i.message));
   const sweep = (recorded as { sweep?: Record<string, unknown[]> }).sweep ?? {};
   const seen = new Set<string>();
   const warnings = new Map<string, PathIssue>();
+  // Variants that differ only in fields no semantic check reads get the same findings: checked once.
+  const findings = new Map<string, { issues: PathIssue[]; warnings: PathIssue[] }>();
   for (const variant of plan.variants) {
-    const ctx = await context(variant.spec);
-    for (const issue of checkSemantics(variant.spec, ctx)) {
+    const key = JSON.stringify(Object.entries(variant.overrides).filter(([k]) => !UNCHECKED_FIELDS.has(k)));
+    let found = findings.get(key);
+    if (!found) {
+      const ctx = await context(variant.spec);
+      found = { issues: checkSemantics(variant.spec, ctx), warnings: checkWarnings(variant.spec, ctx) };
+      findings.set(key, found);
+    }
+    for (const issue of found.issues) {
       const placed = relocate(issue, variant.overrides, sweep, recorded, own.has(issue.message));
       if (!seen.has(placed.message)) seen.add(placed.message), issues.push(placed);
     }
-    for (const warning of checkWarnings(variant.spec, ctx)) {
+    for (const warning of found.warnings) {
       const placed = relocate(warning, variant.overrides, sweep, recorded, ownWarnings.has(warning.message));
       if (!warnings.has(placed.message)) warnings.set(placed.message, placed);
     }

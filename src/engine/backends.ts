@@ -3,8 +3,10 @@
 import { realpath } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type * as TF from '@tensorflow/tfjs';
 import { TunespecError } from '../errors.ts';
+import { PACKAGE_ROOT } from '../package-root.ts';
 
 export type Tf = typeof TF;
 export type EngineName = 'native-gpu' | 'native' | 'wasm' | 'cpu';
@@ -30,7 +32,7 @@ const NATIVE_PACKAGES: Record<'native-gpu' | 'native', string> = {
 };
 
 /** Where scripts/setup-native.sh builds tfjs-node against pip's libtensorflow (outside node_modules). */
-const NATIVE_PREFIX = new URL('../../.native/', import.meta.url);
+const NATIVE_PREFIX = pathToFileURL(join(PACKAGE_ROOT, '.native') + '/');
 
 /**
  * Load a native package: from node_modules if installed there, else from the scripts/setup-native.sh
@@ -153,6 +155,18 @@ export async function selectEngine(request: EngineRequest, kernels: readonly str
     return { name, tf, reason, version: native ? `${tf.version.tfjs} (TensorFlow ${native})` : tf.version.tfjs };
   }
   throw new EngineUnavailableError(request, rejected);
+}
+
+/**
+ * Why `engine` is the wrong place to train on, when it is: `auto` fell through to pure-JS cpu for a
+ * step that needs convolution backprop kernels (wasm has none). Measured in issue 18: a
+ * MobileNetV2 with its top block unfrozen ran 44 minutes on cpu without ending an epoch, and the
+ * whole sweep 58 s on the native engine. No native engine is built here to measure each time, so
+ * this rule stands for "far more than 10x what native would take".
+ */
+export function slowEngineReason(request: EngineRequest, engine: EngineName, kernels: readonly string[]): string | undefined {
+  if (request !== 'auto' || engine !== 'cpu' || !kernels.length) return undefined;
+  return `auto picked the pure-JS cpu engine for convolution backprop (${kernels.join(', ')}), often 10-100x slower than the native engine`;
 }
 
 /** A TensorFlow.js engine that did not load or cannot run what it is asked to. */

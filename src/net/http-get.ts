@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, fetch } from 'undici';
+import type { Agent } from 'undici';
+import { undici } from '../lazy-package.ts';
 import { downloadProgress, formatBytes, type DownloadProgress } from './download-progress.ts';
 import { httpSettings, type HttpSettings } from './http-settings.ts';
 import { redactUrl, redactUrlsIn } from './redact.ts';
@@ -93,7 +94,7 @@ async function attempt(url: string, agent: Agent, settings: HttpSettings, progre
   let total: number | undefined;
   try {
     const req = request(url);
-    const res = await fetch(req.url, { dispatcher: agent, headers: req.headers });
+    const res = await undici().fetch(req.url, { dispatcher: agent, headers: req.headers });
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       const wait = Math.min(MAX_RETRY_AFTER_SECONDS, retryAfterSeconds(res.headers.get('retry-after')) ?? 0);
@@ -126,7 +127,7 @@ export async function httpGet(url: string, opts: HttpGetOptions = {}): Promise<U
   const settings = opts.settings ?? httpSettings();
   const shown = redactUrl(url);
   const ms = settings.timeoutSeconds * 1000;
-  const agent = new Agent({ connect: { timeout: ms }, headersTimeout: ms, bodyTimeout: ms });
+  const agent = new (undici().Agent)({ connect: { timeout: ms }, headersTimeout: ms, bodyTimeout: ms });
   const attempts = settings.retries + 1;
   try {
     for (let n = 1; ; n++) {

@@ -1,6 +1,7 @@
 import { checkStructure } from '../spec/structure.ts';
-import { dottedToPath } from '../spec/parse.ts';
-import { setAtPath } from '../spec/sweep.ts';
+import { dottedToPath, type PathSegment } from '../spec/parse.ts';
+import { experimentSchema } from '../spec/schema.ts';
+import { assignAtPath, cloneData } from '../spec/sweep.ts';
 import type { Experiment } from '../spec/types.ts';
 import { variantIdentity } from '../spec/derived.ts';
 import { InternalError } from '../errors.ts';
@@ -43,28 +44,72 @@ function* cartesian(lists: unknown[][]): Generator<unknown[]> {
   }
 }
 
+type SchemaNode = { type?: unknown; properties?: Record<string, SchemaNode>; [keyword: string]: unknown };
+
+/** Keywords that make one property's validity or defaults depend on another's value. */
+const COUPLING = ['oneOf', 'anyOf', 'allOf', 'not', 'if', 'discriminator', '$ref', 'dependencies', 'dependentRequired', 'dependentSchemas', 'patternProperties'];
+
+/**
+ * Whether setting a scalar at `path` can change nothing else in a validated spec: every object on
+ * the way is a plain set of properties, each checked on its own, so the value, already checked in
+ * place by checkSweep, is valid beside any other, and no default depends on it.
+ */
+function independentPath(path: PathSegment[]): boolean {
+  let node = experimentSchema as SchemaNode;
+  for (const seg of path) {
+    if (node.type !== 'object' || !node.properties || COUPLING.some((k) => k in node)) return false;
+    node = node.properties[String(seg)];
+    if (!node) return false;
+  }
+  return true;
+}
+
+/** A copy of `doc` with `value` at `path`, sharing everything off the path. */
+function withValueAt(doc: Record<string, unknown>, path: PathSegment[], value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path;
+  return { ...doc, [head]: rest.length ? withValueAt(doc[head] as Record<string, unknown>, rest, value) : value };
+}
+
 /**
  * The variants of a spec: each sweep combination applied to the raw spec, re-validated (so
  * defaults apply inside swept objects too), and hashed. Cosmetic fields (OUTSIDE_VARIANT_ID)
  * stay out of the id so editing them does not retrain anything; `inputsDigest` (base model and
  * data contents) goes in, so changed inputs never reuse old results. Pure: no I/O.
+ *
+ * Variants share what no sweep path enters (a 10,000-variant grid copies only what it changes).
+ * When every swept value is a scalar on an independent path (independentPath), re-validating a
+ * variant could only give back the first variant with those scalars changed, so that is what it
+ * is built as.
  */
 export function expandGrid(raw: Record<string, unknown>, inputsDigest: string): Plan {
   const sweep = (raw.sweep ?? {}) as Record<string, unknown[]>;
   const keys = Object.keys(sweep);
-  const base = { ...raw };
+  const paths = keys.map(dottedToPath);
+  const base = cloneData(raw);
   delete base.sweep;
+  const scalarsOnly = paths.every((p, k) => independentPath(p) && sweep[keys[k]].every((v) => v === null || typeof v !== 'object'));
+  // Validation fills defaults into the shared sections once, the same for every variant: the root
+  // schema is a plain object, so a section's defaults depend on that section alone.
+  const swept = new Set(paths.map((p) => String(p[0])));
+  const serialised = new WeakMap<object, string>();
   const variants: Variant[] = [];
+  let first: Experiment | undefined;
   for (const combo of cartesian(keys.map((k) => sweep[k]))) {
-    let doc: unknown = base;
     const overrides: Record<string, unknown> = {};
-    combo.forEach((value, k) => {
-      doc = setAtPath(doc, dottedToPath(keys[k]), value);
-      overrides[keys[k]] = value;
-    });
-    const { spec, issues } = checkStructure(keys.length ? doc : structuredClone(doc));
-    if (!spec) throw new InternalError(`variant ${labelFor(overrides)} is invalid after validation passed: ${issues[0]?.message}`);
-    const id = shortHash(canonicalJson({ identity: variantIdentity(spec), inputsDigest }));
+    combo.forEach((value, k) => (overrides[keys[k]] = value));
+    let spec: Experiment;
+    if (first && scalarsOnly) {
+      spec = combo.reduce<Record<string, unknown>>((doc, value, k) => withValueAt(doc, paths[k], value), first as unknown as Record<string, unknown>) as unknown as Experiment;
+    } else {
+      const doc: Record<string, unknown> = { ...base };
+      for (const section of swept) if (section in doc) doc[section] = cloneData(doc[section]);
+      combo.forEach((value, k) => assignAtPath(doc, paths[k], value));
+      const checked = checkStructure(doc);
+      if (!checked.spec) throw new InternalError(`variant ${labelFor(overrides)} is invalid after validation passed: ${checked.issues[0]?.message}`);
+      spec = checked.spec;
+      first ??= spec;
+    }
+    const id = shortHash(canonicalJson({ identity: variantIdentity(spec), inputsDigest }, serialised));
     variants.push({ index: variants.length, id, label: labelFor(overrides), overrides, spec });
   }
   return { sweepId: shortHash(variants.map((v) => v.id).join(',')), variants };

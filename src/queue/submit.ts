@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Plan } from '../plan/expand.ts';
 import { jobIdOf, variantJob, type VariantJob, type VariantJobResult } from './job.ts';
 

@@ -1,4 +1,5 @@
-import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
+import { bullmq } from '../lazy-package.ts';
 import { readFile } from 'node:fs/promises';
 import { TunespecError } from '../errors.ts';
 import { MlflowClient } from '../track/mlflow/client.ts';
@@ -44,6 +45,7 @@ function progressTo(job: Job, worker: string, warn: (l: string) => void): SweepL
  * processes). Resolves when the signal aborts and the current job went back to the queue.
  */
 export async function runWorker(opts: WorkerOptions): Promise<void> {
+  const { Queue, UnrecoverableError, WaitingError, Worker } = bullmq();
   const say = (line: string): void => opts.info(`[${opts.name}] ${line}`);
   let current: AbortController | undefined;
   const processor = async (job: Job<VariantJob, VariantJobResult>, token?: string): Promise<VariantJobResult> => {

@@ -1,6 +1,8 @@
 import type { Variant } from '../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult } from '../train/events.ts';
 import { fixed } from './table.ts';
+import { envNumber } from '../net/env-number.ts';
+import { roughDuration } from '../train/duration.ts';
 import type { OnnxExportResult } from '../train/onnx-parity.ts';
 
 export function onnxSummary(o: OnnxExportResult): string {
@@ -9,9 +11,42 @@ export function onnxSummary(o: OnnxExportResult): string {
   return `model.onnx: onnxruntime vs tfjs on ${p.rows} validation rows, max |diff| ${p.maxAbsDiff.toExponential(2)}, top-1 agreement ${(100 * p.argmaxAgreement).toFixed(2)}%`;
 }
 
+/** Seconds between progress lines within an epoch: a long epoch must not look like a hang in a log. */
+export const PROGRESS_SECONDS_ENV = 'TUNESPEC_PROGRESS_SECONDS';
+
 /** One line per event: what CI logs and pipes get instead of a live task list. */
 export class LineLog implements SweepListener {
-  constructor(private readonly write: (line: string) => void) {}
+  private readonly everyMs: number;
+  /** When the current epoch started and when progress was last written, in performance.now() ms. */
+  private epoch = { index: -1, variant: '', startedAt: 0, lastLine: 0 };
+
+  constructor(
+    private readonly write: (line: string) => void,
+    everySeconds = envNumber(process.env, PROGRESS_SECONDS_ENV, 30, false),
+  ) {
+    this.everyMs = everySeconds * 1000;
+  }
+
+  onBatchEnd(i: VariantInfo, epoch: number, batch: number, batches: number): void {
+    const now = performance.now();
+    if (this.epoch.index !== epoch || this.epoch.variant !== i.attempt) {
+      // The first batch's end is the nearest thing to the epoch's start this hook sees.
+      this.epoch = { index: epoch, variant: i.attempt, startedAt: now, lastLine: now };
+      return;
+    }
+    if (now - this.epoch.lastLine < this.everyMs || batch + 1 === batches) return;
+    this.epoch.lastLine = now;
+    const t = i.variant.spec.training;
+    const seconds = (now - this.epoch.startedAt) / 1000;
+    const perBatch = seconds / batch; // batches 1..batch ran since the first ended
+    const left = (batches - batch - 1) * perBatch;
+    const examples = Math.min(batch * t.batch_size, i.split.train);
+    const variantLeft = left + (t.epochs - epoch - 1) * batches * perBatch;
+    this.write(
+      `${this.tag(i.variant, i.position, i.total)} epoch ${epoch + 1}/${t.epochs} batch ${batch + 1}/${batches} ` +
+        `${(examples / seconds).toFixed(0)} ex/s, epoch ETA ${roughDuration(left)}, variant ETA ${roughDuration(variantLeft)} (training only)`,
+    );
+  }
 
   private tag(v: Variant, position: number, total: number): string {
     return `[${position + 1}/${total}] ${v.label} (${v.id})`;

@@ -27,6 +27,13 @@ export function cutIndexOf(spec: Experiment, baseLayers: readonly { name: string
 
 type Check = (spec: Experiment, ctx: SpecContext) => PathIssue[];
 
+/**
+ * Swept fields that no check or warning here reads: variants that differ only in these are checked
+ * once (a 10,000-variant learning-rate x batch-size x seed grid is one check). A check that starts
+ * reading one of them must take it out of this list.
+ */
+export const UNCHECKED_FIELDS: ReadonlySet<string> = new Set(['training.learning_rate', 'training.batch_size', 'training.seed', 'training.epochs', 'validation.seed', 'validation.fraction']);
+
 /** The built model's layers and which of them the freeze ranges freeze; undefined when the cut or a range is wrong (reported by other checks). */
 function frozenLayers(spec: Experiment, ctx: SpecContext): { built: readonly { name: string }[]; frozen: boolean[]; headStart: number } | undefined {
   if (!ctx.baseLayers) return undefined;

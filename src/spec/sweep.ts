@@ -6,14 +6,23 @@ import { OUTSIDE_VARIANT_ID } from './derived.ts';
 /** Past this a grid is a mistake (a runaway product of lists), not a sweep anyone will run. */
 export const MAX_VARIANTS = 100_000;
 
-function clone<T>(v: T): T {
-  return structuredClone(v);
+/** A deep copy of parsed spec data (plain objects, arrays, primitives): several times faster than structuredClone on it. */
+export function cloneData<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(cloneData) as T;
+  if (v === null || typeof v !== 'object') return v;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = cloneData((v as Record<string, unknown>)[k]);
+  return out as T;
 }
 
 /** Set `value` at `path` in a copy of `doc`; undefined when a parent on the path does not exist. */
 export function setAtPath(doc: unknown, path: PathSegment[], value: unknown): unknown {
-  const copy = clone(doc) as any;
-  let node = copy;
+  return assignAtPath(cloneData(doc), path, value);
+}
+
+/** Set a copy of `value` at `path` in `doc` itself; undefined when a parent on the path does not exist. */
+export function assignAtPath(doc: unknown, path: PathSegment[], value: unknown): unknown {
+  let node = doc as any;
   for (let i = 0; i < path.length - 1; i++) {
     const seg = path[i];
     const next = Array.isArray(node) ? (typeof seg === 'number' ? node[seg] : undefined) : node?.[seg];
@@ -22,8 +31,8 @@ export function setAtPath(doc: unknown, path: PathSegment[], value: unknown): un
   }
   const leaf = path[path.length - 1];
   if (Array.isArray(node) && (typeof leaf !== 'number' || leaf >= node.length)) return undefined;
-  node[leaf] = clone(value);
-  return copy;
+  node[leaf] = cloneData(value);
+  return doc;
 }
 
 /**

@@ -23,6 +23,13 @@ export interface TrainingData {
 }
 
 
+/** A bound on the estimated training time, checked after the first step (the probe). */
+export interface TrainingLimit {
+  seconds: number;
+  /** The refusal, given the first step's seconds and the number of steps. */
+  refusal(stepSeconds: number, steps: number): string;
+}
+
 export interface FitOutcome {
   metrics: EpochMetrics;
   bestEpoch: number;
@@ -57,6 +64,7 @@ export async function fitVariant(
   info: VariantInfo,
   listeners: readonly SweepListener[],
   signal: AbortSignal,
+  limit?: TrainingLimit,
 ): Promise<FitOutcome> {
   const t = spec.training;
   const optimizer = createOptimizer(tf, t);
@@ -101,6 +109,10 @@ export async function fitVariant(
         if (!Number.isFinite(loss)) throw new VariantFailure(`loss is ${loss} at epoch ${epoch + 1}, batch ${b + 1}`);
         lossSum += loss * idx.length;
         accSum += acc * idx.length;
+        if (limit && epoch === 0 && b === 0) {
+          const step = (performance.now() - started) / 1000;
+          if (step * batches * t.epochs > limit.seconds) throw new VariantFailure(limit.refusal(step, batches * t.epochs));
+        }
         await emit(listeners, 'onBatchEnd', info, epoch, b, batches, loss);
         // Backends resolve their promises as microtasks; without a macrotask turn, signals,
         // progress timers and background uploads would wait for the whole variant.

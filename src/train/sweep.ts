@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { selectEngine, type EngineRequest } from '../engine/backends.ts';
+import { selectEngine, slowEngineReason, type EngineRequest } from '../engine/backends.ts';
+import { envNumber } from '../net/env-number.ts';
+import { roughDuration } from './duration.ts';
 import { kernelsForTraining } from '../engine/kernels.ts';
 import { maxPixelValue, type Dataset } from '../data/dataset.ts';
 import { loadExamples } from './examples.ts';
@@ -15,7 +17,22 @@ import type { Experiment } from '../spec/types.ts';
 import type { Plan, Variant } from '../plan/expand.ts';
 import { canonicalJson } from '../plan/canonical.ts';
 import { emit, type SweepInfo, type SweepListener, type VariantClaim, type VariantClaims, type VariantInfo, type VariantResult } from './events.ts';
-import { fitVariant, type TrainingData } from './fit.ts';
+import { fitVariant, type TrainingData, type TrainingLimit } from './fit.ts';
+
+/** Longest estimated training (seconds) a variant may take on an engine slowEngineReason names. */
+export const SLOW_ENGINE_LIMIT_ENV = 'TUNESPEC_SLOW_ENGINE_LIMIT';
+
+/** Refuse, after one measured step, a variant the slow engine would train for longer than the limit. */
+function slowEngineLimit(why: string): TrainingLimit {
+  const seconds = envNumber(process.env, SLOW_ENGINE_LIMIT_ENV, 600, false);
+  return {
+    seconds,
+    refusal: (step, steps) =>
+      `not training: ${why}; its first step took ${step.toFixed(2)} s, so its ${steps} steps would take about ${roughDuration(step * steps)} ` +
+      `(more than ${roughDuration(seconds)}, ${SLOW_ENGINE_LIMIT_ENV}). Set up the native engine with \`npm run setup:native\` (a few minutes), ` +
+      'or pass --backend cpu to train on cpu anyway',
+  };
+}
 import { Interrupted, VariantFailure } from './failure.ts';
 import { withSeededMathRandom } from './seeded-random.ts';
 import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
@@ -123,7 +140,9 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
       const { frozen } = resolveFreezeRanges(planned, variant.spec.freeze);
       // Loading the engine draws from Math.random (seedrandom's start-up), so it happens before
       // the seeded window: otherwise the first variant of a process would train differently.
-      const engine = await selectEngine(opts.engine, kernelsForTraining(planned, frozen.map((f) => !f)));
+      const kernels = kernelsForTraining(planned, frozen.map((f) => !f));
+      const engine = await selectEngine(opts.engine, kernels);
+      const slow = slowEngineReason(opts.engine, engine.name, kernels);
       result = await withSeededMathRandom(variant.spec.training.seed, async () => {
         const spec = variant.spec;
         const setup = await setUpVariant({ engine, base: input.model.base, baseLayers: input.model.layers, cutIndex, spec, dataset, split, data, cache: opts.featureCache });
@@ -142,7 +161,7 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
             featureCache: setup.featureCache,
           };
           await emit(listeners, 'onVariantStart', info);
-          const outcome = await fitVariant(engine.tf, setup.trainOn, spec, setup.data, info, listeners, opts.signal);
+          const outcome = await fitVariant(engine.tf, setup.trainOn, spec, setup.data, info, listeners, opts.signal, slow ? slowEngineLimit(slow) : undefined);
           const onnx = spec.export.onnx
             ? await setup.exportOnnx({ 'tunespec.variant': variant.id, 'tunespec.label': variant.label, 'tunespec.class_names': JSON.stringify(dataset.classNames) })
             : undefined;

@@ -3,6 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { expandGrid } from '../../src/plan/expand.ts';
+import { setAtPath } from '../../src/spec/sweep.ts';
+import { checkStructure } from '../../src/spec/structure.ts';
+import { dottedToPath } from '../../src/spec/parse.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -244,4 +247,27 @@ test('the sweep id changes when the set of variants changes', () => {
     new Set(c.variants.map((v) => v.id)),
     new Set(a.variants.map((v) => v.id)),
   );
+});
+
+test('every variant is what re-validating its combination from the raw spec gives, for scalar and object sweeps alike', () => {
+  const sweeps: Record<string, unknown[]>[] = [
+    // Scalars on independent paths: variants after the first are built from it, not re-validated.
+    { 'training.learning_rate': [0.1, 0.01], 'training.batch_size': [8, 16, 32], 'training.seed': [1, 2], 'training.epochs': [1, 3] },
+    // An object value and a path through a discriminated list item: every variant re-validated.
+    { 'training.learning_rate': [0.1, 0.01], 'training.schedule': [{ type: 'step', factor: 0.5 }, { type: 'cosine' }] },
+    { 'head.1.rate': [0.1, 0.5], 'training.optimizer': ['adam', 'sgd'] },
+  ];
+  for (const sweep of sweeps) {
+    const raw = spec({ sweep });
+    const plan = expandGrid(raw, DIGEST);
+    const keys = Object.keys(sweep);
+    assert.equal(plan.variants.length, keys.reduce((n, k) => n * sweep[k].length, 1));
+    for (const v of plan.variants) {
+      let doc: unknown = spec();
+      for (const k of keys) doc = setAtPath(doc, dottedToPath(k), v.overrides[k]);
+      const { spec: expected } = checkStructure(doc);
+      assert.deepEqual(v.spec, expected, `${v.label}`);
+    }
+    assert.deepEqual(raw, spec({ sweep }), 'the raw spec is untouched');
+  }
 });

@@ -154,7 +154,8 @@ async function inspectSpec(file: string, json: boolean, io: Io): Promise<number>
   const spec = await loadSpec(file);
   const variant = spec.plan.variants[0];
   const v = variant.spec;
-  const structures = new Set(spec.plan.variants.map((x) => canonicalJson([x.spec.base_model, x.spec.head, x.spec.freeze]))).size;
+  const serialised = new WeakMap<object, string>(); // variants share these parts: each is serialised once
+  const structures = new Set(spec.plan.variants.map((x) => canonicalJson([x.spec.base_model, x.spec.head, x.spec.freeze], serialised))).size;
   const model = await specModel(spec, variant);
   const summary = summarizeModel(model.built.model, spec.model.base.format === 'tfjs' ? spec.model.base.files.weightSpecs : []);
   await model.dispose();

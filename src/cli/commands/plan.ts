@@ -29,8 +29,9 @@ export async function planCommand(file: string, io: Io): Promise<number> {
   for (const w of spec.warnings) io.err(formatWarning(w));
   const byStructure = new Map<string, LayerRow[]>();
   const trainable: number[] = [];
+  const serialised = new WeakMap<object, string>(); // variants share these parts: each is serialised once
   for (const v of spec.plan.variants) {
-    const key = canonicalJson([v.spec.base_model, v.spec.head, v.spec.freeze]);
+    const key = canonicalJson([v.spec.base_model, v.spec.head, v.spec.freeze], serialised);
     let rows = byStructure.get(key);
     if (!rows) {
       rows = await modelLayers(spec, v);

@@ -1,4 +1,5 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { bullmq } from '../../lazy-package.ts';
 import { UsageError } from '../../errors.ts';
 import { QueueLineLog, QueueListr } from '../../queue/progress.ts';
 import { closeParentIfSettled, openParent, type SweepIdentity } from '../../queue/close-sweep.ts';
@@ -72,7 +73,7 @@ function hasCredentials(uri: string): boolean {
 
 function openQueue(raw: string): { queue: Queue<VariantJob, VariantJobResult>; shown: string; target: ReturnType<typeof parseRedisUrl> } {
   const target = parseRedisUrl(raw);
-  return { queue: new Queue<VariantJob, VariantJobResult>(QUEUE_NAME, { connection: target.connection }), shown: target.shown, target };
+  return { queue: new (bullmq().Queue)<VariantJob, VariantJobResult>(QUEUE_NAME, { connection: target.connection }), shown: target.shown, target };
 }
 
 /** `run <spec> --queue`: queue one job per variant, then watch them (or `--detach`). */

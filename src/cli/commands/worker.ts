@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { EngineRequest } from '../../engine/backends.ts';
 import { parseRedisUrl } from '../../queue/connection.ts';
 import { assertReachable } from '../../queue/reach.ts';
 import { runWorker } from '../../queue/worker.ts';
 import type { Io } from '../io.ts';
+import { PACKAGE_ROOT } from '../../package-root.ts';
 
 export interface WorkerCommandOptions {
   queue: string;
@@ -20,7 +21,7 @@ export interface WorkerCommandOptions {
 
 /** Set for worker processes started by `--concurrency`: they stop when their parent's pipe closes. */
 const CHILD_ENV = 'TUNESPEC_WORKER_CHILD';
-const BIN = fileURLToPath(new URL('../../../bin/tunespec.js', import.meta.url));
+const BIN = join(PACKAGE_ROOT, 'bin', 'tunespec.js');
 
 /**
  * `--concurrency N` runs N worker processes, one variant each at a time, named `<name>-1` … `<name>-N`.

@@ -1,4 +1,4 @@
-import { Job } from 'kubernetes-models/batch/v1/Job';
+import { kubernetesJobModel } from '../../lazy-package.ts';
 import { stringify } from 'yaml';
 import { UsageError } from '../../errors.ts';
 import type { ArrayJob } from './array-job.ts';
@@ -45,7 +45,7 @@ export function kubernetesJob(job: ArrayJob, o: K8sOptions): string {
   const workdir = o.workdir ?? (o.pvc ? '/workspace' : undefined);
   const args = ['run', job.specFile, '--index', '$(JOB_COMPLETION_INDEX)', '--runs-dir', job.runsDir];
   if (job.backend !== 'auto') args.push('--backend', job.backend);
-  const manifest = new Job({
+  const manifest = new (kubernetesJobModel().Job)({
     metadata: { name: jobName(job.experiment, job.sweepId), labels },
     spec: {
       completionMode: 'Indexed',

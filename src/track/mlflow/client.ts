@@ -1,4 +1,5 @@
-import { Agent, fetch, type Response } from 'undici';
+import type { Agent, Response } from 'undici';
+import { undici } from '../../lazy-package.ts';
 import { TrackingError } from '../../errors.ts';
 import type { TrackingConfig } from './config.ts';
 import { LIMITS, packBatches, type KeyValue, type Metric } from './limits.ts';
@@ -108,7 +109,7 @@ export class MlflowClient {
 
   constructor(readonly config: TrackingConfig) {
     // undici is the engine behind Node's fetch; its own entry point takes the per-client TLS switch.
-    if (config.insecureTls) this.dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+    if (config.insecureTls) this.dispatcher = new (undici().Agent)({ connect: { rejectUnauthorized: false } });
   }
 
   private headers(json: boolean): Record<string, string> {
@@ -143,7 +144,7 @@ export class MlflowClient {
           body: opts.json !== undefined ? JSON.stringify(opts.json) : opts.body && Buffer.from(opts.body.buffer, opts.body.byteOffset, opts.body.byteLength),
           signal: AbortSignal.any([AbortSignal.timeout((opts.probe ?? retry.timeoutSeconds) * 1000), this.abandoned.signal]),
         };
-        res = await fetch(url, { ...init, dispatcher: this.dispatcher });
+        res = await undici().fetch(url, { ...init, dispatcher: this.dispatcher });
       } catch (err) {
         if (this.abandoned.signal.aborted) throw new TrackingError(`MLflow ${endpoint} at ${this.config.uri}: abandoned after ${attempt} attempt(s)`, endpoint);
         if (attempt < attempts) {

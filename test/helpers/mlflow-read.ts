@@ -102,9 +102,10 @@ export async function downloadArtifact(uri: string, run: ReadRun, path: string, 
 /**
  * What must match between two experiments that ran the same sweep: no ids, no times, no
  * durations, and not whether the feature cache hit (a rerun finds what the first run cached).
+ * Logged images are named with their time and an id (MLflow's `log_image` layout): kept by key and step.
  */
 export function snapshot(exp: Awaited<ReturnType<typeof readExperiment>>) {
-  const timing = /seconds|examples_per_second|^feature_cache\//;
+  const timing = /seconds|examples_per_second|^(diag\/)?feature_cache\//;
   return exp.runs
     .map((r) => ({
       name: r.name,
@@ -118,7 +119,7 @@ export function snapshot(exp: Awaited<ReturnType<typeof readExperiment>>) {
           .sort(([a], [b]) => a.localeCompare(b))
           .map(([k, h]) => [k, h.map((m) => (timing.test(k) ? m.step : [m.step, m.value]))]),
       ),
-      artifacts: r.artifacts.map((a) => a.path),
+      artifacts: r.artifacts.map((a) => a.path.replace(/\+timestamp\+\d+\+[0-9a-f-]+/, '')),
       inputs: r.inputs.map((i) => i.dataset.digest).sort(),
     }))
     .sort((a, b) => `${a.kind}${a.variant}`.localeCompare(`${b.kind}${b.variant}`));

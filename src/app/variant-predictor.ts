@@ -7,6 +7,7 @@ import { ONNX_FILE } from '../track/local-store.ts';
 import { InputError } from '../errors.ts';
 import { predictInBatches } from '../train/evaluate.ts';
 import { pathKind } from '../data/readers/files.ts';
+import { tokenFeeds } from '../data/token-input.ts';
 import type { ResolvedVariant } from '../track/resolve-variant.ts';
 import { loadVariantModel, type LoadedVariantModel } from './variant-model.ts';
 
@@ -28,16 +29,24 @@ export async function loadOnnxModel(variant: ResolvedVariant): Promise<Predictor
   }
   const bytes = new Uint8Array(await readFile(file));
   const graphInputs = readOnnx(bytes, file).inputs;
-  const shape = graphInputs[0]?.shape.slice(1) ?? [];
+  const inputNames = graphInputs.map((i) => i.name);
+  const data = variant.spec.data;
+  // A text model.onnx takes each input (input_ids, attention_mask…) as int64 [batch, tokens]; the
+  // examples come packed as [inputs, max_length] rows, as the tfjs model takes them.
+  const shape = data.format === 'text' ? [inputNames.length, data.max_length] : (graphInputs[0]?.shape.slice(1) ?? []);
   if (!shape.every((d): d is number => typeof d === 'number')) throw new InputError(`${file}: input shape [${shape.join(', ')}] is not fixed`);
   const session = await OnnxSession.load(bytes);
+  const run =
+    data.format === 'text'
+      ? (x: Float32Array) => session.runNamed(tokenFeeds(x, inputNames, data.max_length), 256)
+      : (x: Float32Array) => session.run(x, shape, 256);
   return {
     engine: onnxRuntimeVersion(),
     inputShape: shape,
-    inputNames: graphInputs.map((i) => i.name),
+    inputNames,
     classNames: variant.classNames,
     predict: async (x, count) => {
-      const { data } = await session.run(x, shape, 256);
+      const { data } = await run(x);
       const classes = data.length / count;
       return Array.from({ length: count }, (_, i) => data.subarray(i * classes, (i + 1) * classes));
     },

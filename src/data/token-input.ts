@@ -44,3 +44,20 @@ export function tokenizedDataset(ds: TextDataset, tokenizer: TextTokenizer, maxL
     digest: sha256Hex([`tokens;tokenizer=${tokenizer.digest};max_length=${maxLength};inputs=${inputs.join(',')}\n`, ds.digest]),
   };
 }
+
+/**
+ * Examples packed by packTokens back as one Int32Array [count, maxLength] per input, each with its
+ * row shape: the named feeds of a text model.onnx (engine/onnx-runtime.ts runNamed).
+ */
+export function tokenFeeds(x: Float32Array, inputs: readonly string[], maxLength: number): Record<string, { data: Int32Array; rowShape: number[] }> {
+  const width = inputs.length * maxLength;
+  if (x.length % width !== 0) throw new RangeError(`${x.length} values are not examples of ${inputs.length} inputs × ${maxLength} tokens`);
+  const count = x.length / width;
+  return Object.fromEntries(
+    inputs.map((name, k) => {
+      const out = new Int32Array(count * maxLength);
+      for (let i = 0; i < count; i++) out.set(x.subarray(i * width + k * maxLength, i * width + (k + 1) * maxLength), i * maxLength);
+      return [name, { data: out, rowShape: [maxLength] }];
+    }),
+  );
+}

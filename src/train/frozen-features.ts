@@ -5,7 +5,9 @@ import { OnnxSession, onnxRuntimeVersion } from '../engine/onnx-runtime.ts';
 import { sha256Hex } from '../data/digest.ts';
 import { stepsBetween } from '../model/graph.ts';
 import { cacheBlocker, frozenBoundaries, type FrozenBoundary } from '../model/frozen-boundary.ts';
-import { exportOnnx, UnsupportedLayerError } from '../model/onnx/export.ts';
+import { exportOnnx, UnsupportedLayerError, type OnnxGraphExport } from '../model/onnx/export.ts';
+import { exportTextPrefix } from '../model/onnx/text.ts';
+import { tokenFeeds } from '../data/token-input.ts';
 import { VariantFailure } from './failure.ts';
 import { modelInputs } from './model-inputs.ts';
 
@@ -212,11 +214,36 @@ export interface EncoderFeatures extends FrozenFeatures {
   inputShapes: number[][];
 }
 
+/** The encoder prefix on onnxruntime: each batch of packed token rows to its hidden states. */
+async function onnxPrefix(bytes: Uint8Array, inputNames: readonly string[], T: number) {
+  const session = await OnnxSession.load(bytes);
+  return {
+    run: async (x: Float32Array): Promise<Float32Array> => (await session.runNamed(tokenFeeds(x, inputNames, T), BATCH)).data,
+    dispose: () => session.dispose(),
+  };
+}
+
+/** The encoder prefix on tfjs, when the exporter lacks one of its layers. */
+function tfjsPrefix(tf: Tf, model: TF.LayersModel, boundary: TF.SymbolicTensor, exampleShape: readonly number[]) {
+  // A container over existing tensors: it calls no layer, so the layers' reference counts stay as they are.
+  const prefix = tf.model({ inputs: model.inputs, outputs: boundary });
+  return {
+    run: async (x: Float32Array): Promise<Float32Array> => {
+      const n = x.length / exampleShape.reduce((a, b) => a * b, 1);
+      const y = tf.tidy(() => prefix.predict(modelInputs(tf, model, x, n, exampleShape)) as TF.Tensor);
+      const hidden = (await y.data()) as Float32Array;
+      y.dispose();
+      return hidden;
+    },
+    dispose: async () => {},
+  };
+}
+
 /**
- * A text encoder's frozen embeddings and lower blocks, run once on tfjs (the ONNX exporter has
- * no BERT layers yet) and cached: each example's hidden states at the boundary, then its attention
- * mask, which the trainable blocks and a pooling head read. Undefined with the reason when the
- * variant must train end to end.
+ * A text encoder's frozen embeddings and lower blocks, run once (onnxruntime when the prefix
+ * exports, else tfjs) and cached: each example's hidden states at the boundary, then its
+ * attention mask, which the trainable blocks and a pooling head read. Undefined with the reason
+ * when the variant must train end to end.
  */
 export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise<{ report: FeatureCacheReport; features?: EncoderFeatures }> {
   const blocker = cacheBlocker(req.frozen, false);
@@ -226,24 +253,32 @@ export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise
   const [k, T] = req.data.exampleShape;
   const H = boundary.tensor.shape[2] as number;
   const width = T * H + T;
-  const engine = req.tfjsEngine;
-  const note = '; tfjs because there is no ONNX export for text encoders yet';
+  let onnx: OnnxGraphExport | UnsupportedLayerError;
+  try {
+    onnx = exportTextPrefix(req.model, boundary.tensor);
+  } catch (err) {
+    if (!(err instanceof UnsupportedLayerError)) throw err;
+    onnx = err;
+  }
+  const engine = onnx instanceof UnsupportedLayerError ? req.tfjsEngine : onnxRuntimeVersion();
+  const note = onnx instanceof UnsupportedLayerError ? `; tfjs because ${onnx.message}` : '';
   const compute = async (): Promise<Computed> => {
-    const { tf } = req;
-    const prefix = tf.model({ inputs: req.model.inputs, outputs: boundary.tensor });
+    const prefix = onnx instanceof UnsupportedLayerError ? tfjsPrefix(req.tf, req.model, boundary.tensor, req.data.exampleShape) : await onnxPrefix(onnx.bytes, onnx.inputNames, T);
     const rows = req.data.features.length / (k * T);
     const out = new Float32Array(rows * width);
-    for (let start = 0; start < rows; start += BATCH) {
-      const n = Math.min(BATCH, rows - start);
-      const x = req.data.features.subarray(start * k * T, (start + n) * k * T);
-      const y = tf.tidy(() => prefix.predict(modelInputs(tf, req.model, x, n, req.data.exampleShape)) as TF.Tensor);
-      const hidden = (await y.data()) as Float32Array;
-      y.dispose();
-      for (let i = 0; i < n; i++) {
-        out.set(hidden.subarray(i * T * H, (i + 1) * T * H), (start + i) * width);
-        out.set(x.subarray((i * k + req.maskRow) * T, (i * k + req.maskRow + 1) * T), (start + i) * width + T * H);
+    try {
+      for (let start = 0; start < rows; start += BATCH) {
+        const n = Math.min(BATCH, rows - start);
+        const x = req.data.features.subarray(start * k * T, (start + n) * k * T);
+        const hidden = await prefix.run(x);
+        for (let i = 0; i < n; i++) {
+          out.set(hidden.subarray(i * T * H, (i + 1) * T * H), (start + i) * width);
+          out.set(x.subarray((i * k + req.maskRow) * T, (i * k + req.maskRow + 1) * T), (start + i) * width + T * H);
+        }
+        await new Promise((resolve) => setImmediate(resolve));
       }
-      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      await prefix.dispose();
     }
     return { data: out, shape: [width], from: 'the input' };
   };

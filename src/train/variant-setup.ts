@@ -17,7 +17,7 @@ import { layoutOf } from '../spec/derived.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
 import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, type FeatureCacheReport, type FrozenFeatures } from './frozen-features.ts';
-import { exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
+import { exportTextWithParity, exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
 
 /** One variant made ready to train: what fit trains and on what, what is saved, how it exports. */
 export interface VariantSetup {
@@ -154,9 +154,6 @@ const onnxBase: SetupOf<'onnx'> = async (input) => {
   };
 };
 
-/** ONNX export of the BERT layers is not written yet: said, never a half-written model.onnx. */
-export const TEXT_ONNX_SKIPPED = 'no ONNX export for text encoders yet';
-
 const hfBase: SetupOf<'hf'> = async (input) => {
   const tf = input.engine.tf;
   const { encoder, built, inputs } = await buildHfVariant(tf, input.base, input.baseLayers, input.cutIndex, input.spec);
@@ -180,7 +177,10 @@ const hfBase: SetupOf<'hf'> = async (input) => {
       }),
     // The upper blocks and the head read the cached hidden states and the attention mask.
     (f) => modelFrom(tf, built.model, [f.boundary.tensor, mask], f.inputShapes),
-    async () => ({ exportOnnx: async () => ({ skipped: TEXT_ONNX_SKIPPED }), modelFiles: await tokenizerFiles(input.base.folder) }),
+    async () => ({
+      exportOnnx: (metadata) => exportTextWithParity(tf, built.model, rawValidation(input), input.data.classes, metadata),
+      modelFiles: await tokenizerFiles(input.base.folder),
+    }),
   );
 };
 

@@ -106,13 +106,13 @@ function savedWeight(modelDir: string, name: string): Float32Array {
   throw new Error(`no weight ${name}`);
 }
 
-test('run trains every variant from cached frozen blocks, saves the model with its tokenizer, says why there is no ONNX; frozen weights stay bit-identical', () => {
+test('run trains every variant from frozen blocks run once on onnxruntime and cached, saves the model with its tokenizer and model.onnx with its parity; frozen weights stay bit-identical', () => {
   const r = tunespec(['run', spec, '--runs-dir', runs], dir);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.match(r.stdout, /2 completed, 0 skipped, 0 failed/);
-  assert.match(r.stdout, /\[1\/2\] .*feature cache miss: features of encoder\.layer\.0 computed from the input in [\d.]+s \(tfjs wasm [\d.]+; tfjs because there is no ONNX export for text encoders yet\) and cached/);
+  assert.match(r.stdout, /\[1\/2\] .*feature cache miss: features of encoder\.layer\.0 computed from the input in [\d.]+s \(onnxruntime-node [\d.]+\) and cached/);
   assert.match(r.stdout, /\[2\/2\] .*feature cache hit: features of encoder\.layer\.0 from the cache/);
-  assert.match(r.stdout, /no ONNX export for text encoders yet/);
+  assert.match(r.stdout, /model\.onnx: onnxruntime vs tfjs on 16 validation rows, max \|diff\| [\d.e+-]+, top-1 agreement 100\.00%/);
   const dirs = variantDirs();
   assert.equal(dirs.length, 2);
   const checkpoint = parseSafetensors(new Uint8Array(readFileSync(join(TINY, 'model.safetensors'))), 'tiny');
@@ -120,8 +120,11 @@ test('run trains every variant from cached frozen blocks, saves the model with i
   for (const d of dirs) {
     const status = JSON.parse(readFileSync(join(d, 'status.json'), 'utf8'));
     assert.equal(status.status, 'completed');
-    assert.equal(status.onnx.skipped, 'no ONNX export for text encoders yet');
-    assert.equal(existsSync(join(d, 'model.onnx')), false);
+    assert.equal(status.onnx.skipped, undefined);
+    assert.equal(status.onnx.parity.rows, 16);
+    assert.ok(status.onnx.parity.maxAbsDiff < 1e-4, `max |diff| ${status.onnx.parity.maxAbsDiff}`);
+    assert.equal(status.onnx.parity.argmaxAgreement, 1);
+    assert.equal(existsSync(join(d, 'model.onnx')), true);
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
       assert.deepEqual(readFileSync(join(d, 'model', f)), readFileSync(join(TINY, f)), f);
     }
@@ -154,9 +157,19 @@ test('predict classifies texts and the rows of a file with the variant\'s own to
   const report = JSON.parse(ev.stdout);
   assert.equal(report.examples, 64);
   assert.deepEqual(report.classes.map((c: { name: string }) => c.name), ['neg', 'pos']);
-  const onnx = tunespec(['predict', 'best', '--spec', spec, '--runs-dir', runs, '--engine', 'onnx', 'good'], dir);
-  assert.equal(onnx.code, 1);
-  assert.match(onnx.stderr, /has no model\.onnx .*: no ONNX export for text encoders yet; use --engine tfjs/);
+  const onnx = tunespec(['predict', 'best', '--spec', spec, '--runs-dir', runs, '--engine', 'onnx', '--json', 'The film was wonderful.', 'The room was bad.'], dir);
+  assert.equal(onnx.code, 0, onnx.stderr);
+  const onnxOut = JSON.parse(onnx.stdout);
+  assert.match(onnxOut.engine, /onnxruntime/);
+  onnxOut.predictions.forEach((p: { top: { name: string; probability: number }[] }, i: number) => {
+    assert.equal(p.top[0].name, out.predictions[i].top[0].name);
+    assert.ok(Math.abs(p.top[0].probability - out.predictions[i].top[0].probability) < 1e-4);
+  });
+  const evOnnx = tunespec(['evaluate', 'best', '--spec', spec, '--runs-dir', runs, '--engine', 'onnx', '--json', REVIEWS], dir);
+  assert.equal(evOnnx.code, 0, evOnnx.stderr);
+  const onnxReport = JSON.parse(evOnnx.stdout);
+  assert.equal(onnxReport.examples, 64);
+  assert.deepEqual(onnxReport.confusion, report.confusion);
 });
 
 test('evaluate refuses a test file with a label the variant never saw, at its line', () => {

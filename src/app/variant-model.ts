@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathKind } from '../data/readers/files.ts';
 import { OnnxSession } from '../engine/onnx-runtime.ts';
 import { inputShape } from '../model/onnx/edit.ts';
 import type * as TF from '@tensorflow/tfjs';
 import { selectEngine, type Engine } from '../engine/backends.ts';
 import { InputError, ModelError, UsageError } from '../errors.ts';
-import { modelCacheDir } from '../model/hf/folder.ts';
+import { cacheRoot } from '../engine/feature-cache.ts';
 import { BASE_ONNX_FILE, readStoredVariant } from '../track/local-store.ts';
 import { MlflowClient } from '../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../track/mlflow/config.ts';
@@ -22,7 +22,7 @@ import { registerModelLayers } from '../model/families/hf.ts';
  * cache (TUNESPEC_CACHE_DIR when set, else the XDG cache), so one setting moves every cache.
  */
 function registryCacheDir(env: NodeJS.ProcessEnv): string {
-  return join(dirname(modelCacheDir(env)), 'registry');
+  return join(cacheRoot(env), 'registry');
 }
 
 /** A registered model version (`models:/NAME/VERSION`, `models:/NAME@ALIAS`), downloaded once and loaded as a stored variant. */

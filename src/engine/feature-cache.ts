@@ -35,9 +35,14 @@ export function parseSize(text: string, what: string): number {
   return Math.floor(Number(m[1]) * UNITS[m[2].toUpperCase()]);
 }
 
+/** tunespec's caches' home: TUNESPEC_CACHE_DIR when set, else the XDG cache's `tunespec/` folder. */
+export function cacheRoot(env: NodeJS.ProcessEnv): string {
+  return env.TUNESPEC_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tunespec');
+}
+
+/** The feature cache: TUNESPEC_CACHE_DIR itself when set (its layout predates the other caches), else `features/` in the root. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
-  if (env.TUNESPEC_CACHE_DIR) return env.TUNESPEC_CACHE_DIR;
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tunespec', 'features');
+  return env.TUNESPEC_CACHE_DIR || join(cacheRoot(env), 'features');
 }
 
 /**

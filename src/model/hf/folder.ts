@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from '../../errors.ts';
 import { download, shownUrl, type Timeouts } from './download.ts';
+import { cacheRoot } from '../../engine/feature-cache.ts';
 import { WEIGHTS_FILE, WEIGHTS_INDEX } from './weights.ts';
 
 /**
@@ -36,8 +36,7 @@ export function describeHfSource(s: HfSource): string {
 
 /** The model cache: TUNESPEC_CACHE_DIR/hub when set (the feature cache's folder), else the XDG cache. */
 export function modelCacheDir(env: NodeJS.ProcessEnv): string {
-  if (env.TUNESPEC_CACHE_DIR) return join(env.TUNESPEC_CACHE_DIR, 'hub');
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'tunespec', 'hub');
+  return join(cacheRoot(env), 'hub');
 }
 
 export interface ResolveOptions {

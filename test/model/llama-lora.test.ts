@@ -15,7 +15,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { selectEngine, type Tf } from '../../src/engine/backends.ts';
 import { causalLmLoss } from '../../src/model/families/llama/causal-loss.ts';
 import { greedyDecode } from '../../src/model/families/llama/generate.ts';
-import type { LlamaBlockLayer } from '../../src/model/families/llama/layers.ts';
+import type { LlamaBlockLayer, LlamaEmbeddingLayer } from '../../src/model/families/llama/layers.ts';
 import { loadLlama } from '../../src/model/families/llama/load.ts';
 import { applyLora, loadLoraAdapter, mergeLora, saveLoraAdapter, type LoraSettings } from '../../src/model/families/llama/lora.ts';
 import { saveLlamaFolder } from '../../src/model/families/llama/save.ts';
@@ -108,6 +108,14 @@ for (const engine of ['wasm', 'cpu'] as const) {
       assert.ok(worst < 1e-4, `gradient relative diff ${worst}`);
       for (const [name, g] of Object.entries(grads)) assert.ok(Number.isFinite(tf.norm(g).dataSync()[0]), name);
       tf.dispose([value, ...Object.values(grads)]);
+
+      // From the hidden states entering block 1 (what a frozen-prefix cache holds): the same loss.
+      const hidden = tf.tidy(() => model.getLayer('model.layers.0').apply([(model.getLayer('model.embed_tokens') as LlamaEmbeddingLayer).lookup(batch[0]), batch[1]]) as TF.Tensor);
+      const fromCache = causalLmLoss(tf, model, ...batch, { from: { block: 1, hidden } });
+      assert.ok(Math.abs(fromCache.loss.dataSync()[0] - ref.loss.loss) < 1e-5);
+      const none = causalLmLoss(tf, model, batch[0], batch[1], tf.zerosLike(batch[2]));
+      assert.equal(none.tokens, 0);
+      tf.dispose([hidden, fromCache.loss, none.loss]);
 
       // Dropout (0.1) on the branch input while training only: it moves the loss, and the eval loss is back to the reference.
       const train = causalLmLoss(tf, model, ...batch, { training: true });

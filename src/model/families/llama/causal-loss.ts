@@ -32,19 +32,22 @@ function gatherRows(tf: Tf, x: TF.Tensor, rows: Int32Array): TF.Tensor {
 }
 
 /**
- * Mean cross-entropy of logits [N, V] against `targets`. Written with its gradient (softmax − one-hot)
- * so that picking each row's target logit needs no gather gradient (missing on wasm) nor a one-hot
- * product in the forward pass.
+ * Mean cross-entropy of logits [N, V] against `targets`, written with its gradient (softmax − one-hot)
+ * so that picking each row's target logit needs no gather gradient (missing on wasm). The softmax
+ * (one fused kernel) serves both passes: its largest entry is 1/Σexp(z − max), so
+ * logsumexp(z) = max(z) − log(max softmax), with no separate exp pass over the V columns.
  */
 function crossEntropy(tf: Tf, logits: TF.Tensor, targets: Int32Array): TF.Scalar {
   const [N, V] = logits.shape as number[];
   const flat = targets.map((t, n) => n * V + t);
   const f = tf.customGrad(((z: TF.Tensor, save: TF.GradSaveFunc) => {
-    save([z]);
+    const p = tf.softmax(z, -1);
+    save([p]);
     const picked = tf.gather(z.reshape([-1]), tf.tensor1d(flat, 'int32'));
+    const logSumExp = tf.sub(tf.max(z, -1), tf.log(tf.max(p, -1)));
     return {
-      value: tf.div(tf.sum(tf.sub(tf.logSumExp(z, -1), picked)), N),
-      gradFunc: (dy: TF.Tensor, [saved]: TF.Tensor[]) => tf.mul(tf.sub(tf.softmax(saved, -1), tf.oneHot(tf.tensor1d(targets, 'int32'), V)), tf.div(dy, N)),
+      value: tf.div(tf.sum(tf.sub(logSumExp, picked)), N),
+      gradFunc: (dy: TF.Tensor, [saved]: TF.Tensor[]) => tf.mul(tf.sub(saved, tf.oneHot(tf.tensor1d(targets, 'int32'), V)), tf.div(dy, N)),
     };
   }) as unknown as Parameters<Tf['customGrad']>[0]) as unknown as (z: TF.Tensor) => TF.Scalar;
   return f(logits);

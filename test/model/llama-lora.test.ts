@@ -227,6 +227,17 @@ test('saveLoraAdapter writes PEFT\'s layout and config; the saved adapter and th
       fresh.model.dispose();
     }
 
+    // tfjs's own format keeps the branches too (the layer config says where they go).
+    let artifacts: TF.io.ModelArtifacts | undefined;
+    await model.save(tf.io.withSaveHandler(async (x) => ((artifacts = x), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    const reloaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+    try {
+      assert.equal(maxDiff(logitsOf(tf, reloaded, ref.prompts[1].input_ids), withAdapter), 0, 'model.save keeps the LoRA weights');
+      assert.deepEqual(names(reloaded.getLayer('model.layers.1').trainableWeights).filter((n) => !loraName.test(n)), [], 'and their blocks\' base weights stay frozen');
+    } finally {
+      reloaded.dispose();
+    }
+
     mergeLora(tf, model);
     await saveLlamaFolder(model, config, tokenizerJson, tokenizerConfig, join(dir, 'merged'));
     const merged = await loadLlama(tf, join(dir, 'merged'));

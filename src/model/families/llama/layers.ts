@@ -39,6 +39,9 @@ export interface BlockLoraArgs {
   initA: (target: Projection, shape: [number, number]) => TF.Tensor;
 }
 
+/** A block's LoRA as its tfjs layer config holds it, so a model saved with model.save() loads back with its branches. */
+type SavedLora = Omit<BlockLoraArgs, 'initA'>;
+
 export interface BlockLora {
   rank: number;
   scale: number;
@@ -72,7 +75,7 @@ export interface LlamaHeadLayer extends TF.layers.Layer {
 
 export interface LlamaLayerClasses {
   Embedding: new (args: { vocabSize: number; hiddenSize: number } & LayerArgs) => LlamaEmbeddingLayer;
-  Block: new (args: LlamaBlockArgs & LayerArgs) => LlamaBlockLayer;
+  Block: new (args: LlamaBlockArgs & LayerArgs & { lora?: SavedLora }) => LlamaBlockLayer;
   Norm: new (args: { hiddenSize: number; eps: number } & LayerArgs) => LlamaNormLayer;
   /** With `tiedTo`, the head has no weights of its own and multiplies by the embedding table. */
   Head: new (args: { vocabSize: number; hiddenSize: number; tiedTo?: LlamaEmbeddingLayer } & LayerArgs) => LlamaHeadLayer;
@@ -141,10 +144,12 @@ export function llamaLayerClasses(tf: Tf): LlamaLayerClasses {
     private readonly a: LlamaBlockArgs & { randomInit?: boolean };
     private w: Record<Exclude<keyof BlockWeights, 'frozen' | 'lora'>, TF.LayerVariable> = {} as never;
     private loraState?: BlockLora & { seed: number; calls: number };
-    constructor(args: LlamaBlockArgs & LayerArgs) {
+    private readonly savedLora?: SavedLora;
+    constructor(args: LlamaBlockArgs & LayerArgs & { lora?: SavedLora }) {
       super(args);
-      const { name: _n, trainable: _t, ...rest } = args;
+      const { name: _n, trainable: _t, lora, ...rest } = args;
       this.a = rest;
+      this.savedLora = lora;
     }
     get shape(): BlockShape & { ropeTheta: number } {
       return this.a;
@@ -162,6 +167,8 @@ export function llamaLayerClasses(tf: Tf): LlamaLayerClasses {
       this.w.gate = dense('mlp.gate_proj', H, I);
       this.w.up = dense('mlp.up_proj', H, I);
       this.w.down = dense('mlp.down_proj', I, H);
+      // The values come with the saved weights.
+      if (this.savedLora) this.addBranches({ ...this.savedLora, initA: (_, shape) => tf.zeros(shape) }, true);
       this.built = true;
     }
     blockWeights(): BlockWeights {
@@ -184,20 +191,23 @@ export function llamaLayerClasses(tf: Tf): LlamaLayerClasses {
       if (this.loraState) for (const v of Object.values(this.w)) v.trainable = false;
     }
     addLora(args: BlockLoraArgs): void {
+      this.addBranches(args, false);
+    }
+    private addBranches(args: BlockLoraArgs, inBuild: boolean): void {
       if (this.loraState) throw new Error(`${this.name} already has LoRA weights`);
       const branches = new Map<Projection, { a: TF.LayerVariable; b: TF.LayerVariable }>();
       for (const target of args.targets) {
         const [inDim, outDim] = this.w[target].shape as number[];
-        // Named in full: outside build() no name scope prefixes the layer's name.
+        // Outside build() no name scope prefixes the layer's name: it is written in full.
         const add = (part: string, shape: [number, number], init: () => TF.Tensor) =>
-          this.addWeight(`${this.name}/${PROJECTIONS[target]}.${part}.weight`, shape, 'float32', { apply: init } as unknown as Parameters<TF.layers.Layer['addWeight']>[3], undefined, true);
+          this.addWeight(`${inBuild ? '' : `${this.name}/`}${PROJECTIONS[target]}.${part}.weight`, shape, 'float32', { apply: init } as unknown as Parameters<TF.layers.Layer['addWeight']>[3], undefined, true);
         branches.set(target, {
           a: add('lora_A', [inDim, args.rank], () => args.initA(target, [inDim, args.rank])),
           b: add('lora_B', [args.rank, outDim], () => tf.zeros([args.rank, outDim])),
         });
       }
       this.loraState = { rank: args.rank, scale: args.scale, dropout: args.dropout, seed: args.seed, calls: 0, branches };
-      this.trainable = true;
+      this.trainable = inBuild ? this.trainable : true;
     }
     lora(): BlockLora | undefined {
       return this.loraState;
@@ -228,7 +238,9 @@ export function llamaLayerClasses(tf: Tf): LlamaLayerClasses {
       });
     }
     override getConfig(): TF.serialization.ConfigDict {
-      return { ...super.getConfig(), ...this.a };
+      const l = this.loraState;
+      const lora: SavedLora | undefined = l && { rank: l.rank, scale: l.scale, dropout: l.dropout, seed: l.seed, targets: [...l.branches.keys()] };
+      return { ...super.getConfig(), ...this.a, ...(lora && { lora: lora as unknown as TF.serialization.ConfigDictValue }) };
     }
   }
 

@@ -5,6 +5,8 @@
 #   minilm-reference.json      the real MiniLM's, when `npm run models:text` has laid it out
 #   tiny-llama/, tiny-llama.gguf   a tiny random Llama folder and its GGUF twin (scripts/make_tiny_llama.py)
 #   tiny-llama-reference.json  their reference logits and greedy tokens (scripts/llama_reference.py)
+#   tiny-llama-lora/, tiny-llama-lora-reference.json   a fixed PEFT LoRA adapter for it, and its logits,
+#                              masked causal loss and LoRA gradients (scripts/lora_reference.py)
 #   smollm2-reference.json     SmolLM2's, when `npm run models:gpt` has placed its GGUF
 # NumPy, safetensors, Rust tokenizers and gguf go into the git-ignored .venv-text (PyTorch is not needed).
 set -euo pipefail
@@ -25,6 +27,7 @@ else
 fi
 "$VENV/bin/python" scripts/make_tiny_llama.py "$OUT/tiny-llama" "$OUT/tiny-llama.gguf"
 "$VENV/bin/python" scripts/llama_reference.py tiny "$OUT/tiny-llama" "$OUT/tiny-llama.gguf" "$OUT/tiny-llama-reference.json"
+"$VENV/bin/python" scripts/lora_reference.py "$OUT/tiny-llama" "$OUT/tiny-llama-lora" "$OUT/tiny-llama-lora-reference.json"
 SMOLLM2=.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
 if [[ -f "$SMOLLM2" ]]; then
   "$VENV/bin/python" scripts/llama_reference.py smollm2 "$SMOLLM2" "$OUT/smollm2-reference.json"

@@ -4,6 +4,19 @@ import { meta, type GgufFile, type GgufTensorInfo } from '../../gguf/read.ts';
 import type { HfWeights } from '../../hf/weights.ts';
 
 /**
+ * The shortest decimal that is the same float32 as x: GGUF stores float32 metadata, so its eps reads
+ * back as 9.999999747378752e-6; as 1e-5 it is the same number to the float32 model and the value
+ * a saved config.json should show.
+ */
+function float32Decimal(x: number): number {
+  for (let p = 1; p < 10; p++) {
+    const y = Number(x.toPrecision(p));
+    if (Math.fround(y) === x) return y;
+  }
+  return x;
+}
+
+/**
  * A llama-architecture GGUF read as a Hugging Face checkpoint: its metadata as a config.json
  * object, its tensors under HF names in HF layouts, dequantised to float32 on demand.
  */
@@ -32,8 +45,8 @@ export function ggufLlamaConfig(file: GgufFile): Record<string, unknown> {
     head_dim: headDim,
     hidden_act: 'silu',
     max_position_embeddings: opt('context_length') ?? 2048,
-    rms_norm_eps: n('attention.layer_norm_rms_epsilon'),
-    rope_theta: opt('rope.freq_base') ?? 10000,
+    rms_norm_eps: float32Decimal(n('attention.layer_norm_rms_epsilon')),
+    rope_theta: float32Decimal(opt('rope.freq_base') ?? 10000),
     rope_scaling: scaling && scaling !== 'none' ? { rope_type: scaling } : null,
     tie_word_embeddings: !file.tensors.has('output.weight'),
     bos_token_id: token('bos_token_id'),

@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../../../engine/backends.ts';
-import { attentionBias, decoderBlock, positionsFromMask, project, rmsNorm, ropeTables, type BlockShape, type BlockWeights } from './ops.ts';
+import { attentionBias, decoderBlock, positionsFromMask, project, PROJECTIONS, rmsNorm, ropeTables, type BlockShape, type BlockWeights, type Projection } from './ops.ts';
 
 /**
  * Llama's layers as TensorFlow.js layers named by Hugging Face module prefix. Each owns its weights
@@ -28,9 +28,41 @@ export interface LlamaEmbeddingLayer extends TF.layers.Layer {
   lookup(ids: TF.Tensor): TF.Tensor;
 }
 
+/** What a block's LoRA branches are made with; A's initial values come from `initA` (B starts at zero). */
+export interface BlockLoraArgs {
+  rank: number;
+  scale: number;
+  dropout: number;
+  /** Seeds the branch dropout's masks, a fresh mask per call. */
+  seed: number;
+  targets: readonly Projection[];
+  initA: (target: Projection, shape: [number, number]) => TF.Tensor;
+}
+
+/** A block's LoRA as its tfjs layer config holds it, so a model saved with model.save() loads back with its branches. */
+type SavedLora = Omit<BlockLoraArgs, 'initA'>;
+
+export interface BlockLora {
+  rank: number;
+  scale: number;
+  dropout: number;
+  branches: Map<Projection, { a: TF.LayerVariable; b: TF.LayerVariable }>;
+}
+
 export interface LlamaBlockLayer extends TF.layers.Layer {
   readonly shape: BlockShape & { ropeTheta: number };
   blockWeights(): BlockWeights;
+  /** The base projection weight of `target`, [in, out]. */
+  baseWeight(target: Projection): TF.LayerVariable;
+  /**
+   * Adds trainable LoRA weights beside the targets (`model.layers.N/self_attn.q_proj.lora_A.weight`
+   * [in, r], `lora_B` [r, out]) and freezes the block's base weights: while it has them, the
+   * block's `trainable` flag switches its LoRA weights only.
+   */
+  addLora(args: BlockLoraArgs): void;
+  lora(): BlockLora | undefined;
+  /** Disposes the LoRA weights and gives the base weights back the block's trainable flag. */
+  dropLora(): void;
 }
 
 export interface LlamaNormLayer extends TF.layers.Layer {
@@ -43,7 +75,7 @@ export interface LlamaHeadLayer extends TF.layers.Layer {
 
 export interface LlamaLayerClasses {
   Embedding: new (args: { vocabSize: number; hiddenSize: number } & LayerArgs) => LlamaEmbeddingLayer;
-  Block: new (args: LlamaBlockArgs & LayerArgs) => LlamaBlockLayer;
+  Block: new (args: LlamaBlockArgs & LayerArgs & { lora?: SavedLora }) => LlamaBlockLayer;
   Norm: new (args: { hiddenSize: number; eps: number } & LayerArgs) => LlamaNormLayer;
   /** With `tiedTo`, the head has no weights of its own and multiplies by the embedding table. */
   Head: new (args: { vocabSize: number; hiddenSize: number; tiedTo?: LlamaEmbeddingLayer } & LayerArgs) => LlamaHeadLayer;
@@ -110,11 +142,14 @@ export function llamaLayerClasses(tf: Tf): LlamaLayerClasses {
   class Block extends tf.layers.Layer {
     static className = 'TunespecLlamaDecoderLayer';
     private readonly a: LlamaBlockArgs & { randomInit?: boolean };
-    private w: Record<keyof BlockWeights, TF.LayerVariable> = {} as never;
-    constructor(args: LlamaBlockArgs & LayerArgs) {
+    private w: Record<Exclude<keyof BlockWeights, 'frozen' | 'lora'>, TF.LayerVariable> = {} as never;
+    private loraState?: BlockLora & { seed: number; calls: number };
+    private readonly savedLora?: SavedLora;
+    constructor(args: LlamaBlockArgs & LayerArgs & { lora?: SavedLora }) {
       super(args);
-      const { name: _n, trainable: _t, ...rest } = args;
+      const { name: _n, trainable: _t, lora, ...rest } = args;
       this.a = rest;
+      this.savedLora = lora;
     }
     get shape(): BlockShape & { ropeTheta: number } {
       return this.a;
@@ -132,24 +167,80 @@ export function llamaLayerClasses(tf: Tf): LlamaLayerClasses {
       this.w.gate = dense('mlp.gate_proj', H, I);
       this.w.up = dense('mlp.up_proj', H, I);
       this.w.down = dense('mlp.down_proj', I, H);
+      // The values come with the saved weights.
+      if (this.savedLora) this.addBranches({ ...this.savedLora, initA: (_, shape) => tf.zeros(shape) }, true);
       this.built = true;
     }
     blockWeights(): BlockWeights {
-      return Object.fromEntries(Object.entries(this.w).map(([k, v]) => [k, v.read()])) as unknown as BlockWeights;
+      const base = Object.values(this.w);
+      const weights = Object.fromEntries(Object.entries(this.w).map(([k, v]) => [k, v.read()])) as unknown as BlockWeights;
+      weights.frozen = !this.trainable || base.every((v) => !v.trainable);
+      const l = this.loraState;
+      if (l) weights.lora = Object.fromEntries([...l.branches].map(([k, { a, b }]) => [k, { a: a.read(), b: b.read(), scale: l.scale }]));
+      return weights;
+    }
+    baseWeight(target: Projection): TF.LayerVariable {
+      return this.w[target];
+    }
+    // The flag of a block with LoRA switches its LoRA weights; its base weights stay frozen (PEFT's rule).
+    override get trainable(): boolean {
+      return super.trainable;
+    }
+    override set trainable(value: boolean) {
+      super.trainable = value;
+      if (this.loraState) for (const v of Object.values(this.w)) v.trainable = false;
+    }
+    addLora(args: BlockLoraArgs): void {
+      this.addBranches(args, false);
+    }
+    private addBranches(args: BlockLoraArgs, inBuild: boolean): void {
+      if (this.loraState) throw new Error(`${this.name} already has LoRA weights`);
+      const branches = new Map<Projection, { a: TF.LayerVariable; b: TF.LayerVariable }>();
+      for (const target of args.targets) {
+        const [inDim, outDim] = this.w[target].shape as number[];
+        // Outside build() no name scope prefixes the layer's name: it is written in full.
+        const add = (part: string, shape: [number, number], init: () => TF.Tensor) =>
+          this.addWeight(`${inBuild ? '' : `${this.name}/`}${PROJECTIONS[target]}.${part}.weight`, shape, 'float32', { apply: init } as unknown as Parameters<TF.layers.Layer['addWeight']>[3], undefined, true);
+        branches.set(target, {
+          a: add('lora_A', [inDim, args.rank], () => args.initA(target, [inDim, args.rank])),
+          b: add('lora_B', [args.rank, outDim], () => tf.zeros([args.rank, outDim])),
+        });
+      }
+      this.loraState = { rank: args.rank, scale: args.scale, dropout: args.dropout, seed: args.seed, calls: 0, branches };
+      this.trainable = inBuild ? this.trainable : true;
+    }
+    lora(): BlockLora | undefined {
+      return this.loraState;
+    }
+    dropLora(): void {
+      const l = this.loraState;
+      if (!l) return;
+      const gone = new Set([...l.branches.values()].flatMap(({ a, b }) => [a, b]));
+      const self = this as unknown as { _trainableWeights: TF.LayerVariable[]; _addedWeightNames: string[] };
+      self._trainableWeights = self._trainableWeights.filter((v) => !gone.has(v));
+      const names = new Set([...gone].map((v) => v.originalName));
+      self._addedWeightNames = self._addedWeightNames.filter((n) => !names.has(n));
+      gone.forEach((v) => v.dispose());
+      this.loraState = undefined;
+      this.trainable = this.trainable; // the setter hands the flag to the base weights again
     }
     override computeOutputShape(input: TF.Shape | TF.Shape[]): TF.Shape {
       return (Array.isArray(input[0]) ? input[0] : input) as TF.Shape;
     }
-    override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
+    override call(inputs: TF.Tensor | TF.Tensor[], kwargs?: { training?: boolean }): TF.Tensor {
       return tf.tidy(() => {
         const [x, mask] = inputs as TF.Tensor[];
         const T = x.shape[1]!;
         const rope = ropeTables(tf, positionsFromMask(tf, mask, T), this.a.headDim, this.a.ropeTheta);
-        return decoderBlock(tf, this.blockWeights(), this.a, x, rope, attentionBias(tf, mask, T)).out;
+        const l = this.loraState;
+        const dropout = kwargs?.training === true && l && l.dropout > 0 ? (t: TF.Tensor) => tf.dropout(t, l.dropout, undefined, `${l.seed}:${this.name}:${l.calls++}`) : undefined;
+        return decoderBlock(tf, this.blockWeights(), this.a, x, rope, attentionBias(tf, mask, T), undefined, dropout).out;
       });
     }
     override getConfig(): TF.serialization.ConfigDict {
-      return { ...super.getConfig(), ...this.a };
+      const l = this.loraState;
+      const lora: SavedLora | undefined = l && { rank: l.rank, scale: l.scale, dropout: l.dropout, seed: l.seed, targets: [...l.branches.keys()] };
+      return { ...super.getConfig(), ...this.a, ...(lora && { lora: lora as unknown as TF.serialization.ConfigDictValue }) };
     }
   }
 
@@ -194,7 +285,8 @@ export function llamaLayerClasses(tf: Tf): LlamaLayerClasses {
       this.built = true;
     }
     logits(h: TF.Tensor): TF.Tensor {
-      return project(tf, h, this.w ? this.w.read() : this.tiedTo!.table());
+      const frozen = this.w ? !this.trainable || !this.w.trainable : this.tiedTo!.trainableWeights.length === 0;
+      return project(tf, h, this.w ? this.w.read() : this.tiedTo!.table(), frozen);
     }
     override computeOutputShape(input: TF.Shape | TF.Shape[]): TF.Shape {
       return lastAxis(input, this.a.vocabSize);

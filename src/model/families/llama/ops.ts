@@ -6,9 +6,24 @@ import { matMul } from '../bert/ops.ts';
  * Llama's tensor ops. Projections have no bias and their weights are stored [in, out], multiplied
  * through the explicit-transpose matMul of the BERT family (see bert/ops.ts for why).
  */
-export function project(tf: Tf, x: TF.Tensor, w: TF.Tensor): TF.Tensor {
+export function project(tf: Tf, x: TF.Tensor, w: TF.Tensor, frozen = false): TF.Tensor {
   const inDim = x.shape[x.shape.length - 1]!;
-  return matMul(tf, x.reshape([-1, inDim]), w).reshape([...x.shape.slice(0, -1), w.shape[1]!]);
+  const flat = x.reshape([-1, inDim]);
+  return (frozen ? constantMatMul(tf, flat, w) : matMul(tf, flat, w)).reshape([...x.shape.slice(0, -1), w.shape[1]!]);
+}
+
+/**
+ * x·w where w needs no gradient (a frozen weight under LoRA, the frozen LM head): customGrad
+ * computes every input's gradient eagerly, so passing w as an input would pay for w's gradient (as
+ * costly as the forward matmul; for the 49,152-column head, a third of a step) only to drop it.
+ * w is closed over instead and only x's gradient is made.
+ */
+function constantMatMul(tf: Tf, x: TF.Tensor, w: TF.Tensor): TF.Tensor {
+  const f = tf.customGrad(((a: TF.Tensor) => ({
+    value: tf.matMul(a, w),
+    gradFunc: (dy: TF.Tensor) => tf.matMul(dy, tf.transpose(w)),
+  })) as unknown as Parameters<Tf['customGrad']>[0]) as unknown as (a: TF.Tensor) => TF.Tensor;
+  return f(x);
 }
 
 /** x / sqrt(mean(x²) + eps) · g, over the last axis. */
@@ -84,7 +99,29 @@ export function groupedAttention(tf: Tf, q: TF.Tensor, k: TF.Tensor, v: TF.Tenso
   return tf.transpose(ctx.reshape([B, KV, g, tq, d]), [0, 3, 1, 2, 4]).reshape([B, tq, H * d]);
 }
 
+/** The block's projections, by their key in BlockWeights and their Hugging Face module name. */
+export const PROJECTIONS = {
+  q: 'self_attn.q_proj',
+  k: 'self_attn.k_proj',
+  v: 'self_attn.v_proj',
+  o: 'self_attn.o_proj',
+  gate: 'mlp.gate_proj',
+  up: 'mlp.up_proj',
+  down: 'mlp.down_proj',
+} as const;
+export type Projection = keyof typeof PROJECTIONS;
+
+/** A LoRA branch beside a projection: x·A·B·scale, A [in, r] and B [r, out] (the transposes of PEFT's lora_A and lora_B). */
+export interface LoraBranch {
+  a: TF.Tensor;
+  b: TF.Tensor;
+  scale: number;
+}
+
 export interface BlockWeights {
+  /** No base weight of the block needs a gradient (frozen, or under LoRA): their gradients are not computed. */
+  frozen?: boolean;
+  lora?: Partial<Record<Projection, LoraBranch>>;
   inputNorm: TF.Tensor;
   q: TF.Tensor;
   k: TF.Tensor;
@@ -103,7 +140,11 @@ export interface BlockShape {
   rmsNormEps: number;
 }
 
-/** One decoder block; `past` holds the earlier tokens' rotated keys and values (KV cache). Returns the new cache too. */
+/**
+ * One decoder block; `past` holds the earlier tokens' rotated keys and values (KV cache). Returns
+ * the new cache too. A projection with a LoRA branch adds x·A·B·scale; `loraInput` (dropout while
+ * training) is applied to each branch's input separately, as each PEFT module owns its dropout.
+ */
 export function decoderBlock(
   tf: Tf,
   w: BlockWeights,
@@ -112,18 +153,26 @@ export function decoderBlock(
   rope: Rope,
   bias: TF.Tensor,
   past?: { k: TF.Tensor; v: TF.Tensor },
+  loraInput?: (x: TF.Tensor) => TF.Tensor,
 ): { out: TF.Tensor; k: TF.Tensor; v: TF.Tensor } {
   const [B, T] = x.shape as number[];
+  const proj = (key: Projection, input: TF.Tensor): TF.Tensor => {
+    const base = project(tf, input, w[key], w.frozen);
+    const l = w.lora?.[key];
+    if (!l) return base;
+    const branch = project(tf, project(tf, loraInput ? loraInput(input) : input, l.a), l.b);
+    return tf.add(base, tf.mul(branch, l.scale));
+  };
   const h = rmsNorm(tf, x, w.inputNorm, s.rmsNormEps);
-  const q = applyRope(tf, project(tf, h, w.q).reshape([B, T, s.numHeads, s.headDim]), rope);
-  let k = applyRope(tf, project(tf, h, w.k).reshape([B, T, s.numKvHeads, s.headDim]), rope);
-  let v = project(tf, h, w.v).reshape([B, T, s.numKvHeads, s.headDim]);
+  const q = applyRope(tf, proj('q', h).reshape([B, T, s.numHeads, s.headDim]), rope);
+  let k = applyRope(tf, proj('k', h).reshape([B, T, s.numKvHeads, s.headDim]), rope);
+  let v = proj('v', h).reshape([B, T, s.numKvHeads, s.headDim]);
   if (past) {
     k = tf.concat([past.k, k], 1);
     v = tf.concat([past.v, v], 1);
   }
-  const attn = tf.add(x, project(tf, groupedAttention(tf, q, k, v, bias), w.o));
+  const attn = tf.add(x, proj('o', groupedAttention(tf, q, k, v, bias)));
   const h2 = rmsNorm(tf, attn, w.postNorm, s.rmsNormEps);
-  const out = tf.add(attn, project(tf, tf.mul(silu(tf, project(tf, h2, w.gate)), project(tf, h2, w.up)), w.down));
+  const out = tf.add(attn, proj('down', tf.mul(silu(tf, proj('gate', h2)), proj('up', h2))));
   return { out, k, v };
 }

@@ -13,6 +13,8 @@ export interface TrainOptions {
   signal: AbortSignal;
   /** Retrain variants the store or MLflow already holds as finished. Undefined: the caller offers no `--force`, so skip reasons do not mention it. */
   force?: boolean;
+  /** Train variants from scratch, discarding the checkpoints an interrupted attempt left, instead of resuming. */
+  restart?: boolean;
   /**
    * This process trains part of a sweep others train too (array tasks, queue workers): the store
    * records the whole plan. `endsSweep`: whether this process may mark the sweep ended.
@@ -40,6 +42,7 @@ export async function trainVariants(spec: LoadedSpec, sinks: SweepSinks, o: Trai
       signal: o.signal,
       // Two terminals, array tasks and queue workers on one run store: one process trains a variant at a time.
       claims: store,
+      restart: o.restart,
       featureCache: o.featureCache,
       skipReason: async (v) => {
         if (o.force) return undefined;

@@ -226,7 +226,7 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     const found = await checkpoints.latest(identity);
     for (const note of found.notes) await emit(listeners, 'onVariantNote', variant, note);
     if (found.checkpoint) {
-      await emit(listeners, 'onVariantNote', variant, `resuming ${variant.label} ${describeResumePoint({ ...resumePoint(found.checkpoint), epochs, batches })}`);
+      await emit(listeners, 'onVariantNote', variant, `resuming ${describeResumePoint({ ...resumePoint(found.checkpoint), epochs, batches })}`);
       return found.checkpoint;
     }
     if (found.notes.length) await emit(listeners, 'onVariantNote', variant, 'no usable checkpoint: training from scratch');

@@ -28,7 +28,7 @@ export interface TrainOptions {
 /**
  * Train variants of a loaded spec into its opened sinks: the one training loop of `run`, its
  * array tasks (`--index`) and queue workers. A variant already finished in the store or MLflow
- * is skipped unless forced.
+ * is skipped unless forced; one that stopped short resumes from its checkpoint unless `restart`.
  */
 export async function trainVariants(spec: LoadedSpec, sinks: SweepSinks, o: TrainOptions): Promise<Map<string, VariantResult>> {
   const { store, completed, mlflow } = sinks;

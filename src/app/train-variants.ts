@@ -13,6 +13,8 @@ export interface TrainOptions {
   signal: AbortSignal;
   /** Retrain variants the store or MLflow already holds as finished. Undefined: the caller offers no `--force`, so skip reasons do not mention it. */
   force?: boolean;
+  /** Train variants from scratch, discarding the checkpoints an interrupted attempt left, instead of resuming. */
+  restart?: boolean;
   /**
    * This process trains part of a sweep others train too (array tasks, queue workers): the store
    * records the whole plan. `endsSweep`: whether this process may mark the sweep ended.
@@ -26,7 +28,7 @@ export interface TrainOptions {
 /**
  * Train variants of a loaded spec into its opened sinks: the one training loop of `run`, its
  * array tasks (`--index`) and queue workers. A variant already finished in the store or MLflow
- * is skipped unless forced.
+ * is skipped unless forced; one that stopped short resumes from its checkpoint unless `restart`.
  */
 export async function trainVariants(spec: LoadedSpec, sinks: SweepSinks, o: TrainOptions): Promise<Map<string, VariantResult>> {
   const { store, completed, mlflow } = sinks;
@@ -40,6 +42,7 @@ export async function trainVariants(spec: LoadedSpec, sinks: SweepSinks, o: Trai
       signal: o.signal,
       // Two terminals, array tasks and queue workers on one run store: one process trains a variant at a time.
       claims: store,
+      restart: o.restart,
       featureCache: o.featureCache,
       skipReason: async (v) => {
         if (o.force) return undefined;

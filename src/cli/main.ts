@@ -57,6 +57,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
           only: values.only,
           backend: values.backend as EngineRequest,
           force: values.force,
+          restart: values.restart,
           runsDir: values['runs-dir'],
           trackingUri: values['tracking-uri'],
           featureCache: !values['no-feature-cache'],

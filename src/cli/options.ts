@@ -78,6 +78,12 @@ export const OPTIONS = {
     commands: ['run'],
   },
   force: { type: 'boolean', default: false, description: 'retrain variants that already completed', commands: ['run'] },
+  restart: {
+    type: 'boolean',
+    default: false,
+    description: 'train interrupted variants from scratch, removing their checkpoints, instead of resuming them where they stopped',
+    commands: ['run'],
+  },
   'no-feature-cache': {
     type: 'boolean',
     default: false,

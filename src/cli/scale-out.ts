@@ -44,7 +44,7 @@ export function dispatchScaleOut(command: string, args: string[], v: Values, io:
     return emitCommand(oneSpec(args, command), options, io);
   }
   if (command === 'run' && v.queue !== undefined) {
-    if (v.index !== undefined || v.only.length || v.force) throw new UsageError('--queue runs the whole sweep: --index, --only and --force do not apply');
+    if (v.index !== undefined || v.only.length || v.force || v.restart) throw new UsageError('--queue runs the whole sweep: --index, --only, --force and --restart do not apply');
     if (v.backend !== 'auto' || v['runs-dir'] !== 'runs' || v['no-feature-cache']) {
       throw new UsageError('--queue hands training to workers: --backend, --runs-dir and --no-feature-cache do not apply (give --backend and --runs-dir to `tunespec worker`)');
     }

@@ -6,10 +6,10 @@ import type { Experiment } from './types.ts';
  */
 
 /**
- * Spec fields that stay out of a variant's id: cosmetic, tracking and export fields (editing them
+ * Spec fields that stay out of a variant's id: cosmetic, tracking, export and checkpoint fields (editing them
  * retrains nothing) and the sweep itself. Sweeping one would make identical variants.
  */
-export const OUTSIDE_VARIANT_ID = ['name', 'description', 'tags', 'tracking', 'export', 'register', 'sweep'] as const;
+export const OUTSIDE_VARIANT_ID = ['name', 'description', 'tags', 'tracking', 'export', 'checkpoint', 'register', 'sweep'] as const;
 
 /** The part of a resolved spec a variant id hashes. */
 export function variantIdentity(spec: Experiment): Record<string, unknown> {

@@ -433,6 +433,23 @@ export const experimentSchema = {
       additionalProperties: false,
       default: {},
     },
+    checkpoint: {
+      type: 'object',
+      description:
+        'Checkpoints a variant writes while it trains, so a killed or interrupted run resumes where it stopped (`tunespec run` again; `--restart` retrains from scratch). One at the end of every epoch always. Not part of the variant id: changing it never retrains.',
+      properties: {
+        every_steps: { type: 'integer', minimum: 1, description: 'Also checkpoint every this many optimizer steps (batches), for long epochs.' },
+        keep: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 100,
+          default: 0,
+          description: 'How many of the last checkpoints a completed variant keeps (in its `checkpoints/` folder); 0 removes them all.',
+        },
+      },
+      additionalProperties: false,
+      default: {},
+    },
     tracking: {
       type: 'object',
       description:

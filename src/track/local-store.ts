@@ -8,6 +8,7 @@ import type { EpochMetrics, SweepInfo, SweepListener, VariantClaim, VariantClaim
 import type { SavedModel } from '../model/save.ts';
 import { replaceDir, restoreReplaced, writeFileAtomic } from './atomic.ts';
 import { VariantLock } from './variant-lock.ts';
+import { CheckpointStore, checkpointBytes, checkpointsDir } from './checkpoint-store.ts';
 import { parseEpochLines, readStoreFile, readStoreText, STORE_FORMAT } from './store-format.ts';
 import { redactUrlsIn } from '../net/redact.ts';
 import { flattenParams } from './params.ts';
@@ -66,6 +67,8 @@ export const METRICS_FILE = 'metrics.jsonl';
 export const ONNX_FILE = 'model.onnx';
 /** For a variant on an ONNX base: the base cut where its tfjs model (the head) starts. */
 export const BASE_ONNX_FILE = 'base.onnx';
+/** Where a completed variant keeps its last checkpoints, when its spec's `checkpoint.keep` asks for some. */
+export const CHECKPOINTS_FOLDER = 'checkpoints';
 
 /** An epoch as every sink records it: numbered from 1, stamped with when it ended. */
 export function epochRecord(epoch: number, metrics: EpochMetrics, at: number): EpochRecord {
@@ -308,7 +311,11 @@ export class LocalRunStore implements SweepListener, VariantClaims {
     try {
       this.sayRecovered(`${variant.label} (${variant.id})`, got.recovered, await this.clearLeftovers(variant.id));
       const meanwhile = await this.completedSince(this.experiment, variant.id, Date.parse(this.current().record.started));
-      return { release: () => got.lock.release(), completedMeanwhile: meanwhile?.dir };
+      return {
+        release: () => got.lock.release(),
+        completedMeanwhile: meanwhile?.dir,
+        checkpoints: new CheckpointStore(checkpointsDir(this.experimentDir(this.experiment), variant.id)),
+      };
     } catch (err) {
       await got.lock.release();
       throw err;
@@ -331,6 +338,13 @@ export class LocalRunStore implements SweepListener, VariantClaims {
   async onVariantStart(info: VariantInfo): Promise<void> {
     const dir = await this.stage(info.variant);
     await writeFile(join(dir, 'layers.json'), JSON.stringify(info.layers, null, 2));
+    // A resumed attempt's metrics.jsonl starts with the epochs its checkpoint holds, as they were recorded.
+    if (info.resumed) await writeFile(join(dir, METRICS_FILE), info.resumed.history.map((h) => JSON.stringify(epochRecord(h.epoch, h.metrics, h.at)) + '\n').join(''));
+  }
+
+  /** The checkpoints a variant not yet completed left in an experiment (interrupted, killed): how many, their bytes. */
+  checkpointSize(experiment: string, variantId: string): Promise<{ count: number; bytes: number; newest?: number }> {
+    return checkpointBytes(checkpointsDir(this.experimentDir(experiment), variantId));
   }
 
   async onEpochEnd(info: VariantInfo, epoch: number, metrics: EpochMetrics, at: number): Promise<void> {
@@ -354,6 +368,10 @@ export class LocalRunStore implements SweepListener, VariantClaims {
     for (const [name, data] of Object.entries((await this.opts.render?.({ variant, history, result, classNames })) ?? {})) {
       await mkdir(dirname(join(dir, name)), { recursive: true });
       await writeFile(join(dir, name), data);
+    }
+    if (result.status === 'completed') {
+      // Checkpoints are for finishing; once finished, only those the spec asks to keep stay, with the result.
+      await new CheckpointStore(checkpointsDir(this.experimentDir(this.experiment), variant.id)).settle(variant.spec.checkpoint?.keep ?? 0, join(dir, CHECKPOINTS_FOLDER));
     }
     const status: StoredVariant['status'] = {
       format: STORE_FORMAT,

@@ -2,7 +2,7 @@
  * Spec sections that say where results go or what the experiment is called, not how the model
  * trains: never a param (params are what a user compares across runs).
  */
-const NOT_PARAMS = new Set(['name', 'description', 'tags', 'tracking', 'export', 'register', 'sweep']);
+const NOT_PARAMS = new Set(['name', 'description', 'tags', 'tracking', 'export', 'checkpoint', 'register', 'sweep']);
 
 /**
  * A spec as flat `dotted.key → string` params, the shape both the local store and MLflow keep.

@@ -2,6 +2,7 @@ import type { Variant } from '../plan/expand.ts';
 import type { SavedModel } from '../model/save.ts';
 import type { FeatureCacheReport } from './frozen-features.ts';
 import type { OnnxExportResult } from './onnx-parity.ts';
+import type { VariantCheckpoints } from './checkpoint.ts';
 
 export type EpochMetrics = Record<string, number>;
 
@@ -43,6 +44,8 @@ export type VariantClaim =
       release(): Promise<void>;
       /** Where another process stored a completed attempt of it since this sweep started. */
       completedMeanwhile?: string;
+      /** Where the variant's checkpoints live; absent when the store keeps none. */
+      checkpoints?: VariantCheckpoints;
     }
   | { holder: string };
 
@@ -66,6 +69,20 @@ export interface VariantInfo {
   layers: { name: string; className: string; params: number; trainable: boolean }[];
   trainableParams: number;
   featureCache: FeatureCacheReport;
+  /**
+   * Set when this attempt continues an earlier one from a checkpoint (same `attempt`): where it
+   * resumes, and the epochs the earlier one finished, which sinks hold already or write again.
+   */
+  resumed?: ResumedFrom;
+}
+
+export interface ResumedFrom {
+  /** Finished epochs, and the steps of the epoch after them. */
+  epoch: number;
+  batch: number;
+  epochs: number;
+  batches: number;
+  history: { epoch: number; metrics: EpochMetrics; at: number }[];
 }
 
 /**

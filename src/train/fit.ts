@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../engine/backends.ts';
 import { activeAugmentation, augmentBatch } from '../data/augment.ts';
-import { createRng, shuffleInPlace } from '../data/rng.ts';
+import { createRng, shuffleInPlace, type Rng } from '../data/rng.ts';
 import { gatherRows } from '../data/gather.ts';
 import type { Experiment } from '../spec/types.ts';
 import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from './events.ts';
@@ -11,6 +11,7 @@ import { createOptimizer } from './optimizer.ts';
 import { modelInputs } from './model-inputs.ts';
 import { modeFor } from '../spec/derived.ts';
 import { Interrupted, VariantFailure } from './failure.ts';
+import { captureOptimizer, captureWeights, restoreOptimizer, restoreWeights, trackedWeights, type Checkpoint, type LoopCheckpoints, type TensorValues } from './checkpoint.ts';
 
 /** Examples gathered once per sweep: the split never depends on the variant's training settings. */
 export interface TrainingData {
@@ -51,10 +52,49 @@ function improved(value: number, best: number, mode: 'max' | 'min', minDelta: nu
   return mode === 'max' ? value > best + minDelta : value < best - minDelta;
 }
 
+/** Where a loop stands, as a checkpoint keeps it (the tensors go beside it). */
+interface FitPosition {
+  /** The epoch in progress (0-based), and how many of its batches are done: 0 at an epoch boundary. */
+  epoch: number;
+  batch: number;
+  /** Sums over the done batches of the epoch in progress. */
+  lossSum: number;
+  accSum: number;
+  /** Seconds the epoch in progress had run before the checkpoint. */
+  elapsed: number;
+  /** The generator behind shuffles and augmentation, and the one behind Math.random (dropout). */
+  rng: number;
+  random?: number;
+  /** Early stopping: the best monitored value (null before any epoch), its epoch, epochs since, and whether it said stop. */
+  best: number | null;
+  bestEpoch: number;
+  sinceBest: number;
+  stop: boolean;
+  epochsRun: number;
+  /** Every finished epoch's metrics and when it ended, as the sinks got them. */
+  history: { epoch: number; metrics: EpochMetrics; at: number }[];
+}
+
+/** Where a checkpoint written by fitVariant resumes: finished epochs, steps of the next, and the finished epochs' metrics. */
+export function resumePoint(c: Checkpoint): { epoch: number; batch: number; history: FitPosition['history'] } {
+  const p = c.state as unknown as FitPosition;
+  return { epoch: p.epoch, batch: p.batch, history: p.history };
+}
+
+/** What fit may do besides train: refuse a too-slow engine, save and resume from checkpoints. */
+export interface FitOptions {
+  limit?: TrainingLimit;
+  checkpoints?: LoopCheckpoints;
+  /** The seeded Math.random of the variant (train/seeded-random.ts), whose state a checkpoint keeps. */
+  random?: Rng;
+}
+
 /**
  * Train one compiled-ready model. Batches come from our own seeded shuffle and our own split
  * (never tfjs's validationSplit, which takes the last rows unshuffled); early stopping keeps the
- * best weights, which tfjs's callback cannot do.
+ * best weights, which tfjs's callback cannot do. With checkpoints, everything a step depends on
+ * is saved at each epoch's end (and every N steps): a run resumed from one continues exactly as
+ * the unbroken run would have.
  */
 export async function fitVariant(
   tf: Tf,
@@ -64,8 +104,10 @@ export async function fitVariant(
   info: VariantInfo,
   listeners: readonly SweepListener[],
   signal: AbortSignal,
-  limit?: TrainingLimit,
+  limitOrOptions?: TrainingLimit | FitOptions,
 ): Promise<FitOutcome> {
+  const o: FitOptions = limitOrOptions && 'refusal' in limitOrOptions ? { limit: limitOrOptions } : (limitOrOptions ?? {});
+  const { limit, checkpoints, random } = o;
   const t = spec.training;
   const optimizer = createOptimizer(tf, t);
   // Compiling after `trainable` is set is what makes the optimizer see exactly the trainable weights.
@@ -76,28 +118,66 @@ export async function fitVariant(
   const augment = activeAugmentation(spec.data);
   const monitor = t.early_stopping?.monitor ?? t.objective.metric;
   const mode = modeFor(monitor, t.early_stopping?.mode ?? (t.early_stopping?.monitor ? undefined : t.objective.mode));
-  let best = mode === 'max' ? -Infinity : Infinity;
-  let bestEpoch = -1;
-  let bestWeights: TF.Tensor[] | undefined;
-  let sinceBest = 0;
-  const order = Array.from({ length: n }, (_, i) => i);
   const batches = Math.ceil(n / t.batch_size);
-  let epochsRun = 0;
+  // The shuffle permutes the previous epoch's order, so the order is state too.
+  let order = Int32Array.from({ length: n }, (_, i) => i);
+  let bestWeights: TF.Tensor[] | undefined;
+  let p: FitPosition = { epoch: 0, batch: 0, lossSum: 0, accSum: 0, elapsed: 0, rng: 0, best: null, bestEpoch: -1, sinceBest: 0, stop: false, epochsRun: 0, history: [] };
+  if (checkpoints?.from) {
+    const from = checkpoints.from;
+    p = from.state as unknown as FitPosition;
+    restoreWeights(tf, model, from.tensors.weights ?? []);
+    await restoreOptimizer(tf, optimizer, from.tensors.optimizer ?? []);
+    order = Int32Array.from(from.tensors.order?.[0]?.values ?? order);
+    if (order.length !== n) throw new Error(`the checkpoint shuffles ${order.length} examples, this run has ${n}`);
+    rng.state = p.rng;
+    if (random && p.random !== undefined) random.state = p.random;
+    if (from.tensors.best) {
+      // The kept best weights: the frozen ones are the model's own, the rest come from the checkpoint.
+      bestWeights = snapshot(model);
+      const tracked = new Set(trackedWeights(model).map((w) => w.variable));
+      const saved = [...from.tensors.best];
+      model.weights.forEach((w, i) => {
+        if (!tracked.has(w)) return;
+        const v = saved.shift()!;
+        bestWeights![i].dispose();
+        bestWeights![i] = tf.tensor(v.values, v.shape, v.dtype);
+      });
+    }
+  }
+  let best = p.best ?? (mode === 'max' ? -Infinity : Infinity);
+  const save = async (epoch: number, batch: number, lossSum: number, accSum: number, elapsed: number): Promise<void> => {
+    if (!checkpoints) return;
+    const position: FitPosition = { ...p, epoch, batch, lossSum, accSum, elapsed, rng: rng.state, random: random?.state, best: p.bestEpoch < 0 ? null : best };
+    const tensors: Record<string, TensorValues[]> = {
+      weights: captureWeights(model),
+      optimizer: await captureOptimizer(optimizer),
+      order: [{ name: 'order', shape: [n], dtype: 'int32', values: order }],
+    };
+    if (bestWeights) {
+      const tracked = new Set(trackedWeights(model).map((w) => w.variable));
+      tensors.best = model.weights.flatMap((w, i) => (tracked.has(w) ? [{ name: `best/${i}`, shape: [...bestWeights![i].shape], dtype: 'float32' as const, values: Float32Array.from(bestWeights![i].dataSync() as Float32Array) }] : []));
+    }
+    await checkpoints.save(epoch * batches + batch, position as unknown as Record<string, unknown>, tensors);
+  };
   /** The rate the optimizer holds. */
   let lr = Number.NaN;
   try {
-    for (let epoch = 0; epoch < t.epochs; epoch++) {
-      epochsRun = epoch + 1;
-      const started = performance.now();
-      shuffleInPlace(order, rng);
-      let lossSum = 0;
-      let accSum = 0;
-      for (let b = 0; b < batches; b++) {
+    for (let epoch = p.epoch; epoch < t.epochs && !p.stop; epoch++) {
+      p.epochsRun = epoch + 1;
+      const resumedMidEpoch = epoch === p.epoch && p.batch > 0;
+      const first = resumedMidEpoch ? p.batch : 0;
+      const started = performance.now() - (resumedMidEpoch ? p.elapsed * 1000 : 0);
+      if (!resumedMidEpoch) shuffleInPlace(order, rng);
+      let lossSum = resumedMidEpoch ? p.lossSum : 0;
+      let accSum = resumedMidEpoch ? p.accSum : 0;
+      for (let b = first; b < batches; b++) {
         if (signal.aborted) throw new Interrupted('interrupted by the user');
-        const next = learningRateAtStep(t, epoch * batches + b, batches);
+        const step = epoch * batches + b;
+        const next = learningRateAtStep(t, step, batches);
         // SGD rebuilds a tensor on every change; epoch schedules change the rate once an epoch.
         if (next !== lr) setLearningRate(optimizer, (lr = next));
-        const idx = order.slice(b * t.batch_size, (b + 1) * t.batch_size);
+        const idx = Array.from(order.subarray(b * t.batch_size, (b + 1) * t.batch_size));
         let xb = gatherRows(data.train.x, size, idx);
         if (augment) xb = augmentBatch(xb, data.exampleShape, augment, rng, data.maxValue ?? 1);
         const labels = Int32Array.from(idx, (row) => data.train.y[row]);
@@ -109,9 +189,13 @@ export async function fitVariant(
         if (!Number.isFinite(loss)) throw new VariantFailure(`loss is ${loss} at epoch ${epoch + 1}, batch ${b + 1}`);
         lossSum += loss * idx.length;
         accSum += acc * idx.length;
-        if (limit && epoch === 0 && b === 0) {
-          const step = (performance.now() - started) / 1000;
-          if (step * batches * t.epochs > limit.seconds) throw new VariantFailure(limit.refusal(step, batches * t.epochs));
+        if (limit && step === 0) {
+          const stepSeconds = (performance.now() - started) / 1000;
+          if (stepSeconds * batches * t.epochs > limit.seconds) throw new VariantFailure(limit.refusal(stepSeconds, batches * t.epochs));
+        }
+        // The epoch's last step is saved with the epoch's end, metrics and all.
+        if (checkpoints?.everySteps && (step + 1) % checkpoints.everySteps === 0 && b + 1 < batches) {
+          await save(epoch, b + 1, lossSum, accSum, (performance.now() - started) / 1000);
         }
         await emit(listeners, 'onBatchEnd', info, epoch, b, batches, loss);
         // Backends resolve their promises as microtasks; without a macrotask turn, signals,
@@ -131,25 +215,30 @@ export async function fitVariant(
         epoch_seconds: seconds,
         examples_per_second: n / seconds,
       };
-      await emit(listeners, 'onEpochEnd', info, epoch, metrics, Date.now());
+      const at = Date.now();
       if (improved(metrics[monitor], best, mode, t.early_stopping?.min_delta ?? 0)) {
         best = metrics[monitor];
-        bestEpoch = epoch;
-        sinceBest = 0;
+        p.bestEpoch = epoch;
+        p.sinceBest = 0;
         if (t.early_stopping) {
           tf.dispose(bestWeights);
           bestWeights = snapshot(model);
         }
-      } else if (t.early_stopping && ++sinceBest > t.early_stopping.patience) {
-        break;
+      } else if (t.early_stopping && ++p.sinceBest > t.early_stopping.patience) {
+        p.stop = true;
       }
+      p.history.push({ epoch, metrics, at });
+      // Saved before the sinks hear of the epoch: a sink never holds an epoch that no checkpoint
+      // covers, so a resumed run does not log one twice.
+      await save(epoch + 1, 0, 0, 0, 0);
+      await emit(listeners, 'onEpochEnd', info, epoch, metrics, at);
     }
     if (bestWeights) model.setWeights(bestWeights);
     // Without early stopping the kept weights are the last epoch's, whatever the objective did.
-    const kept = t.early_stopping ? bestEpoch + 1 : epochsRun;
+    const kept = t.early_stopping ? p.bestEpoch + 1 : p.epochsRun;
     const final: Evaluation = evaluate(tf, model, data.validation.x, data.exampleShape, data.validation.y, data.classes, t.batch_size);
     return {
-      metrics: { val_loss: final.loss, val_accuracy: final.accuracy, kept_epoch: kept, epochs_run: epochsRun },
+      metrics: { val_loss: final.loss, val_accuracy: final.accuracy, kept_epoch: kept, epochs_run: p.epochsRun },
       bestEpoch: kept,
       confusion: final.confusion,
     };

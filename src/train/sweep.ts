@@ -17,7 +17,11 @@ import type { Experiment } from '../spec/types.ts';
 import type { Plan, Variant } from '../plan/expand.ts';
 import { canonicalJson } from '../plan/canonical.ts';
 import { emit, type SweepInfo, type SweepListener, type VariantClaim, type VariantClaims, type VariantInfo, type VariantResult } from './events.ts';
-import { fitVariant, type TrainingData, type TrainingLimit } from './fit.ts';
+import { fitVariant, resumePoint, type TrainingData, type TrainingLimit } from './fit.ts';
+import { describeResumePoint, type Checkpoint, type CheckpointIdentity, type LoopCheckpoints, type VariantCheckpoints } from './checkpoint.ts';
+import { baseModelDigest } from '../model/recorded-spec.ts';
+import { variantIdentity } from '../spec/derived.ts';
+import { sha256Hex } from '../data/digest.ts';
 
 /** Longest estimated training (seconds) a variant may take on an engine slowEngineReason names. */
 export const SLOW_ENGINE_LIMIT_ENV = 'TUNESPEC_SLOW_ENGINE_LIMIT';
@@ -61,7 +65,10 @@ export interface SweepOptions {
   featureCache?: FrozenFeatureCache;
   /** Locks of the store the sweep writes to; without them (no store) every variant is this process's. */
   claims?: VariantClaims;
+  /** Train from scratch, discarding checkpoints, instead of resuming an interrupted variant. */
+  restart?: boolean;
 }
+
 
 function gather(ds: Dataset, rows: Int32Array): { x: Float32Array; y: Int32Array } {
   const size = ds.exampleShape.reduce((a, b) => a * b, 1);
@@ -127,10 +134,11 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
   };
 
   /** Train a variant this process holds the claim of; its status. */
-  const train = async (variant: Variant, position: number): Promise<VariantResult['status']> => {
+  let baseDigest: string | undefined;
+  const train = async (variant: Variant, position: number, checkpoints?: VariantCheckpoints): Promise<VariantResult['status']> => {
     const started = performance.now();
-    const attempt = randomUUID();
-    const startedAt = Date.now();
+    let attempt: string = randomUUID();
+    let startedAt = Date.now();
     let info: VariantInfo | undefined;
     let result: VariantResult;
     try {
@@ -143,10 +151,21 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
       const kernels = kernelsForTraining(planned, frozen.map((f) => !f));
       const engine = await selectEngine(opts.engine, kernels);
       const slow = slowEngineReason(opts.engine, engine.name, kernels);
-      result = await withSeededMathRandom(variant.spec.training.seed, async () => {
+      result = await withSeededMathRandom(variant.spec.training.seed, async (random) => {
         const spec = variant.spec;
         const setup = await setUpVariant({ engine, base: input.model.base, baseLayers: input.model.layers, cutIndex, spec, dataset, split, data, cache: opts.featureCache });
         try {
+          const identity: CheckpointIdentity = {
+            variant: variant.id,
+            spec: sha256Hex([canonicalJson(variantIdentity(spec))]),
+            base: (baseDigest ??= baseModelDigest(input.model.base)),
+            data: split.digest,
+            engine: `${engine.name} ${engine.version}`,
+            features: setup.trainOn === setup.saved ? 'end to end' : 'on cached features',
+          };
+          const batches = Math.ceil(setup.data.train.y.length / spec.training.batch_size);
+          const from = checkpoints && (await resumable(variant, checkpoints, identity, batches));
+          if (from) ({ attempt, startedAt } = from);
           info = {
             variant,
             attempt,
@@ -159,9 +178,19 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
             layers: setup.layers,
             trainableParams: setup.layers.filter((l) => l.trainable).reduce((n, l) => n + l.params, 0),
             featureCache: setup.featureCache,
+            resumed: from && { ...resumePoint(from), epochs: spec.training.epochs, batches },
           };
           await emit(listeners, 'onVariantStart', info);
-          const outcome = await fitVariant(engine.tf, setup.trainOn, spec, setup.data, info, listeners, opts.signal, slow ? slowEngineLimit(slow) : undefined);
+          const saving: LoopCheckpoints | undefined = checkpoints && {
+            from,
+            everySteps: spec.checkpoint.every_steps,
+            save: (step, state, tensors) => checkpoints.save({ identity, attempt, startedAt, step, state, tensors }),
+          };
+          const outcome = await fitVariant(engine.tf, setup.trainOn, spec, setup.data, info, listeners, opts.signal, {
+            limit: slow ? slowEngineLimit(slow) : undefined,
+            checkpoints: saving,
+            random,
+          });
           const onnx = spec.export.onnx
             ? await setup.exportOnnx({ 'tunespec.variant': variant.id, 'tunespec.label': variant.label, 'tunespec.class_names': JSON.stringify(dataset.classNames) })
             : undefined;
@@ -182,10 +211,33 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     return result.status;
   };
 
+  /**
+   * The checkpoint a variant resumes from, saying so (and why a newer one was passed over), or
+   * undefined to train from scratch, when none is usable (those left are removed: new
+   * checkpoints take their place) or `--restart` asks for it.
+   */
+  const resumable = async (variant: Variant, checkpoints: VariantCheckpoints, identity: CheckpointIdentity, batches: number): Promise<Checkpoint | undefined> => {
+    const epochs = variant.spec.training.epochs;
+    if (opts.restart) {
+      const removed = await checkpoints.discard();
+      if (removed) await emit(listeners, 'onVariantNote', variant, `--restart: training from scratch; removed ${removed} checkpoint(s)`);
+      return undefined;
+    }
+    const found = await checkpoints.latest(identity);
+    for (const note of found.notes) await emit(listeners, 'onVariantNote', variant, note);
+    if (found.checkpoint) {
+      await emit(listeners, 'onVariantNote', variant, `resuming ${describeResumePoint({ ...resumePoint(found.checkpoint), epochs, batches })}`);
+      return found.checkpoint;
+    }
+    if (found.notes.length) await emit(listeners, 'onVariantNote', variant, 'no usable checkpoint: training from scratch');
+    await checkpoints.discard();
+    return undefined;
+  };
+
   /** Train a claimed variant unless another process completed it meanwhile; the claim is given up either way. */
   const trainClaimed = async (variant: Variant, position: number, claim: Exclude<VariantClaim, { holder: string }>, heldBy?: string): Promise<VariantResult['status']> => {
     try {
-      if (!claim.completedMeanwhile) return await train(variant, position);
+      if (!claim.completedMeanwhile) return await train(variant, position, claim.checkpoints);
       await skipped(variant, `completed by ${heldBy ?? 'another process'} while this run ${heldBy ? 'waited' : 'started'}, in ${claim.completedMeanwhile}`);
       return 'skipped';
     } finally {

@@ -13,7 +13,7 @@ test('Ctrl-C marks the current variant interrupted, stops the sweep and leaves n
   assert.ok(r.pid, r.stdout);
   assert.equal(r.code, 130, r.stderr);
   assert.match(r.stdout, /0 completed, 0 skipped, 0 failed, 1 interrupted/);
-  const sweepDir = join(runs, 'interrupted', readdirSync(join(runs, 'interrupted'))[0]);
+  const sweepDir = join(runs, 'interrupted', readdirSync(join(runs, 'interrupted')).filter((e) => !e.startsWith('.'))[0]);
   const entries = readdirSync(sweepDir);
   assert.ok(!entries.some((e) => e.startsWith('.staging')), entries.join(' '));
   const variants = entries.filter((e) => /^[0-9a-f]{12}$/.test(e));

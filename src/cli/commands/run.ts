@@ -15,6 +15,8 @@ export interface RunOptions {
   only: string[];
   backend: EngineRequest;
   force: boolean;
+  /** Train interrupted variants from scratch instead of resuming them from their checkpoints. */
+  restart?: boolean;
   runsDir: string;
   trackingUri?: string;
   featureCache: boolean;
@@ -69,6 +71,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
       engine: opts.backend,
       signal: controller.signal,
       force: opts.force,
+      restart: opts.restart,
       oneOfMany: opts.index === undefined ? undefined : { endsSweep: true },
       featureCache: opts.featureCache ? FrozenFeatureCache.fromEnv() : undefined,
       listeners: [progress, cacheReports],

@@ -7,6 +7,7 @@ import { rankByMetric } from '../../track/rank.ts';
 import { fixed, formatTable } from '../../report/table.ts';
 import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
+import { formatBytes } from '../../net/download-progress.ts';
 
 /** The MLflow run of a stored attempt, when tracking is configured and the server answers; never fails the listing. */
 async function trackedUrl(spec: LoadedSpec, stored: StoredVariant, trackingUri: string | undefined): Promise<string | undefined> {
@@ -28,6 +29,12 @@ export async function runsCommand(file: string, opts: { runsDir: string; trackin
   const store = new LocalRunStore(resolve(opts.runsDir));
   const stored = await store.list(spec.experiment.name);
   const { metric, greaterIsBetter } = spec.objective;
+  // What an interrupted or killed variant would resume from, and what it costs on disk.
+  const checkpoints = new Map<string, string>();
+  for (const v of spec.plan.variants) {
+    const c = await store.checkpointSize(spec.experiment.name, v.id);
+    if (c.newest !== undefined) checkpoints.set(v.id, `step ${c.newest}, ${formatBytes(c.bytes)}`);
+  }
   const rows = rankByMetric(
     spec.plan.variants.map((v) => {
       const s = latestAttempt(stored, v.id);
@@ -38,7 +45,7 @@ export async function runsCommand(file: string, opts: { runsDir: string; trackin
   );
   io.out(
     formatTable(
-      ['variant', 'swept', 'status', metric, 'val_loss', 'val_accuracy', 'epoch', 'seconds'],
+      ['variant', 'swept', 'status', metric, 'val_loss', 'val_accuracy', 'epoch', 'seconds', ...(checkpoints.size ? ['checkpoint'] : [])],
       rows.map(({ v, s, result }) => [
         v.id,
         v.label,
@@ -48,6 +55,7 @@ export async function runsCommand(file: string, opts: { runsDir: string; trackin
         fixed(result?.metrics.val_accuracy),
         result?.metrics.kept_epoch ?? '-',
         s ? s.status.seconds.toFixed(1) : '-',
+        ...(checkpoints.size ? [checkpoints.get(v.id) ?? '-'] : []),
       ]),
     ),
   );

@@ -251,6 +251,10 @@ export class MlflowClient {
     await this.call('POST', 'runs/delete', { json: { run_id: runId } });
   }
 
+  async deleteTag(runId: string, key: string): Promise<void> {
+    await this.call('POST', 'runs/delete-tag', { json: { run_id: runId, key } });
+  }
+
   async setTag(runId: string, key: string, value: string): Promise<void> {
     await this.call('POST', 'runs/set-tag', { json: { run_id: runId, key, value } });
   }

@@ -15,6 +15,10 @@ export const TAG = {
   sweep: 'tunespec.sweep_id',
   variant: 'tunespec.variant_id',
   attempt: 'tunespec.attempt',
+  /** Why an attempt stopped short (failed, interrupted). */
+  reason: 'tunespec.reason',
+  /** Where an attempt resumed from a checkpoint (its latest resume). */
+  resumed: 'tunespec.resumed',
   parent: 'mlflow.parentRunId',
 } as const;
 
@@ -237,7 +241,7 @@ export async function childContent(v: StoredVariant, sweep: SweepRecord, history
   const dataSource = params['data.images'] ?? params['data.path'] ?? '';
   const endTime = Date.parse(s.finished);
   const tags = [...variantTags(sweep, s.variant, s.attempt, s.engine), { key: 'mlflow.note.content', value: noteFor(v, sweep) }];
-  if (s.reason) tags.push({ key: 'tunespec.reason', value: s.reason });
+  if (s.reason) tags.push({ key: TAG.reason, value: s.reason });
   if (s.featureCache) tags.push({ key: 'tunespec.feature_cache', value: `${s.featureCache.status}: ${s.featureCache.detail}` });
   if (s.onnx) tags.push({ key: 'tunespec.onnx', value: s.onnx.parity ? 'exported' : (s.onnx.skipped ?? 'not exported') });
   if (await stat(join(v.dir, 'images')).then((x) => x.isDirectory(), () => false)) tags.push({ key: LOGGED_IMAGES_TAG, value: 'True' });

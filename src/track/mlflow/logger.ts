@@ -9,7 +9,8 @@ import { registerAttempt } from './registry.ts';
 import { flattenParams } from '../params.ts';
 import type { MlflowClient, RunInfo } from './client.ts';
 import type { KeyValue } from './limits.ts';
-import { epochMetrics, runParams, STATUS, variantTags } from './content.ts';
+import { epochMetrics, runParams, STATUS, TAG, variantTags } from './content.ts';
+import { describeResumePoint } from '../../train/checkpoint.ts';
 import { ensureExperiment, SweepTracker } from './sweep-tracker.ts';
 import { keptMetricName } from './metric-names.ts';
 import type { Objective } from '../../spec/derived.ts';
@@ -54,6 +55,8 @@ export class MlflowLogger implements SweepListener {
   private online = false;
   private queue: Promise<void> = Promise.resolve();
   private readonly live = new Map<string, RunInfo>();
+  /** For a resumed attempt: the `key@step` metrics its run held already, never logged again. */
+  private readonly logged = new Map<string, Set<string>>();
   /** The server stopped answering at the end of the run and its requests were given up: say so once, at the end. */
   private abandoned = false;
 
@@ -164,15 +167,24 @@ export class MlflowLogger implements SweepListener {
   onVariantStart(info: VariantInfo): void {
     const { variant } = info;
     this.enqueue(async () => {
-      const run = await this.tracker!.ensureChild({
+      const child = {
         variantId: variant.id,
         attempt: info.attempt,
         runName: variant.label,
         startTime: info.startedAt,
         tags: [...variantTags(this.tracker!.sweep, variant.id, info.attempt, info.engine), ...(this.opts.extraTags ?? [])],
         params: await runParams(flattenParams(variant.spec), this.tracker!.sweep.spec),
-      });
-      this.live.set(info.attempt, run);
+      };
+      const r = info.resumed;
+      if (r) {
+        // The same attempt goes on: its run, not a new one, continues at the next step.
+        const history = r.history.map((h) => epochRecord(h.epoch, h.metrics, h.at));
+        const { run, logged } = await this.tracker!.resumeChild(child, history, [{ key: TAG.resumed, value: describeResumePoint(r) }]);
+        this.live.set(info.attempt, run);
+        this.logged.set(info.attempt, logged);
+      } else {
+        this.live.set(info.attempt, await this.tracker!.ensureChild(child));
+      }
     });
   }
 
@@ -180,7 +192,9 @@ export class MlflowLogger implements SweepListener {
     this.enqueue(async () => {
       const run = this.live.get(info.attempt);
       if (!run) return; // the server was away when the variant started; its end catches up
-      await this.client.logBatch(run.run_id, { metrics: epochMetrics([epochRecord(epoch, metrics, at)]) });
+      const logged = this.logged.get(info.attempt);
+      const fresh = epochMetrics([epochRecord(epoch, metrics, at)]).filter((m) => !logged?.has(`${m.key}@${m.step}`));
+      await this.client.logBatch(run.run_id, { metrics: fresh });
     });
   }
 
@@ -189,12 +203,13 @@ export class MlflowLogger implements SweepListener {
     this.enqueue(async () => {
       const run = this.live.get(result.attempt);
       this.live.delete(result.attempt);
+      this.logged.delete(result.attempt);
       const stored = await readStoredVariant(join(this.store.current().dir, variant.id));
       if (stored?.status.attempt === result.attempt) await this.tracker!.reconcile(stored);
       else if (run) {
         // The store kept an earlier completed result over this attempt (an interrupted --force):
         // its run still ends in its own state, not RUNNING until some later sweep marks it KILLED.
-        if (result.reason) await this.client.logBatch(run.run_id, { tags: [{ key: 'tunespec.reason', value: result.reason }] });
+        if (result.reason) await this.client.logBatch(run.run_id, { tags: [{ key: TAG.reason, value: result.reason }] });
         await this.client.updateRun(run.run_id, STATUS[result.status] ?? 'FAILED', result.finishedAt);
       }
     });

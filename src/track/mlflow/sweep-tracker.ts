@@ -6,9 +6,9 @@ import { ensureLoggedModel } from './logged-model.ts';
 import { TrackingError } from '../../errors.ts';
 import { redactUrlsIn } from '../../net/redact.ts';
 import { comparisonTables } from '../comparison.ts';
-import { formatOfVariant, readHistory, type StoredVariant, type SweepRecord } from '../local-store.ts';
+import { formatOfVariant, readHistory, type EpochRecord, type StoredVariant, type SweepRecord } from '../local-store.ts';
 import type { DatasetInput, MlflowClient, Run, RunInfo, RunStatus } from './client.ts';
-import { bestMetrics, bestTags, type BestVariant, childContent, parentNote, parentRunName, provenanceTags, STATUS, sweptAxes, TAG } from './content.ts';
+import { bestMetrics, bestTags, type BestVariant, childContent, epochMetrics, parentNote, parentRunName, provenanceTags, STATUS, sweptAxes, TAG } from './content.ts';
 import type { KeyValue, Metric } from './limits.ts';
 import { keptMetricName } from './metric-names.ts';
 import { rankByMetric } from '../rank.ts';
@@ -76,6 +76,16 @@ export async function findAttemptRun(client: MlflowClient, attempt: string): Pro
   if (!experiment || experiment.lifecycle_stage !== 'active') return undefined;
   const [run] = await client.searchRuns([experiment.experiment_id], `tags.\`${TAG.attempt}\` = '${attempt}'`);
   return run && { runId: run.info.run_id, url: client.runUrl(experiment.experiment_id, run.info.run_id) };
+}
+
+/** What identifies and describes the run of one attempt. */
+export interface ChildRun {
+  variantId: string;
+  attempt: string;
+  runName: string;
+  startTime: number;
+  tags: KeyValue[];
+  params: KeyValue[];
 }
 
 /** When a parent run was created (epoch ms): what decides between duplicates. */
@@ -191,7 +201,7 @@ export class SweepTracker {
   }
 
   /** The run of one attempt, created (with its identifying tags and params) if the server lacks it. */
-  async ensureChild(c: { variantId: string; attempt: string; runName: string; startTime: number; tags: KeyValue[]; params: KeyValue[] }): Promise<RunInfo> {
+  async ensureChild(c: ChildRun): Promise<RunInfo> {
     const existing = this.children(c.variantId).find((r) => tagOf(r, TAG.attempt) === c.attempt);
     if (existing) return existing.info;
     await this.killStale(c.variantId, c.attempt);
@@ -207,6 +217,28 @@ export class SweepTracker {
     await this.client.logBatch(info.run_id, { params: c.params });
     this.runs.push({ info, data: { tags: c.tags, params: c.params } });
     return info;
+  }
+
+  /**
+   * The run of an attempt resumed from a checkpoint: RUNNING again (a KILLED one comes back), no
+   * longer tagged with why it stopped, and holding the epochs the checkpoint holds. Answers the
+   * `key@step` pairs the server holds, so the resumed attempt logs none of them twice.
+   */
+  async resumeChild(c: ChildRun, history: EpochRecord[], tags: KeyValue[]): Promise<{ run: RunInfo; logged: Set<string> }> {
+    const run = await this.ensureChild(c);
+    const record = this.runs.find((r) => r.info.run_id === run.run_id);
+    if (tagOf(record ?? { info: run, data: {} }, TAG.reason)) await this.client.deleteTag(run.run_id, TAG.reason);
+    if (run.status !== 'RUNNING') await this.client.updateRun(run.run_id, 'RUNNING');
+    run.status = 'RUNNING';
+    await this.client.logBatch(run.run_id, { tags });
+    const metrics = epochMetrics(history);
+    const logged = new Set<string>();
+    const keys = new Set([...metrics.map((m) => m.key), ...(record?.data.metrics ?? []).map((m) => m.key)]);
+    for (const key of keys) for (const m of await this.client.getMetricHistory(run.run_id, key)) logged.add(`${key}@${m.step}`);
+    const missing = metrics.filter((m) => !logged.has(`${m.key}@${m.step}`));
+    await this.client.logBatch(run.run_id, { metrics: missing });
+    for (const m of missing) logged.add(`${m.key}@${m.step}`);
+    return { run, logged };
   }
 
   /** Make the server hold everything the local store holds for this attempt; upload only what is missing. */

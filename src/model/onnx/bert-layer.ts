@@ -36,7 +36,7 @@ export const bertLayer: Converter = (c) => {
   const merged = b.op('Reshape', [context, b.ints(`${s}.context_shape`, [0, 0, H])], `${s}.context`);
   const attention = b.op('Add', [linear(b, merged, layer, names.attentionOutput), x], `${n}.attention.output.residual`);
   const h = layerNorm(b, attention, layer, names.attentionNorm, eps);
-  const inter = gelu(b, linear(b, h, layer, names.intermediate), `${n}.${names.intermediate}.gelu`);
+  const inter = gelu(b, linear(b, h, layer, names.intermediate), `${n}.${names.intermediate.split('.')[0]}.gelu`);
   const out = b.op('Add', [linear(b, inter, layer, names.output), h], `${n}.output.residual`);
   return layerNorm(b, out, layer, names.outputNorm, eps);
 };

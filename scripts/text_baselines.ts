@@ -20,6 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { readSpecDocument } from '../src/app/load-spec.ts';
 import { splitDataset } from '../src/data/split.ts';
 import { loadTextDataset } from '../src/data/text-dataset.ts';
+import { tokenizedDataset } from '../src/data/token-input.ts';
+import { loadTokenizer } from '../src/data/tokenize.ts';
+import { encoderInputs } from '../src/train/examples.ts';
 import { README_FILE, replaceBetween } from './write_schema.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -54,7 +57,10 @@ async function main(): Promise<void> {
   if (!existsSync(join(folder, 'model.safetensors'))) throw new Error(`${folder} has no model.safetensors (npm run models:text)`);
 
   const data = await loadTextDataset(spec.data, dir);
-  const split = splitDataset(data.labels, spec.validation, data.digest);
+  // Split as a run splits: the tokenized data's digest, so the split digest is the one status.json records.
+  const modelType = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')).model_type;
+  const tokenized = tokenizedDataset(data, await loadTokenizer(folder), spec.data.max_length, encoderInputs(modelType));
+  const split = splitDataset(tokenized.labels, spec.validation, tokenized.digest);
   const rows = (indexes: Int32Array) => ({ texts: [...indexes].map((i) => data.texts[i]), labels: [...indexes].map((i) => data.labels[i]) });
 
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: bash scripts/make-text-fixtures.sh makes .venv-text`);
@@ -70,7 +76,7 @@ async function main(): Promise<void> {
       ...results.map((b) => `| ${b.name} | ${b.val_accuracy.toFixed(3)} | ${b.detail} |`),
       '',
       `Measured by \`npx tsx scripts/text_baselines.ts ${specFile}\` on the same ${results[0].train} training and ${results[0].validation} validation`,
-      `sentences as the sweep (tunespec's reader and split, digest \`${split.digest.slice(0, 12)}\`), with scikit-learn; the encoder`,
+      `sentences as the sweep (tunespec's reader and split, split digest \`${split.digest.slice(0, 12)}\`), with scikit-learn; the encoder`,
       'vectors come from the NumPy implementation in `scripts/text_reference.py`, not from tunespec.',
     ].join('\n');
     console.log(table);

@@ -2,6 +2,7 @@
 # Regenerate the committed text-model fixtures under test/fixtures/text/:
 #   tiny-bert/                 a tiny random BERT folder (scripts/make_tiny_bert.py)
 #   tiny-bert-reference.json   its reference embeddings (scripts/text_reference.py)
+#   tiny-roberta/, tiny-distilbert/ and their -reference.json: the same sizes in those families' layouts
 #   minilm-reference.json      the real MiniLM's, when `npm run models:text` has laid it out
 #   tiny-llama/, tiny-llama.gguf   a tiny random Llama folder and its GGUF twin (scripts/make_tiny_llama.py)
 #   tiny-llama-reference.json  their reference logits and greedy tokens (scripts/llama_reference.py)
@@ -19,6 +20,10 @@ fi
 OUT=test/fixtures/text
 "$VENV/bin/python" scripts/make_tiny_bert.py "$OUT/tiny-bert"
 "$VENV/bin/python" scripts/text_reference.py "$OUT/tiny-bert" "$OUT/tiny-bert-reference.json" --pooler
+for family in roberta distilbert; do
+  "$VENV/bin/python" scripts/make_tiny_bert.py "$OUT/tiny-$family" --family "$family"
+  "$VENV/bin/python" scripts/text_reference.py "$OUT/tiny-$family" "$OUT/tiny-$family-reference.json" $([[ $family == roberta ]] && echo --pooler)
+done
 MINILM=.cache/models/all-MiniLM-L6-v2
 if [[ -f "$MINILM/model.safetensors" ]]; then
   "$VENV/bin/python" scripts/text_reference.py "$MINILM" "$OUT/minilm-reference.json"

@@ -4,7 +4,13 @@
 Tokenizes fixed sentences with Hugging Face's Rust `tokenizers`, runs the encoder written here from
 the Hugging Face BertModel definition (no PyTorch), mean-pools the last hidden states over the
 attention mask and L2-normalises them, as sentence-transformers does for all-MiniLM-L6-v2. The
-fixture it writes is what test/model/bert-parity.test.ts compares tunespec's encoder against.
+fixture it writes is what test/model/bert-encoder.test.ts compares tunespec's encoder against.
+
+RoBERTa and DistilBERT folders (config.json model_type) are read as their Hugging Face modeling
+code defines them: RoBERTa's position ids from create_position_ids_from_input_ids (padding_idx + 1
+on) and token type 0 for every token; DistilBERT's `transformer.layer.N` modules (q_lin, k_lin,
+v_lin, out_lin, sa_layer_norm, ffn.lin1/lin2, output_layer_norm), no token types, LayerNorm
+epsilon 1e-12, and a task checkpoint's `distilbert.` prefix.
 
 Usage (inside .venv-text, made by scripts/make-text-fixtures.sh):
   python scripts/text_reference.py MODEL_FOLDER OUT.json [--pooler]
@@ -59,30 +65,71 @@ def linear(x, w, b):
     return x @ w.T + b
 
 
+# Each family's names for a block's parts, as its modeling code has them.
+BLOCKS = {
+    "bert": ("encoder.layer", {
+        "query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
+        "attn_out": "attention.output.dense", "attn_norm": "attention.output.LayerNorm",
+        "inter": "intermediate.dense", "out": "output.dense", "out_norm": "output.LayerNorm",
+    }),
+    "distilbert": ("transformer.layer", {
+        "query": "attention.q_lin", "key": "attention.k_lin", "value": "attention.v_lin",
+        "attn_out": "attention.out_lin", "attn_norm": "sa_layer_norm",
+        "inter": "ffn.lin1", "out": "ffn.lin2", "out_norm": "output_layer_norm",
+    }),
+}
+
+
+def family_of(cfg):
+    t = cfg["model_type"]
+    return "distilbert" if t == "distilbert" else "roberta" if t in ("roberta", "xlm-roberta") else "bert"
+
+
+def roberta_position_ids(ids, padding_idx):
+    """transformers' create_position_ids_from_input_ids: real tokens count from padding_idx + 1."""
+    mask = (np.asarray(ids) != padding_idx).astype(np.int64)
+    return np.cumsum(mask) * mask + padding_idx
+
+
 def encode(p, cfg, ids, types):
     """Hidden states [T, H] of one unpadded sequence (no mask needed: every token is real)."""
-    eps = cfg.get("layer_norm_eps", 1e-12)
-    heads = cfg["num_attention_heads"]
-    H = cfg["hidden_size"]
+    family = family_of(cfg)
+    distil = family == "distilbert"
+    eps = 1e-12 if distil else cfg.get("layer_norm_eps", 1e-12)
+    heads = cfg["n_heads"] if distil else cfg["num_attention_heads"]
+    H = cfg["dim"] if distil else cfg["hidden_size"]
+    layers = cfg["n_layers"] if distil else cfg["num_hidden_layers"]
     d = H // heads
     T = len(ids)
-    x = p["embeddings.word_embeddings.weight"][ids] + p["embeddings.position_embeddings.weight"][:T] + p["embeddings.token_type_embeddings.weight"][types]
+    positions = roberta_position_ids(ids, cfg.get("pad_token_id", 1)) if family == "roberta" else np.arange(T)
+    x = p["embeddings.word_embeddings.weight"][ids] + p["embeddings.position_embeddings.weight"][positions]
+    if family == "bert":
+        x = x + p["embeddings.token_type_embeddings.weight"][types]
+    elif family == "roberta":
+        x = x + p["embeddings.token_type_embeddings.weight"][np.zeros(T, dtype=np.int64)]
     x = layer_norm(x, p["embeddings.LayerNorm.weight"], p["embeddings.LayerNorm.bias"], eps)
-    for i in range(cfg["num_hidden_layers"]):
-        w = lambda n: p[f"encoder.layer.{i}.{n}"]
-        q = linear(x, w("attention.self.query.weight"), w("attention.self.query.bias")).reshape(T, heads, d).transpose(1, 0, 2)
-        k = linear(x, w("attention.self.key.weight"), w("attention.self.key.bias")).reshape(T, heads, d).transpose(1, 0, 2)
-        v = linear(x, w("attention.self.value.weight"), w("attention.self.value.bias")).reshape(T, heads, d).transpose(1, 0, 2)
+    prefix, n = BLOCKS["distilbert" if distil else "bert"]
+    for i in range(layers):
+        w = lambda part, param: p[f"{prefix}.{i}.{n[part]}.{param}"]
+        q = linear(x, w("query", "weight"), w("query", "bias")).reshape(T, heads, d).transpose(1, 0, 2)
+        k = linear(x, w("key", "weight"), w("key", "bias")).reshape(T, heads, d).transpose(1, 0, 2)
+        v = linear(x, w("value", "weight"), w("value", "bias")).reshape(T, heads, d).transpose(1, 0, 2)
         s = q @ k.transpose(0, 2, 1) / math.sqrt(d)
         s = np.exp(s - s.max(-1, keepdims=True))
         s = s / s.sum(-1, keepdims=True)
         ctx = (s @ v).transpose(1, 0, 2).reshape(T, H)
-        h = layer_norm(linear(ctx, w("attention.output.dense.weight"), w("attention.output.dense.bias")) + x,
-                       w("attention.output.LayerNorm.weight"), w("attention.output.LayerNorm.bias"), eps)
-        inter = gelu(linear(h, w("intermediate.dense.weight"), w("intermediate.dense.bias")))
-        x = layer_norm(linear(inter, w("output.dense.weight"), w("output.dense.bias")) + h,
-                       w("output.LayerNorm.weight"), w("output.LayerNorm.bias"), eps)
+        h = layer_norm(linear(ctx, w("attn_out", "weight"), w("attn_out", "bias")) + x, w("attn_norm", "weight"), w("attn_norm", "bias"), eps)
+        inter = gelu(linear(h, w("inter", "weight"), w("inter", "bias")))
+        x = layer_norm(linear(inter, w("out", "weight"), w("out", "bias")) + h, w("out_norm", "weight"), w("out_norm", "bias"), eps)
     return x
+
+
+def encoder_params(raw, cfg):
+    """The encoder's tensors under their module names: a task checkpoint's prefix (bert., roberta., distilbert.) dropped."""
+    prefix = {"bert": "bert.", "roberta": "roberta.", "distilbert": "distilbert."}[family_of(cfg)]
+    if "embeddings.word_embeddings.weight" not in raw and prefix + "embeddings.word_embeddings.weight" in raw:
+        raw = {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}
+    return {k: v.astype(np.float64) for k, v in raw.items()}
 
 
 def sha256(path):
@@ -94,7 +141,7 @@ def main():
     out = Path(sys.argv[2])
     with_pooler = "--pooler" in sys.argv[3:]
     cfg = json.loads((folder / "config.json").read_text())
-    p = {k: v.astype(np.float64) for k, v in load_file(str(folder / "model.safetensors")).items()}
+    p = encoder_params(load_file(str(folder / "model.safetensors")), cfg)
     tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()

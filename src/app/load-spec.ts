@@ -191,6 +191,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     return {
       baseLayers: layers,
       baseFormat: base?.format ?? null,
+      maxTokens: base?.format === 'hf' ? (base.maxTokens ?? null) : null,
       builtLayers: (cut, v) => {
         if (v !== s) return planLayers(layers!, cut, v.head);
         if (!built.has(cut)) built.set(cut, planLayers(layers!, cut, v.head));

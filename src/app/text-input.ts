@@ -1,13 +1,17 @@
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathKind } from '../data/readers/files.ts';
 import { packTokens } from '../data/token-input.ts';
 import { loadTokenizer } from '../data/tokenize.ts';
 import { readUnlabeledTexts } from '../data/unlabeled-text.ts';
 import type { TextDataSpec } from '../spec/types.ts';
 import type { ResolvedVariant } from '../track/resolve-variant.ts';
 
-/** The tokenizer a text variant trained with: the copy kept beside its model.json. */
-export function variantTokenizerFolder(variant: ResolvedVariant): string {
-  return dirname(variant.modelJson);
+/**
+ * The tokenizer a text variant trained with: the copy at the variant's top level, beside
+ * model.onnx, or inside model/ where a variant of run store format 2 kept it.
+ */
+export async function variantTokenizerFolder(variant: ResolvedVariant): Promise<string> {
+  return (await pathKind(join(variant.stored.dir, 'tokenizer.json'))) === 'file' ? variant.stored.dir : dirname(variant.modelJson);
 }
 
 /**
@@ -16,7 +20,7 @@ export function variantTokenizerFolder(variant: ResolvedVariant): string {
  */
 export async function textInputs(inputs: readonly string[], variant: ResolvedVariant, data: TextDataSpec, inputNames: readonly string[]) {
   const texts = await readUnlabeledTexts(inputs, data);
-  const tokenizer = await loadTokenizer(variantTokenizerFolder(variant));
+  const tokenizer = await loadTokenizer(await variantTokenizerFolder(variant));
   return {
     names: texts.names,
     features: packTokens(tokenizer, texts.texts, texts.pairs, data.max_length, inputNames),

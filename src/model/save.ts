@@ -6,7 +6,7 @@ export interface SavedModel {
   modelTopology: unknown;
   weightSpecs: unknown[];
   weightData: ArrayBuffer;
-  /** Files the model needs beside model.json (a text encoder's tokenizer files), by name. */
+  /** Files the model needs to be used (a text encoder's tokenizer files), by name: a store keeps them beside both exports. */
   files?: Record<string, Uint8Array>;
 }
 

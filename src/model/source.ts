@@ -123,7 +123,7 @@ export function locationUrl(loc: ModelLocation): string {
 export type BaseModel =
   | { format: 'tfjs'; files: ModelFiles }
   | { format: 'onnx'; bytes: Uint8Array }
-  | { format: 'hf'; folder: string; source: string; files: Record<string, string>; modelType: string };
+  | { format: 'hf'; folder: string; source: string; files: Record<string, string>; modelType: string; maxTokens?: number };
 
 /** A Hugging Face model folder by name: hf://, or a path or URL whose last segment names no model.json or .onnx file. */
 export function isHfFolderSource(source: string): boolean {

@@ -19,6 +19,8 @@ export interface SpecContext {
   classCount: number | null;
   /** What the base model is, or null when it could not be read. */
   baseFormat: 'tfjs' | 'onnx' | 'hf' | null;
+  /** The most tokens a text encoder base takes in one input (its position table's reach), when known. */
+  maxTokens?: number | null;
 }
 
 export function cutIndexOf(spec: Experiment, baseLayers: readonly { name: string }[]): number | undefined {
@@ -180,6 +182,17 @@ const textEncoderNeedsText: Check = (spec, ctx) =>
     ? [{ path: ['data', 'format'], message: `data.format: a Hugging Face text encoder base takes text (format: text), not ${spec.data.format} data` }]
     : [];
 
+/** A text encoder has a position for each of at most so many tokens; a longer max_length would fail in the first batch. */
+const maxLengthFitsBase: Check = (spec, ctx) =>
+  spec.data.format === 'text' && ctx.maxTokens && spec.data.max_length > ctx.maxTokens
+    ? [
+        {
+          path: ['data', 'max_length'],
+          message: `data.max_length: ${spec.data.max_length} tokens is more than the base model's position embeddings take (${ctx.maxTokens}, from its config.json max_position_embeddings); use at most ${ctx.maxTokens}`,
+        },
+      ]
+    : [];
+
 /** Pooling reads [hidden states, attention mask], which only a text encoder produces, and only once, first. */
 const poolingOnTextEncoder: Check = (spec, ctx) =>
   spec.head.flatMap((h, i) => {
@@ -208,7 +221,7 @@ const oneWarmup: Check = (spec) => {
 };
 
 /** Semantic checks run on a structurally valid spec; every one runs, every issue is reported. */
-export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, headLearns, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, textEncoderNeedsText, poolingOnTextEncoder, weightDecayNeedsAdamw, oneWarmup, headEndsInSoftmax, headFitsClasses, classNamesMatch];
+export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, headLearns, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, textEncoderNeedsText, maxLengthFitsBase, poolingOnTextEncoder, weightDecayNeedsAdamw, oneWarmup, headEndsInSoftmax, headFitsClasses, classNamesMatch];
 
 export function checkSemantics(spec: Experiment, ctx: SpecContext): PathIssue[] {
   return semanticChecks.flatMap((check) => check(spec, ctx));

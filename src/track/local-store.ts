@@ -143,7 +143,6 @@ export async function readSweepRecord(sweepDir: string): Promise<SweepRecord | u
 export async function writeModel(dir: string, model: SavedModel): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'weights.bin'), new Uint8Array(model.weightData));
-  for (const [name, bytes] of Object.entries(model.files ?? {})) await writeFile(join(dir, name), bytes);
   const json = {
     format: 'layers-model',
     generatedBy: 'tunespec',
@@ -358,6 +357,9 @@ export class LocalRunStore implements SweepListener, VariantClaims {
     this.staging.delete(variant.id);
     const classNames = info?.data.classNames ?? [];
     if (result.model) await writeModel(join(dir, 'model'), result.model);
+    // At the variant's top level, beside model.onnx and serving model/ too: either export is usable
+    // with only the files next to it (format 2 kept them inside model/; readers look there as well).
+    for (const [name, bytes] of Object.entries(result.model?.files ?? {})) await writeFile(join(dir, name), bytes);
     if (result.onnx?.bytes) await writeFile(join(dir, ONNX_FILE), result.onnx.bytes);
     if (result.baseGraph) await writeFile(join(dir, BASE_ONNX_FILE), result.baseGraph);
     if (history.length) await writeFile(join(dir, 'metrics.csv'), metricsCsv(history));

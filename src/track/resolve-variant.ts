@@ -6,6 +6,7 @@ import { parseStoredSpec } from '../spec/stored.ts';
 import type { Experiment } from '../spec/types.ts';
 import { BASE_ONNX_FILE, entriesOf, latestAttempt, LocalRunStore, ONNX_FILE, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
 import { rankByMetric } from './rank.ts';
+import { TOKENIZER_FILES } from '../model/hf/tokenizer-files.ts';
 
 /** A trained variant as the run store holds it, with what predicting and evaluating need. */
 export interface ResolvedVariant {
@@ -18,10 +19,11 @@ export interface ResolvedVariant {
 
 /**
  * What of a stored variant's folder loading it again takes (files or folders, some optional):
- * the record (`loadStoredVariant` below), the tfjs model, its ONNX twin and an ONNX base. A logged model
+ * the record (`loadStoredVariant` below), the tfjs model, its ONNX twin, an ONNX base and a text
+ * variant's tokenizer files (inside `model/` before run store format 3). A logged model
  * carries exactly these, so a downloaded one loads like a stored variant.
  */
-export const VARIANT_MODEL_FILES = ['spec.yaml', 'status.json', 'result.json', 'model', ONNX_FILE, BASE_ONNX_FILE] as const;
+export const VARIANT_MODEL_FILES = ['spec.yaml', 'status.json', 'result.json', 'model', ONNX_FILE, BASE_ONNX_FILE, ...TOKENIZER_FILES] as const;
 
 /** A stored variant's record and model, checked: completed, with a model and a readable spec. */
 export async function loadStoredVariant(stored: StoredVariant): Promise<ResolvedVariant> {

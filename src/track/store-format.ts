@@ -8,9 +8,11 @@ import { StoreError } from '../errors.ts';
  * bench go through. The variant record (status.json) and the sweep record (sweep.json) carry the
  * version as `format`; the other files of a variant folder are read at their record's version.
  * A record without `format` was written before the store was versioned: format 1, the same layout
- * as format 2, which only adds the stamp. A store from a newer tunespec is refused, never guessed at.
+ * as format 2, which only adds the stamp. Format 3 moves a text variant's tokenizer files from
+ * `model/` to the variant's top level, beside `model.onnx`; readers look in both places. A store
+ * from a newer tunespec is refused, never guessed at.
  */
-export const STORE_FORMAT = 2;
+export const STORE_FORMAT = 3;
 
 const text = { type: 'string' } as const;
 const count = { type: 'integer', minimum: 0 } as const;

@@ -3,7 +3,7 @@
 // BERT (2 blocks, hidden 32) and 64 short reviews (scripts/make_text_reviews.py).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, tempDir, tunespec } from '../helpers/cli.ts';
@@ -125,8 +125,10 @@ test('run trains every variant from frozen blocks run once on onnxruntime and ca
     assert.ok(status.onnx.parity.maxAbsDiff < 1e-4, `max |diff| ${status.onnx.parity.maxAbsDiff}`);
     assert.equal(status.onnx.parity.argmaxAgreement, 1);
     assert.equal(existsSync(join(d, 'model.onnx')), true);
+    // Beside model.onnx, so the ONNX export is usable with the files next to it; model/ reads them there too.
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-      assert.deepEqual(readFileSync(join(d, 'model', f)), readFileSync(join(TINY, f)), f);
+      assert.deepEqual(readFileSync(join(d, f)), readFileSync(join(TINY, f)), f);
+      assert.equal(existsSync(join(d, 'model', f)), false, `model/${f} is not a second copy`);
     }
     const model = join(d, 'model');
     assert.deepEqual(savedWeight(model, 'embeddings/word_embeddings.weight'), hf('embeddings.word_embeddings.weight'));
@@ -170,6 +172,23 @@ test('predict classifies texts and the rows of a file with the variant\'s own to
   const onnxReport = JSON.parse(evOnnx.stdout);
   assert.equal(onnxReport.examples, 64);
   assert.deepEqual(onnxReport.confusion, report.confusion);
+});
+
+test('a variant of run store format 2, with its tokenizer files inside model/, still predicts and evaluates', () => {
+  const old = join(dir, 'runs-format-2');
+  cpSync(runs, old, { recursive: true });
+  for (const d of variantDirs(old)) {
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) renameSync(join(d, f), join(d, 'model', f));
+    const status = JSON.parse(readFileSync(join(d, 'status.json'), 'utf8'));
+    writeFileSync(join(d, 'status.json'), JSON.stringify({ ...status, format: 2 }));
+  }
+  const now = tunespec(['predict', 'best', '--spec', spec, '--runs-dir', runs, '--json', 'The film was wonderful.'], dir);
+  const then = tunespec(['predict', 'best', '--spec', spec, '--runs-dir', old, '--json', 'The film was wonderful.'], dir);
+  assert.equal(then.code, 0, then.stderr);
+  assert.deepEqual(JSON.parse(then.stdout).predictions, JSON.parse(now.stdout).predictions);
+  const ev = tunespec(['evaluate', 'best', '--spec', spec, '--runs-dir', old, '--json', REVIEWS], dir);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.equal(JSON.parse(ev.stdout).examples, 64);
 });
 
 test('evaluate refuses a test file with a label the variant never saw, at its line', () => {

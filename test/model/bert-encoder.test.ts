@@ -186,7 +186,7 @@ test('a checkpoint that does not fit config.json is refused, naming the tensors'
   });
   const config = JSON.parse(readFileSync(join(TINY, 'config.json'), 'utf8'));
   await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'gpt2' }));
-  await assert.rejects(loadHfEncoder(tf, dir), { message: `${join(dir, 'config.json')}: model_type "gpt2" is not supported (supported: bert)` });
+  await assert.rejects(loadHfEncoder(tf, dir), { message: `${join(dir, 'config.json')}: model_type "gpt2" is not supported (supported: bert, roberta, xlm-roberta, distilbert)` });
   await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, hidden_act: 'gelu_new', num_attention_heads: 5 }));
   await assert.rejects(loadHfEncoder(tf, dir), {
     message: `${join(dir, 'config.json')}: hidden_act "gelu_new" is not supported (only "gelu", the erf form); hidden_size 32 is not a multiple of num_attention_heads 5`,

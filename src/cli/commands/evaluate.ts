@@ -109,7 +109,7 @@ export async function evaluateCommand(target: string, data: string[], opts: Eval
   try {
     dataset =
       spec.format === 'text'
-        ? await textExamples(spec, process.cwd(), variantTokenizerFolder(variant), loaded.inputNames, { knownClasses: spec.classes })
+        ? await textExamples(spec, process.cwd(), await variantTokenizerFolder(variant), loaded.inputNames, { knownClasses: spec.classes })
         : await loadDataset(spec, process.cwd(), variant.spec.base_model.preprocess);
   } catch (err) {
     await loaded.dispose();

@@ -55,7 +55,8 @@ export const hfFamily: ModelFamily<HfBase> = {
     const family = familyOf(json.model_type, where);
     const config = family.readConfig(json, where);
     const layers = family.listLayers(config, await readHfWeights(resolved.folder));
-    return { base: { format: 'hf', folder: resolved.folder, source: resolved.source, files: resolved.files, modelType: String(json.model_type) }, layers };
+    const maxTokens = family.maxTokens?.(config);
+    return { base: { format: 'hf', folder: resolved.folder, source: resolved.source, files: resolved.files, modelType: String(json.model_type), maxTokens }, layers };
   },
   async build(tf, { base, layers }, cutIndex, spec) {
     const { encoder, built } = await buildHfVariant(tf, base, layers, cutIndex, spec);

@@ -4,11 +4,13 @@ import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../../engine/backends.ts';
 import { ModelError } from '../../errors.ts';
 import { bertFamily } from '../families/bert/index.ts';
+import { distilbertFamily } from '../families/distilbert/index.ts';
+import { robertaFamily } from '../families/roberta/index.ts';
 import type { ClassifierFamily, HfEncoderFamily } from './family.ts';
 import { readHfWeights } from './weights.ts';
 
 /** Families by config.json model_type. */
-const FAMILIES: ClassifierFamily<any>[] = [bertFamily];
+const FAMILIES: ClassifierFamily<any>[] = [bertFamily, robertaFamily, distilbertFamily];
 
 export function familyOf(modelType: unknown, where: string): ClassifierFamily<any> {
   const family = FAMILIES.find((f) => f.modelTypes.includes(String(modelType)));

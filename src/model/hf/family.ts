@@ -5,7 +5,7 @@ import type { TensorToWrite } from './safetensors-write.ts';
 import type { HfWeights } from './weights.ts';
 
 /**
- * One architecture family of Hugging Face encoders (BERT; later DistilBERT, RoBERTa, ELECTRA): how
+ * One architecture family of Hugging Face encoders (BERT, RoBERTa, DistilBERT; Llama): how
  * its config.json reads, how its named layers are built, how checkpoint tensors map onto them and
  * back. A new family is a module implementing this, added to the map in encoder.ts.
  */
@@ -25,6 +25,8 @@ export interface HfEncoderFamily<Config = unknown> {
    * classification spec can build on has it (see `ClassifierFamily`); the Llama decoder does not yet.
    */
   listLayers?(config: Config, weights: HfWeights): LayerInfo[];
+  /** The most tokens one input may have (the position table's reach), when the family has a limit. */
+  maxTokens?(config: Config): number;
   /** Model inputs, in order. */
   inputs: readonly string[];
 }

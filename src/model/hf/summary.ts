@@ -1,5 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { summarizeModel, type ModelSummary } from '../inspect.ts';
+import { LINEAR_WEIGHT } from '../families/bert/naming.ts';
 
 /** One Hugging Face module inside a layer: "encoder.layer.0.attention.self.query" and its parameters. */
 export interface ModuleSummary {
@@ -14,8 +15,6 @@ export interface EncoderSummary extends ModelSummary {
   modules: ModuleSummary[][];
 }
 
-/** BERT's linear weights: stored [in, out], shown in the checkpoint's [out, in]. */
-const BERT_TRANSPOSED = /(query|key|value|dense)\.weight$/;
 
 /**
  * An encoder's summary, like `model.summary()`, plus each layer's HF modules: a block layer lists
@@ -23,7 +22,7 @@ const BERT_TRANSPOSED = /(query|key|value|dense)\.weight$/;
  * layer norm, so a freeze regex over parameter names can be checked against what it matches.
  * `transposed` names the weights the family stores transposed from the checkpoint's layout.
  */
-export function summarizeEncoder(model: TF.LayersModel, transposed: RegExp = BERT_TRANSPOSED): EncoderSummary {
+export function summarizeEncoder(model: TF.LayersModel, transposed: RegExp = LINEAR_WEIGHT): EncoderSummary {
   const summary = summarizeModel(model, []);
   const modules = summary.layers.map((layer) => {
     const byModule = new Map<string, ModuleSummary>();

@@ -2,6 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../../../engine/backends.ts';
 import { ModelError } from '../../../errors.ts';
 import { BERT_LAYER_CLASSES } from './layer-list.ts';
+import { blockNaming, type NamingStyle } from './naming.ts';
 import { dropout, gelu, keyBias, layerNorm, linear, selfAttention } from './ops.ts';
 
 /**
@@ -15,9 +16,14 @@ export interface BertEmbeddingsArgs {
   vocabSize: number;
   hiddenSize: number;
   maxPositions: number;
+  /** 0: no token type table (DistilBERT). */
   typeVocabSize: number;
   layerNormEps: number;
   hiddenDropout: number;
+  /** The position row of the first token (RoBERTa: padding_idx + 1); 0 when absent (BERT). */
+  positionOffset?: number;
+  /** Whether token_type_ids come in (BERT); without, every token adds type row 0 (RoBERTa). True when absent. */
+  tokenTypes?: boolean;
 }
 
 export interface BertBlockArgs {
@@ -27,6 +33,8 @@ export interface BertBlockArgs {
   layerNormEps: number;
   hiddenDropout: number;
   attentionDropout: number;
+  /** The checkpoint's names for the block's parts (naming.ts); BERT's when absent. */
+  naming?: NamingStyle;
 }
 
 export interface BertLayerClasses {
@@ -60,7 +68,7 @@ export function bertLayerClasses(tf: Tf): BertLayerClasses {
       const { vocabSize: V, hiddenSize: H, maxPositions: P, typeVocabSize: T } = this.a;
       this.w.word = this.addWeight('word_embeddings.weight', [V, H], 'float32', normal());
       this.w.position = this.addWeight('position_embeddings.weight', [P, H], 'float32', normal());
-      this.w.type = this.addWeight('token_type_embeddings.weight', [T, H], 'float32', normal());
+      if (T > 0) this.w.type = this.addWeight('token_type_embeddings.weight', [T, H], 'float32', normal());
       this.w.gamma = this.addWeight('LayerNorm.weight', [H], 'float32', ones());
       this.w.beta = this.addWeight('LayerNorm.bias', [H], 'float32', zeros());
       this.built = true;
@@ -71,13 +79,22 @@ export function bertLayerClasses(tf: Tf): BertLayerClasses {
     }
     override call(inputs: TF.Tensor | TF.Tensor[], kwargs: Kwargs): TF.Tensor {
       return tf.tidy(() => {
-        const [ids, types] = inputs as TF.Tensor[];
+        const [ids, types] = Array.isArray(inputs) ? inputs : [inputs];
         const T = ids.shape[1]!;
-        if (T > this.a.maxPositions) throw new ModelError(`${this.name}: a sequence of ${T} tokens is longer than max_position_embeddings (${this.a.maxPositions}); truncate it (max_length)`);
+        const offset = this.a.positionOffset ?? 0;
+        if (T + offset > this.a.maxPositions) {
+          const reach = offset ? `the ${this.a.maxPositions - offset} positions that max_position_embeddings (${this.a.maxPositions}) leaves after padding_idx` : `max_position_embeddings (${this.a.maxPositions})`;
+          throw new ModelError(`${this.name}: a sequence of ${T} tokens is longer than ${reach}; truncate it (max_length)`);
+        }
         const words = tf.gather(this.w.word.read(), tf.cast(ids, 'int32'));
-        const positions = tf.slice(this.w.position.read(), [0, 0], [T, -1]);
-        const typeEmb = tf.gather(this.w.type.read(), tf.cast(types, 'int32'));
-        const sum = tf.add(tf.add(words, positions), typeEmb);
+        // RoBERTa numbers real tokens from padding_idx + 1; padding, which no real token attends to,
+        // takes the next rows rather than RoBERTa's padding row, which changes no real token's output.
+        const positions = tf.slice(this.w.position.read(), [offset, 0], [T, -1]);
+        let sum = tf.add(words, positions);
+        if (this.w.type) {
+          const typeRows = types && this.a.tokenTypes !== false ? tf.gather(this.w.type.read(), tf.cast(types, 'int32')) : tf.slice(this.w.type.read(), [0, 0], [1, -1]);
+          sum = tf.add(sum, typeRows);
+        }
         const x = layerNorm(tf, sum, this.w.gamma.read(), this.w.beta.read(), this.a.layerNormEps);
         return dropout(tf, x, this.a.hiddenDropout, kwargs?.training === true);
       });
@@ -106,14 +123,15 @@ export function bertLayerClasses(tf: Tf): BertLayerClasses {
     }
     override build(): void {
       const { hiddenSize: H, intermediateSize: I } = this.a;
-      this.dense('q', 'attention.self.query', H, H);
-      this.dense('k', 'attention.self.key', H, H);
-      this.dense('v', 'attention.self.value', H, H);
-      this.dense('ao', 'attention.output.dense', H, H);
-      this.norm('aln', 'attention.output.LayerNorm');
-      this.dense('i', 'intermediate.dense', H, I);
-      this.dense('o', 'output.dense', I, H);
-      this.norm('oln', 'output.LayerNorm');
+      const n = blockNaming(this.a.naming);
+      this.dense('q', n.query, H, H);
+      this.dense('k', n.key, H, H);
+      this.dense('v', n.value, H, H);
+      this.dense('ao', n.attentionOutput, H, H);
+      this.norm('aln', n.attentionNorm);
+      this.dense('i', n.intermediate, H, I);
+      this.dense('o', n.output, I, H);
+      this.norm('oln', n.outputNorm);
       this.built = true;
     }
     override computeOutputShape(input: TF.Shape | TF.Shape[]): TF.Shape {

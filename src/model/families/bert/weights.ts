@@ -4,22 +4,20 @@ import type { HfWeights } from '../../hf/weights.ts';
 import type { TensorToWrite } from '../../hf/safetensors-write.ts';
 import { exportCheckpoint, loadCheckpoint } from '../../hf/checkpoint.ts';
 import type { BertConfig } from './config.ts';
+import { LINEAR_WEIGHT } from './naming.ts';
 
 export { hfParameterName } from '../../hf/checkpoint.ts';
-
-/** nn.Linear weights, stored [out, in] by PyTorch and [in, out] here (see ops.ts). */
-const LINEAR = /(query|key|value|dense)\.weight$/;
 
 /** Buffers PyTorch saves beside the parameters; nothing to load from them. */
 const BUFFERS = /(^|\.)position_ids$/;
 
-/** Checkpoints saved from BertFor* task models carry a "bert." prefix on the encoder's parameters. */
-function prefixOf(weights: HfWeights): string {
-  return weights.entry('embeddings.word_embeddings.weight') || !weights.entry('bert.embeddings.word_embeddings.weight') ? '' : 'bert.';
+/** Checkpoints saved from BertFor* (RobertaFor*, DistilBertFor*) task models carry a prefix ("bert.") on the encoder's parameters. */
+function prefixOf(cfg: Pick<BertConfig, 'taskPrefix'>, weights: HfWeights): string {
+  return weights.entry('embeddings.word_embeddings.weight') || !weights.entry(`${cfg.taskPrefix}embeddings.word_embeddings.weight`) ? '' : cfg.taskPrefix;
 }
 
-export function hasPooler(weights: HfWeights): boolean {
-  return weights.entry(`${prefixOf(weights)}pooler.dense.weight`) !== undefined;
+export function hasPooler(cfg: Pick<BertConfig, 'taskPrefix'>, weights: HfWeights): boolean {
+  return weights.entry(`${prefixOf(cfg, weights)}pooler.dense.weight`) !== undefined;
 }
 
 /**
@@ -28,15 +26,19 @@ export function hasPooler(weights: HfWeights): boolean {
  */
 export function loadBertWeights(tf: Tf, model: TF.LayersModel, cfg: BertConfig, weights: HfWeights): { unused: string[] } {
   const used = loadCheckpoint(tf, model, weights, {
-    prefix: prefixOf(weights),
-    transposed: LINEAR,
+    prefix: prefixOf(cfg, weights),
+    transposed: LINEAR_WEIGHT,
     configName: 'config.json',
-    sizes: `hidden_size ${cfg.hiddenSize}, intermediate_size ${cfg.intermediateSize}, vocab_size ${cfg.vocabSize}`,
+    // In the config's own words: DistilBERT calls the sizes dim and hidden_dim.
+    sizes:
+      cfg.naming === 'distilbert'
+        ? `dim ${cfg.hiddenSize}, hidden_dim ${cfg.intermediateSize}, vocab_size ${cfg.vocabSize}`
+        : `hidden_size ${cfg.hiddenSize}, intermediate_size ${cfg.intermediateSize}, vocab_size ${cfg.vocabSize}`,
   });
   return { unused: weights.names().filter((n) => !used.has(n) && !BUFFERS.test(n)) };
 }
 
 /** The model's weights under their HF names and PyTorch layouts, ready for a safetensors file. */
 export function exportBertWeights(model: TF.LayersModel): TensorToWrite[] {
-  return exportCheckpoint(model, LINEAR);
+  return exportCheckpoint(model, LINEAR_WEIGHT);
 }

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { InputError } from '../errors.ts';
 import { renderChat, type ChatMessage } from '../data/chat-template.ts';
 import { TextStream } from '../data/text-stream.ts';
 import { selectEngine, type EngineName } from '../engine/backends.ts';
 import type { LlamaConfig } from '../model/families/llama/config.ts';
-import { decodeTokens, type FinishReason } from '../model/families/llama/generate.ts';
+import { ContextLengthError, decodeTokens, type FinishReason } from '../model/families/llama/generate.ts';
 import { loadLlama } from '../model/families/llama/load.ts';
 import { checkSampling, type Sampling } from '../model/families/llama/sample.ts';
 import { resolveHfFolder } from '../model/hf/folder.ts';
@@ -22,6 +23,8 @@ export interface GenerateRequest {
   onText?: (delta: string) => void;
   /** Ends decoding early (a client that went away); what was decoded so far is returned. */
   signal?: AbortSignal;
+  /** Called once the prompt is tokenized and fits, before the first token: a server sends its headers then. */
+  onStart?: (promptTokens: number) => void;
 }
 
 export interface GenerateResult {
@@ -96,6 +99,9 @@ export async function loadTextGenerator(ref: ModelRef): Promise<TextGenerator> {
         typeof req.prompt === 'string'
           ? tokenizer.encode(req.prompt).ids
           : tokenizer.encode(renderChat(tokenizerConfig, req.prompt, { addGenerationPrompt: true }), { add_special_tokens: false }).ids;
+      if (ids.length > config.maxPositions) throw new ContextLengthError(ids.length, config.maxPositions);
+      if (ids.length === 0) throw new InputError('the prompt is empty: give at least one token of text');
+      req.onStart?.(ids.length);
       const started = performance.now();
       const stream = new TextStream(decode, req.stop.filter((s) => s.length > 0));
       const steps = decodeTokens(tf, model, config, ids, { maxNewTokens: req.maxTokens, stop: stopTokens, sampling: req.sampling });

@@ -17,6 +17,7 @@ import { evaluateCommand } from './commands/evaluate.ts';
 import { cacheCommand } from './commands/cache.ts';
 import { registerCommand } from './commands/register.ts';
 import { generateCommand } from './commands/generate.ts';
+import { serveCommand } from './commands/serve.ts';
 import { dispatchScaleOut } from './scale-out.ts';
 import type { PredictorEngine } from '../app/variant-predictor.ts';
 import { parseIndex } from '../plan/index-of.ts';
@@ -94,6 +95,9 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       const o = { runsDir: values['runs-dir'], spec: values.spec, chat: values.chat, temperature: values.temperature, topP: values['top-p'], topK: values['top-k'], maxTokens: values['max-tokens'], stop: values.stop, seed: values.seed };
       return generateCommand(args[0]!, args[1]!, o, io);
     }
+    case 'serve':
+      if (args.length) throw new UsageError('serve takes no arguments: it serves every model of --runs-dir');
+      return serveCommand({ host: values.host, port: values.port, runsDir: values['runs-dir'], apiKey: values['api-key'], maxModelsMemory: values['max-models-memory'] }, io);
     case 'cache':
       if (args.length > 1) throw new UsageError('cache takes at most one action: list or clear');
       return cacheCommand(args[0], { json: values.json }, io);

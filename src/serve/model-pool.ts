@@ -1,0 +1,96 @@
+import type { ModelRef } from '../app/resolve-model.ts';
+import type { TextGenerator } from '../app/text-generator.ts';
+
+interface Entry {
+  ref: ModelRef;
+  loading: Promise<TextGenerator>;
+  generator?: TextGenerator;
+  /** The tail of this model's request chain: one request at a time runs on a model. */
+  tail: Promise<unknown>;
+  /** Requests waiting or running on it: a busy model is never unloaded. */
+  busy: number;
+}
+
+/**
+ * Loaded models, kept while they fit in `maxBytes` (each one's estimate: 4 bytes a parameter),
+ * the least recently used unloaded first. Requests to one model run one after the other (a tfjs
+ * model's decoding is synchronous, step by step, and the steps of two requests would only slow
+ * both); models load one at a time, so two cold requests never hold two models half-built.
+ */
+export class ModelPool {
+  /** In Map order, least recently used first. */
+  private readonly entries = new Map<string, Entry>();
+  private loads: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly load: (ref: ModelRef) => Promise<TextGenerator>,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Runs `fn` on the model, loading it first if needed, after the requests already queued on it. */
+  async use<T>(ref: ModelRef, fn: (g: TextGenerator) => Promise<T>): Promise<T> {
+    let entry = this.entries.get(ref.source);
+    if (entry) this.entries.delete(ref.source);
+    else {
+      const loading = this.loads.then(() => this.loadEntry(ref));
+      this.loads = loading.catch(() => undefined);
+      entry = { ref, loading, tail: Promise.resolve(), busy: 0 };
+    }
+    this.entries.set(ref.source, entry);
+    const e = entry;
+    e.busy++;
+    const run = e.tail.then(async () => fn(await e.loading));
+    e.tail = run.catch(() => undefined);
+    try {
+      return await run;
+    } catch (err) {
+      // A model that failed to load is forgotten, so the next request tries again.
+      if (!e.generator && this.entries.get(ref.source) === e) this.entries.delete(ref.source);
+      throw err;
+    } finally {
+      e.busy--;
+      this.evict();
+    }
+  }
+
+  private async loadEntry(ref: ModelRef): Promise<TextGenerator> {
+    const g = await this.load(ref);
+    const e = this.entries.get(ref.source);
+    if (e) e.generator = g;
+    this.log(`serve: loaded ${ref.name} (${(g.parameters / 1e6).toFixed(1)}M parameters, ~${mib(g.bytes)}, engine ${g.engine})`);
+    this.evict();
+    return g;
+  }
+
+  /** Unloads idle models, least recently used first, until the loaded ones fit (a busy one stays, even past the limit). */
+  private evict(): void {
+    let total = this.loadedBytes();
+    for (const [key, e] of this.entries) {
+      if (total <= this.maxBytes) break;
+      if (e.busy > 0 || !e.generator) continue;
+      this.entries.delete(key);
+      e.generator.dispose();
+      total -= e.generator.bytes;
+      this.log(`serve: unloaded ${e.ref.name} (least recently used; loaded models ~${mib(total)} of ${mib(this.maxBytes)})`);
+    }
+  }
+
+  loadedBytes(): number {
+    return [...this.entries.values()].reduce((sum, e) => sum + (e.generator?.bytes ?? 0), 0);
+  }
+
+  /** Names of the loaded models, least recently used first. */
+  loaded(): string[] {
+    return [...this.entries.values()].filter((e) => e.generator).map((e) => e.ref.name);
+  }
+
+  /** Waits for what is running, then unloads everything. */
+  async close(): Promise<void> {
+    await Promise.all([...this.entries.values()].map((e) => e.tail));
+    for (const e of this.entries.values()) e.generator?.dispose();
+    this.entries.clear();
+  }
+}
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;

@@ -23,21 +23,23 @@ export async function serveCommand(opts: ServeCommandOptions, io: Io): Promise<n
   const memory = opts.maxModelsMemory ?? process.env.TUNESPEC_MAX_MODELS_MEMORY ?? DEFAULT_MAX_MODELS_MEMORY;
   const maxModelsBytes = parseSize(memory, opts.maxModelsMemory === undefined && process.env.TUNESPEC_MAX_MODELS_MEMORY ? 'TUNESPEC_MAX_MODELS_MEMORY' : '--max-models-memory');
   const runsDir = resolve(opts.runsDir);
-  const server = await startServer({ host: opts.host, port: Number(opts.port), runsDir, apiKey, maxModelsBytes, log: io.err });
-  const models = await listModels(runsDir);
-  io.out(`serve: listening on ${server.url}/v1 (OpenAI-compatible); ${models.length} model${models.length === 1 ? '' : 's'} in ${runsDir}; ${apiKey ? 'a bearer key is required' : 'no key required'}`);
-  for (const m of models) io.out(`  ${m.name}`);
-  await new Promise<void>((done) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  io.out('serve: stopping');
-  await server.close();
+  // Handlers first: a signal that comes as soon as the address is printed must not find the default (exit at once).
+  let stop!: () => void;
+  const stopped = new Promise<void>((done) => (stop = done));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    const server = await startServer({ host: opts.host, port: Number(opts.port), runsDir, apiKey, maxModelsBytes, log: io.err });
+    const models = await listModels(runsDir);
+    io.out(`serve: listening on ${server.url}/v1 (OpenAI-compatible); ${models.length} model${models.length === 1 ? '' : 's'} in ${runsDir}; ${apiKey ? 'a bearer key is required' : 'no key required'}`);
+    for (const m of models) io.out(`  ${m.name}`);
+    await stopped;
+    io.out('serve: stopping');
+    await server.close();
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
   io.out('serve: stopped');
   return 0;
 }

@@ -153,7 +153,7 @@ test("chat completions: the chat template's prompt, greedy, as `tunespec generat
   assert.equal(r.usage?.total_tokens, promptTokens + r.usage!.completion_tokens);
 
   const stream = await client.chat.completions.create({ model: A, messages, max_tokens: 12, temperature: 0, stream: true });
-  const chunks = [];
+  const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
   for await (const chunk of stream) chunks.push(chunk);
   assert.equal(chunks[0].choices[0].delta.role, 'assistant');
   assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id));

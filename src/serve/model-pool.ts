@@ -1,10 +1,20 @@
-import type { ModelRef } from '../app/resolve-model.ts';
-import type { TextGenerator } from '../app/text-generator.ts';
+/** What the pool keeps: a loaded model that says how much memory it holds and can let it go. */
+export interface Poolable {
+  bytes: number;
+  engine: string;
+  dispose(): void;
+}
+
+/** A model's identity in the pool: loaded once per key (its source), named in the log by `name`. */
+export interface PoolKey {
+  name: string;
+  source: string;
+}
 
 interface Entry {
-  ref: ModelRef;
-  loading: Promise<TextGenerator>;
-  generator?: TextGenerator;
+  ref: PoolKey;
+  loading: Promise<Poolable>;
+  model?: Poolable;
   /** The tail of this model's request chain: one request at a time runs on a model. */
   tail: Promise<unknown>;
   /** Requests waiting or running on it: a busy model is never unloaded. */
@@ -24,29 +34,31 @@ export class ModelPool {
 
   constructor(
     private readonly maxBytes: number,
-    private readonly load: (ref: ModelRef) => Promise<TextGenerator>,
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Runs `fn` on the model, loading it first if needed, after the requests already queued on it. */
-  async use<T>(ref: ModelRef, fn: (g: TextGenerator) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` on the model, loading it with `load` first if the pool does not hold it, after the
+   * requests already queued on it. One key always holds one kind of model (the caller's `M`).
+   */
+  async use<M extends Poolable, T>(ref: PoolKey, load: () => Promise<M>, fn: (m: M) => Promise<T>): Promise<T> {
     let entry = this.entries.get(ref.source);
     if (entry) this.entries.delete(ref.source);
     else {
-      const loading = this.loads.then(() => this.loadEntry(ref));
+      const loading = this.loads.then(() => this.loadEntry(ref, load));
       this.loads = loading.catch(() => undefined);
       entry = { ref, loading, tail: Promise.resolve(), busy: 0 };
     }
     this.entries.set(ref.source, entry);
     const e = entry;
     e.busy++;
-    const run = e.tail.then(async () => fn(await e.loading));
+    const run = e.tail.then(async () => fn((await e.loading) as M));
     e.tail = run.catch(() => undefined);
     try {
       return await run;
     } catch (err) {
       // A model that failed to load is forgotten, so the next request tries again.
-      if (!e.generator && this.entries.get(ref.source) === e) this.entries.delete(ref.source);
+      if (!e.model && this.entries.get(ref.source) === e) this.entries.delete(ref.source);
       throw err;
     } finally {
       e.busy--;
@@ -54,11 +66,11 @@ export class ModelPool {
     }
   }
 
-  private async loadEntry(ref: ModelRef): Promise<TextGenerator> {
-    const g = await this.load(ref);
+  private async loadEntry(ref: PoolKey, load: () => Promise<Poolable>): Promise<Poolable> {
+    const g = await load();
     const e = this.entries.get(ref.source);
-    if (e) e.generator = g;
-    this.log(`serve: loaded ${ref.name} (${(g.parameters / 1e6).toFixed(1)}M parameters, ~${mib(g.bytes)}, engine ${g.engine})`);
+    if (e) e.model = g;
+    this.log(`serve: loaded ${ref.name} (~${mib(g.bytes)}, engine ${g.engine})`);
     this.evict();
     return g;
   }
@@ -68,27 +80,27 @@ export class ModelPool {
     let total = this.loadedBytes();
     for (const [key, e] of this.entries) {
       if (total <= this.maxBytes) break;
-      if (e.busy > 0 || !e.generator) continue;
+      if (e.busy > 0 || !e.model) continue;
       this.entries.delete(key);
-      e.generator.dispose();
-      total -= e.generator.bytes;
+      e.model.dispose();
+      total -= e.model.bytes;
       this.log(`serve: unloaded ${e.ref.name} (least recently used; loaded models ~${mib(total)} of ${mib(this.maxBytes)})`);
     }
   }
 
   loadedBytes(): number {
-    return [...this.entries.values()].reduce((sum, e) => sum + (e.generator?.bytes ?? 0), 0);
+    return [...this.entries.values()].reduce((sum, e) => sum + (e.model?.bytes ?? 0), 0);
   }
 
   /** Names of the loaded models, least recently used first. */
   loaded(): string[] {
-    return [...this.entries.values()].filter((e) => e.generator).map((e) => e.ref.name);
+    return [...this.entries.values()].filter((e) => e.model).map((e) => e.ref.name);
   }
 
   /** Waits for what is running, then unloads everything. */
   async close(): Promise<void> {
     await Promise.all([...this.entries.values()].map((e) => e.tail));
-    for (const e of this.entries.values()) e.generator?.dispose();
+    for (const e of this.entries.values()) e.model?.dispose();
     this.entries.clear();
   }
 }

@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { InputError, ModelError, TunespecError, UsageError } from '../errors.ts';
 import { ContextLengthError } from '../model/families/llama/generate.ts';
 import { listModels, ModelNotFoundError, resolveModel, type ModelRef } from '../app/resolve-model.ts';
-import { loadTextGenerator, type GenerateResult, type TextGenerator } from '../app/text-generator.ts';
-import { ApiError, sendError, sendJson } from './api-error.ts';
+import { loadTextGenerator, type GenerateResult } from '../app/text-generator.ts';
+import { loadTextClassifier } from '../app/text-classifier.ts';
+import { ApiError, badParam, sendError, sendJson } from './api-error.ts';
 import { ModelPool } from './model-pool.ts';
 import { parseChatRequest, parseCompletionRequest, type CompletionRequest } from './openai-request.ts';
 
@@ -19,8 +20,6 @@ export interface ServeOptions {
   /** Request bodies larger than this are refused with 413. */
   maxBodyBytes?: number;
   log: (line: string) => void;
-  /** Loads a model (tests of the pool may count loads); loadTextGenerator by default. */
-  load?: (ref: ModelRef) => Promise<TextGenerator>;
 }
 
 export interface RunningServer {
@@ -42,7 +41,11 @@ const ROUTES: Record<string, string[]> = {
   '/v1/models': ['GET'],
   '/v1/completions': ['POST'],
   '/v1/chat/completions': ['POST'],
+  '/v1/classifications': ['POST'],
 };
+
+/** Inputs one classification request may carry. */
+export const MAX_CLASSIFICATION_INPUTS = 256;
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
@@ -127,7 +130,7 @@ class EventStream {
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const maxBody = o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const pool = new ModelPool(o.maxModelsBytes, o.load ?? loadTextGenerator, o.log);
+  const pool = new ModelPool(o.maxModelsBytes, o.log);
   const closing = new AbortController();
 
   async function model(name: string): Promise<ModelRef> {
@@ -152,7 +155,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         : { id, object: 'text_completion', created, model: r.model, choices: [{ text: delta ?? '', index: 0, logprobs: null, finish_reason: finish }] };
     let result: GenerateResult;
     try {
-      result = await pool.use(ref, (g) =>
+      result = await pool.use(ref, () => loadTextGenerator(ref), (g) =>
         g.generate({
           prompt: r.prompt,
           maxTokens: r.maxTokens,
@@ -188,6 +191,25 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     return `${ref.name} ${result.promptTokens}+${result.completionTokens} tokens in ${result.seconds.toFixed(2)} s, finish ${result.finishReason}`;
   }
 
+  /**
+   * POST /v1/classifications (tunespec's own; OpenAI has none): `{model: <variant id>, input:
+   * text | [texts] | [[text, pair], …]}` → `{object: "list", model, data: [{object:
+   * "classification", index, label, probabilities: {class: p}}]}`, as `tunespec predict` ranks them.
+   */
+  async function classify(req: IncomingMessage, res: ServerResponse): Promise<string> {
+    const body = await readBody(req, maxBody);
+    if (typeof body.model !== 'string' || body.model === '') throw badParam('model', 'you must provide a model parameter (a text classification variant id)');
+    const raw = body.input;
+    const inputs = typeof raw === 'string' ? [raw] : raw;
+    if (!Array.isArray(inputs) || inputs.length === 0) throw badParam('input', 'input must be a string or a non-empty array of inputs');
+    if (inputs.length > MAX_CLASSIFICATION_INPUTS) throw badParam('input', `input holds ${inputs.length} inputs; the limit is ${MAX_CLASSIFICATION_INPUTS} a request`);
+    const id = body.model;
+    const key = { name: id, source: `classifier:${id}` };
+    const results = await pool.use(key, () => loadTextClassifier(id, o.runsDir), (c) => c.classify(inputs as (string | string[])[]));
+    sendJson(res, 200, { object: 'list', model: id, data: results.map((r, index) => ({ object: 'classification', index, label: r.label, probabilities: r.probabilities })) });
+    return `${id} ${inputs.length} input${inputs.length === 1 ? '' : 's'}`;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
     checkKey(req, o.apiKey);
@@ -207,6 +229,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       sendJson(res, 200, { object: 'list', data: models.map(modelObject) });
       return `${models.length} models`;
     }
+    if (path === '/v1/classifications') return classify(req, res);
     return complete(path === '/v1/chat/completions' ? 'chat' : 'completion', req, res);
   }
 

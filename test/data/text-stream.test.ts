@@ -14,7 +14,7 @@ const TINY = join(ROOT, 'test', 'fixtures', 'text', 'tiny-llama');
 const tokenizer = new Tokenizer(JSON.parse(readFileSync(join(TINY, 'tokenizer.json'), 'utf8')), {});
 const decode = (ids: number[]) => tokenizer.decode(ids, { skip_special_tokens: true });
 const TEXT = 'héllo € 😀 world, ça va?';
-const ids = tokenizer.encode(TEXT).ids;
+const ids: number[] = tokenizer.encode(TEXT).ids;
 
 function streamed(stop: string[], tokens = ids): { deltas: string[]; stream: TextStream } {
   const stream = new TextStream(decode, stop);

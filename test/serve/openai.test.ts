@@ -5,11 +5,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { BIN, cliEnv, ROOT, tempDir, tunespec } from '../helpers/cli.ts';
+import { BIN, cliEnv, ROOT, tempDir, tunespecAsync } from '../helpers/cli.ts';
 import { hasExited, killNow, reapWithFile } from '../helpers/child-reaper.ts';
 import { layOutGenerationVariant, TINY_LLAMA } from '../helpers/generation-variant.ts';
 
@@ -145,7 +145,8 @@ test("chat completions: the chat template's prompt, greedy, as `tunespec generat
   assert.match(r.id, /^chatcmpl-/);
   const answer = r.choices[0].message;
   assert.equal(answer.role, 'assistant');
-  const cli = tunespec(['generate', A, 'hi', '--chat', '--max-tokens', '12', '--runs-dir', runs]);
+  // Asynchronously: a blocked event loop would miss the server closing the client's idle keep-alive socket.
+  const cli = await tunespecAsync(['generate', A, 'hi', '--chat', '--max-tokens', '12', '--runs-dir', runs]);
   assert.equal(cli.code, 0, cli.stderr);
   assert.equal(answer.content, cli.stdout.replace(/\n$/, ''));
   const promptTokens = Number(/the (\d+)-token prompt/.exec(cli.stderr)?.[1]);
@@ -245,7 +246,7 @@ test('loaded models stay within --max-models-memory, least recently used out; SI
     const c = new OpenAI({ baseURL: `${small.url}/v1`, apiKey: 'none', maxRetries: 0 });
     for (const model of [A, B, A]) await c.completions.create({ model, prompt: 'hi', max_tokens: 2, temperature: 0 });
     const log = small.stderr();
-    assert.match(log, new RegExp(`^serve: loaded ${A} \\(0\\.\\dM parameters, ~0 MiB, engine \\w+\\)$`, 'm'));
+    assert.match(log, new RegExp(`^serve: loaded ${A} \\(~0 MiB, engine \\w+\\)$`, 'm'));
     assert.equal(log.match(/^serve: unloaded /gm)?.length, 2, log);
     assert.match(log, new RegExp(`^serve: unloaded ${A} \\(least recently used`, 'm'));
     assert.match(small.stdout(), /no key required/);
@@ -256,4 +257,49 @@ test('loaded models stay within --max-models-memory, least recently used out; SI
   const other = await serve(runs, [], {});
   assert.equal(await other.stop('SIGTERM'), 0);
   assert.match(other.stdout(), /serve: stopped\n$/);
+});
+
+test('POST /v1/classifications: a text classification variant trained while the server runs classifies texts as `tunespec predict` does', async () => {
+  const dir = tempDir();
+  const spec = join(dir, 'reviews.yaml');
+  writeFileSync(
+    spec,
+    `name: reviews
+base_model: { source: ${JSON.stringify(join(ROOT, 'test', 'fixtures', 'text', 'tiny-bert'))}, cut: encoder.layer.1 }
+head:
+  - { type: pooling, mode: mean }
+  - { type: dense, units: 2, activation: softmax }
+freeze: [{ from: embeddings, to: encoder.layer.0 }]
+data: { format: text, path: ${JSON.stringify(join(ROOT, 'test', 'fixtures', 'text', 'reviews-64.csv'))}, max_length: 16 }
+validation: { fraction: 0.25, seed: 3 }
+training: { epochs: 1, batch_size: 16, optimizer: adamw, learning_rate: 0.001, seed: 1 }
+`,
+  );
+  const run = await tunespecAsync(['run', spec, '--runs-dir', runs]);
+  assert.equal(run.code, 0, run.stderr);
+  const id = /^best: ([0-9a-f]{12})/m.exec((await tunespecAsync(['runs', spec, '--runs-dir', runs])).stdout)?.[1];
+  assert.ok(id, 'the trained variant id');
+  const texts = ['a warm, funny and moving film', 'dull, long and badly acted'];
+  const predicted = await tunespecAsync(['predict', id, ...texts, '--runs-dir', runs, '--json', '--top', '2']);
+  assert.equal(predicted.code, 0, predicted.stderr);
+  const want = JSON.parse(predicted.stdout).predictions as { top: { name: string; probability: number }[] }[];
+
+  const post = (body: unknown) => fetch(`${server.url}/v1/classifications`, { method: 'POST', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await post({ model: id, input: texts });
+  assert.equal(res.status, 200, res.status === 200 ? '' : await res.clone().text());
+  const got = (await res.json()) as { object: string; model: string; data: { object: string; index: number; label: string; probabilities: Record<string, number> }[] };
+  assert.equal(got.object, 'list');
+  assert.equal(got.model, id);
+  got.data.forEach((d, i) => {
+    assert.deepEqual([d.object, d.index, d.label], ['classification', i, want[i].top[0].name]);
+    for (const t of want[i].top) assert.ok(Math.abs(d.probabilities[t.name] - t.probability) < 1e-5, `${t.name}: ${d.probabilities[t.name]} vs ${t.probability}`);
+  });
+  const notFound = await post({ model: 'abcdefabcdef', input: 'x' });
+  assert.equal(notFound.status, 404);
+  assert.equal(((await notFound.json()) as { error: { code: string } }).error.code, 'model_not_found');
+  const generation = await post({ model: 'aaaa11112222', input: 'x' });
+  assert.equal(generation.status, 404);
+  const bad = await post({ model: id, input: [] });
+  assert.equal(bad.status, 400);
+  assert.equal(((await bad.json()) as { error: { param: string } }).error.param, 'input');
 });

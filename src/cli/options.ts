@@ -47,7 +47,7 @@ export const COMMANDS = {
   },
   serve: {
     args: '',
-    summary: 'an OpenAI-compatible HTTP server: GET /v1/models, POST /v1/completions and /v1/chat/completions (streaming or not) for every base model and fine-tuned variant of the run store',
+    summary: 'an OpenAI-compatible HTTP server: GET /v1/models, POST /v1/completions and /v1/chat/completions (streaming or not) for every base model and fine-tuned variant of the run store; POST /v1/classifications for text classification variants',
     operands: 'none',
     note: 'A bearer key (--api-key or TUNESPEC_API_KEY) is required of every request when set. Loaded models are kept, least recently used first out, within --max-models-memory. Stops on Ctrl-C or SIGTERM.',
   },

@@ -254,8 +254,15 @@ test('loaded models stay within --max-models-memory, least recently used out; SI
     assert.equal(await small.stop('SIGINT'), 0);
   }
   assert.match(small.stdout(), /serve: stopping\nserve: stopped\n$/);
+  // SIGTERM during a streamed answer: the answer ends properly ([DONE]), then the server exits 0.
   const other = await serve(runs, [], {});
-  assert.equal(await other.stop('SIGTERM'), 0);
+  const res = await fetch(`${other.url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: A, prompt: ref.prompts[2].text, max_tokens: 110, temperature: 0, stream: true }) });
+  const reader = res.body!.getReader();
+  let text = new TextDecoder().decode((await reader.read()).value);
+  const exited = other.stop('SIGTERM');
+  for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
+  assert.ok(text.endsWith('data: [DONE]\n\n'), text.slice(-200));
+  assert.equal(await exited, 0);
   assert.match(other.stdout(), /serve: stopped\n$/);
 });
 

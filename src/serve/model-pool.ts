@@ -22,7 +22,7 @@ interface Entry {
 }
 
 /**
- * Loaded models, kept while they fit in `maxBytes` (each one's estimate: 4 bytes a parameter),
+ * Loaded models, kept while they fit in `maxBytes` (each one's own estimate: 4 bytes a parameter),
  * the least recently used unloaded first. Requests to one model run one after the other (a tfjs
  * model's decoding is synchronous, step by step, and the steps of two requests would only slow
  * both); models load one at a time, so two cold requests never hold two models half-built.
@@ -88,13 +88,8 @@ export class ModelPool {
     }
   }
 
-  loadedBytes(): number {
+  private loadedBytes(): number {
     return [...this.entries.values()].reduce((sum, e) => sum + (e.model?.bytes ?? 0), 0);
-  }
-
-  /** Names of the loaded models, least recently used first. */
-  loaded(): string[] {
-    return [...this.entries.values()].filter((e) => e.model).map((e) => e.ref.name);
   }
 
   /** Waits for what is running, then unloads everything. */

@@ -6,7 +6,7 @@ import { badParam } from './api-error.ts';
 export interface CompletionRequest {
   model: string;
   prompt: string | ChatMessage[];
-  /** Undefined: as many as the context holds, capped (see DEFAULT_CHAT_MAX_TOKENS). */
+  /** As asked, else DEFAULT_COMPLETION_MAX_TOKENS or DEFAULT_CHAT_MAX_TOKENS. */
   maxTokens: number;
   sampling: Sampling;
   stop: string[];

@@ -2,6 +2,8 @@
 export interface Io {
   out(line: string): void;
   err(line: string): void;
+  /** Text as it comes, without a newline (streamed output); `out` when absent. */
+  write?(text: string): void;
 }
 
 // A reader that went away (`tunespec predict … | head`) is no error: stop quietly, as Unix tools
@@ -16,4 +18,5 @@ for (const stream of [process.stdout, process.stderr]) {
 export const processIo: Io = {
   out: (line) => process.stdout.write(line + '\n'),
   err: (line) => process.stderr.write(line + '\n'),
+  write: (text) => process.stdout.write(text),
 };

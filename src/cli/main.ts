@@ -16,6 +16,8 @@ import { predictCommand } from './commands/predict.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { cacheCommand } from './commands/cache.ts';
 import { registerCommand } from './commands/register.ts';
+import { generateCommand } from './commands/generate.ts';
+import { serveCommand } from './commands/serve.ts';
 import { dispatchScaleOut } from './scale-out.ts';
 import type { PredictorEngine } from '../app/variant-predictor.ts';
 import { parseIndex } from '../plan/index-of.ts';
@@ -89,6 +91,14 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (args.length !== 1) throw new UsageError('register takes one variant (id, best or path) and --name <registered model>');
       if (!values.name) throw new UsageError('register needs --name <registered model>: the name in the MLflow Model Registry');
       return registerCommand(args[0]!, { name: values.name, spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], json: values.json }, io);
+    case 'generate': {
+      if (args.length !== 2) throw new UsageError('generate takes a model (name, variant id, best, or a model folder or .gguf file) and one prompt (quote it)');
+      const o = { runsDir: values['runs-dir'], spec: values.spec, chat: values.chat, temperature: values.temperature, topP: values['top-p'], topK: values['top-k'], maxTokens: values['max-tokens'], stop: values.stop, seed: values.seed };
+      return generateCommand(args[0]!, args[1]!, o, io);
+    }
+    case 'serve':
+      if (args.length) throw new UsageError('serve takes no arguments: it serves every model of --runs-dir');
+      return serveCommand({ host: values.host, port: values.port, runsDir: values['runs-dir'], apiKey: values['api-key'], maxModelsMemory: values['max-models-memory'] }, io);
     case 'cache':
       if (args.length > 1) throw new UsageError('cache takes at most one action: list or clear');
       return cacheCommand(args[0], { json: values.json }, io);

@@ -19,6 +19,9 @@ export interface CommandSpec {
 const VARIANT_NOTE = '<variant> is a variant id, a stored variant\'s folder or model.json, or `best` (with --spec).';
 const REGISTERED_NOTE = `${VARIANT_NOTE} Also a registered model version: models:/NAME/VERSION or models:/NAME@ALIAS (from the MLflow server of --tracking-uri or MLFLOW_TRACKING_URI; downloaded once into TUNESPEC_CACHE_DIR/registry).`;
 
+const GENERATION_MODEL_NOTE =
+  '<model> is a fine-tuned model name (ft:<base>:<experiment>:<variant>), a variant id (or a unique prefix of one), `best` (with --spec), a base model name from the run store, or a path to a Hugging Face model folder or a .gguf file.';
+
 export const COMMANDS = {
   validate: { args: '<spec...>', summary: 'check specs, every file: schema errors, then (once the schema passes) base model and data errors, as file:line:col: message' },
   plan: { args: '<spec>', summary: "show the built model's layers (frozen/trainable) and the variants; with --emit, print an array job instead" },
@@ -36,6 +39,17 @@ export const COMMANDS = {
     args: '<variant> --name <name>',
     summary: "a variant's MLflow logged model as a new version of a registered model in MLflow's Model Registry (once per trained variant: registering it again gives back its version)",
     note: VARIANT_NOTE,
+  },
+  generate: {
+    args: '<model> <prompt>',
+    summary: 'complete a prompt (or, with --chat, answer it as a user message) with a generation model, streaming the text to stdout; tokens and tokens/s to stderr',
+    note: GENERATION_MODEL_NOTE,
+  },
+  serve: {
+    args: '',
+    summary: 'an OpenAI-compatible HTTP server: GET /v1/models, POST /v1/completions and /v1/chat/completions (streaming or not) for every base model and fine-tuned variant of the run store; POST /v1/classifications for text classification variants',
+    operands: 'none',
+    note: 'A bearer key (--api-key or TUNESPEC_API_KEY) is required of every request when set. Loaded models are kept, least recently used first out, within --max-models-memory. Stops on Ctrl-C or SIGTERM.',
   },
   cache: { args: '[list|clear]', summary: 'what the frozen-feature cache holds, or empty it', operands: ['list', 'clear'] },
   worker: { args: '--queue <url>', summary: 'train queued variants, one per process at a time, until stopped', operands: 'none' },
@@ -100,7 +114,7 @@ export const OPTIONS = {
     commands: ['run', 'worker', 'plan'],
     needs: { plan: 'emit' },
   },
-  'runs-dir': { type: 'string', value: '<dir>', default: 'runs', description: 'run store root (each worker has its own)', commands: ['run', 'runs', 'sync', 'predict', 'evaluate', 'register', 'worker', 'plan'], needs: { plan: 'emit' }, completes: 'dirs' },
+  'runs-dir': { type: 'string', value: '<dir>', default: 'runs', description: 'run store root (each worker has its own)', commands: ['run', 'runs', 'sync', 'predict', 'evaluate', 'register', 'worker', 'plan', 'generate', 'serve'], needs: { plan: 'emit' }, completes: 'dirs' },
   queue: {
     type: 'string',
     value: '<redis://host:port[/db]>',
@@ -137,7 +151,30 @@ export const OPTIONS = {
   parallelism: { type: 'string', value: '<n>', defaultText: 'every variant', description: 'k8s: pods at once', commands: ['plan'], needs: { plan: 'emit' } },
   pvc: { type: 'string', value: '<claim>', description: 'k8s: volume with the spec, model and data', commands: ['plan'], needs: { plan: 'emit' } },
   workdir: { type: 'string', value: '<dir>', defaultText: '/workspace', description: 'k8s: where the volume is mounted', commands: ['plan'], needs: { plan: 'emit' } },
-  spec: { type: 'string', value: '<spec>', description: 'the spec whose best variant `best` means', commands: ['predict', 'evaluate', 'register'], completes: 'files' },
+  spec: { type: 'string', value: '<spec>', description: 'the spec whose best variant `best` means', commands: ['predict', 'evaluate', 'register', 'generate'], completes: 'files' },
+  chat: { type: 'boolean', default: false, description: "send the prompt as a user message through the model's chat template, and answer as the assistant", commands: ['generate'] },
+  temperature: { type: 'string', value: '<t>', default: '0', description: 'sampling temperature; 0 is greedy (the same text every time)', commands: ['generate'] },
+  'top-p': { type: 'string', value: '<p>', default: '1', description: 'nucleus sampling: draw from the most likely tokens whose probabilities add up to p', commands: ['generate'] },
+  'top-k': { type: 'string', value: '<k>', default: '0', description: 'draw from the k most likely tokens only (0: all)', commands: ['generate'] },
+  'max-tokens': { type: 'string', value: '<n>', default: '256', description: 'new tokens at most (fewer at an end token, a stop string or the end of the context)', commands: ['generate'] },
+  stop: { type: 'string', value: '<text>', multiple: true, description: 'end the answer before this text (repeatable; not printed)', commands: ['generate'] },
+  seed: { type: 'string', value: '<n>', defaultText: 'random', description: 'seed of the sampler: the same seed gives the same text', commands: ['generate'] },
+  host: { type: 'string', value: '<address>', default: '127.0.0.1', description: 'address to listen on (0.0.0.0 for every interface; then set --api-key)', commands: ['serve'] },
+  port: { type: 'string', value: '<port>', default: '8000', description: 'port to listen on (0: any free port, printed)', commands: ['serve'] },
+  'api-key': {
+    type: 'string',
+    value: '<key>',
+    defaultText: 'TUNESPEC_API_KEY, else none',
+    description: 'require `Authorization: Bearer <key>` on every request (prefer the environment variable: a flag shows in ps)',
+    commands: ['serve'],
+  },
+  'max-models-memory': {
+    type: 'string',
+    value: '<size>',
+    defaultText: 'TUNESPEC_MAX_MODELS_MEMORY, else 4G',
+    description: 'memory for loaded models (4 bytes a parameter); past it the least recently used are unloaded (bytes, or with K, M, G)',
+    commands: ['serve'],
+  },
   top: { type: 'string', value: '<k>', default: '3', description: 'classes to show per input', commands: ['predict'] },
   engine: {
     type: 'string',

@@ -351,6 +351,7 @@ test('a queue worker killed -9 after an epoch: the worker that takes over its st
     const children = resumed.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
     assert.deepEqual(children.map((x) => x.status), ['FINISHED'], children.map((x) => `${x.tags['tunespec.worker']} ${x.status}`).join('\n'));
     assert.equal(children[0].tags['tunespec.resumed'], resumePoint(afterKill.steps[0], batches, 3));
+    assert.equal(children[0].tags['tunespec.resumed_inexact'], undefined, 'both workers run on this machine');
     const history = (exp: typeof resumed) => snapshot(exp).find((x) => x.kind === 'variant')!.history;
     assert.deepEqual(history(resumed), history(await readExperiment(server.uri, 'queued-unbroken')));
 

@@ -23,6 +23,8 @@ interface Manifest {
   step: number;
   attempt: string;
   startedAt: number;
+  /** Absent for engines that compute the same bits anywhere, and in checkpoints from before it was recorded. */
+  host?: string;
   written: string;
   identity: CheckpointIdentity;
   files: Record<string, { sha256: string; bytes: number }>;
@@ -118,6 +120,7 @@ export class CheckpointStore implements VariantCheckpoints {
       step: c.step,
       attempt: c.attempt,
       startedAt: c.startedAt,
+      host: c.host,
       written: new Date().toISOString(),
       identity: c.identity,
       files: { [STATE]: { sha256: sha256(state), bytes: state.byteLength }, [TENSORS]: { sha256: sha256(tensors), bytes: tensors.byteLength } },
@@ -162,7 +165,7 @@ export class CheckpointStore implements VariantCheckpoints {
     }
     return {
       manifest,
-      checkpoint: { identity: manifest.identity, attempt: manifest.attempt, startedAt: manifest.startedAt, step: manifest.step, state: parsed.state, tensors },
+      checkpoint: { identity: manifest.identity, attempt: manifest.attempt, startedAt: manifest.startedAt, host: manifest.host, step: manifest.step, state: parsed.state, tensors },
     };
   }
 

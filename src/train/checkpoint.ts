@@ -62,6 +62,11 @@ export interface Checkpoint {
   /** The attempt it belongs to, and when that attempt started (epoch ms): a resumed attempt keeps both. */
   attempt: string;
   startedAt: number;
+  /**
+   * The machine it was written on, for an engine whose arithmetic depends on it (engine/arithmetic-host.ts):
+   * resumed elsewhere it continues, but not bit for bit, and the run says so.
+   */
+  host?: string;
   /** Optimizer steps taken when it was written: orders checkpoints. */
   step: number;
   /** The loop's own position, counters and RNG states (plain JSON). */

@@ -83,6 +83,8 @@ export interface ResumedFrom {
   epochs: number;
   batches: number;
   history: { epoch: number; metrics: EpochMetrics; at: number }[];
+  /** Why this continuation is not bit for bit (the checkpoint came from another machine), when it is not. */
+  inexact?: string;
 }
 
 /**

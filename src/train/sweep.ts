@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { selectEngine, slowEngineReason, type EngineRequest } from '../engine/backends.ts';
+import { arithmeticHost } from '../engine/arithmetic-host.ts';
 import { envNumber } from '../net/env-number.ts';
 import { roughDuration } from './duration.ts';
 import { kernelsForTraining } from '../engine/kernels.ts';
@@ -166,6 +167,11 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
           const batches = Math.ceil(setup.data.train.y.length / spec.training.batch_size);
           const from = checkpoints && (await resumable(variant, checkpoints, identity, batches));
           if (from) ({ attempt, startedAt } = from);
+          const host = arithmeticHost(engine.name);
+          const otherHost = from && from.host !== host ? `checkpoint written on ${from.host ?? 'an unrecorded machine'}, resumed on ${host}` : undefined;
+          if (otherHost) {
+            await emit(listeners, 'onVariantNote', variant, `not bit for bit: ${otherHost}; native TensorFlow's kernels round differently across CPUs and thread counts, so this continues close to, not exactly as, an unbroken run`);
+          }
           info = {
             variant,
             attempt,
@@ -178,13 +184,13 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
             layers: setup.layers,
             trainableParams: setup.layers.filter((l) => l.trainable).reduce((n, l) => n + l.params, 0),
             featureCache: setup.featureCache,
-            resumed: from && { ...resumePoint(from), epochs: spec.training.epochs, batches },
+            resumed: from && { ...resumePoint(from), epochs: spec.training.epochs, batches, ...(otherHost ? { inexact: otherHost } : {}) },
           };
           await emit(listeners, 'onVariantStart', info);
           const saving: LoopCheckpoints | undefined = checkpoints && {
             from,
             everySteps: spec.checkpoint.every_steps,
-            save: (step, state, tensors) => checkpoints.save({ identity, attempt, startedAt, step, state, tensors }),
+            save: (step, state, tensors) => checkpoints.save({ identity, attempt, startedAt, host, step, state, tensors }),
           };
           const outcome = await fitVariant(engine.tf, setup.trainOn, spec, setup.data, info, listeners, opts.signal, {
             limit: slow ? slowEngineLimit(slow) : undefined,

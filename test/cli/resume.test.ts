@@ -1,22 +1,45 @@
 // A variant killed (kill -9, Ctrl-C) part-way and run again resumes from its last checkpoint and
 // ends exactly where an unbroken run with the same seed ends: per-epoch metrics, final weights,
-// MLflow history. Real CLI processes, real signals, a real MLflow server.
+// MLflow history. Real CLI processes, real signals, a real MLflow server, real queue workers.
+// On wasm by default; `TUNESPEC_TEST_ENGINE=native` runs the same on native TensorFlow.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BASE_MODEL, BIN, QUICKSTART_IMAGES, QUICKSTART_LABELS, ROOT, cliEnv, tempDir, tunespecAsync, type CliResult, type Env } from '../helpers/cli.ts';
-import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
+import { BASE_MODEL, BIN, QUICKSTART_IMAGES, QUICKSTART_LABELS, ROOT, cliEnv as suiteEnv, tempDir, tunespecAsync as suiteCli, type CliResult, type Env } from '../helpers/cli.ts';
+import { MlflowServer } from '../helpers/mlflow-server.ts';
 import { readExperiment, snapshot } from '../helpers/mlflow-read.ts';
+import { RedisServer } from '../helpers/redis-server.ts';
 
-let server: MlflowServer;
+// Both exist before either starts, so `after` stops whichever did start when the other fails.
+const server = new MlflowServer();
+const redis = new RedisServer();
 before(async () => {
-  server = await startMlflow();
+  await Promise.all([server.start(), redis.start()]);
 });
 after(async () => {
-  await server?.stop();
+  await Promise.all([server.stop(), redis.stop()]);
 });
+
+/**
+ * The engine every training command here names: wasm, the portable one, unless
+ * TUNESPEC_TEST_ENGINE names another (native: after `npm run setup:native`, whose build the suite
+ * otherwise keeps out of reach).
+ */
+const ENGINE = process.env.TUNESPEC_TEST_ENGINE || 'wasm';
+/** An engine whose checkpoints ENGINE must not resume from. */
+const OTHER_ENGINE = ENGINE === 'cpu' ? 'wasm' : 'cpu';
+
+/** `run` and `worker` train on ENGINE unless told otherwise; a submitter (`--queue`) trains nothing. */
+function onEngine(args: string[]): string[] {
+  const trains = (args[0] === 'run' && !args.includes('--queue')) || args[0] === 'worker';
+  return trains && !args.includes('--backend') ? [...args, '--backend', ENGINE] : args;
+}
+
+const engineEnv = (env: Env = {}): Env => (ENGINE.startsWith('native') ? { TUNESPEC_NO_NATIVE_BUILD: undefined, ...env } : env);
+const cliEnv = (env?: Env): NodeJS.ProcessEnv => suiteEnv(engineEnv(env));
+const tunespecAsync = (args: string[], onStdout?: Parameters<typeof suiteCli>[1], env?: Env): Promise<CliResult> => suiteCli(onEngine(args), onStdout, engineEnv(env));
 
 /** Everything in an epoch record but when it ran and how fast. */
 const TIMING = new Set(['timestamp', 'epoch_seconds', 'examples_per_second']);
@@ -88,7 +111,7 @@ function resumePoint(step: number, batches: number, epochs: number): string {
  */
 function runUntil(args: string[], env: Env, when: (stdout: string) => boolean, signal: 'SIGKILL' | 'SIGINT'): Promise<CliResult & { stopped: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cliEnv(env) });
+    const child = spawn(process.execPath, [BIN, ...onEngine(args)], { cwd: ROOT, env: cliEnv(env) });
     let stdout = '';
     let stderr = '';
     let stopped = false;
@@ -244,9 +267,9 @@ test('a damaged checkpoint falls back to the one before it; another engine or --
   // Another engine's arithmetic would not continue bit for bit: never resumed, and said why.
   const engine = join(dir, 'engine');
   await killed(engine, 1);
-  const other = await tunespecAsync(['run', spec, '--runs-dir', engine, '--backend', 'cpu']);
+  const other = await tunespecAsync(['run', spec, '--runs-dir', engine, '--backend', OTHER_ENGINE]);
   assert.equal(other.code, 0, other.stderr);
-  assert.match(other.stdout, /not resuming from the checkpoint at step \d+ \(.*\): its engine differs \(checkpoint: wasm \S+, this run: cpu \S+\)/);
+  assert.match(other.stdout, new RegExp(`not resuming from the checkpoint at step \\d+ \\(.*\\): its engine differs \\(checkpoint: ${ENGINE} [^,]+, this run: ${OTHER_ENGINE} [^)]+\\)`));
   assert.match(other.stdout, /no usable checkpoint: training from scratch/);
   assert.doesNotMatch(other.stdout, /: resuming from/);
 
@@ -257,4 +280,84 @@ test('a damaged checkpoint falls back to the one before it; another engine or --
   assert.match(fresh.stdout, /--restart: training from scratch; removed 2 checkpoint\(s\)/);
   assert.doesNotMatch(fresh.stdout, /: resuming from/);
   assertSameTraining(variantDir(restart, 'damage'), variantDir(join(dir, 'reference'), 'damage'));
+});
+
+interface WorkerProcess {
+  child: ChildProcess;
+  log(): string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * A `tunespec worker` process on the shared run store. A short lock and stall check (the
+ * `--lock-duration` and `--stalled-interval` knobs; 30 s each by default), so a killed worker's
+ * job goes to the next worker in seconds.
+ */
+function startWorker(name: string, runs: string, env: Env): WorkerProcess {
+  const args = ['worker', '--queue', redis.url, '--name', name, '--runs-dir', runs, '--lock-duration', '4', '--stalled-interval', '1'];
+  const child = spawn(process.execPath, [BIN, ...onEngine(args)], { cwd: ROOT, env: cliEnv(env) });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
+  return { child, log: () => out, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+}
+
+/** Poll every few ms until `when` holds, then freeze the process at once (SIGSTOP) and kill -9 it. */
+async function killWhen(w: WorkerProcess, when: () => boolean, seconds = 300): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!when()) {
+    if (w.child.exitCode !== null || Date.now() > deadline) throw new Error(`the worker never got there:\n${w.log()}`);
+    await new Promise((r) => setTimeout(r, 3));
+  }
+  w.child.kill('SIGSTOP');
+  w.child.kill('SIGKILL');
+  await w.exited;
+}
+
+test('a queue worker killed -9 after an epoch: the worker that takes over its stalled job resumes it from the shared store, bit for bit, in the same MLflow run', async () => {
+  const dir = tempDir();
+  const batches = Math.ceil(TRAIN_EXAMPLES / 8);
+  const spec = writeSpec(dir, 'queued', { batch: 8, epochs: 3, checkpoint: '{}', augment: true });
+  const mlflow = (experiment: string): Env => ({ MLFLOW_TRACKING_URI: server.uri, MLFLOW_EXPERIMENT_NAME: experiment });
+  const reference = await tunespecAsync(['run', spec, '--runs-dir', join(dir, 'reference')], undefined, mlflow('queued-unbroken'));
+  assert.equal(reference.code, 0, reference.stderr);
+
+  // Two machines' workers on one shared run store: worker-a first, alone, so it takes the job.
+  const runs = join(dir, 'shared');
+  const a = startWorker('worker-a', runs, mlflow('queued-resumed'));
+  let b: WorkerProcess | undefined;
+  try {
+    const submitted = tunespecAsync(['run', spec, '--queue', redis.url], undefined, mlflow('queued-resumed'));
+    // kill -9 once worker-a wrote the checkpoint of an epoch, and before the variant completed.
+    await killWhen(a, () => checkpointSteps(runs, 'queued').steps.some((s) => s % batches === 0));
+    const afterKill = checkpointSteps(runs, 'queued');
+    assert.ok(afterKill.steps[0] < 3 * batches, `worker-a finished before the kill: ${afterKill.steps}`);
+    assert.match(a.log(), /worker-a\] .*attempt 1\/3\n/);
+
+    b = startWorker('worker-b', runs, mlflow('queued-resumed'));
+    const r = await submitted;
+    assert.equal(r.code, 0, r.stdout + r.stderr + b.log());
+    assert.match(r.stdout, /1 completed, 0 failed/);
+    // worker-b took the job worker-a held (its lock expired), and the variant's lock worker-a left, and resumed.
+    assert.match(b.log(), /worker-b\] .*attempt \d\/3, after 1 lost worker\(s\)\n/);
+    assert.match(b.log(), /recovered the lock of pid \d+ on this host .*which is no longer running/);
+    assert.match(b.log(), new RegExp(`worker-b\\] .*: resuming ${resumePoint(afterKill.steps[0], batches, 3)}\\n`));
+    assert.doesNotMatch(b.log(), /training from scratch/);
+    assertSameTraining(variantDir(runs, 'queued'), variantDir(join(dir, 'reference'), 'queued'));
+    assert.deepEqual(checkpointSteps(runs, 'queued').steps, [], 'checkpoints go when the variant completes');
+
+    // MLflow: the run worker-a started is the one worker-b finished, with the unbroken run's history.
+    const resumed = await readExperiment(server.uri, 'queued-resumed');
+    const children = resumed.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
+    assert.deepEqual(children.map((x) => x.status), ['FINISHED'], children.map((x) => `${x.tags['tunespec.worker']} ${x.status}`).join('\n'));
+    assert.equal(children[0].tags['tunespec.resumed'], resumePoint(afterKill.steps[0], batches, 3));
+    assert.equal(children[0].tags['tunespec.resumed_inexact'], undefined, 'both workers run on this machine');
+    const history = (exp: typeof resumed) => snapshot(exp).find((x) => x.kind === 'variant')!.history;
+    assert.deepEqual(history(resumed), history(await readExperiment(server.uri, 'queued-unbroken')));
+
+    b.child.kill('SIGTERM');
+    assert.equal(await b.exited, 0, b.log());
+  } finally {
+    for (const w of [a, b]) if (w && w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+  }
 });

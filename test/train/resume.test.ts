@@ -3,11 +3,12 @@
 // on native TensorFlow under `npm run test:native` (TUNESPEC_TEST_ENGINE=native).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSpec } from '../../src/app/load-spec.ts';
 import { runSweep } from '../../src/train/sweep.ts';
 import { LocalRunStore } from '../../src/track/local-store.ts';
-import type { EpochMetrics, SweepListener, VariantResult } from '../../src/train/events.ts';
+import type { EpochMetrics, ResumedFrom, SweepListener, VariantResult } from '../../src/train/events.ts';
 import { baseSpec, sameBytes, savedWeights, tempDir, testEngine, writeSpec } from './helpers.ts';
 
 const TIMING = new Set(['epoch_seconds', 'examples_per_second']);
@@ -17,6 +18,7 @@ interface Trace {
   /** Loss of every step trained, by global step: a redone step must give the same loss. */
   losses: Map<number, number>;
   notes: string[];
+  resumed?: ResumedFrom;
   result?: VariantResult;
 }
 
@@ -27,6 +29,7 @@ async function train(file: string, runs: string, stopAtStep?: number): Promise<T
   const controller = new AbortController();
   const t: Trace = { epochs: [], losses: new Map(), notes: [] };
   const listener: SweepListener = {
+    onVariantStart: (i) => void (t.resumed = i.resumed),
     onBatchEnd: (_i, epoch, batch, batches, loss) => {
       const step = epoch * batches + batch + 1;
       t.losses.set(step, loss);
@@ -60,6 +63,7 @@ async function specFile(dir: string, everySteps?: number): Promise<string> {
 
 function assertSame(resumed: Trace, stopped: Trace, unbroken: Trace): void {
   assert.equal(resumed.result?.status, 'completed', resumed.result?.reason);
+  assert.equal(resumed.resumed?.inexact, undefined, 'resumed on the machine that wrote the checkpoint');
   assert.deepEqual([...stopped.epochs, ...resumed.epochs], unbroken.epochs, 'per-epoch metrics differ from the unbroken run');
   for (const [step, loss] of [...stopped.losses, ...resumed.losses]) assert.equal(loss, unbroken.losses.get(step), `step ${step}`);
   assert.deepEqual(resumed.result!.metrics, unbroken.result!.metrics);
@@ -93,4 +97,25 @@ test('stopped after epoch 1 or 2, or mid-epoch with step checkpoints, a variant 
   assert.deepEqual(resumed.notes, ['resuming from step 5/15 of epoch 2/3']);
   assert.equal(Math.min(...resumed.losses.keys()), 21, 'steps 21 and 22 are trained again');
   assertSame(resumed, stopped, unbroken);
+});
+
+const NATIVE = testEngine('wasm').startsWith('native');
+
+test('native: a checkpoint written on another machine is resumed, and the run says the continuation is not bit for bit', { skip: !NATIVE && 'the portable engines compute the same bits on any machine' }, async () => {
+  const dir = await tempDir();
+  const runs = join(dir, 'runs');
+  const file = await specFile(dir);
+  await train(file, runs, 16);
+  // As a worker on another machine of the shared store would find it: its manifest names that machine.
+  const exp = join(runs, 'test');
+  const checkpoints = join(exp, readdirSync(exp).find((n) => n.startsWith('.checkpoints-'))!);
+  const manifest = join(checkpoints, readdirSync(checkpoints).find((n) => n.startsWith('step-'))!, 'manifest.json');
+  const written = JSON.parse(readFileSync(manifest, 'utf8'));
+  assert.match(written.host, /, \d+ threads$/, 'a native checkpoint records the machine it was written on');
+  writeFileSync(manifest, JSON.stringify({ ...written, host: 'Other CPU (avx2 fma), 96 threads' }));
+  const resumed = await train(file, runs);
+  assert.equal(resumed.result?.status, 'completed', resumed.result?.reason);
+  assert.equal(resumed.notes[0], 'resuming from epoch 1/3');
+  assert.ok(resumed.notes[1]?.startsWith(`not bit for bit: checkpoint written on Other CPU (avx2 fma), 96 threads, resumed on ${written.host}; native TensorFlow's kernels round differently`), resumed.notes.join('\n'));
+  assert.equal(resumed.resumed?.inexact, `checkpoint written on Other CPU (avx2 fma), 96 threads, resumed on ${written.host}`);
 });

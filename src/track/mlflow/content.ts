@@ -19,6 +19,8 @@ export const TAG = {
   reason: 'tunespec.reason',
   /** Where an attempt resumed from a checkpoint (its latest resume). */
   resumed: 'tunespec.resumed',
+  /** Set once an attempt resumed from another machine's checkpoint on an engine whose arithmetic depends on the machine. */
+  resumedInexact: 'tunespec.resumed_inexact',
   parent: 'mlflow.parentRunId',
 } as const;
 

@@ -179,7 +179,8 @@ export class MlflowLogger implements SweepListener {
       if (r) {
         // The same attempt goes on: its run, not a new one, continues at the next step.
         const history = r.history.map((h) => epochRecord(h.epoch, h.metrics, h.at));
-        const { run, logged } = await this.tracker!.resumeChild(child, history, [{ key: TAG.resumed, value: describeResumePoint(r) }]);
+        const tags = [{ key: TAG.resumed, value: describeResumePoint(r) }, ...(r.inexact ? [{ key: TAG.resumedInexact, value: r.inexact }] : [])];
+        const { run, logged } = await this.tracker!.resumeChild(child, history, tags);
         this.live.set(info.attempt, run);
         this.logged.set(info.attempt, logged);
       } else {

@@ -187,7 +187,7 @@ export function parseStoreFile<K extends StoreFileKind>(kind: K, file: string, c
 
 /** The lines of metrics.jsonl, each checked; a bad line is named by its number. */
 export function parseEpochLines(file: string, content: string, variantFormat = STORE_FORMAT): StoreRecord<'epoch'>[] {
-  return content.split('\n').flatMap((line, i) => (line.trim() ? [parseStoreFile<'epoch'>('epoch', `${file}:${i + 1}`, line, variantFormat)] : []));
+  return content.split('\n').flatMap((line, i) => (line.trim() ? [parseStoreFile('epoch', `${file}:${i + 1}`, line, variantFormat)] : []));
 }
 
 /** A store file's text, or undefined when there is no such file; any other failure to read it is an error naming it. */
@@ -205,6 +205,5 @@ export async function readStoreText(file: string): Promise<string | undefined> {
 /** A store file as the record it holds, or undefined when it is absent (and only then). */
 export async function readStoreFile<K extends StoreFileKind>(kind: K, file: string, variantFormat?: number): Promise<StoreRecord<K> | undefined> {
   const content = await readStoreText(file);
-  if (content === undefined) return undefined;
-  return parseStoreFile<K>(kind, file, content, variantFormat);
+  return content === undefined ? undefined : parseStoreFile(kind, file, content, variantFormat);
 }

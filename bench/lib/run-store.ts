@@ -3,7 +3,7 @@
 // validated reader (src/track/store-format.ts), so a bench never misreads another format.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatOfVariant, type EpochRecord, type StoredVariant } from '../../src/track/local-store.ts';
+import { formatOfVariant, type EpochRecord } from '../../src/track/local-store.ts';
 import { parseEpochLines, parseStoreFile } from '../../src/track/store-format.ts';
 
 export interface StoredRun { lr: string; seed: number; valAccuracy: number; examplesPerSecond: number[]; status: string; engine: string }
@@ -21,9 +21,9 @@ export function readRunStore(runsDir: string): StoredRun[] {
       for (const v of readdirSync(sweepDir, { withFileTypes: true })) {
         if (!v.isDirectory() || v.name.startsWith('.')) continue;
         const dir = join(sweepDir, v.name);
-        const status = parseStoreFile('status', join(dir, 'status.json'), readFileSync(join(dir, 'status.json'), 'utf8')) as StoredVariant['status'];
+        const status = parseStoreFile('status', join(dir, 'status.json'), readFileSync(join(dir, 'status.json'), 'utf8'));
         const format = formatOfVariant({ dir, status });
-        const params = parseStoreFile('params', join(dir, 'params.json'), readFileSync(join(dir, 'params.json'), 'utf8'), format) as Record<string, string>;
+        const params = parseStoreFile('params', join(dir, 'params.json'), readFileSync(join(dir, 'params.json'), 'utf8'), format);
         const history = parseEpochLines(join(dir, 'metrics.jsonl'), read(join(dir, 'metrics.jsonl')), format) as EpochRecord[];
         out.push({
           lr: String(params['training.learning_rate']),

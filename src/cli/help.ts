@@ -7,7 +7,7 @@ const COLUMN = 37;
 
 export const ENVIRONMENT = `Environment (as the MLflow Python client reads it):
 MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME, MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (basic auth), MLFLOW_TRACKING_TOKEN (bearer), MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_HTTP_REQUEST_MAX_RETRIES (default 7), MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (2), MLFLOW_HTTP_REQUEST_BACKOFF_JITTER (1), MLFLOW_HTTP_REQUEST_TIMEOUT (120 seconds)
-Base models at http(s) URLs: TUNESPEC_HTTP_TIMEOUT (seconds to connect, to the first byte, and between bytes of the body; default 15, as pip), TUNESPEC_HTTP_RETRIES (default 3: connection errors, timeouts, 408, 429 and 5xx are retried with backoff; other answers are final)
+Base models at http(s) and hf:// URLs: TUNESPEC_HTTP_TIMEOUT (seconds to connect, to the first byte, and between bytes of the body; default 15, as pip), TUNESPEC_HTTP_RETRIES (default 3: connection errors, timeouts, 408, 429 and 5xx are retried with backoff; other answers are final)
 Feature cache: TUNESPEC_CACHE_DIR (default $XDG_CACHE_HOME/tunespec/features, else ~/.cache/tunespec/features), TUNESPEC_CACHE_MAX (size cap such as 10G, the default; least recently used entries go first)
 Progress: TUNESPEC_PROGRESS_SECONDS (when run's output is not a terminal, seconds between lines of progress within an epoch: batch, examples/s, ETA; default 30)
 Slow engine: when auto falls to pure-JS cpu for convolution backprop, run refuses a variant whose first step says it would train longer than TUNESPEC_SLOW_ENGINE_LIMIT seconds (default 600), naming npm run setup:native; --backend cpu trains it anyway`;

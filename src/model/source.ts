@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ModelError } from '../errors.ts';
-import { HttpGetError, httpGet } from '../net/http-get.ts';
+import { HttpError, httpGet } from '../net/http-get.ts';
 import { redactUrl } from '../net/redact.ts';
 
 /**
@@ -26,7 +26,7 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   try {
     return await httpGet(url);
   } catch (err) {
-    if (err instanceof HttpGetError) throw new ModelError(err.message, redactUrl(url));
+    if (err instanceof HttpError) throw new ModelError(err.message, redactUrl(url));
     throw err;
   }
 }

@@ -9,49 +9,31 @@ import type { SavedModel } from '../model/save.ts';
 import { replaceDir, restoreReplaced, writeFileAtomic } from './atomic.ts';
 import { VariantLock } from './variant-lock.ts';
 import { CheckpointStore, checkpointBytes, checkpointsDir } from './checkpoint-store.ts';
-import { parseEpochLines, readStoreFile, readStoreText, STORE_FORMAT } from './store-format.ts';
+import { parseEpochLines, readStoreFile, readStoreText, STORE_FORMAT, type StoreRecord } from './store-format.ts';
 import { redactUrlsIn } from '../net/redact.ts';
 import { flattenParams } from './params.ts';
 import type { Provenance } from './provenance.ts';
-import type { OnnxExportResult } from '../train/onnx-parity.ts';
 
-export interface StoredVariant {
-  dir: string;
-  status: {
-    /** The run store format (store-format.ts); absent in format 1. */
-    format?: number;
-    status: string;
-    reason?: string;
-    variant: string;
-    label: string;
-    sweep: string;
-    attempt: string;
-    seconds: number;
-    started: string;
-    finished: string;
-    engine?: VariantInfo['engine'];
-    featureCache?: VariantInfo['featureCache'];
-    onnx?: { parity?: NonNullable<OnnxExportResult['parity']>; skipped?: string };
-    split?: VariantInfo['split'];
-    data?: VariantInfo['data'];
-  };
-  result?: { metrics: EpochMetrics; confusion: number[][]; class_names: string[] };
+/**
+ * The run store's records, typed from their schema (store-format.ts). JSON holds NaN and the
+ * infinities (a diverged loss) as null; metrics are read back as NaN, so every reader gets numbers.
+ */
+export type StatusRecord = StoreRecord<'status'>;
+export type ResultRecord = Omit<StoreRecord<'result'>, 'metrics'> & { metrics: EpochMetrics };
+export type SweepRecord = StoreRecord<'sweep'>;
+/** One line of metrics.jsonl: an epoch's metrics and when it ended (epoch milliseconds). */
+export type EpochRecord = StoreRecord<'epoch'> & EpochMetrics;
+
+/** Metrics as JSON held them (null for NaN and the infinities), as numbers again. */
+function revived<T extends object>(metrics: T): T & EpochMetrics {
+  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, v ?? NaN])) as T & EpochMetrics;
 }
 
-/** One line of metrics.jsonl: an epoch's metrics and when it ended (epoch milliseconds). */
-export type EpochRecord = { epoch: number; timestamp: number } & EpochMetrics;
-
-export interface SweepRecord {
-  /** The run store format (store-format.ts); absent in format 1. */
-  format?: number;
-  sweep: string;
-  experiment: string;
-  spec: string;
-  variants: { id: string; label: string; overrides: Record<string, unknown> }[];
-  started: string;
-  provenance?: Provenance;
-  /** Set when the sweep process ended, however it ended; absent while running or after a crash. */
-  finished?: string;
+/** One stored attempt of a variant: its folder and the records in it. */
+export interface StoredVariant {
+  dir: string;
+  status: StatusRecord;
+  result?: ResultRecord;
 }
 
 /** Extra files for a finished variant (charts, say), composed in by the caller. */
@@ -78,7 +60,7 @@ export function epochRecord(epoch: number, metrics: EpochMetrics, at: number): E
 /** A variant's epochs as metrics.jsonl holds them (none when it has no such file), read at the variant's format. */
 export async function readHistory(dir: string, format = STORE_FORMAT): Promise<EpochRecord[]> {
   const file = join(dir, METRICS_FILE);
-  return parseEpochLines(file, (await readStoreText(file)) ?? '', format) as EpochRecord[];
+  return parseEpochLines(file, (await readStoreText(file)) ?? '', format).map(revived);
 }
 
 /** The run store format a stored attempt was written in. */
@@ -87,7 +69,7 @@ export const formatOfVariant = (v: StoredVariant): number => v.status.format ?? 
 /** A stored attempt's params.json: its resolved spec as flat `dotted.key: value` strings. */
 export async function readParams(v: StoredVariant): Promise<Record<string, string>> {
   const file = join(v.dir, 'params.json');
-  const params = await readStoreFile<Record<string, string>>('params', file, formatOfVariant(v));
+  const params = await readStoreFile('params', file, formatOfVariant(v));
   if (!params) throw new StoreError(file, 'missing: the variant folder is incomplete');
   return params;
 }
@@ -110,9 +92,10 @@ function metricsCsv(history: EpochRecord[]): string {
 
 /** The attempt stored in one variant folder, or undefined when there is none (yet); a damaged or newer record is an error naming its file. */
 export async function readStoredVariant(dir: string): Promise<StoredVariant | undefined> {
-  const status = await readStoreFile<StoredVariant['status']>('status', join(dir, 'status.json'));
+  const status = await readStoreFile('status', join(dir, 'status.json'));
   if (!status) return undefined;
-  return { dir, status, result: await readStoreFile<StoredVariant['result']>('result', join(dir, 'result.json'), status.format ?? 1) };
+  const result = await readStoreFile('result', join(dir, 'result.json'), status.format ?? 1);
+  return { dir, status, result: result && { ...result, metrics: revived(result.metrics) } };
 }
 
 /** The class names a stored attempt was trained with (status.json, else result.json), or undefined. */
@@ -136,7 +119,7 @@ export async function storedVariants(sweepDir: string): Promise<StoredVariant[]>
 }
 
 export async function readSweepRecord(sweepDir: string): Promise<SweepRecord | undefined> {
-  return readStoreFile<SweepRecord>('sweep', join(sweepDir, 'sweep.json'));
+  return readStoreFile('sweep', join(sweepDir, 'sweep.json'));
 }
 
 /** Write a trained model the way tfjs's file:// handler does, so `tf.loadLayersModel` reads it back. */
@@ -375,7 +358,7 @@ export class LocalRunStore implements SweepListener, VariantClaims {
       // Checkpoints are for finishing; once finished, only those the spec asks to keep stay, with the result.
       await new CheckpointStore(checkpointsDir(this.experimentDir(this.experiment), variant.id)).settle(variant.spec.checkpoint?.keep ?? 0, join(dir, CHECKPOINTS_FOLDER));
     }
-    const status: StoredVariant['status'] = {
+    const status: StatusRecord = {
       format: STORE_FORMAT,
       status: result.status,
       reason: result.reason,

@@ -3,16 +3,15 @@ import { userInfo } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { redactUrl } from '../net/redact.ts';
+import type { StoreRecord } from './store-format.ts';
 
 const run = promisify(execFile);
 
-/** Where a sweep came from, recorded when it starts so a later sync reports the same commit. */
-export interface Provenance {
-  /** The spec file, relative to the repository root when it lives in one. */
-  source: string;
-  user: string;
-  git?: { commit: string; branch?: string; repoURL?: string; dirty: boolean };
-}
+/**
+ * Where a sweep came from, recorded in sweep.json when it starts so a later sync reports the same
+ * commit: `source` is the spec file, relative to the repository root when it lives in one.
+ */
+export type Provenance = NonNullable<StoreRecord<'sweep'>['provenance']>;
 
 async function git(cwd: string, ...args: string[]): Promise<string | undefined> {
   try {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { FromSchema } from 'json-schema-to-ts';
 import { StoreError } from '../errors.ts';
 
 /**
@@ -106,6 +107,29 @@ export const runStoreSchema = {
 
 export type StoreFileKind = keyof typeof runStoreSchema.definitions;
 
+/** Whether an object type names any field besides an index signature. */
+type HasNamedFields<T> = keyof { [K in keyof T as string extends K ? never : K]: 0 } extends never ? false : true;
+
+/**
+ * FromSchema gives every object without `additionalProperties` an open `[x: string]: unknown`. A
+ * record with named fields is read through those alone, so that signature goes: interfaces
+ * (Provenance, FeatureCacheReport) stay assignable and a misspelt field is a type error. Maps
+ * (metrics, params, a variant's overrides) keep theirs.
+ */
+type NamedFields<T> = T extends readonly (infer U)[]
+  ? NamedFields<U>[]
+  : T extends object
+    ? HasNamedFields<T> extends true
+      ? { [K in keyof T as string extends K ? (unknown extends T[K] ? never : K) : K]: NamedFields<T[K]> }
+      : T
+    : T;
+
+/** The record of each kind as its schema checks it: the store's TypeScript types come from here, written nowhere else. */
+type StoreRecordMap = { [K in StoreFileKind]: NamedFields<FromSchema<(typeof runStoreSchema.definitions)[K]>> };
+// An interface, so that StoreRecord<K> for a generic K stays an indexed access rather than FromSchema of a union.
+interface StoreRecords extends StoreRecordMap {}
+export type StoreRecord<K extends StoreFileKind> = StoreRecords[K];
+
 /** The name a file of each kind has in the store, for messages. */
 const FILE_NAMES: Record<StoreFileKind, string> = { status: 'status.json', sweep: 'sweep.json', result: 'result.json', params: 'params.json', epoch: 'metrics.jsonl' };
 
@@ -147,7 +171,7 @@ export function formatOf(value: unknown, file: string): number {
  * record's own stamp for status and sweep records, the variant's for the files beside it).
  * Anything else (not JSON, a wrong shape, a newer format) is an error naming the file.
  */
-export function parseStoreFile(kind: StoreFileKind, file: string, content: string, variantFormat = STORE_FORMAT): unknown {
+export function parseStoreFile<K extends StoreFileKind>(kind: K, file: string, content: string, variantFormat = STORE_FORMAT): StoreRecord<K> {
   let value: unknown;
   try {
     value = JSON.parse(content);
@@ -160,11 +184,11 @@ export function parseStoreFile(kind: StoreFileKind, file: string, content: strin
     const stamp = Number.isNaN(version) ? 'an unknown format' : `format ${version}`;
     throw new StoreError(file, `not a valid ${FILE_NAMES[kind]} (run store ${stamp}): ${describe(validate.errors ?? [])}`);
   }
-  return value;
+  return value as StoreRecord<K>;
 }
 
 /** The lines of metrics.jsonl, each checked; a bad line is named by its number. */
-export function parseEpochLines(file: string, content: string, variantFormat = STORE_FORMAT): unknown[] {
+export function parseEpochLines(file: string, content: string, variantFormat = STORE_FORMAT): StoreRecord<'epoch'>[] {
   return content.split('\n').flatMap((line, i) => (line.trim() ? [parseStoreFile('epoch', `${file}:${i + 1}`, line, variantFormat)] : []));
 }
 
@@ -181,7 +205,7 @@ export async function readStoreText(file: string): Promise<string | undefined> {
 }
 
 /** A store file as the record it holds, or undefined when it is absent (and only then). */
-export async function readStoreFile<T>(kind: StoreFileKind, file: string, variantFormat?: number): Promise<T | undefined> {
+export async function readStoreFile<K extends StoreFileKind>(kind: K, file: string, variantFormat?: number): Promise<StoreRecord<K> | undefined> {
   const content = await readStoreText(file);
-  return content === undefined ? undefined : (parseStoreFile(kind, file, content, variantFormat) as T);
+  return content === undefined ? undefined : parseStoreFile(kind, file, content, variantFormat);
 }

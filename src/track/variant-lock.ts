@@ -3,17 +3,50 @@ import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import AjvModule, { type ValidateFunction } from 'ajv';
+import type { FromSchema } from 'json-schema-to-ts';
+import { StoreError } from '../errors.ts';
 
-/** Who holds a variant: what its lock file records. */
-export interface LockOwner {
-  pid: number;
-  host: string;
-  /** When the lock was taken (ISO time). */
-  started: string;
-  /** Unique per lock taken: tells a lock apart from a newer one in the same place. */
-  token: string;
-  /** The holder's boot (Linux): a pid from before a reboot names nothing alive. */
-  boot?: string;
+/**
+ * Who holds a variant: what its lock file records. `started` is when the lock was taken (ISO
+ * time); `token` is unique per lock taken, telling a lock apart from a newer one in the same place;
+ * `boot` is the holder's boot id (Linux): a pid from before a reboot names nothing alive. Fields
+ * beyond these (a newer tunespec's) are allowed and ignored.
+ */
+const lockOwnerSchema = {
+  type: 'object',
+  required: ['pid', 'host', 'started', 'token'],
+  properties: {
+    pid: { type: 'integer', minimum: 1 },
+    host: { type: 'string', minLength: 1 },
+    started: { type: 'string' },
+    token: { type: 'string', minLength: 1 },
+    boot: { type: 'string' },
+  },
+} as const;
+
+export type LockOwner = FromSchema<typeof lockOwnerSchema>;
+
+const Ajv = AjvModule.default ?? AjvModule;
+let validateOwner: ValidateFunction<LockOwner> | undefined;
+
+/**
+ * A lock file's text as its owner. Text that is not JSON is a lock caught mid-write (the
+ * exclusive-create fallback writes after it creates) or damaged: undefined, and the lock is judged
+ * by its heartbeat alone. JSON of another shape was not written by tunespec's lock, and trusting
+ * it (a pid that is a string) could keep the variant locked forever: an error naming the file.
+ */
+function parseOwner(path: string, text: string): LockOwner | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  validateOwner ??= new Ajv({ allErrors: true, strict: true }).compile<LockOwner>(lockOwnerSchema);
+  if (validateOwner(value)) return value;
+  const why = (validateOwner.errors ?? []).map((e) => `${e.instancePath.slice(1) || 'the lock'} ${e.message}`).join(', ');
+  throw new StoreError(path, `not a variant lock as tunespec writes it (${why}); if no tunespec process is training this variant, remove the file`);
 }
 
 /** How often a holder touches its lock file: the heartbeat other hosts judge it by. */
@@ -60,13 +93,7 @@ function staleReason(o: LockOwner | undefined, heartbeat: number): string | unde
 async function readOwner(path: string): Promise<{ owner?: LockOwner; heartbeat: number } | undefined> {
   try {
     const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-    let owner: LockOwner | undefined;
-    try {
-      owner = JSON.parse(text) as LockOwner;
-    } catch {
-      // Unreadable: judged by its heartbeat alone, like a lock from another host.
-    }
-    return { owner, heartbeat: st.mtimeMs };
+    return { owner: parseOwner(path, text), heartbeat: st.mtimeMs };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -126,7 +153,11 @@ export class VariantLock {
   /** Give the lock up; a lock that was taken over meanwhile (judged dead) is left to its new owner. */
   async release(): Promise<void> {
     clearInterval(this.heartbeat);
-    const found = await readOwner(this.path);
+    // A lock file of another shape is not this lock's: it stays.
+    const found = await readOwner(this.path).catch((err) => {
+      if (err instanceof StoreError) return undefined;
+      throw err;
+    });
     if (found?.owner?.token === this.owner.token) await rm(this.path, { force: true });
   }
 }

@@ -162,3 +162,18 @@ test("a lock held on another host waits while its heartbeat is fresh, and is tak
   assert.match(r.stdout, /recovered the lock of pid 4343 on host node-17.cluster \(started 2026-01-01T00:00:00.000Z\), whose heartbeat stopped \d+ minute\(s\) ago/);
   assertWholeSweep(runs, 'elsewhere', [id], 2);
 });
+
+test('a lock file of another shape is refused, naming the file, and never trusted', async () => {
+  const dir = tempDir();
+  const runs = join(dir, 'runs');
+  const spec = writeSmallSpec(dir, { name: 'foreign', epochs: 1, sweep: '  training.learning_rate: [0.01]' });
+  const [id] = planIds(spec);
+  mkdirSync(join(runs, 'foreign'), { recursive: true });
+  const lock = join(runs, 'foreign', `.lock-${id}`);
+  // A pid that is not a number: trusted, it would look alive forever (kill(pid, 0) fails, but not with ESRCH).
+  writeFileSync(lock, JSON.stringify({ pid: 'abc', host: 'node-17.cluster', started: '2026-01-01T00:00:00.000Z' }));
+  const r = tunespec(['run', spec, '--runs-dir', runs]);
+  assert.equal(r.code, 1, r.stderr + r.stdout);
+  assert.match(r.stderr, new RegExp(`${lock.replace(/[.]/g, '\\.')}: not a variant lock as tunespec writes it \\(the lock must have required property 'token', pid must be integer\\); if no tunespec process is training this variant, remove the file`));
+  assert.ok(existsSync(lock), 'the file is left for the user to judge');
+});

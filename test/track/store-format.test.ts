@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import AjvModule from 'ajv';
 import { QUICKSTART_IMAGES, tempDir, tunespec, writeSmallSpec } from '../helpers/cli.ts';
 import { STORE_SCHEMA_FILE, storeSchemaText } from '../../scripts/write_schema.ts';
-import { readHistory } from '../../src/track/local-store.ts';
+import { readHistory, readStoredVariant } from '../../src/track/local-store.ts';
 import { STORE_FORMAT } from '../../src/track/store-format.ts';
 import { readRunStore } from '../../bench/lib/run-store.ts';
 import { StoreError } from '../../src/errors.ts';
@@ -149,4 +149,17 @@ test('metrics.jsonl: absent is no epochs; a bad line is named by file and line',
   await assert.rejects(readHistory(v), (err: Error) => err.message === `${file}:2: not a valid metrics.jsonl (run store format ${STORE_FORMAT}): epoch must be integer`);
   rmSync(file);
   assert.deepEqual(await readHistory(v), []);
+});
+
+test('a metric JSON holds as null (a diverged loss) reads back as NaN, and the readers take it', async () => {
+  const s = copyStore('diverged');
+  const v = s.variants[0]!;
+  writeFileSync(join(v, 'metrics.jsonl'), '{"epoch": 1, "timestamp": 1, "loss": null, "val_accuracy": 0.5}\n');
+  rewrite(join(v, 'result.json'), (json) => ((json.metrics as Record<string, unknown>).val_loss = null));
+  const [epoch] = await readHistory(v);
+  assert.ok(Number.isNaN(epoch!.loss) && epoch!.val_accuracy === 0.5, JSON.stringify(epoch));
+  const stored = await readStoredVariant(v);
+  assert.ok(Number.isNaN(stored!.result!.metrics.val_loss));
+  const r = tunespec(['runs', spec, '--runs-dir', s.runs]);
+  assert.equal(r.code, 0, r.stderr);
 });

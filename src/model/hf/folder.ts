@@ -3,8 +3,11 @@ import { link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/prom
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError } from '../../errors.ts';
-import { download, shownUrl, type Timeouts } from './download.ts';
 import { cacheRoot } from '../../engine/feature-cache.ts';
+import { httpDownload, type DownloadResult } from '../../net/http-download.ts';
+import { HttpError } from '../../net/http-transfer.ts';
+import { httpSettings, type HttpSettings } from '../../net/http-settings.ts';
+import { redactUrl } from '../../net/redact.ts';
 import { WEIGHTS_FILE, WEIGHTS_INDEX } from './weights.ts';
 
 /**
@@ -30,7 +33,7 @@ export function parseHfSource(source: string, specDir: string): HfSource {
 
 export function describeHfSource(s: HfSource): string {
   if (s.kind === 'local') return s.path;
-  if (s.kind === 'url') return shownUrl(s.base);
+  if (s.kind === 'url') return redactUrl(s.base);
   return `hf://${s.repo}@${s.revision}`;
 }
 
@@ -40,8 +43,8 @@ export function modelCacheDir(env: NodeJS.ProcessEnv): string {
 }
 
 export interface ResolveOptions {
+  /** HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, the cache folder and TUNESPEC_HTTP_TIMEOUT/RETRIES are read from here. */
   env: NodeJS.ProcessEnv;
-  timeouts?: Timeouts;
 }
 
 export interface ResolvedFolder {
@@ -108,8 +111,26 @@ function remoteOf(s: Exclude<HfSource, { kind: 'local' }>, env: NodeJS.ProcessEn
 
 /** The cache's key for a source: its location without credentials (user info and query left out of the hash input too). */
 function sourceKey(s: Exclude<HfSource, { kind: 'local' }>, env: NodeJS.ProcessEnv): string {
-  const id = s.kind === 'url' ? shownUrl(s.base) : `${(env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '')}/${s.repo}@${s.revision}`;
+  const id = s.kind === 'url' ? redactUrl(s.base) : `${(env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '')}/${s.repo}@${s.revision}`;
   return createHash('sha256').update(id).digest('hex').slice(0, 32);
+}
+
+/** One file of a remote folder into `dest`; a refusal says whether a token was sent or is needed. */
+async function fetchInto(
+  remote: Remote,
+  file: string,
+  dest: string,
+  opts: { what: string; etag?: string | null; optional: boolean; settings: HttpSettings },
+  shown: string,
+): Promise<DownloadResult> {
+  try {
+    return await httpDownload(remote.url(file), dest, { ...opts, headers: remote.headers });
+  } catch (err) {
+    if (!(err instanceof HttpError)) throw err;
+    const refused = err.status === 401 || err.status === 403;
+    const hint = !refused ? '' : remote.headers.Authorization ? ' (the token was refused)' : ' (a private or gated repository needs HF_TOKEN)';
+    throw new ModelError(err.message + hint, shown);
+  }
 }
 
 async function readManifest(path: string): Promise<Manifest | null> {
@@ -139,17 +160,12 @@ async function remoteFolder(s: Exclude<HfSource, { kind: 'local' }>, opts: Resol
   if (offline) throw new ModelError(`${shown} is not in the model cache (${cache}) and HF_HUB_OFFLINE is set`, shown);
 
   await mkdir(join(cache, 'blobs'), { recursive: true });
+  const settings = httpSettings(opts.env);
   const manifest: Manifest = { files: {} };
   const fetchFile = async (file: string, optional: boolean): Promise<boolean> => {
     const tmp = join(cache, 'blobs', `.tmp-${randomBytes(6).toString('hex')}`);
     const before = cached?.files[file];
-    const r = await download(remote.url(file), tmp, {
-      what: `${file} of ${shown}`,
-      headers: remote.headers,
-      etag: before?.etag,
-      optional,
-      timeouts: opts.timeouts,
-    });
+    const r = await fetchInto(remote, file, tmp, { what: `${file} of ${shown}`, etag: before?.etag, optional, settings }, shown);
     if (r.status === 'missing') return false;
     if (r.status === 'not-modified') {
       manifest.files[file] = before!;

@@ -148,7 +148,10 @@ function summaryMetrics(v: StoredVariant, history: EpochRecord[]): Metric[] {
   if (cache && cache.status !== 'off') {
     out.push(diag('diag/feature_cache/hit', cache.status === 'hit' ? 1 : 0), diag('diag/feature_cache/seconds', cache.seconds ?? 0), diag('diag/feature_cache/saved_seconds', cache.savedSeconds ?? 0));
   }
-  if (s.onnx?.parity) out.push(diag('diag/onnx/max_abs_diff', s.onnx.parity.maxAbsDiff), diag('diag/onnx/argmax_agreement', s.onnx.parity.argmaxAgreement));
+  const parity = s.onnx?.parity;
+  // JSON holds a NaN difference as null; a field the record leaves out is not logged.
+  if (parity?.maxAbsDiff !== undefined) out.push(diag('diag/onnx/max_abs_diff', parity.maxAbsDiff ?? NaN));
+  if (parity?.argmaxAgreement !== undefined) out.push(diag('diag/onnx/argmax_agreement', parity.argmaxAgreement ?? NaN));
   return out;
 }
 
@@ -218,7 +221,7 @@ function datasets(v: StoredVariant, sweep: SweepRecord, source: string): Dataset
 }
 
 /** The tags that identify a variant's run (the parent link is the tracker's to add). */
-export function variantTags(sweep: SweepRecord, variantId: string, attempt: string, engine?: { name: string; version: string }): KeyValue[] {
+export function variantTags(sweep: SweepRecord, variantId: string, attempt: string, engine?: { name: string; version?: string }): KeyValue[] {
   const tags: KeyValue[] = [
     { key: TAG.kind, value: 'variant' },
     { key: TAG.sweep, value: sweep.sweep },
@@ -229,7 +232,8 @@ export function variantTags(sweep: SweepRecord, variantId: string, attempt: stri
   if (engine) {
     tags.push(
       { key: 'tunespec.engine', value: engine.name },
-      { key: 'tunespec.engine.version', value: engine.version },
+      // The schema lets a stored record leave the version out; a tag without a value is no tag.
+      ...(engine.version === undefined ? [] : [{ key: 'tunespec.engine.version', value: engine.version }]),
       { key: 'tunespec.device', value: engine.name === 'native-gpu' ? 'gpu' : 'cpu' },
     );
   }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { InternalError, StoreError } from '../errors.ts';
 import type { Variant } from '../plan/expand.ts';
-import type { EpochMetrics, SweepInfo, SweepListener, VariantClaim, VariantClaims, VariantInfo, VariantResult } from '../train/events.ts';
+import type { EpochMetrics, ModelRecord, SweepInfo, SweepListener, VariantClaim, VariantClaims, VariantInfo, VariantResult } from '../train/events.ts';
 import type { SavedModel } from '../model/save.ts';
 import { replaceDir, restoreReplaced, writeFileAtomic } from './atomic.ts';
 import { VariantLock } from './variant-lock.ts';
@@ -33,6 +33,7 @@ export interface StoredVariant {
     onnx?: { parity?: NonNullable<OnnxExportResult['parity']>; skipped?: string };
     split?: VariantInfo['split'];
     data?: VariantInfo['data'];
+    model?: ModelRecord;
   };
   result?: { metrics: EpochMetrics; confusion: number[][]; class_names: string[] };
 }
@@ -148,6 +149,18 @@ export async function writeModel(dir: string, model: SavedModel): Promise<void> 
     weightsManifest: [{ paths: ['weights.bin'], weights: model.weightSpecs }],
   };
   await writeFile(join(dir, 'model.json'), JSON.stringify(json));
+}
+
+/** Move every entry of `from` into `to` (a rename; a copy where they are on different file systems). */
+async function moveEntries(from: string, to: string): Promise<void> {
+  for (const name of await readdir(from)) {
+    try {
+      await rename(join(from, name), join(to, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      await cp(join(from, name), join(to, name), { recursive: true });
+    }
+  }
 }
 
 /** Hidden folders a variant's attempts leave in a sweep folder while they run (or after they died). */
@@ -346,6 +359,7 @@ export class LocalRunStore implements SweepListener, VariantClaims {
     if (result.model) await writeModel(join(dir, 'model'), result.model);
     if (result.onnx?.bytes) await writeFile(join(dir, ONNX_FILE), result.onnx.bytes);
     if (result.baseGraph) await writeFile(join(dir, BASE_ONNX_FILE), result.baseGraph);
+    if (result.outputDir) await moveEntries(result.outputDir, dir);
     if (history.length) await writeFile(join(dir, 'metrics.csv'), metricsCsv(history));
     if (result.metrics) {
       await writeFile(join(dir, 'result.json'), JSON.stringify({ metrics: result.metrics, confusion: result.confusion, class_names: classNames }, null, 2));
@@ -371,6 +385,7 @@ export class LocalRunStore implements SweepListener, VariantClaims {
       onnx: result.onnx && { parity: result.onnx.parity, skipped: result.onnx.skipped },
       split: info?.split,
       data: info?.data,
+      model: result.status === 'completed' ? result.modelRecord : undefined,
     };
     await writeFile(join(dir, 'status.json'), JSON.stringify(status, null, 2));
     const target = join(this.sweepDir, variant.id);

@@ -14,12 +14,9 @@ import { fitCausal } from './causal-fit.ts';
 import { emit, type SweepListener, type VariantInfo, type VariantResult } from './events.ts';
 import type { TrainingLimit } from './fit.ts';
 import { saveLlamaFolder } from './merged-folder-local.ts';
+import { ADAPTER_FOLDER, COMPLETIONS_FILE, MERGED_FOLDER } from './generation-files.ts';
 import { setUpDecoder } from './variant-setup.ts';
 
-/** The folder of a generation variant's merged model, and the file of its eval prompts' completions. */
-export const MERGED_FOLDER = 'merged';
-export const ADAPTER_FOLDER = 'adapter';
-export const COMPLETIONS_FILE = 'completions.json';
 
 /** Why a generation variant has no model.onnx (status.json `onnx.skipped`). */
 export const GENERATION_ONNX_SKIPPED = 'ONNX export and parity are not done for generation variants: merged/ (a Hugging Face folder) is the exported model';

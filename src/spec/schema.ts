@@ -322,6 +322,11 @@ const metricName = { type: 'string', enum: ['loss', 'accuracy', 'val_loss', 'val
 /** The decoder projections LoRA can adapt, by their Hugging Face module names (PEFT's target_modules). */
 export const LORA_TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 
+const blockRef = {
+  description: 'A decoder block: its index among the blocks (negative counts from the last) or its name (model.layers.N).',
+  oneOf: [{ type: 'integer' }, { type: 'string', minLength: 1 }],
+} as const;
+
 const lora = {
   type: 'object',
   description:
@@ -342,7 +347,7 @@ const lora = {
       description:
         'The blocks that get adapters: `{from, to}` (inclusive; a block index or name such as model.layers.20) or `{match}` (a regular expression on block names). Every block when omitted.',
       oneOf: [
-        { type: 'object', properties: { from: layerRef, to: layerRef }, required: ['from', 'to'], additionalProperties: false },
+        { type: 'object', properties: { from: blockRef, to: blockRef }, required: ['from', 'to'], additionalProperties: false },
         { type: 'object', properties: { match: { type: 'string', minLength: 1, format: 'regex' } }, required: ['match'], additionalProperties: false },
       ],
     },
@@ -380,7 +385,7 @@ export const experimentSchema = {
           type: 'string',
           minLength: 1,
           description:
-            'TensorFlow.js LayersModel `model.json`, or an ONNX model (`.onnx`, used as a frozen feature extractor): a path relative to the spec, a file:// URL or an http(s):// URL.',
+            'TensorFlow.js LayersModel `model.json`, an ONNX model (`.onnx`, used as a frozen feature extractor), or a Hugging Face model folder (a path, file://, http(s):// or hf://org/name[@revision]); for task: generation, a Llama decoder: a folder with model_type llama or a local `.gguf` file. Paths are relative to the spec.',
         },
         cut: {
           ...layerRef,
@@ -504,7 +509,13 @@ export const experimentSchema = {
       type: 'object',
       description: 'task: generation: what every completed variant is asked at the end, greedily (kept in completions.json and logged to MLflow as a table). Not part of the variant id.',
       properties: {
-        eval_prompts: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 100, default: [], description: 'Prompts, each used as written (no chat template), as `tunespec generate` takes a prompt.' },
+        eval_prompts: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          maxItems: 100,
+          default: [],
+          description: 'Prompts, each put to the model as a training prompt is: as a user message in the chat template when the tokenizer has one, else as written.',
+        },
         max_new_tokens: { type: 'integer', minimum: 1, maximum: 4096, default: 32, description: 'The longest completion of an eval prompt; it also ends at the end-of-sequence token.' },
       },
       additionalProperties: false,

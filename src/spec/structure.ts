@@ -181,7 +181,7 @@ function taskIssues(value: unknown): PathIssue[] {
   const training = isMapping(value.training) ? value.training : undefined;
   const base = isMapping(value.base_model) ? value.base_model : undefined;
   if (!generation) {
-    if (!('head' in value)) issues.push({ path: [], message: 'spec: missing required property "head" (a classification spec needs a head; task: generation fine-tunes a decoder without one)' });
+    if (!('head' in value)) issues.push({ path: [], message: 'spec: missing required property "head"' });
     for (const field of ['lora', 'generation'] as const) if (field in value) refuse([field], 'is for task: generation (a decoder fine-tuned on prompts and completions); this spec is a classification spec');
     if (data?.format === 'chat') issues.push({ path: ['data', 'format'], message: 'data.format: chat data (prompts and completions) is for task: generation' });
     if (training && 'gradient_accumulation_steps' in training) refuse(['training', 'gradient_accumulation_steps'], 'is for task: generation');
@@ -220,7 +220,18 @@ export function checkStructure(value: unknown): { spec?: Experiment; issues: Pat
     if (generationObjective) value.training.objective.metric = DEFAULT_GENERATION_OBJECTIVE_METRIC;
     return { spec: value, issues: [] };
   }
-  const issues = [...dropBranchNoise(validate.errors ?? []).map(describe), ...byTask];
+  const described = dropBranchNoise(validate.errors ?? []).map(describe);
+  // The missing head joins the schema's own missing properties, in the schema's order.
+  const order = Object.keys(experimentSchema.properties);
+  const missing = (i: PathIssue): number => {
+    const name = /^spec: missing required property "([^"]+)"$/.exec(i.message)?.[1];
+    return name === undefined ? -1 : order.indexOf(name);
+  };
+  const all = [...described, ...byTask];
+  const first = all.findIndex((i) => missing(i) >= 0);
+  const rest = all.filter((i) => missing(i) < 0);
+  const required = all.filter((i) => missing(i) >= 0).sort((a, b) => missing(a) - missing(b));
+  const issues = first < 0 ? all : [...rest.slice(0, first), ...required, ...rest.slice(first)];
   const seen = new Set<string>();
   return {
     issues: issues.filter((i) => {

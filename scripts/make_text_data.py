@@ -85,7 +85,7 @@ def convert(raw: bytes, name: str, out: Path) -> tuple[int, int, int]:
 
 # Enough examples for a LoRA sweep on SmolLM2-135M to learn the answer format in a few minutes on
 # 2 cores; short snippets keep each rendered example (chat template included) near 60 tokens.
-CHAT_PER_CLASS = 48
+CHAT_PER_CLASS = 32
 CHAT_MAX_CHARS = 90
 
 

@@ -156,8 +156,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   } catch (err) {
     if (!(err instanceof TunespecError)) throw err;
     const p = location.kind === 'file' ? [location.path, resolve(dirname(location.path), 'weights.bin')] : [];
-    const needs = generation ? 'task: generation needs a Llama decoder (a .gguf file, or a Hugging Face folder with model_type llama): ' : '';
-    issues.push({ path: ['base_model', 'source'], message: `base_model.source: ${needs}${withShownPaths(err.message, p)}` });
+    issues.push({ path: ['base_model', 'source'], message: `base_model.source: ${withShownPaths(err.message, p)}` });
   }
   const missing: PathIssue[] = [];
   for (const [path, p] of dataFiles(spec.data)) {

@@ -10,7 +10,7 @@ import type { BaseModel, ModelLocation } from '../source.ts';
 import type { LayerInfo } from '../topology.ts';
 import { ggufLlamaConfig } from './llama/gguf.ts';
 import { loadLlama } from './llama/load.ts';
-import { readLlamaConfig, type LlamaConfig } from './llama/config.ts';
+import { LLAMA_MODEL_TYPES, readLlamaConfig, type LlamaConfig } from './llama/config.ts';
 import type { ModelFamily } from './types.ts';
 import { resolveFreezeRanges } from '../../spec/layer-refs.ts';
 import type { Experiment } from '../../spec/types.ts';
@@ -51,7 +51,7 @@ async function fileDigest(path: string): Promise<string> {
 }
 
 async function loadGgufBase(path: string): Promise<{ base: LlamaBase; layers: LayerInfo[] }> {
-  if (!(await stat(path).then((s) => s.isFile(), () => false))) throw new ModelError(`${path}: no such file`, path);
+  if (!(await stat(path).then((s) => s.isFile(), () => false))) throw new ModelError(`no such file: ${path}`, path);
   const file = await readGguf(path);
   const config = readLlamaConfig(ggufLlamaConfig(file), path);
   return { base: { format: 'llama', path, source: path, files: { [basename(path)]: await fileDigest(path) }, config }, layers: llamaLayers(config) };
@@ -72,6 +72,9 @@ export const llamaDecoderFamily: ModelFamily<LlamaBase> = {
     }
     const resolved = await resolveHfFolder(location.kind === 'url' ? location.url : location.path, '/', { env: process.env });
     const { json, where } = await readConfigJson(resolved.folder);
+    if (!LLAMA_MODEL_TYPES.includes(String(json.model_type))) {
+      throw new ModelError(`${where}: model_type ${JSON.stringify(json.model_type)} is not a Llama decoder; task: generation fine-tunes Llama models (model_type llama, or a .gguf file)`, where);
+    }
     const config = readLlamaConfig(json, where);
     return { base: { format: 'llama', path: resolved.folder, source: resolved.source, files: resolved.files, config }, layers: llamaLayers(config) };
   },

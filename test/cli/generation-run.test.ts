@@ -76,6 +76,10 @@ test('validate and plan a generation spec: the decoder\'s layers by Hugging Face
   assert.match(p.stdout, /1 +model\.layers\.0 +TunespecLlamaDecoderLayer +9280 +frozen/);
   assert.match(p.stdout, /2 +model\.layers\.1 +TunespecLlamaDecoderLayer +9280 +trainable/);
   assert.match(p.stdout, /4 +lm_head +TunespecLlamaLmHead +10240 +trainable/);
+  const i = tunespec(['inspect', spec], dir);
+  assert.equal(i.code, 0, i.stderr);
+  assert.match(i.stdout, /params: 39072 total, 19552 trainable, 19520 non-trainable/);
+  assert.match(i.stdout, /output: \[null,null,320\], 320-token vocabulary \(next-token logits\)/);
   // Every base weight frozen under LoRA (no freeze given); rank 4 on q/v of block 1: 4 × ((32 + 32) + (32 + 16)).
   const lora = writeSpec('lora', `task: generation\n${common}lora: { rank: 4, layers: { from: 1, to: model.layers.1 } }\ntraining: { epochs: 1, learning_rate: 0.001 }\nsweep: { lora.rank: [4, 8] }\n`);
   const l = tunespec(['plan', lora], dir);
@@ -187,6 +191,9 @@ test('run trains each variant, stores metrics, the merged model (frozen weights 
   assert.ok(bestId, best.stdout);
   assert.match(best.stdout, new RegExp(`fine-tuned model: ft:tiny-llama:reviews-gen:${bestId}\\n`));
   assert.match(best.stdout, /variant +swept +status +val_loss +val_perplexity +epoch +seconds/);
+  const predict = tunespec(['predict', 'best', '--spec', spec, '--runs-dir', runs, 'some text'], dir);
+  assert.equal(predict.code, 1);
+  assert.match(predict.stderr, new RegExp(`is a generation variant \\(ft:tiny-llama:reviews-gen:${bestId}\\): predict and evaluate take classifiers`));
 
   const exp = await readExperiment(server.uri, 'reviews-gen');
   assert.equal(exp.tags['mlflow.experiment.primaryMetric.name'], 'kept/val/loss');

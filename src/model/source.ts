@@ -128,7 +128,7 @@ export type BaseModel =
   /** A Llama decoder (task: generation): a local .gguf file or a model folder (`path`), its config read. */
   | { format: 'llama'; path: string; source: string; files: Record<string, string>; config: LlamaConfig };
 
-/** A Hugging Face model folder by name: hf://, or a path or URL whose last segment names no model.json or .onnx file. */
+/** A Hugging Face model folder by name: hf://, or a path or URL whose last segment names no model.json, .onnx or .gguf file. */
 export function isHfFolderSource(source: string): boolean {
   if (/^hf:\/\//i.test(source)) return true;
   const path = source.replace(/[?#].*$/s, '').replace(/\/+$/, '');

@@ -47,12 +47,11 @@ function decoderLayers(spec: LoadedSpec, variant: Variant): (LayerRow & { lora: 
 
 function planDecoder(spec: LoadedSpec, io: Io): number {
   const trainable: number[] = [];
-  const shown = new Set<string>();
-  for (const v of spec.plan.variants) {
+  for (const [n, v] of spec.plan.variants.entries()) {
     const rows = decoderLayers(spec, v);
     const frozen = decoderFrozen(spec.model.layers, v.spec);
-    const key = canonicalJson([v.spec.freeze, v.spec.lora ?? null]);
-    if (!shown.size) {
+    // The first variant's layers stand for the sweep's; the table below counts each variant's trainable weights.
+    if (n === 0) {
       io.out(`Decoder of ${spec.experiment.name} (task: generation${v.spec.lora ? `, LoRA rank ${v.spec.lora.rank} on ${v.spec.lora.target_modules.join(', ')}` : ''}):`);
       io.out(
         formatTable(
@@ -62,7 +61,6 @@ function planDecoder(spec: LoadedSpec, io: Io): number {
       );
       io.out(`${rows.filter((r) => r.trainable).length} trainable, ${rows.filter((r) => !r.trainable).length} frozen layers\n`);
     }
-    shown.add(key);
     trainable.push(rows.reduce((n, r, i) => n + (r.lora ? r.lora : !frozen[i] ? r.params : 0), 0));
   }
   const keys = Object.keys(spec.plan.variants[0]?.overrides ?? {});

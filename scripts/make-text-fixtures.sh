@@ -9,13 +9,14 @@
 #   tiny-llama-lora/, tiny-llama-lora-reference.json   a fixed PEFT LoRA adapter for it, and its logits,
 #                              masked causal loss and LoRA gradients (scripts/lora_reference.py)
 #   smollm2-reference.json     SmolLM2's, when `npm run models:gpt` has placed its GGUF
-# NumPy, safetensors, Rust tokenizers and gguf go into the git-ignored .venv-text (PyTorch is not needed).
+#   chat-reference.json        chat examples rendered by Python's jinja2 and tokenized by Rust tokenizers (scripts/chat_reference.py)
+# NumPy, safetensors, Rust tokenizers, gguf and jinja2 go into the git-ignored .venv-text (PyTorch is not needed).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=.venv-text
-if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import numpy, safetensors, tokenizers, gguf' 2>/dev/null; then
+if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import numpy, safetensors, tokenizers, gguf, jinja2' 2>/dev/null; then
   [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'numpy>=1.26' 'safetensors>=0.4' 'tokenizers>=0.19' 'gguf==0.19.0'
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'numpy>=1.26' 'safetensors>=0.4' 'tokenizers>=0.19' 'gguf==0.19.0' 'jinja2==3.1.6'
 fi
 OUT=test/fixtures/text
 "$VENV/bin/python" scripts/make_tiny_bert.py "$OUT/tiny-bert"
@@ -33,6 +34,7 @@ fi
 "$VENV/bin/python" scripts/make_tiny_llama.py "$OUT/tiny-llama" "$OUT/tiny-llama.gguf"
 "$VENV/bin/python" scripts/llama_reference.py tiny "$OUT/tiny-llama" "$OUT/tiny-llama.gguf" "$OUT/tiny-llama-reference.json"
 "$VENV/bin/python" scripts/lora_reference.py "$OUT/tiny-llama" "$OUT/tiny-llama-lora" "$OUT/tiny-llama-lora-reference.json"
+"$VENV/bin/python" scripts/chat_reference.py "$OUT/tiny-llama" "$OUT/chat-reference.json"
 SMOLLM2=.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
 if [[ -f "$SMOLLM2" ]]; then
   "$VENV/bin/python" scripts/llama_reference.py smollm2 "$SMOLLM2" "$OUT/smollm2-reference.json"

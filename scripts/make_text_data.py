@@ -8,6 +8,9 @@ the rating (`positive` / `negative`), neutral (zero) ratings dropped:
 
     data/text/vader/movie_reviews.csv   10,568 Rotten Tomatoes snippets (the training set)
     data/text/vader/tweets.csv, amazon_reviews.csv, nyt_editorials.csv   held-out sets for `evaluate`
+    data/text/vader/movie_reviews_chat.jsonl   prompt/completion lines for generation (experiments/generation.yaml):
+        {"prompt": "Review: <snippet>\nSentiment:", "completion": " positive"}, the first CHAT_PER_CLASS
+        snippets of each label (in file order) no longer than CHAT_MAX_CHARS characters, interleaved
 
 The download is pinned by sha256 and cached in .cache/text-data/; the outputs are git-ignored.
 Usage: python3 scripts/make_text_data.py [OUT_DIR]
@@ -16,6 +19,7 @@ Usage: python3 scripts/make_text_data.py [OUT_DIR]
 import csv
 import hashlib
 import io
+import json
 import subprocess
 import sys
 import tarfile
@@ -72,8 +76,30 @@ def convert(raw: bytes, name: str, out: Path) -> tuple[int, int, int]:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["text", "label", "score", "id"])
         writer.writerows(rows)
+    if out.name == "movie_reviews.csv":
+        chat = out.with_name("movie_reviews_chat.jsonl")
+        print(f"{chat}: {chat_lines(rows, chat)} prompt/completion lines")
     positive = sum(1 for r in rows if r[1] == "positive")
     return positive, len(rows) - positive, dropped
+
+
+# Enough examples for a LoRA sweep on SmolLM2-135M to learn the answer format in a few minutes on
+# 2 cores; short snippets keep each rendered example (chat template included) near 60 tokens.
+CHAT_PER_CLASS = 32
+CHAT_MAX_CHARS = 90
+
+
+def chat_lines(rows: list[tuple[str, str, str, str]], out: Path) -> int:
+    """Prompt/completion JSONL from labelled snippets: balanced, short, in a stable order."""
+    by_label = {"positive": [], "negative": []}
+    for text, label, _score, _ident in rows:
+        if len(text) <= CHAT_MAX_CHARS and len(by_label[label]) < CHAT_PER_CLASS:
+            by_label[label].append(text)
+    with out.open("w", encoding="utf-8") as f:
+        for pos, neg in zip(by_label["positive"], by_label["negative"]):
+            for text, label in ((pos, "positive"), (neg, "negative")):
+                f.write(json.dumps({"prompt": f"Review: {text}\nSentiment:", "completion": f" {label}"}, ensure_ascii=False) + "\n")
+    return 2 * min(len(v) for v in by_label.values())
 
 
 def main() -> None:

@@ -6,14 +6,16 @@ import { dottedToPath, locate, parseSpecText, type PathSegment, type SourceDoc }
 import { checkStructure, type PathIssue } from '../spec/structure.ts';
 import { checkSweep } from '../spec/sweep.ts';
 import { checkSemantics, checkWarnings, cutIndexOf, UNCHECKED_FIELDS, type SpecContext } from '../spec/semantic.ts';
-import type { DataSpec, Experiment } from '../spec/types.ts';
+import type { ChatDataSpec, DataSpec, Experiment } from '../spec/types.ts';
 import { objectiveOf, type Objective } from '../spec/derived.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
 import { loadClassLabels } from '../data/dataset.ts';
 import { DataError } from '../data/errors.ts';
 import { pathKind } from '../data/readers/files.ts';
 import { resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
-import { familyFor } from '../model/families/index.ts';
+import { FAMILIES, familyFor } from '../model/families/index.ts';
+import { readChatFile } from '../data/readers/chat.ts';
+import { taskOf } from '../spec/derived.ts';
 import { hashBaseModel, recordableSpec } from '../model/recorded-spec.ts';
 import { redactUrl } from '../net/redact.ts';
 import type { LayerInfo } from '../model/topology.ts';
@@ -147,8 +149,10 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   const location = resolveModelLocation(spec.base_model.source, dir);
   let base: BaseModel | undefined;
   let layers: LayerInfo[] | null = null;
+  const generation = taskOf(spec) === 'generation';
   try {
-    ({ base, layers } = await familyFor(spec.base_model.source).load(location));
+    // A generation spec's base is a Llama decoder whatever its name looks like (a folder or a .gguf).
+    ({ base, layers } = await (generation ? FAMILIES.llama : familyFor(spec.base_model.source)).load(location));
   } catch (err) {
     if (!(err instanceof TunespecError)) throw err;
     const p = location.kind === 'file' ? [location.path, resolve(dirname(location.path), 'weights.bin')] : [];
@@ -167,7 +171,15 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     const key = JSON.stringify(data);
     if (!classCounts.has(key)) {
       let count: number | null = null;
-      if (!missing.length) {
+      if (!missing.length && (data as { format: string }).format === 'chat') {
+        // Chat data has no classes; its lines are checked here so that validate names a bad one.
+        try {
+          await readChatFile(resolve(dir, (data as unknown as ChatDataSpec).path));
+        } catch (err) {
+          if (!(err instanceof DataError)) throw err;
+          issues.push({ path: ['data', 'path'], message: `data.path: ${withShownPaths(err.message, [resolve(dir, (data as unknown as ChatDataSpec).path)])}` });
+        }
+      } else if (!missing.length) {
         try {
           count = (await loadClassLabels({ ...data, class_names: undefined }, dir)).length;
         } catch (err) {

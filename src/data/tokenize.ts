@@ -113,6 +113,19 @@ export class TextTokenizer {
     return this.pieces(text).length + (pair === undefined ? 0 : this.pieces(pair).length) + this.specialTokens(pair !== undefined);
   }
 
+  /**
+   * One text's token ids as they stand, no special tokens added and no truncation: special tokens
+   * written in the text (a chat template's `<|im_start|>`) become their own ids.
+   */
+  encodeText(text: string): number[] {
+    return text === '' ? [] : this.lib.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** The id of a token (a special token's text, say), or undefined when the vocabulary has none. */
+  tokenId(token: string): number | undefined {
+    return this.ids.get(token);
+  }
+
   /** Tokens back to text, without special tokens and padding. */
   decode(ids: readonly number[]): string {
     return ids.length ? this.lib.decode([...ids], { skip_special_tokens: true }) : '';

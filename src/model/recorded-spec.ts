@@ -6,7 +6,7 @@ import type { BaseModel } from './source.ts';
 export function hashBaseModel(h: Hash, base: BaseModel): Hash {
   if (base.format === 'onnx') return h.update(base.bytes);
   // Every file's sha256, the tokenizer's among them: a new tokenizer is a new base.
-  if (base.format === 'hf') return h.update(JSON.stringify(Object.entries(base.files).sort()));
+  if (base.format === 'hf' || base.format === 'llama') return h.update(JSON.stringify(Object.entries(base.files).sort()));
   return h.update(JSON.stringify(base.files.json.modelTopology)).update(new Uint8Array(base.files.weightData));
 }
 

@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ModelError } from '../errors.ts';
 import { HttpError, httpGet } from '../net/http-get.ts';
 import { redactUrl } from '../net/redact.ts';
+import type { LlamaConfig } from './families/llama/config.ts';
 
 /**
  * Where a base model lives. Local paths and file:// URLs are read from disk; http(s) URLs are
@@ -123,13 +124,15 @@ export function locationUrl(loc: ModelLocation): string {
 export type BaseModel =
   | { format: 'tfjs'; files: ModelFiles }
   | { format: 'onnx'; bytes: Uint8Array }
-  | { format: 'hf'; folder: string; source: string; files: Record<string, string>; modelType: string; maxTokens?: number };
+  | { format: 'hf'; folder: string; source: string; files: Record<string, string>; modelType: string; maxTokens?: number }
+  /** A Llama decoder (task: generation): a local .gguf file or a model folder (`path`), its config read. */
+  | { format: 'llama'; path: string; source: string; files: Record<string, string>; config: LlamaConfig };
 
-/** A Hugging Face model folder by name: hf://, or a path or URL whose last segment names no model.json or .onnx file. */
+/** A Hugging Face model folder by name: hf://, or a path or URL whose last segment names no model.json, .onnx or .gguf file. */
 export function isHfFolderSource(source: string): boolean {
   if (/^hf:\/\//i.test(source)) return true;
   const path = source.replace(/[?#].*$/s, '').replace(/\/+$/, '');
-  return !/\.(json|onnx)$/i.test(path);
+  return !/\.(json|onnx|gguf)$/i.test(path);
 }
 
 /** ONNX by name: `.onnx` at the end of the path or URL (before any query). */
@@ -139,6 +142,6 @@ export function isOnnxSource(source: string): boolean {
 
 /** The files of a TensorFlow.js base; an ONNX base here is a caller's mistake, said plainly. */
 export function tfjsFiles(base: BaseModel): ModelFiles {
-  if (base.format !== 'tfjs') throw new ModelError(`this needs a TensorFlow.js base model, and the base is ${base.format === 'onnx' ? 'an ONNX model' : 'a Hugging Face encoder'}`);
+  if (base.format !== 'tfjs') throw new ModelError(`this needs a TensorFlow.js base model, and the base is ${{ onnx: 'an ONNX model', hf: 'a Hugging Face encoder', llama: 'a Llama decoder' }[base.format]}`);
   return base.files;
 }

@@ -65,11 +65,12 @@ export class LineLog implements SweepListener {
   }
 
   onEpochEnd(i: VariantInfo, epoch: number, m: EpochMetrics): void {
-    this.write(
-      `${this.tag(i.variant, i.position, i.total)} epoch ${epoch + 1}/${i.variant.spec.training.epochs} ` +
-        `loss ${fixed(m.loss)} acc ${fixed(m.accuracy)} val_loss ${fixed(m.val_loss)} val_acc ${fixed(m.val_accuracy)} ` +
-        `lr ${m.learning_rate.toPrecision(3)} ${m.examples_per_second.toFixed(0)} ex/s`,
-    );
+    // A generation variant reports perplexity and tokens instead of accuracy and examples.
+    const scores =
+      m.val_perplexity === undefined
+        ? `loss ${fixed(m.loss)} acc ${fixed(m.accuracy)} val_loss ${fixed(m.val_loss)} val_acc ${fixed(m.val_accuracy)} lr ${m.learning_rate.toPrecision(3)} ${m.examples_per_second.toFixed(0)} ex/s`
+        : `loss ${fixed(m.loss)} val_loss ${fixed(m.val_loss)} val_ppl ${fixed(m.val_perplexity, 2)} lr ${m.learning_rate.toPrecision(3)} ${m.tokens_per_second.toFixed(0)} tokens/s`;
+    this.write(`${this.tag(i.variant, i.position, i.total)} epoch ${epoch + 1}/${i.variant.spec.training.epochs} ${scores}`);
   }
 
   onVariantSkipped(v: Variant, reason: string): void {
@@ -82,8 +83,10 @@ export class LineLog implements SweepListener {
 
   onVariantEnd(v: Variant, r: VariantResult, i?: VariantInfo): void {
     const where = i ? this.tag(v, i.position, i.total) : `${v.label} (${v.id})`;
-    const detail = r.status === 'completed' ? `val_acc ${fixed(r.metrics?.val_accuracy)} (epoch ${r.bestEpoch})` : r.reason;
+    const score = r.metrics?.val_perplexity === undefined ? `val_acc ${fixed(r.metrics?.val_accuracy)}` : `val_loss ${fixed(r.metrics.val_loss)} val_ppl ${fixed(r.metrics.val_perplexity, 2)}`;
+    const detail = r.status === 'completed' ? `${score} (epoch ${r.bestEpoch})` : r.reason;
     this.write(`${where} ${r.status} in ${r.seconds.toFixed(1)}s: ${detail}`);
+    if (r.modelRecord) this.write(`${where} model ${r.modelRecord.name}`);
     if (r.onnx) this.write(`${where} ${onnxSummary(r.onnx)}`);
   }
 }

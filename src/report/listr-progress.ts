@@ -57,7 +57,8 @@ export class ListrProgress implements SweepListener {
           if (ended.skipped) return task.skip(`${task.title}: ${ended.skipped}`);
           const r = ended.result!;
           if (r.status !== 'completed') throw new TunespecError(r.status === 'failed' ? 'VARIANT_FAILED' : 'INTERRUPTED', `${r.status}: ${r.reason}`);
-          task.title = `${v.label} (${v.id}) val_acc ${fixed(r.metrics?.val_accuracy)} in ${r.seconds.toFixed(1)}s`;
+          const score = r.metrics?.val_perplexity === undefined ? `val_acc ${fixed(r.metrics?.val_accuracy)}` : `val_ppl ${fixed(r.metrics.val_perplexity, 2)}`;
+          task.title = `${v.label} (${v.id}) ${score} in ${r.seconds.toFixed(1)}s`;
           if (r.onnx) task.output = onnxSummary(r.onnx);
         },
       })),
@@ -80,7 +81,9 @@ export class ListrProgress implements SweepListener {
   onEpochEnd(i: VariantInfo, epoch: number, m: EpochMetrics): void {
     this.show(
       i.variant.id,
-      `epoch ${epoch + 1}/${i.variant.spec.training.epochs} loss ${fixed(m.loss)} acc ${fixed(m.accuracy)} val_acc ${fixed(m.val_accuracy)}`,
+      m.val_perplexity === undefined
+        ? `epoch ${epoch + 1}/${i.variant.spec.training.epochs} loss ${fixed(m.loss)} acc ${fixed(m.accuracy)} val_acc ${fixed(m.val_accuracy)}`
+        : `epoch ${epoch + 1}/${i.variant.spec.training.epochs} loss ${fixed(m.loss)} val_loss ${fixed(m.val_loss)} val_ppl ${fixed(m.val_perplexity, 2)}`,
     );
   }
 

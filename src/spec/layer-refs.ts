@@ -1,4 +1,4 @@
-import type { FreezeRange } from './types.ts';
+import type { FreezeRange, LoraLayers } from './types.ts';
 import { didYouMean } from './hints.ts';
 
 /** Index of a layer given by index (negative from the end, as in Python) or name; undefined when absent. */
@@ -62,4 +62,33 @@ export function resolveFreezeRanges(
     for (let i = from; i <= to; i++) frozen[i] = true;
   });
   return { frozen, issues };
+}
+
+/** The decoder blocks (`model.layers.N`) among a Llama model's layers, with their block index: what LoRA adapts. */
+export function blockLayers(layers: readonly { name: string }[]): { name: string; index: number }[] {
+  return layers.flatMap((l) => {
+    const m = /^model\.layers\.(\d+)$/.exec(l.name);
+    return m ? [{ name: l.name, index: Number(m[1]) }] : [];
+  });
+}
+
+/**
+ * The block indexes `lora.layers` chooses (every block when it is absent), and what it names wrong.
+ * Its `from`/`to` are block indexes (negative from the last) or block names; `match` is a regular
+ * expression on block names.
+ */
+export function loraBlocks(layers: readonly { name: string }[], range: LoraLayers | undefined): { blocks: number[]; issues: Omit<FreezeIssue, 'range'>[] } {
+  const blocks = blockLayers(layers);
+  if (!range) return { blocks: blocks.map((b) => b.index), issues: [] };
+  const { frozen: chosen, issues } = resolveFreezeRanges(blocks, [range]);
+  return {
+    blocks: blocks.filter((_, i) => chosen[i]).map((b) => b.index),
+    issues: issues.map(({ field, message }) => ({
+      field,
+      message: message
+        .replace(/^no layer named/, 'no decoder block named')
+        .replace('matches no layer', 'matches no decoder block (model.layers.0 …)')
+        .replace(/the model has (\d+) layers/, 'the decoder has $1 blocks'),
+    })),
+  };
 }

@@ -216,6 +216,24 @@ const data = {
       required: ['format', 'path'],
       additionalProperties: false,
     },
+    {
+      title: 'chat',
+      description:
+        'Prompts and completions for a decoder (task: generation): JSONL, one example per line, `{"prompt": …, "completion": …}` or `{"messages": [{"role": …, "content": …}, …]}`, rendered with the base model\'s chat template. The loss counts completion (assistant) tokens only.',
+      properties: {
+        format: { const: 'chat' },
+        path: { type: 'string', minLength: 1, description: 'A `.jsonl` file, relative to the spec.' },
+        max_length: {
+          type: 'integer',
+          minimum: 2,
+          maximum: 8192,
+          default: 256,
+          description: 'Tokens per example after rendering; longer examples are cut at the end (and counted in the run\'s output).',
+        },
+      },
+      required: ['format', 'path'],
+      additionalProperties: false,
+    },
   ],
 } as const;
 
@@ -296,7 +314,46 @@ const schedule = {
 /** What variants are ranked by when a spec names no objective (also for a stored sweep whose spec is unreadable). */
 export const DEFAULT_OBJECTIVE_METRIC = 'val_accuracy';
 
-const metricName = { type: 'string', enum: ['loss', 'accuracy', 'val_loss', 'val_accuracy'] } as const;
+/** What a generation spec (task: generation) ranks its variants by when it names no objective. */
+export const DEFAULT_GENERATION_OBJECTIVE_METRIC = 'val_loss';
+
+const metricName = { type: 'string', enum: ['loss', 'accuracy', 'val_loss', 'val_accuracy', 'val_perplexity'] } as const;
+
+/** The decoder projections LoRA can adapt, by their Hugging Face module names (PEFT's target_modules). */
+export const LORA_TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+
+const blockRef = {
+  description: 'A decoder block: its index among the blocks (negative counts from the last) or its name (model.layers.N).',
+  oneOf: [{ type: 'integer' }, { type: 'string', minLength: 1 }],
+} as const;
+
+const lora = {
+  type: 'object',
+  description:
+    'Low-rank adapters (LoRA, as Hugging Face PEFT) on the decoder blocks\' projections, for task: generation. With lora and no `freeze`, every base weight is frozen and only the adapters train (PEFT\'s default). Every field is sweepable (`lora.rank: [4, 8]`).',
+  properties: {
+    rank: { type: 'integer', minimum: 1, maximum: 1024, default: 8, description: 'r: the adapters\' inner size.' },
+    alpha: { type: 'number', exclusiveMinimum: 0, default: 16, description: 'The adapters\' output is scaled by alpha / rank.' },
+    dropout: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.05, description: 'Dropout on the adapter branch\'s input, in training only.' },
+    target_modules: {
+      type: 'array',
+      items: { type: 'string', enum: LORA_TARGET_MODULES },
+      minItems: 1,
+      uniqueItems: true,
+      default: ['q_proj', 'v_proj'],
+      description: 'Which projections of each chosen block get adapters.',
+    },
+    layers: {
+      description:
+        'The blocks that get adapters: `{from, to}` (inclusive; a block index or name such as model.layers.20) or `{match}` (a regular expression on block names). Every block when omitted.',
+      oneOf: [
+        { type: 'object', properties: { from: blockRef, to: blockRef }, required: ['from', 'to'], additionalProperties: false },
+        { type: 'object', properties: { match: { type: 'string', minLength: 1, format: 'regex' } }, required: ['match'], additionalProperties: false },
+      ],
+    },
+  },
+  additionalProperties: false,
+} as const;
 
 export const experimentSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -304,7 +361,8 @@ export const experimentSchema = {
   title: 'tunespec experiment',
   description: 'A fine-tuning experiment: base model, cut, head, frozen layers, data, training, sweep.',
   type: 'object',
-  required: ['name', 'base_model', 'head', 'data', 'training'],
+  // `head` is required for classification only: structure.ts checks it against `task`.
+  required: ['name', 'base_model', 'data', 'training'],
   additionalProperties: false,
   properties: {
     name: {
@@ -313,6 +371,12 @@ export const experimentSchema = {
       description: 'Experiment name: letters, digits, `_`, `.`, `-`; names the run folder.',
     },
     description: { type: 'string', default: '' },
+    task: {
+      type: 'string',
+      enum: ['classification', 'generation'],
+      description:
+        'classification (the default): a new head on the base predicts a class. generation: a Llama decoder (`.gguf` or a Hugging Face folder with model_type llama) is fine-tuned on prompts and completions (data.format chat), with `lora` and/or `freeze`; no head.',
+    },
     tags: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true, default: [] },
     base_model: {
       type: 'object',
@@ -321,7 +385,7 @@ export const experimentSchema = {
           type: 'string',
           minLength: 1,
           description:
-            'TensorFlow.js LayersModel `model.json`, or an ONNX model (`.onnx`, used as a frozen feature extractor): a path relative to the spec, a file:// URL or an http(s):// URL.',
+            'TensorFlow.js LayersModel `model.json`, an ONNX model (`.onnx`, used as a frozen feature extractor), or a Hugging Face model folder (a path, file://, http(s):// or hf://org/name[@revision]); for task: generation, a Llama decoder: a folder with model_type llama or a local `.gguf` file. Paths are relative to the spec.',
         },
         cut: {
           ...layerRef,
@@ -358,8 +422,9 @@ export const experimentSchema = {
       required: ['source'],
       additionalProperties: false,
     },
-    head: { type: 'array', items: headLayer, minItems: 1, maxItems: 32 },
+    head: { type: 'array', items: headLayer, minItems: 1, maxItems: 32, description: 'The new head (classification only; required there).' },
     freeze: { type: 'array', items: freezeRange, default: [] },
+    lora,
     data,
     validation: {
       type: 'object',
@@ -399,11 +464,18 @@ export const experimentSchema = {
         loss: { type: 'string', enum: ['categorical_crossentropy'], default: 'categorical_crossentropy' },
         metrics: { type: 'array', items: { type: 'string', enum: ['accuracy'] }, uniqueItems: true, default: ['accuracy'] },
         seed: { type: 'integer', minimum: 0, maximum: 4294967295, default: 0 },
+        gradient_accumulation_steps: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 4096,
+          description:
+            'task: generation: batches whose gradients are summed before each optimizer step (an effective batch of batch_size × this, as Hugging Face\'s Trainer). 1 when omitted.',
+        },
         objective: {
           type: 'object',
           description: 'The metric that ranks variants (and that early stopping watches unless it names its own).',
           properties: {
-            metric: { ...metricName, default: DEFAULT_OBJECTIVE_METRIC },
+            metric: { ...metricName, default: DEFAULT_OBJECTIVE_METRIC, description: `Defaults to ${DEFAULT_OBJECTIVE_METRIC}, and to ${DEFAULT_GENERATION_OBJECTIVE_METRIC} for task: generation.` },
             mode: { type: 'string', enum: ['max', 'min'], description: 'Defaults to min for losses, max otherwise.' },
           },
           additionalProperties: false,
@@ -446,6 +518,22 @@ export const experimentSchema = {
           default: 0,
           description: 'How many of the last checkpoints a completed variant keeps (in its `checkpoints/` folder); 0 removes them all.',
         },
+      },
+      additionalProperties: false,
+      default: {},
+    },
+    generation: {
+      type: 'object',
+      description: 'task: generation: what every completed variant is asked at the end, greedily (kept in completions.json and logged to MLflow as a table). Not part of the variant id.',
+      properties: {
+        eval_prompts: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          maxItems: 100,
+          default: [],
+          description: 'Prompts, each put to the model as a training prompt is: as a user message in the chat template when the tokenizer has one, else as written.',
+        },
+        max_new_tokens: { type: 'integer', minimum: 1, maximum: 4096, default: 32, description: 'The longest completion of an eval prompt; it also ends at the end-of-sequence token.' },
       },
       additionalProperties: false,
       default: {},

@@ -1,7 +1,8 @@
-import { findLayer, resolveFreezeRanges } from './layer-refs.ts';
+import { findLayer, loraBlocks, resolveFreezeRanges } from './layer-refs.ts';
 import { quoted, type PathIssue } from './structure.ts';
 import { didYouMean, excerpt } from './hints.ts';
 import type { Experiment } from './types.ts';
+import { taskOf } from './derived.ts';
 
 /**
  * What the semantic checks need to know beyond the spec itself. The caller gathers it (reading
@@ -18,7 +19,7 @@ export interface SpecContext {
   /** Number of classes the data holds after selection, or null when unknown. */
   classCount: number | null;
   /** What the base model is, or null when it could not be read. */
-  baseFormat: 'tfjs' | 'onnx' | 'hf' | null;
+  baseFormat: 'tfjs' | 'onnx' | 'hf' | 'llama' | null;
   /** The most tokens a text encoder base takes in one input (its position table's reach), when known. */
   maxTokens?: number | null;
 }
@@ -220,11 +221,37 @@ const oneWarmup: Check = (spec) => {
   return [{ path: ['training', 'schedule', 'warmup_fraction'], message: 'training.schedule: give warmup_steps or warmup_fraction, not both' }];
 };
 
-/** Semantic checks run on a structurally valid spec; every one runs, every issue is reported. */
-export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, headLearns, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, textEncoderNeedsText, maxLengthFitsBase, poolingOnTextEncoder, weightDecayNeedsAdamw, oneWarmup, headEndsInSoftmax, headFitsClasses, classNamesMatch];
+/** A decoder predicts tokens; a classification head on it is not something tunespec builds. */
+const decoderNeedsGeneration: Check = (spec, ctx) =>
+  ctx.baseFormat === 'llama'
+    ? [{ path: ['base_model', 'source'], message: 'base_model.source: this is a Llama decoder, which tunespec fine-tunes for text generation: set task: generation (with data.format: chat), or use an encoder base for classification' }]
+    : [];
+
+/** Semantic checks run on a structurally valid classification spec; every one runs, every issue is reported. */
+export const semanticChecks: readonly Check[] = [cutExists, headNamesUnique, freezeInBounds, headLearns, onnxBaseFrozen, layoutNeedsOnnx, textNeedsTextEncoder, textEncoderNeedsText, maxLengthFitsBase, poolingOnTextEncoder, weightDecayNeedsAdamw, oneWarmup, headEndsInSoftmax, headFitsClasses, classNamesMatch, decoderNeedsGeneration];
+
+/** Freeze ranges over the decoder's own layers (no cut, no head); everything frozen trains nothing unless LoRA adds weights. */
+const decoderFreeze: Check = (spec, ctx) => {
+  if (!ctx.baseLayers) return [];
+  const { frozen, issues } = resolveFreezeRanges(ctx.baseLayers, spec.freeze);
+  const located: PathIssue[] = issues.map((i) => ({ path: ['freeze', i.range, i.field], message: `freeze.${i.range}.${i.field}: ${i.message}` }));
+  if (!issues.length && spec.freeze.length && frozen.every(Boolean) && !spec.lora) {
+    located.push({ path: ['freeze'], message: 'freeze: every layer of the decoder is frozen and there is no lora, so nothing would train' });
+  }
+  return located;
+};
+
+/** lora.layers must name decoder blocks: a typo there would adapt nothing, or the wrong blocks. */
+const loraLayersExist: Check = (spec, ctx) => {
+  if (!ctx.baseLayers || !spec.lora?.layers) return [];
+  return loraBlocks(ctx.baseLayers, spec.lora.layers).issues.map((i) => ({ path: ['lora', 'layers', i.field], message: `lora.layers.${i.field}: ${i.message}` }));
+};
+
+/** Semantic checks of a generation spec (task: generation). */
+export const generationChecks: readonly Check[] = [decoderFreeze, loraLayersExist, weightDecayNeedsAdamw, oneWarmup];
 
 export function checkSemantics(spec: Experiment, ctx: SpecContext): PathIssue[] {
-  return semanticChecks.flatMap((check) => check(spec, ctx));
+  return (taskOf(spec) === 'generation' ? generationChecks : semanticChecks).flatMap((check) => check(spec, ctx));
 }
 
 /**
@@ -263,5 +290,6 @@ const storedFlagsOverridden: Check = (spec, ctx) => {
 export const semanticWarnings: readonly Check[] = [storedFlagsOverridden];
 
 export function checkWarnings(spec: Experiment, ctx: SpecContext): PathIssue[] {
+  if (taskOf(spec) === 'generation') return [];
   return semanticWarnings.flatMap((check) => check(spec, ctx));
 }

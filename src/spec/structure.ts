@@ -1,5 +1,5 @@
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
-import { experimentSchema } from './schema.ts';
+import { DEFAULT_GENERATION_OBJECTIVE_METRIC, experimentSchema } from './schema.ts';
 import { didYouMean, excerpt } from './hints.ts';
 import { pointerToPath, type PathSegment } from './parse.ts';
 import type { Experiment } from './types.ts';
@@ -162,14 +162,76 @@ function dropBranchNoise(errors: ErrorObject[]): ErrorObject[] {
   return errors.filter((e) => keep.has(e) && !(e.keyword === 'pattern' && e.propertyName !== undefined && patternsUnderNames.has(e.instancePath)));
 }
 
+const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Sections that only one task reads. A generation spec's decoder predicts tokens with its own LM
+ * head and trains on chat data; the classification fields would be silently ignored there, so
+ * they are refused where written. Read from the spec as written: the schema's defaults
+ * (training.loss, training.metrics) are no one's choice.
+ */
+function taskIssues(value: unknown): PathIssue[] {
+  if (!isMapping(value)) return [];
+  const generation = value.task === 'generation';
+  const issues: PathIssue[] = [];
+  const refuse = (path: PathSegment[], why: string): void => {
+    issues.push({ path, key: true, message: `${path.join('.')}: ${why}` });
+  };
+  const data = isMapping(value.data) ? value.data : undefined;
+  const training = isMapping(value.training) ? value.training : undefined;
+  const base = isMapping(value.base_model) ? value.base_model : undefined;
+  if (!generation) {
+    if (!('head' in value)) issues.push({ path: [], message: 'spec: missing required property "head"' });
+    for (const field of ['lora', 'generation'] as const) if (field in value) refuse([field], 'is for task: generation (a decoder fine-tuned on prompts and completions); this spec is a classification spec');
+    if (data?.format === 'chat') issues.push({ path: ['data', 'format'], message: 'data.format: chat data (prompts and completions) is for task: generation' });
+    if (training && 'gradient_accumulation_steps' in training) refuse(['training', 'gradient_accumulation_steps'], 'is for task: generation');
+    return issues;
+  }
+  if ('head' in value) refuse(['head'], 'a generation spec has no head: the decoder\'s own LM head predicts the next token; remove it (or set task: classification)');
+  if (base && 'cut' in base) refuse(['base_model', 'cut'], 'a generation spec keeps the whole decoder; freeze or lora.layers choose what trains');
+  if (base && 'preprocess' in base) refuse(['base_model', 'preprocess'], 'image preprocessing means nothing to a decoder');
+  if (data && typeof data.format === 'string' && data.format !== 'chat') issues.push({ path: ['data', 'format'], message: `data.format: task: generation trains on prompts and completions (format: chat), not ${data.format} data` });
+  for (const field of ['loss', 'metrics'] as const) if (training && field in training) refuse(['training', field], 'a generation spec\'s loss is the completion tokens\' cross-entropy, and its metrics are loss, val_loss and val_perplexity');
+  const objective = training && isMapping(training.objective) ? training.objective : undefined;
+  const monitor = training && isMapping(training.early_stopping) ? training.early_stopping.monitor : undefined;
+  for (const [path, metric] of [[['training', 'objective', 'metric'], objective?.metric], [['training', 'early_stopping', 'monitor'], monitor]] as const) {
+    if (metric === 'accuracy' || metric === 'val_accuracy') issues.push({ path: [...path], message: `${path.join('.')}: a generation spec has no ${metric}; use val_loss, val_perplexity or loss` });
+  }
+  return issues;
+}
+
+/** Whether a spec as written is a generation spec that names no objective metric (read before the schema's defaults fill one in). */
+function wantsGenerationObjective(raw: unknown): boolean {
+  if (!isMapping(raw) || raw.task !== 'generation') return false;
+  const objective = isMapping(raw.training) && isMapping(raw.training.objective) ? raw.training.objective : undefined;
+  return objective?.metric === undefined;
+}
+
 /**
  * Check `value` against the schema, filling in defaults in place. Returns the issues, every one of
  * them (ajv allErrors), in document order of their paths.
  */
 export function checkStructure(value: unknown): { spec?: Experiment; issues: PathIssue[] } {
   const validate = validator();
-  if (validate(value)) return { spec: value, issues: [] };
-  const issues = dropBranchNoise(validate.errors ?? []).map(describe);
+  const byTask = taskIssues(value);
+  const generationObjective = wantsGenerationObjective(value);
+  if (validate(value) && !byTask.length) {
+    // A generation spec that names no objective ranks by validation loss, not by the classification default.
+    if (generationObjective) value.training.objective.metric = DEFAULT_GENERATION_OBJECTIVE_METRIC;
+    return { spec: value, issues: [] };
+  }
+  const described = dropBranchNoise(validate.errors ?? []).map(describe);
+  // The missing head joins the schema's own missing properties, in the schema's order.
+  const order = Object.keys(experimentSchema.properties);
+  const missing = (i: PathIssue): number => {
+    const name = /^spec: missing required property "([^"]+)"$/.exec(i.message)?.[1];
+    return name === undefined ? -1 : order.indexOf(name);
+  };
+  const all = [...described, ...byTask];
+  const first = all.findIndex((i) => missing(i) >= 0);
+  const rest = all.filter((i) => missing(i) < 0);
+  const required = all.filter((i) => missing(i) >= 0).sort((a, b) => missing(a) - missing(b));
+  const issues = first < 0 ? all : [...rest.slice(0, first), ...required, ...rest.slice(first)];
   const seen = new Set<string>();
   return {
     issues: issues.filter((i) => {

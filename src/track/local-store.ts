@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { InternalError, StoreError } from '../errors.ts';
@@ -133,6 +133,18 @@ export async function writeModel(dir: string, model: SavedModel): Promise<void> 
     weightsManifest: [{ paths: ['weights.bin'], weights: model.weightSpecs }],
   };
   await writeFile(join(dir, 'model.json'), JSON.stringify(json));
+}
+
+/** Move every entry of `from` into `to` (a rename; a copy where they are on different file systems). */
+async function moveEntries(from: string, to: string): Promise<void> {
+  for (const name of await readdir(from)) {
+    try {
+      await rename(join(from, name), join(to, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      await cp(join(from, name), join(to, name), { recursive: true });
+    }
+  }
 }
 
 /** Hidden folders a variant's attempts leave in a sweep folder while they run (or after they died). */
@@ -345,6 +357,7 @@ export class LocalRunStore implements SweepListener, VariantClaims {
     for (const [name, bytes] of Object.entries(result.model?.files ?? {})) await writeFile(join(dir, name), bytes);
     if (result.onnx?.bytes) await writeFile(join(dir, ONNX_FILE), result.onnx.bytes);
     if (result.baseGraph) await writeFile(join(dir, BASE_ONNX_FILE), result.baseGraph);
+    if (result.outputDir) await moveEntries(result.outputDir, dir);
     if (history.length) await writeFile(join(dir, 'metrics.csv'), metricsCsv(history));
     if (result.metrics) {
       await writeFile(join(dir, 'result.json'), JSON.stringify({ metrics: result.metrics, confusion: result.confusion, class_names: classNames }, null, 2));
@@ -374,6 +387,7 @@ export class LocalRunStore implements SweepListener, VariantClaims {
       onnx: result.onnx && { parity: result.onnx.parity, skipped: result.onnx.skipped },
       split: info?.split,
       data: info?.data,
+      model: result.status === 'completed' ? result.modelRecord : undefined,
     };
     await writeFile(join(dir, 'status.json'), JSON.stringify(status, null, 2));
     const target = join(this.sweepDir, variant.id);

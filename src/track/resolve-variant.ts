@@ -27,6 +27,10 @@ export const VARIANT_MODEL_FILES = ['spec.yaml', 'status.json', 'result.json', '
 
 /** A stored variant's record and model, checked: completed, with a model and a readable spec. */
 export async function loadStoredVariant(stored: StoredVariant): Promise<ResolvedVariant> {
+  const generated = stored.status.model;
+  if (generated) {
+    throw new InputError(`${stored.dir} is a generation variant (${generated.name}): predict and evaluate take classifiers; its model is the Hugging Face folder ${join(stored.dir, generated.folder)}`);
+  }
   const text = await readFile(join(stored.dir, 'spec.yaml'), 'utf8');
   const spec = parseStoredSpec(text);
   if (!spec) throw new InputError(`${stored.dir}/spec.yaml is not a valid variant spec`);

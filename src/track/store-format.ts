@@ -52,7 +52,13 @@ const variantRecord = {
       properties: { parity: { type: 'object', required: ['rows'], properties: { rows: count, maxAbsDiff: metric, argmaxAgreement: metric } }, skipped: text },
     },
     split: { type: 'object', required: ['train', 'validation', 'digest'], properties: { train: count, validation: count, digest: text } },
-    data: { type: 'object', required: ['digest', 'classNames'], properties: { digest: text, classNames: { type: 'array', items: text } } },
+    data: { type: 'object', required: ['digest', 'classNames'], properties: { digest: text, classNames: { type: 'array', items: text }, truncated: count, dropped: count } },
+    model: {
+      type: 'object',
+      description: 'A generation variant\'s model: its name (ft:<base-name>:<experiment>:<variant-id>), its base, and the sub-folder holding it merged.',
+      required: ['name', 'task', 'base', 'folder'],
+      properties: { name: text, task: { enum: ['generation'] }, base: { type: 'object', required: ['name', 'source'], properties: { name: text, source: text } }, folder: text },
+    },
   },
 } as const;
 

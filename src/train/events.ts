@@ -6,6 +6,17 @@ import type { VariantCheckpoints } from './checkpoint.ts';
 
 export type EpochMetrics = Record<string, number>;
 
+/** A generation variant's model as it is used by name (status.json `model`). */
+export interface ModelRecord {
+  /** `ft:<base-name>:<experiment>:<variant-id>` (model/model-name.ts). */
+  name: string;
+  task: 'generation';
+  /** The base it was fine-tuned from: its name, and its absolute path or URL (no credentials). */
+  base: { name: string; source: string };
+  /** The variant's sub-folder holding the merged model as a Hugging Face folder. */
+  folder: string;
+}
+
 export type VariantStatus = 'completed' | 'failed' | 'interrupted' | 'skipped';
 
 export interface VariantResult {
@@ -27,6 +38,14 @@ export interface VariantResult {
   baseGraph?: Uint8Array;
   /** Absent when the spec turns ONNX export off. */
   onnx?: OnnxExportResult;
+  /**
+   * A temporary folder of further outputs (a generation variant's merged/, adapter/,
+   * completions.json): the run store moves its entries into the variant's folder, and the sweep
+   * removes the folder after onVariantEnd.
+   */
+  outputDir?: string;
+  /** A generation variant's model name and where its model is. */
+  modelRecord?: ModelRecord;
   seconds: number;
 }
 
@@ -65,7 +84,8 @@ export interface VariantInfo {
   total: number;
   engine: { name: string; reason: string; version: string };
   split: { train: number; validation: number; digest: string };
-  data: { digest: string; classNames: string[] };
+  /** For chat data: how many examples max_length cut, and how many of those lost every completion token (left out). */
+  data: { digest: string; classNames: string[]; truncated?: number; dropped?: number };
   layers: { name: string; className: string; params: number; trainable: boolean }[];
   trainableParams: number;
   featureCache: FeatureCacheReport;

@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { taskOf } from '../spec/derived.ts';
+import type { LlamaBase } from '../model/families/llama-decoder.ts';
+import { trainDecoderVariant } from './causal-variant.ts';
 import { selectEngine, slowEngineReason, type EngineRequest } from '../engine/backends.ts';
 import { arithmeticHost } from '../engine/arithmetic-host.ts';
 import { envNumber } from '../net/env-number.ts';
@@ -143,69 +147,89 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     let info: VariantInfo | undefined;
     let result: VariantResult;
     try {
-      const { dataset, split, data } = await prepare(variant.spec);
-      const cutIndex = input.model.cutIndexes.get(variant.id)!;
-      const planned = planLayers(input.model.layers, cutIndex, variant.spec.head);
-      const { frozen } = resolveFreezeRanges(planned, variant.spec.freeze);
-      // Loading the engine draws from Math.random (seedrandom's start-up), so it happens before
-      // the seeded window: otherwise the first variant of a process would train differently.
-      const kernels = kernelsForTraining(planned, frozen.map((f) => !f));
-      const engine = await selectEngine(opts.engine, kernels);
-      const slow = slowEngineReason(opts.engine, engine.name, kernels);
-      result = await withSeededMathRandom(variant.spec.training.seed, async (random) => {
-        const spec = variant.spec;
-        const setup = await setUpVariant({ engine, base: input.model.base, baseLayers: input.model.layers, cutIndex, spec, dataset, split, data, cache: opts.featureCache });
-        try {
-          const identity: CheckpointIdentity = {
-            variant: variant.id,
-            spec: sha256Hex([canonicalJson(variantIdentity(spec))]),
-            base: (baseDigest ??= baseModelDigest(input.model.base)),
-            data: split.digest,
-            engine: `${engine.name} ${engine.version}`,
-            features: setup.trainOn === setup.saved ? 'end to end' : 'on cached features',
-          };
-          const batches = Math.ceil(setup.data.train.y.length / spec.training.batch_size);
-          const from = checkpoints && (await resumable(variant, checkpoints, identity, batches));
-          if (from) ({ attempt, startedAt } = from);
-          const host = arithmeticHost(engine.name);
-          const otherHost = from && from.host !== host ? `checkpoint written on ${from.host ?? 'an unrecorded machine'}, resumed on ${host}` : undefined;
-          if (otherHost) {
-            await emit(listeners, 'onVariantNote', variant, `not bit for bit: ${otherHost}; native TensorFlow's kernels round differently across CPUs and thread counts, so this continues close to, not exactly as, an unbroken run`);
-          }
-          info = {
+      if (taskOf(variant.spec) === 'generation') {
+        const engine = await selectEngine(opts.engine, []);
+        result = await withSeededMathRandom(variant.spec.training.seed, () =>
+          trainDecoderVariant({
+            engine,
+            base: input.model.base as LlamaBase,
+            experiment: input.experiment,
+            dir: input.dir,
             variant,
             attempt,
             startedAt,
             position,
             total: variants.length,
-            engine: { name: engine.name, reason: engine.reason, version: engine.version },
-            split: { train: split.train.length, validation: split.validation.length, digest: split.digest },
-            data: { digest: dataset.digest, classNames: dataset.classNames },
-            layers: setup.layers,
-            trainableParams: setup.layers.filter((l) => l.trainable).reduce((n, l) => n + l.params, 0),
-            featureCache: setup.featureCache,
-            resumed: from && { ...resumePoint(from), epochs: spec.training.epochs, batches, ...(otherHost ? { inexact: otherHost } : {}) },
-          };
-          await emit(listeners, 'onVariantStart', info);
-          const saving: LoopCheckpoints | undefined = checkpoints && {
-            from,
-            everySteps: spec.checkpoint.every_steps,
-            save: (step, state, tensors) => checkpoints.save({ identity, attempt, startedAt, host, step, state, tensors }),
-          };
-          const outcome = await fitVariant(engine.tf, setup.trainOn, spec, setup.data, info, listeners, opts.signal, {
-            limit: slow ? slowEngineLimit(slow) : undefined,
-            checkpoints: saving,
-            random,
-          });
-          const onnx = spec.export.onnx
-            ? await setup.exportOnnx({ 'tunespec.variant': variant.id, 'tunespec.label': variant.label, 'tunespec.class_names': JSON.stringify(dataset.classNames) })
-            : undefined;
-          const model = { ...(await saveToMemory(engine.tf, setup.saved)), files: setup.modelFiles };
-          return { status: 'completed' as const, ...outcome, model, baseGraph: setup.baseGraph, onnx, seconds: 0, attempt, startedAt, finishedAt: 0 };
-        } finally {
-          setup.dispose();
-        }
-      });
+            listeners,
+            signal: opts.signal,
+            started: (i) => (info = i),
+          }),
+        );
+      } else {
+        const { dataset, split, data } = await prepare(variant.spec);
+        const cutIndex = input.model.cutIndexes.get(variant.id)!;
+        const planned = planLayers(input.model.layers, cutIndex, variant.spec.head);
+        const { frozen } = resolveFreezeRanges(planned, variant.spec.freeze);
+        // Loading the engine draws from Math.random (seedrandom's start-up), so it happens before
+        // the seeded window: otherwise the first variant of a process would train differently.
+        const kernels = kernelsForTraining(planned, frozen.map((f) => !f));
+        const engine = await selectEngine(opts.engine, kernels);
+        const slow = slowEngineReason(opts.engine, engine.name, kernels);
+        result = await withSeededMathRandom(variant.spec.training.seed, async (random) => {
+          const spec = variant.spec;
+          const setup = await setUpVariant({ engine, base: input.model.base, baseLayers: input.model.layers, cutIndex, spec, dataset, split, data, cache: opts.featureCache });
+          try {
+            const identity: CheckpointIdentity = {
+              variant: variant.id,
+              spec: sha256Hex([canonicalJson(variantIdentity(spec))]),
+              base: (baseDigest ??= baseModelDigest(input.model.base)),
+              data: split.digest,
+              engine: `${engine.name} ${engine.version}`,
+              features: setup.trainOn === setup.saved ? 'end to end' : 'on cached features',
+            };
+            const batches = Math.ceil(setup.data.train.y.length / spec.training.batch_size);
+            const from = checkpoints && (await resumable(variant, checkpoints, identity, batches));
+            if (from) ({ attempt, startedAt } = from);
+            const host = arithmeticHost(engine.name);
+            const otherHost = from && from.host !== host ? `checkpoint written on ${from.host ?? 'an unrecorded machine'}, resumed on ${host}` : undefined;
+            if (otherHost) {
+              await emit(listeners, 'onVariantNote', variant, `not bit for bit: ${otherHost}; native TensorFlow's kernels round differently across CPUs and thread counts, so this continues close to, not exactly as, an unbroken run`);
+            }
+            info = {
+              variant,
+              attempt,
+              startedAt,
+              position,
+              total: variants.length,
+              engine: { name: engine.name, reason: engine.reason, version: engine.version },
+              split: { train: split.train.length, validation: split.validation.length, digest: split.digest },
+              data: { digest: dataset.digest, classNames: dataset.classNames },
+              layers: setup.layers,
+              trainableParams: setup.layers.filter((l) => l.trainable).reduce((n, l) => n + l.params, 0),
+              featureCache: setup.featureCache,
+              resumed: from && { ...resumePoint(from), epochs: spec.training.epochs, batches, ...(otherHost ? { inexact: otherHost } : {}) },
+            };
+            await emit(listeners, 'onVariantStart', info);
+            const saving: LoopCheckpoints | undefined = checkpoints && {
+              from,
+              everySteps: spec.checkpoint.every_steps,
+              save: (step, state, tensors) => checkpoints.save({ identity, attempt, startedAt, host, step, state, tensors }),
+            };
+            const outcome = await fitVariant(engine.tf, setup.trainOn, spec, setup.data, info, listeners, opts.signal, {
+              limit: slow ? slowEngineLimit(slow) : undefined,
+              checkpoints: saving,
+              random,
+            });
+            const onnx = spec.export.onnx
+              ? await setup.exportOnnx({ 'tunespec.variant': variant.id, 'tunespec.label': variant.label, 'tunespec.class_names': JSON.stringify(dataset.classNames) })
+              : undefined;
+            const model = { ...(await saveToMemory(engine.tf, setup.saved)), files: setup.modelFiles };
+            return { status: 'completed' as const, ...outcome, model, baseGraph: setup.baseGraph, onnx, seconds: 0, attempt, startedAt, finishedAt: 0 };
+          } finally {
+            setup.dispose();
+          }
+        });
+      }
     } catch (err) {
       result = { status: err instanceof Interrupted ? 'interrupted' : 'failed', reason: errorMessage(err), seconds: 0, attempt, startedAt, finishedAt: 0 };
       if (err instanceof VariantFailure) result.deterministic = true;
@@ -213,7 +237,12 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     result.seconds = (performance.now() - started) / 1000;
     result.finishedAt = Date.now();
     results.set(variant.id, result);
-    await emit(listeners, 'onVariantEnd', variant, result, info);
+    try {
+      await emit(listeners, 'onVariantEnd', variant, result, info);
+    } finally {
+      // The store moved what it keeps out of it; nothing else is left to read it.
+      if (result.outputDir) await rm(result.outputDir, { recursive: true, force: true });
+    }
     return result.status;
   };
 

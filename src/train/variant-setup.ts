@@ -14,6 +14,11 @@ import type { BaseModel } from '../model/source.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import type { Experiment } from '../spec/types.ts';
 import { layoutOf } from '../spec/derived.ts';
+import { InternalError, ModelError } from '../errors.ts';
+import { loadLlama, type LoadedLlama } from '../model/families/llama/load.ts';
+import { decoderFrozen, type LlamaBase } from '../model/families/llama-decoder.ts';
+import { loraBlocks } from '../spec/layer-refs.ts';
+import type { GenerationExperiment, LoraSpec } from '../spec/types.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
 import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, type FeatureCacheReport, type FrozenFeatures } from './frozen-features.ts';
@@ -184,13 +189,67 @@ const hfBase: SetupOf<'hf'> = async (input) => {
   );
 };
 
+/** A Llama decoder has no head to put on it: it trains through setUpDecoder (task: generation), which the semantic checks make sure of. */
+const llamaBase: SetupOf<'llama'> = async () => {
+  throw new InternalError('a classification variant on a Llama decoder passed the spec checks');
+};
+
 /**
  * How each model family (model/families) trains: its base run inside tfjs with cached frozen
  * features, or outside it with the head on its features. A new family adds its entry here.
  */
-const SETUP: { [F in BaseModel['format']]: SetupOf<F> } = { tfjs: tfjsBase, onnx: onnxBase, hf: hfBase };
+const SETUP: { [F in BaseModel['format']]: SetupOf<F> } = { tfjs: tfjsBase, onnx: onnxBase, hf: hfBase, llama: llamaBase };
 
 /** The model a variant trains, built on its engine, with its data in the form that model takes. */
 export function setUpVariant(input: SetupInput): Promise<VariantSetup> {
   return (SETUP[input.base.format] as SetupOf<BaseModel['format']>)(input);
+}
+
+/** What LoRA added to a decoder, and how the variant's outputs use it. */
+export interface LoraAdapters {
+  /** Write the adapter alone (PEFT's adapter_config.json + adapter_model.safetensors) into `dir`. */
+  saveAdapter(dir: string): Promise<void>;
+  /** Fold the adapters into the base weights, leaving a plain Llama model. */
+  merge(): void;
+}
+
+/** A decoder made ready to train (task: generation): the loaded model, frozen as the spec says, with its LoRA adapters. */
+export interface DecoderSetup {
+  llama: LoadedLlama;
+  layers: VariantInfo['layers'];
+  lora?: LoraAdapters;
+  dispose(): void;
+}
+
+/**
+ * The one place the spec's `lora` reaches the model. In this build LoRA is not wired in yet:
+ * gen-lora's applyLora/mergeLora/saveLoraAdapter (src/model/families/llama/lora.ts) go here.
+ */
+function adaptWithLora(_model: TF.LayersModel, _lora: LoraSpec, _blocks: number[], _seed: number): LoraAdapters {
+  throw new ModelError('lora: not available in this build');
+}
+
+/**
+ * A generation variant's model: the decoder loaded fresh (so no variant sees another's weights),
+ * its layers frozen as `decoderFrozen` says (the spec's freeze, or everything under LoRA), then
+ * LoRA adapters on the chosen blocks.
+ */
+export async function setUpDecoder(tf: Engine['tf'], base: LlamaBase, spec: GenerationExperiment): Promise<DecoderSetup> {
+  const llama = await loadLlama(tf, base.path);
+  const { model } = llama;
+  try {
+    const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+    const frozen = decoderFrozen(layers, spec);
+    layers.forEach((l, i) => (l.trainable = !frozen[i]));
+    const lora = spec.lora ? adaptWithLora(model, spec.lora, loraBlocks(layers, spec.lora.layers).blocks, spec.training.seed) : undefined;
+    return {
+      llama,
+      layers: layers.map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: l.trainableWeights.length > 0 })),
+      lora,
+      dispose: () => model.dispose(),
+    };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
 }

@@ -98,6 +98,14 @@ const NEEDS_SETUP: { spec: string; inputs: { key: string; path: string; absent: 
       { key: 'data.path', path: join(ROOT, 'data/text/vader/movie_reviews.csv'), absent: /: data\.path: no such file or folder: data\/text\/vader\/movie_reviews\.csv$/ },
     ],
   },
+  {
+    // `npm run models:gpt` and `npm run data:text`.
+    spec: 'experiments/generation.yaml',
+    inputs: [
+      { key: 'base_model.source', path: join(ROOT, '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf'), absent: /: base_model\.source: no such file: \.cache\/models\/SmolLM2-135M-Instruct\.Q4_1\.gguf$/ },
+      { key: 'data.path', path: join(ROOT, 'data/text/vader/movie_reviews_chat.jsonl'), absent: /: data\.path: no such file or folder: data\/text\/vader\/movie_reviews_chat\.jsonl$/ },
+    ],
+  },
 ];
 
 test('every shipped example spec validates (those whose inputs a setup command makes, up to those inputs)', () => {

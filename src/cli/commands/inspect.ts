@@ -12,6 +12,7 @@ import { formatTable } from '../../report/table.ts';
 import { readStoredVariant, storedClassNames } from '../../track/local-store.ts';
 import { loadSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
+import { taskOf } from '../../spec/derived.ts';
 import { inspectHfFolder, isHfFolderTarget } from './inspect-hf.ts';
 import { inspectOnnx } from './inspect-onnx.ts';
 
@@ -170,7 +171,8 @@ async function inspectSpec(file: string, json: boolean, io: Io): Promise<number>
   if (model.inputShape) summary.inputs = [{ name: 'input', shape: [null, ...model.inputShape], dtype: 'float32' }];
   const built = { frozen: [...onnx.map(() => true), ...model.built.frozen] };
 
-  const headStart = summary.layers.length - v.head.length;
+  // A generation spec's decoder keeps its own LM head: no layer of it is new.
+  const headStart = summary.layers.length - (taskOf(v) === 'generation' ? 0 : v.head.length);
   const cut = { index: headStart - 1, name: summary.layers[headStart - 1].name };
   const part = (i: number): 'base' | 'head' => (i >= headStart ? 'head' : 'base');
   const names = v.data.class_names ?? v.data.classes?.map(String) ?? null;
@@ -188,9 +190,11 @@ async function inspectSpec(file: string, json: boolean, io: Io): Promise<number>
     summary.layers.map((l, i) => [i, l.name, l.className, formatShape(l.outputShape), l.params, built.frozen[i] ? 'frozen' : 'trainable', part(i), ...(stored ? [stored(i)] : [])]),
   ).split('\n');
   // Row i is line i + 1, below the header: the marker goes under the cut layer's row.
-  table.splice(cut.index + 2, 0, `-- cut after layer ${cut.index} "${cut.name}"; the head starts here --`);
+  const generation = taskOf(v) === 'generation';
+  if (!generation) table.splice(cut.index + 2, 0, `-- cut after layer ${cut.index} "${cut.name}"; the head starts here --`);
   io.out(table.join('\n'));
-  for (const line of summaryLines(summary, classes)) io.out(line);
+  // A decoder's output is next-token logits over its vocabulary, not classes.
+  for (const line of summaryLines(summary, classes)) io.out(generation ? line.replace(/ units; class names are not recorded$/, '-token vocabulary (next-token logits)') : line);
   const frozen = built.frozen.filter(Boolean).length;
   io.out(`${summary.layers.length - frozen} trainable, ${frozen} frozen layers`);
   if (structures > 1) {

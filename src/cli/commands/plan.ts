@@ -5,6 +5,9 @@ import { formatTable } from '../../report/table.ts';
 import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 import type { Variant } from '../../plan/expand.ts';
+import { taskOf } from '../../spec/derived.ts';
+import { loraBlocks } from '../../spec/layer-refs.ts';
+import { decoderFrozen, loraParamsPerBlock } from '../../model/families/llama-decoder.ts';
 
 interface LayerRow {
   name: string;
@@ -24,9 +27,57 @@ async function modelLayers(spec: LoadedSpec, variant: Variant): Promise<LayerRow
   return rows;
 }
 
+/**
+ * A generation variant's layers from the decoder's config, without loading its weights: each
+ * layer frozen or trainable as decoderFrozen says, and a block with LoRA adapters counted with
+ * their weights (only those train in it).
+ */
+function decoderLayers(spec: LoadedSpec, variant: Variant): (LayerRow & { lora: number })[] {
+  const { base, layers } = spec.model;
+  if (base.format !== 'llama') return [];
+  const frozen = decoderFrozen(layers, variant.spec);
+  const lora = variant.spec.lora;
+  const adapted = new Set(lora ? loraBlocks(layers, lora.layers).blocks.map((i) => `model.layers.${i}`) : []);
+  const perBlock = lora ? loraParamsPerBlock(base.config, lora) : 0;
+  return layers.map((l, i) => {
+    const extra = adapted.has(l.name) ? perBlock : 0;
+    return { name: l.name, className: l.className, params: l.params + extra, trainable: !frozen[i] || extra > 0, lora: extra };
+  });
+}
+
+function planDecoder(spec: LoadedSpec, io: Io): number {
+  const trainable: number[] = [];
+  for (const [n, v] of spec.plan.variants.entries()) {
+    const rows = decoderLayers(spec, v);
+    const frozen = decoderFrozen(spec.model.layers, v.spec);
+    // The first variant's layers stand for the sweep's; the table below counts each variant's trainable weights.
+    if (n === 0) {
+      io.out(`Decoder of ${spec.experiment.name} (task: generation${v.spec.lora ? `, LoRA rank ${v.spec.lora.rank} on ${v.spec.lora.target_modules.join(', ')}` : ''}):`);
+      io.out(
+        formatTable(
+          ['#', 'layer', 'class', 'params', 'state'],
+          rows.map((r, i) => [i, r.name, r.className, r.params, r.lora ? `lora (${r.lora} trainable)` : r.trainable ? 'trainable' : 'frozen']),
+        ),
+      );
+      io.out(`${rows.filter((r) => r.trainable).length} trainable, ${rows.filter((r) => !r.trainable).length} frozen layers\n`);
+    }
+    trainable.push(rows.reduce((n, r, i) => n + (r.lora ? r.lora : !frozen[i] ? r.params : 0), 0));
+  }
+  const keys = Object.keys(spec.plan.variants[0]?.overrides ?? {});
+  io.out(`Sweep ${spec.plan.sweepId}: ${spec.plan.variants.length} variant(s)`);
+  io.out(
+    formatTable(
+      ['#', 'variant', ...keys, 'trainable params'],
+      spec.plan.variants.map((v, i) => [i, v.id, ...keys.map((k) => JSON.stringify(v.overrides[k])), trainable[i]]),
+    ),
+  );
+  return 0;
+}
+
 export async function planCommand(file: string, io: Io): Promise<number> {
   const spec = await loadSpec(file);
   for (const w of spec.warnings) io.err(formatWarning(w));
+  if (taskOf(spec.experiment) === 'generation') return planDecoder(spec, io);
   const byStructure = new Map<string, LayerRow[]>();
   const trainable: number[] = [];
   const serialised = new WeakMap<object, string>(); // variants share these parts: each is serialised once

@@ -8,6 +8,7 @@ import { fixed, formatTable } from '../../report/table.ts';
 import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
 import { formatBytes } from '../../net/download-progress.ts';
+import { taskOf } from '../../spec/derived.ts';
 
 /** The MLflow run of a stored attempt, when tracking is configured and the server answers; never fails the listing. */
 async function trackedUrl(spec: LoadedSpec, stored: StoredVariant, trackingUri: string | undefined): Promise<string | undefined> {
@@ -43,16 +44,16 @@ export async function runsCommand(file: string, opts: { runsDir: string; trackin
     metric,
     greaterIsBetter,
   );
+  const generation = taskOf(spec.experiment) === 'generation';
+  const scores = [metric, ...['val_loss', generation ? 'val_perplexity' : 'val_accuracy'].filter((m) => m !== metric)];
   io.out(
     formatTable(
-      ['variant', 'swept', 'status', metric, 'val_loss', 'val_accuracy', 'epoch', 'seconds', ...(checkpoints.size ? ['checkpoint'] : [])],
+      ['variant', 'swept', 'status', ...scores, 'epoch', 'seconds', ...(checkpoints.size ? ['checkpoint'] : [])],
       rows.map(({ v, s, result }) => [
         v.id,
         v.label,
         s?.status.status ?? 'not run',
-        fixed(result?.metrics[metric]),
-        fixed(result?.metrics.val_loss),
-        fixed(result?.metrics.val_accuracy),
+        ...scores.map((m) => fixed(result?.metrics[m])),
         result?.metrics.kept_epoch ?? '-',
         s ? s.status.seconds.toFixed(1) : '-',
         ...(checkpoints.size ? [checkpoints.get(v.id) ?? '-'] : []),
@@ -60,7 +61,17 @@ export async function runsCommand(file: string, opts: { runsDir: string; trackin
     ),
   );
   const best = rows[0];
-  if (best?.result && best.s) {
+  if (best?.result && best.s && generation) {
+    // As hosted fine-tuning prints FINE_TUNED_MODEL: the name to ask for.
+    io.out(`\nbest: ${best.v.id} (${best.v.label}) ${metric} ${fixed(best.result.metrics[metric])}`);
+    if (best.s.status.model) {
+      io.out(`fine-tuned model: ${best.s.status.model.name}`);
+      io.out(`folder: ${join(best.s.dir, best.s.status.model.folder)}`);
+      io.out(`use it: tunespec generate ${best.s.status.model.name} "<prompt>"`);
+    }
+    const url = await trackedUrl(spec, best.s, opts.trackingUri);
+    if (url) io.out(`MLflow: ${url}`);
+  } else if (best?.result && best.s) {
     io.out(`\nbest: ${best.v.id} (${best.v.label}) ${metric} ${fixed(best.result.metrics[metric])}`);
     io.out(`model: ${join(best.s.dir, 'model', 'model.json')}`);
     const url = await trackedUrl(spec, best.s, opts.trackingUri);

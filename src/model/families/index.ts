@@ -1,5 +1,6 @@
 import type { BaseModel } from '../source.ts';
 import { hfFamily } from './hf.ts';
+import { llamaDecoderFamily } from './llama-decoder.ts';
 import { onnxFamily } from './onnx.ts';
 import { tfjsLayersFamily } from './tfjs-layers.ts';
 import type { ModelFamily } from './types.ts';
@@ -11,6 +12,7 @@ export const FAMILIES: Families = {
   tfjs: tfjsLayersFamily,
   onnx: onnxFamily,
   hf: hfFamily,
+  llama: llamaDecoderFamily,
 };
 
 /** What a source is when no family claims it by name: a model.json path or URL. */

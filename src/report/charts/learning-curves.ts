@@ -7,6 +7,8 @@ const PANELS = [
   { title: 'loss', train: 'loss', validation: 'val_loss' },
   { title: 'accuracy', train: 'accuracy', validation: 'val_accuracy' },
 ];
+/** A generation variant has no accuracy: its second panel is the validation perplexity (no train counterpart is measured). */
+const GENERATION_PANELS = [PANELS[0], { title: 'perplexity', train: 'perplexity', validation: 'val_perplexity' }];
 
 /**
  * Loss and accuracy per epoch, train against validation, side by side, with the epoch whose
@@ -43,5 +45,6 @@ export function learningCurvesSpec(history: HistoryRow[], title: { text: string;
     }
     return { title: { text: p.title, fontSize: 14 }, width: 380, height: 240, layer: layers };
   };
-  return { title, hconcat: PANELS.map(panel), resolve: { scale: { color: 'shared' } } } as TopLevelSpec;
+  const panels = history.some((row) => row.val_perplexity !== undefined) ? GENERATION_PANELS : PANELS;
+  return { title, hconcat: panels.map(panel), resolve: { scale: { color: 'shared' } } } as TopLevelSpec;
 }

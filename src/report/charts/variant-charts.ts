@@ -12,8 +12,9 @@ import { renderChart, type RenderedChart } from './render.ts';
 export const variantCharts: ArtifactRenderer = async ({ variant, history, result, classNames }) => {
   const files: Record<string, Uint8Array> = {};
   const kept = result.bestEpoch;
-  const score = result.metrics?.val_accuracy;
-  const scored = score === undefined ? '' : `: val accuracy ${score.toFixed(4)}${kept === undefined ? '' : ` (kept epoch ${kept})`}`;
+  const perplexity = result.metrics?.val_perplexity;
+  const score = perplexity ?? result.metrics?.val_accuracy;
+  const scored = score === undefined ? '' : `: val ${perplexity === undefined ? 'accuracy' : 'perplexity'} ${score.toFixed(4)}${kept === undefined ? '' : ` (kept epoch ${kept})`}`;
   const title = { text: `${variant.label}${scored}`, subtitle: `variant ${variant.id}` as string | string[] };
   const add = (name: string, chart: RenderedChart): void => {
     files[`${name}.png`] = chart.png;

@@ -7,7 +7,11 @@ import type { Provenance } from '../provenance.ts';
 import type { DatasetInput, RunStatus } from './client.ts';
 import { LIMITS, type KeyValue, type Metric } from './limits.ts';
 import { LOGGED_IMAGES_TAG } from './images.ts';
+import { COMPLETIONS_FILE } from '../../train/generation-files.ts';
 import { bestMetricName, keptMetricName, mlflowMetricName, resultMetricName } from './metric-names.ts';
+
+/** The tag mlflow.log_table sets: the run's table artifacts, which the UI renders as tables. */
+export const LOGGED_ARTIFACTS_TAG = 'mlflow.loggedArtifacts';
 
 /** Tag keys of our own; the `mlflow.*` ones are what the MLflow UI reads. */
 export const TAG = {
@@ -251,6 +255,9 @@ export async function childContent(v: StoredVariant, sweep: SweepRecord, history
   if (s.featureCache) tags.push({ key: 'tunespec.feature_cache', value: `${s.featureCache.status}: ${s.featureCache.detail}` });
   if (s.onnx) tags.push({ key: 'tunespec.onnx', value: s.onnx.parity ? 'exported' : (s.onnx.skipped ?? 'not exported') });
   if (await stat(join(v.dir, 'images')).then((x) => x.isDirectory(), () => false)) tags.push({ key: LOGGED_IMAGES_TAG, value: 'True' });
+  // What mlflow.log_table records, so the UI's artifact and evaluation views show completions.json as a table.
+  if (await stat(join(v.dir, COMPLETIONS_FILE)).then((x) => x.isFile(), () => false)) tags.push({ key: LOGGED_ARTIFACTS_TAG, value: JSON.stringify([{ path: COMPLETIONS_FILE, type: 'table' }]) });
+  if (s.model) tags.push({ key: 'tunespec.model', value: s.model.name });
   return {
     runName: s.label,
     startTime: Date.parse(s.started),

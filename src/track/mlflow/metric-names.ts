@@ -7,7 +7,7 @@
  */
 
 /** Timings per epoch: diagnostics, not results. */
-const DIAGNOSTIC = new Set(['epoch_seconds', 'examples_per_second']);
+const DIAGNOSTIC = new Set(['epoch_seconds', 'examples_per_second', 'tokens_per_second']);
 
 /** The MLflow name of a per-epoch metric or a result metric of the local store. */
 export function mlflowMetricName(local: string): string {

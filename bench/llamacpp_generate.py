@@ -44,15 +44,20 @@ def convert(src: str, out: str, kind: str, threads: int) -> None:
     os.replace(tmp, out)
 
 
+def last_logits(llm: Llama) -> np.ndarray:
+    # Llama.eval keeps logits in .scores only with logits_all; read the last position's from the context.
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
+
+
 def greedy(llm: Llama, prompt: list[int], new: int) -> dict:
     llm.reset()
     t0, c0 = time.perf_counter(), time.process_time()
     llm.eval(prompt)
-    out = [int(np.argmax(llm.scores[llm.n_tokens - 1]))]
+    out = [int(np.argmax(last_logits(llm)))]
     t1, c1 = time.perf_counter(), time.process_time()
     while len(out) < new:
         llm.eval([out[-1]])
-        out.append(int(np.argmax(llm.scores[llm.n_tokens - 1])))
+        out.append(int(np.argmax(last_logits(llm))))
     t2, c2 = time.perf_counter(), time.process_time()
     return {"wall": t2 - t0, "cpu": c2 - c0, "firstWall": t1 - t0, "firstCpu": c1 - c0, "tokens": out}
 

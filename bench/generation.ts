@@ -2,16 +2,17 @@
 // cores (issue 16). Default: SmolLM2-135M-Instruct Q4_1 (npm run models:gpt). Usage:
 //
 //   npx tsx bench/generation.ts [--model MODEL.gguf] [--engines wasm,native] [--peers q4_1,f32]
-//       [--threads 2] [--prompt 32] [--new 128] [--rounds 3] [--python bench/.cache/venv-llamacpp/bin/python]
+//       [--threads 2[,1,2p]] [--prompt 32] [--new 128] [--rounds 3] [--python bench/.cache/venv-llamacpp/bin/python]
 //
 // Needs llama-cpp-python in a venv (see bench/README.md; it builds llama.cpp from source):
 //   python3 -m venv bench/.cache/venv-llamacpp
 //   CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAVA_BUILD=OFF" bench/.cache/venv-llamacpp/bin/pip install llama-cpp-python
 //
-// Peers: llama.cpp (n_threads = --threads) on the .gguf as shipped (q4_1) and on F32 / F16 copies
-// its own quantizer writes into bench/.cache/models/ (tunespec dequantises the file to float32, so
-// f32 is the same arithmetic). Each round spawns one process per tunespec engine and one for
-// llama.cpp (every peer in it), in reverse order every other round; each process loads, warms up
+// Peers: llama.cpp (n_threads = each of --threads; "2p": 2 threads with OMP_WAIT_POLICY=passive)
+// on the .gguf as shipped (q4_1) and on F32 / F16 copies its own quantizer writes into
+// bench/.cache/models/ (tunespec dequantises the file to float32, so f32 is the same arithmetic).
+// Each round spawns one process per tunespec engine and one llama.cpp process per --threads entry
+// (every peer in it), in reverse order every other round; each process loads, warms up
 // (prompt + 4 tokens, untimed) and times one greedy run of --prompt tokens + --new tokens with the
 // KV cache, prompt processing included. Medians over the rounds, with each process's CPU time (on a
 // shared machine the wall time carries other processes' load); ratios against every peer of the
@@ -92,9 +93,9 @@ async function promptIds(model: string, n: number): Promise<number[]> {
   return ids.slice(0, n);
 }
 
-function spawnJson(cmd: string[]): { lines: Record<string, unknown>[]; wall: number } {
+function spawnJson(cmd: string[], env: NodeJS.ProcessEnv = {}): { lines: Record<string, unknown>[]; wall: number } {
   const t0 = performance.now();
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 2 ** 20, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 2 ** 20, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', ...env } });
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} exited with ${r.status}:\n${r.stderr.slice(-3000)}`);
   const lines = r.stdout
     .split('\n')
@@ -118,7 +119,12 @@ async function main(): Promise<void> {
   }
   const engines = opt('engines', 'wasm,native').split(',').filter(Boolean) as EngineName[];
   const peers = opt('peers', 'q4_1,f32').split(',').filter(Boolean);
-  const threads = Number(opt('threads', '2'));
+  // "2,1,2p": llama.cpp processes with n_threads 2, 1, and 2 under OMP_WAIT_POLICY=passive.
+  const threadings = opt('threads', '2')
+    .split(',')
+    .filter(Boolean)
+    .map((t) => ({ n: Number.parseInt(t, 10), passive: t.endsWith('p') }));
+  const threads = threadings[0]!.n;
   const rounds = Number(opt('rounds', '3'));
   const python = opt('python', join(ROOT, 'bench', '.cache', 'venv-llamacpp', 'bin', 'python'));
   const driver = join(ROOT, 'bench', 'llamacpp_generate.py');
@@ -145,17 +151,16 @@ async function main(): Promise<void> {
       for (const l of lines) add(`tunespec ${engine}`, (l.runs as Run[])[0]!);
     }),
     ...(peers.length
-      ? [
-          () => {
-            const cmd = [python, driver, 'generate', ...peerFiles.flatMap((f) => ['--model', f]), '--prompt-ids', prompt.join(','), '--new', String(newTokens), '--threads', String(threads)];
-            const { lines } = spawnJson(cmd);
-            lines.forEach((l, i) => {
-              systemInfo = String(l.systemInfo);
-              llamaCppVersion = String(l.llamaCppPython);
-              add(`llama.cpp ${peers[i]}`, (l.runs as Run[])[0]!);
-            });
-          },
-        ]
+      ? threadings.map(({ n, passive }) => () => {
+          const cmd = [python, driver, 'generate', ...peerFiles.flatMap((f) => ['--model', f]), '--prompt-ids', prompt.join(','), '--new', String(newTokens), '--threads', String(n)];
+          const env = passive ? { OMP_WAIT_POLICY: 'passive' } : {};
+          const { lines } = spawnJson(cmd, env);
+          lines.forEach((l, i) => {
+            systemInfo = String(l.systemInfo);
+            llamaCppVersion = String(l.llamaCppPython);
+            add(`llama.cpp ${peers[i]}, ${n} thread${n > 1 ? 's' : ''}${passive ? ', passive wait' : ''}`, (l.runs as Run[])[0]!);
+          });
+        })
       : []),
   ];
   for (let r = 0; r < rounds; r++) {
@@ -188,7 +193,7 @@ async function main(): Promise<void> {
   out.push(
     `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} to ${finished.toISOString().slice(11, 16)} UTC on ${cpus().length} cores (${cpus()[0]?.model.trim()}); ` +
       `load average (1 min) ${Math.min(...loads.map((l) => l[0]!)).toFixed(1)}–${Math.max(...loads.map((l) => l[0]!)).toFixed(1)} during the runs. ` +
-      `${basename(model)}, prompt ${prompt.length} tokens, ${newTokens} new, greedy, KV cache; llama.cpp n_threads ${threads}; median of ${rounds} rounds.`,
+      `${basename(model)}, prompt ${prompt.length} tokens, ${newTokens} new, greedy, KV cache; llama.cpp n_threads ${opt('threads', '2')} (p: OMP_WAIT_POLICY=passive); median of ${rounds} rounds.`,
     '',
     '| decoder | runs | tokens/s (wall) | tokens / CPU s | prompt + 1st token, wall / CPU | step tokens/s (wall) | step tokens / CPU s |',
     '|---|---|---|---|---|---|---|',
@@ -199,15 +204,16 @@ async function main(): Promise<void> {
   const ts = summary.filter((s) => s.label.startsWith('tunespec'));
   const lc = summary.filter((s) => s.label.startsWith('llama.cpp'));
   if (ts.length && lc.length) {
-    out.push('', 'tunespec / llama.cpp (tokens/s, wall; per CPU second):', '');
-    out.push(`| | ${lc.map((p) => p.label).join(' | ')} |`, `|---|${lc.map(() => '---').join('|')}|`);
-    for (const t of ts) out.push(`| ${t.label} | ${lc.map((p) => `${f(t.tokensPerSecond / p.tokensPerSecond, 2)}; ${f(t.tokensPerCpuSecond / p.tokensPerCpuSecond, 2)}`).join(' | ')} |`);
+    out.push('', 'tunespec / llama.cpp, tokens/s (wall; per CPU second); above 1 tunespec is faster:', '');
+    out.push(`| llama.cpp | ${ts.map((t) => t.label).join(' | ')} |`, `|---|${ts.map(() => '---').join('|')}|`);
+    for (const p of lc) out.push(`| ${p.label.replace(/^llama\.cpp /, '')} | ${ts.map((t) => `${f(t.tokensPerSecond / p.tokensPerSecond, 2)}; ${f(t.tokensPerCpuSecond / p.tokensPerCpuSecond, 2)}`).join(' | ')} |`);
     const common = (a: number[], b: number[]) => {
       let i = 0;
       while (i < a.length && i < b.length && a[i] === b[i]) i++;
       return i;
     };
-    out.push('', `Greedy tokens equal to llama.cpp's before the first difference (of ${newTokens}): ${ts.flatMap((t) => lc.map((p) => `${t.label} vs ${p.label}: ${common(t.tokens, p.tokens)}`)).join('; ')}.`);
+    const first = lc.filter((p) => p.label.endsWith(lc[0]!.label.slice(lc[0]!.label.indexOf(','))));
+    out.push('', `Greedy tokens equal to llama.cpp's before the first difference (of ${newTokens}): ${ts.flatMap((t) => first.map((p) => `${t.label} vs ${p.label}: ${common(t.tokens, p.tokens)}`)).join('; ')}.`);
   }
   if (systemInfo) out.push('', `llama-cpp-python ${llamaCppVersion}; ${systemInfo.trim()}`);
   const report = out.join('\n');
@@ -215,7 +221,7 @@ async function main(): Promise<void> {
   const dir = join(ROOT, 'bench', '.cache', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `generation-${started.toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ started, finished, model, prompt, newTokens, threads, rounds, loads, summary, runs: Object.fromEntries(runs), systemInfo, llamaCppVersion, report }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ started, finished, model, prompt, newTokens, threads: threadings, rounds, loads, summary, runs: Object.fromEntries(runs), systemInfo, llamaCppVersion, report }, null, 2)}\n`);
   console.error(`raw results: ${file}`);
 }
 

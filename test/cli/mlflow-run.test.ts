@@ -49,7 +49,7 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
   // Every printed URL opens MLflow 3's machine-learning views, not its GenAI ones.
   assert.match(r.stdout, /MLflow: sweep logged to http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/[0-9a-f]+\?workflowType=machine_learning$/m);
   // The experiment's runs table, sorted best first by the kept weights' score.
-  const experimentUrl = r.stdout.match(/\(experiment: (http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\?\S+)\)/)?.[1];
+  const experimentUrl = r.stdout.match(/\(experiment: (http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\?\S+)\)/)?.[1];
   assert.ok(experimentUrl, r.stdout);
   assert.deepEqual(Object.fromEntries(new URLSearchParams(experimentUrl.split('?')[1])), { workflowType: 'machine_learning', orderByKey: 'metrics.`kept/val/accuracy`', orderByAsc: 'false' });
   const compare = r.stdout.match(/MLflow: variants side by side at (\S+)$/m)?.[1];

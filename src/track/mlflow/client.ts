@@ -197,10 +197,14 @@ export class MlflowClient {
     return `${this.config.uri}/#/experiments/${experimentId}/runs/${runId}?${ML_VIEWS}`;
   }
 
-  /** The experiment's runs table, in the machine-learning views, sorted by `sort` (best first) when given. */
+  /**
+   * The experiment's runs table, in the machine-learning views, sorted by `sort` (best first) when
+   * given. It names the `runs` tab itself: the UI's redirect from `#/experiments/<id>` to it drops
+   * the query, sort and view included.
+   */
   experimentUrl(experimentId: string, sort?: { metric: string; greaterIsBetter: boolean }): string {
     const order = sort ? `&${new URLSearchParams({ orderByKey: `metrics.\`${sort.metric}\``, orderByAsc: String(!sort.greaterIsBetter) })}` : '';
-    return `${this.config.uri}/#/experiments/${experimentId}?${ML_VIEWS}${order}`;
+    return `${this.config.uri}/#/experiments/${experimentId}/runs?${ML_VIEWS}${order}`;
   }
 
   /** MLflow's side-by-side comparison of these runs (params, metrics, images). */

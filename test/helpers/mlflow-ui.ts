@@ -45,11 +45,12 @@ export async function openBrowser(executablePath: string): Promise<UiBrowser> {
   };
 }
 
-/** Close MLflow 3's assistant side panel where it opened (it takes a third of the page). */
+/**
+ * Close MLflow 3's assistant side panel (it opens itself on a first visit and takes a third of the
+ * page); the page's storage remembers it for the rest of this page's visits.
+ */
 export async function closeAssistant(page: Page): Promise<void> {
-  const panel = page.getByText('MLflow Assistant', { exact: true });
-  if (!(await panel.isVisible().catch(() => false))) return;
-  await page.getByRole('button', { name: 'Close', exact: false }).first().click({ timeout: 10_000 }).catch(() => undefined);
+  await page.locator('[data-component-id="mlflow.assistant.chat_panel.close"]').click({ timeout: 5_000 }).catch(() => undefined);
 }
 
 /** The experiment page's *Chart* view, showing only the charts whose metric names match `filter` (a regular expression, as the UI's search box takes it). */

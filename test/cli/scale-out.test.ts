@@ -129,7 +129,7 @@ test('two workers train a queued sweep; one is killed -9 mid-variant; every vari
     const closed = await until('the parent run to close', async () => (await readExperiment(mlflow.uri, 'queued')).runs.find((x) => x.id === parent.id && x.status === 'FINISHED'), 30);
     assert.equal(closed.params['sweep.training.learning_rate'], '0.01,0.003,0.001');
     const table = (await downloadArtifact(mlflow.uri, closed, 'comparison.csv')).toString().trim().split('\n');
-    assert.deepEqual(table.slice(1).map((row) => row.split(',')[0]).sort(), done);
+    assert.deepEqual(table.slice(1).map((row) => row.split(',').at(-1)).sort(), done);
 
     // Queuing the sweep again adds nothing, and status reattaches to the finished sweep.
     const again = tunespec(['run', spec, '--queue', redis.url, '--detach'], dir, { MLFLOW_TRACKING_URI: mlflow.uri });

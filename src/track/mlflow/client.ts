@@ -394,6 +394,10 @@ export class MlflowClient {
     return (await this.call<{ model_version: ModelVersion }>('POST', 'model-versions/create', { json }))!.model_version;
   }
 
+  async deleteModelVersion(name: string, version: string): Promise<void> {
+    await this.call('DELETE', 'model-versions/delete', { json: { name, version }, allowMissing: true });
+  }
+
   /** Every model version matching `filter` (MLflow's search syntax), across pages. */
   async searchModelVersions(filter: string): Promise<ModelVersion[]> {
     const out: ModelVersion[] = [];

@@ -182,7 +182,7 @@ async function main(): Promise<void> {
       await img.evaluate((el: HTMLImageElement) => el.decode());
       const box = (await img.boundingBox())!;
       // The file's name and path (the two lines above the chart) and the chart, without the rest of the viewer.
-      const top = Math.floor(box.y - 100);
+      const top = Math.floor(box.y - 86);
       await shoot(page, { x: Math.floor(box.x - 12), y: top, width: Math.ceil(Math.max(box.width + 24, 600)), height: Math.ceil(box.y + box.height + 12 - top) }, `best-${chart.replace('_', '-')}.png`);
     }
 

@@ -7,7 +7,7 @@ import { resolveTrackingConfig } from '../track/mlflow/config.ts';
 import { parseStoredSpec } from '../spec/stored.ts';
 import { objectiveOf } from '../spec/derived.ts';
 import type { EpochMetrics, SweepListener, VariantInfo } from '../train/events.ts';
-import { closeParentIfSettled } from './close-sweep.ts';
+import { closeParentIfSettled, registeredLine } from './close-sweep.ts';
 import { QUEUE_NAME, type RedisTarget } from './connection.ts';
 import { sha256, type VariantJob, type VariantJobProgress, type VariantJobResult } from './job.ts';
 import { sweepJobs } from './sweep-jobs.ts';
@@ -146,6 +146,10 @@ async function closeSweepFromWorker(queue: Queue, d: VariantJob, opts: WorkerOpt
     { experiment: d.experiment, specFile: d.spec, specText: text!, plan: { sweepId: d.sweepId, variants } },
     jobs,
     objectiveOf(spec.training.objective),
+    spec.register,
   );
-  if (closed) opts.info(`[${opts.name}] sweep ${d.sweepId}: every variant settled; MLflow parent run closed`);
+  if (!closed) return;
+  opts.info(`[${opts.name}] sweep ${d.sweepId}: every variant settled; MLflow parent run closed`);
+  const line = spec.register && registeredLine(closed, spec.register.name);
+  if (line) (closed.notRegistered ? opts.warn : opts.info)(`[${opts.name}] ${line}`);
 }

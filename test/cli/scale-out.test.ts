@@ -129,7 +129,7 @@ test('two workers train a queued sweep; one is killed -9 mid-variant; every vari
     const closed = await until('the parent run to close', async () => (await readExperiment(mlflow.uri, 'queued')).runs.find((x) => x.id === parent.id && x.status === 'FINISHED'), 30);
     assert.equal(closed.params['sweep.training.learning_rate'], '0.01,0.003,0.001');
     const table = (await downloadArtifact(mlflow.uri, closed, 'comparison.csv')).toString().trim().split('\n');
-    assert.deepEqual(table.slice(1).map((row) => row.split(',')[0]).sort(), done);
+    assert.deepEqual(table.slice(1).map((row) => row.split(',').at(-1)).sort(), done);
 
     // Queuing the sweep again adds nothing, and status reattaches to the finished sweep.
     const again = tunespec(['run', spec, '--queue', redis.url, '--detach'], dir, { MLFLOW_TRACKING_URI: mlflow.uri });
@@ -167,6 +167,45 @@ test('a deterministic failure (NaN loss) is not retried; the rest of the sweep c
     assert.deepEqual(children.map((c) => c.status).sort(), ['FAILED', 'FINISHED'], 'one attempt each: the NaN variant was not retried');
     const parent = await until('the parent run to close', async () => (await readExperiment(mlflow.uri, 'queued-nan')).runs.find((x) => x.tags['tunespec.kind'] === 'sweep' && x.status !== 'RUNNING'), 30);
     assert.equal(parent.status, 'FAILED');
+  } finally {
+    w.child.kill('SIGKILL');
+    await w.exited;
+  }
+});
+
+test('a queued sweep with `register:` registers its best variant when it closes: the worker and the attached run agree on one version, and status again changes nothing', async () => {
+  const dir = tempDir();
+  const name = 'queued-classifier';
+  const spec = writeSmallSpec(dir, { name: 'queued-register', epochs: 1, extra: `register:\n  name: ${name}` });
+  const w = startWorker('worker-r', join(dir, 'runs'));
+  const versions = async (): Promise<{ version: string; tags?: { key: string; value: string }[] }[]> => {
+    const res = await send(`${mlflow.uri}/api/2.0/mlflow/model-versions/search?${new URLSearchParams({ filter: `name = '${name}'` })}`, {});
+    return ((await res.json()) as { model_versions?: { version: string; tags?: { key: string; value: string }[] }[] }).model_versions ?? [];
+  };
+  try {
+    // Both the last worker and this attached run close the sweep, each registering.
+    const r = await tunespecAsync(['run', spec, '--queue', redis.url], undefined, { MLFLOW_TRACKING_URI: mlflow.uri });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await until('the worker to close the sweep', () => (/MLflow parent run closed/.test(w.log()) ? true : undefined), 60);
+    const exp = await readExperiment(mlflow.uri, 'queued-register');
+    const children = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
+    assert.equal(children.length, 2);
+    const best = [...children].sort((a, b) => b.history['kept/val/accuracy'][0].value - a.history['kept/val/accuracy'][0].value)[0];
+    const said = new RegExp(`MLflow: best variant ${best.tags['tunespec.variant_id']} \\(${best.name.replace(/[.]/g, '\\.')}\\) (registered|was already registered) as models:/${name}/\\d+: http://127\\.0\\.0\\.1:\\d+/#/models/${name}/versions/\\d+`);
+    assert.match(r.stdout, said);
+    assert.match(w.log(), said);
+    const [only, ...more] = await versions();
+    assert.equal(more.length, 0, 'one version, however the two closers interleaved');
+    const tags = Object.fromEntries((only.tags ?? []).map((t) => [t.key, t.value]));
+    assert.equal(tags['tunespec.variant_id'], best.tags['tunespec.variant_id']);
+    assert.equal(tags['tunespec.attempt'], best.tags['tunespec.attempt']);
+    assert.ok(r.stdout.includes(`models:/${name}/${only.version}:`), r.stdout);
+
+    // Watching the settled sweep again closes it again, which registers nothing new.
+    const status = tunespec(['status', spec, '--queue', redis.url], dir, { MLFLOW_TRACKING_URI: mlflow.uri });
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`was already registered as models:/${name}/${only.version}:`));
+    assert.equal((await versions()).length, 1);
   } finally {
     w.child.kill('SIGKILL');
     await w.exited;

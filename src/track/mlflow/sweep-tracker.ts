@@ -308,7 +308,8 @@ export class SweepTracker {
       const run = runOf(v);
       return run && this.client.runUrl(this.experimentId, run.info.run_id);
     };
-    const { csv, markdown } = comparisonTables(variants, objective.metric, objective.greaterIsBetter, link);
+    const overrides = new Map(this.sweep.variants.map((v) => [v.id, v.overrides]));
+    const { csv, markdown } = comparisonTables(variants, objective.metric, objective.greaterIsBetter, link, overrides);
     const [first] = rankByMetric(variants, objective.metric, objective.greaterIsBetter).filter((v) => v.result?.metrics[objective.metric] !== undefined);
     const score = first?.result?.metrics[objective.metric];
     const best: BestVariant | undefined = score === undefined ? undefined : { variant: first, score, runId: runOf(first)?.info.run_id, url: link(first) };

@@ -197,7 +197,7 @@ function noteFor(v: StoredVariant, sweep: SweepRecord): string {
     for (const [k, x] of Object.entries(m)) lines.push(`| ${resultMetricName(k)} | ${Number.isInteger(x) ? x : x.toFixed(4)} |`);
   }
   // MLflow's markdown turns `@scope/package` into a user mention; as code it reads as a package.
-  if (s.engine) lines.push('', `Engine: ${s.engine.name} ${s.engine.version} (${s.engine.reason.replace(/@[\w./-]+/g, (p) => `\`${p}\``)}).`);
+  if (s.engine) lines.push('', `Engine: ${s.engine.name} ${s.engine.version} (${(s.engine.reason ?? "").replace(/@[\w./-]+/g, (p) => `\`${p}\``)}).`);
   if (s.split) lines.push(`Split: ${s.split.train} train / ${s.split.validation} validation, digest \`${s.split.digest.slice(0, 12)}\`.`);
   return lines.join('\n');
 }

@@ -142,7 +142,9 @@ function summaryMetrics(v: StoredVariant, history: EpochRecord[]): Metric[] {
   if (cache && cache.status !== 'off') {
     out.push(diag('diag/feature_cache/hit', cache.status === 'hit' ? 1 : 0), diag('diag/feature_cache/seconds', cache.seconds ?? 0), diag('diag/feature_cache/saved_seconds', cache.savedSeconds ?? 0));
   }
-  if (s.onnx?.parity) out.push(diag('diag/onnx/max_abs_diff', s.onnx.parity.maxAbsDiff), diag('diag/onnx/argmax_agreement', s.onnx.parity.argmaxAgreement));
+  const p = s.onnx?.parity;
+  // The worse of the two checks (every row after the boundary, the whole model on the first rows): one figure to sort runs by.
+  if (p) out.push(diag('diag/onnx/max_abs_diff', Math.max(p.maxAbsDiff, p.whole?.maxAbsDiff ?? 0)), diag('diag/onnx/argmax_agreement', Math.min(p.argmaxAgreement, p.whole?.argmaxAgreement ?? 1)));
   return out;
 }
 

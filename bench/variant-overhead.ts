@@ -5,7 +5,7 @@
 // features, the whole model on 32 rows) and the cache entry read once per process, against
 // parity of the whole model on every validation row and one read per variant. CPU seconds are
 // the figure to read on a shared machine. Run by hand:
-//   npx tsx bench/variant-overhead.ts [--rounds 3] [--peer <git ref>[,<git ref>…]] [--spec <file>[,<file>…]]
+//   npx tsx bench/variant-overhead.ts [--rounds 3] [--peer <git ref>[,<git ref>…]] [--peers-only] [--spec <file>[,<file>…]]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -18,6 +18,8 @@ const { values: opts } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     peer: { type: 'string' },
+    // Time the peers only: committed states, so editing src/ while the bench runs changes nothing.
+    'peers-only': { type: 'boolean', default: false },
     spec: { type: 'string', default: [join(ROOT, 'experiments', 'quickstart.yaml'), join(ROOT, 'bench', 'specs', 'quickstart-overhead.yaml')].join(',') },
   },
 });
@@ -25,7 +27,7 @@ const rounds = Math.max(1, Number(opts.rounds));
 const specs = opts.spec!.split(',');
 buildOurs();
 const peers = (opts.peer?.split(',') ?? [undefined]).map((ref) => peerCheckout(ref));
-const sides = [...peers.map((p) => ({ name: `${p.ref.slice(0, 12)} (${p.commit})`, dir: p.dir })), { name: `this checkout (${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain') ? ', with changes' : ''})`, dir: ROOT }];
+const sides = [...peers.map((p) => ({ name: `${p.ref.slice(0, 12)} (${p.commit})`, dir: p.dir })), ...(opts['peers-only'] ? [] : [{ name: `this checkout (${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain') ? ', with changes' : ''})`, dir: ROOT }])];
 const scratch = mkdtempSync(join(tmpdir(), 'tunespec-overhead-'));
 // One feature cache per side: both name entries the same way today, but a side must never time another's format.
 const caches = sides.map((_, i) => join(scratch, `cache-${i}`));
@@ -42,7 +44,7 @@ function run(side: number, spec: string): Measured {
 }
 
 console.log(`Variant overhead, warm feature cache, default engine: ${rounds} round(s); ${sides.map((s) => s.name).join(' vs ')}`);
-const rows: string[][] = [['spec', 'side', 'wall s', 'CPU s', 'peak RSS MiB', 'CPU ratio (first side / this)']];
+const rows: string[][] = [['spec', 'side', 'wall s', 'CPU s', 'peak RSS MiB', 'CPU ratio (first side / this side)']];
 try {
   for (const spec of specs) {
     // Warm means warm: each side fills its cache once, untimed.

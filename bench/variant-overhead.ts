@@ -20,7 +20,7 @@ const { values: opts } = parseArgs({
     peer: { type: 'string' },
     // Time the peers only: committed states, so editing src/ while the bench runs changes nothing.
     'peers-only': { type: 'boolean', default: false },
-    spec: { type: 'string', default: [join(ROOT, 'experiments', 'quickstart.yaml'), join(ROOT, 'bench', 'specs', 'quickstart-overhead.yaml')].join(',') },
+    spec: { type: 'string', default: ['experiments/quickstart.yaml', 'bench/specs/quickstart-overhead.yaml', 'bench/specs/quickstart-wide-features.yaml'].map((f) => join(ROOT, f)).join(',') },
   },
 });
 const rounds = Math.max(1, Number(opts.rounds));

@@ -22,7 +22,9 @@ import type { GenerationExperiment, LoraSpec } from '../spec/types.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
 import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, type FeatureCacheReport, type FrozenFeatures } from './frozen-features.ts';
-import { exportTextWithParity, exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
+import { exportPartWithParity, exportTextWithParity, exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
+import { chain, joinExports } from '../model/onnx/edit.ts';
+import { exportOnnx } from '../model/onnx/export.ts';
 
 /** One variant made ready to train: what fit trains and on what, what is saved, how it exports. */
 export interface VariantSetup {
@@ -53,10 +55,23 @@ export interface SetupInput {
   cache?: FrozenFeatureCache;
 }
 
+/**
+ * Training data gathered from a feature-cache entry, by entry and split: the cache hands every
+ * variant of a sweep the same entry (engine/feature-cache.ts), so the rows are gathered once per
+ * sweep, not once per variant. fit reads them and never writes them.
+ */
+const gathered = new WeakMap<Float32Array, WeakMap<Split, TrainingData>>();
+
 function onFeatures(features: Float32Array, shape: number[], input: SetupInput): TrainingData {
-  const width = shape.reduce((a, b) => a * b, 1);
-  const rows = (r: Int32Array) => ({ x: gatherRows(features, width, r), y: Int32Array.from(r, (i) => input.dataset.labels[i]) });
-  return { exampleShape: shape, classes: input.data.classes, train: rows(input.split.train), validation: rows(input.split.validation) };
+  let bySplit = gathered.get(features);
+  if (!bySplit) gathered.set(features, (bySplit = new WeakMap()));
+  let data = bySplit.get(input.split);
+  if (!data) {
+    const width = shape.reduce((a, b) => a * b, 1);
+    const rows = (r: Int32Array) => ({ x: gatherRows(features, width, r), y: Int32Array.from(r, (i) => input.dataset.labels[i]) });
+    bySplit.set(input.split, (data = { exampleShape: shape, classes: input.data.classes, train: rows(input.split.train), validation: rows(input.split.validation) }));
+  }
+  return data;
 }
 
 const describe = (built: BuiltModel) => built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
@@ -78,7 +93,7 @@ async function inTfjs<F extends FrozenFeatures>(
   base: TF.LayersModel,
   features: () => Promise<{ report: FeatureCacheReport; features?: F }>,
   suffixOf: (f: F) => TF.LayersModel,
-  rest: () => Promise<Pick<VariantSetup, 'exportOnnx' | 'modelFiles'>>,
+  rest: (suffix?: { model: TF.LayersModel; features: F; data: TrainingData }) => Promise<Pick<VariantSetup, 'exportOnnx' | 'modelFiles'>>,
 ): Promise<VariantSetup> {
   let suffix: TF.LayersModel | undefined;
   try {
@@ -86,13 +101,14 @@ async function inTfjs<F extends FrozenFeatures>(
     const f = cached.features;
     // The layers after the boundary train on cached features; they are the built model's own layers.
     if (f) suffix = suffixOf(f);
+    const data = f ? onFeatures(f.features, f.shape, input) : input.data;
     return {
       trainOn: suffix ?? built.model,
-      data: f ? onFeatures(f.features, f.shape, input) : input.data,
+      data,
       saved: built.model,
       layers: describe(built),
       featureCache: cached.report,
-      ...(await rest()),
+      ...(await rest(suffix && f && { model: suffix, features: f, data })),
       dispose: () => {
         suffix?.dispose();
         disposeVariantModel(built, base);
@@ -133,7 +149,30 @@ const tfjsBase: SetupOf<'tfjs'> = async (input) => {
         cache: input.cache!,
       }),
     (f) => modelFrom(tf, built.model, f.boundary.tensor),
-    async () => ({ exportOnnx: (metadata) => exportWithParity(tf, built.model, rawValidation(input), rawValidation(input), input.data.classes, metadata) }),
+    async (cached) => ({
+      exportOnnx: (metadata) => {
+        if (!cached) return exportWithParity(tf, built.model, rawValidation(input), input.data.classes, metadata);
+        const { model, features, data } = cached;
+        return exportPartWithParity(
+          tf,
+          {
+            part: model,
+            boundary: features.boundary.layer,
+            fed: { x: data.validation.x, shape: features.shape },
+            // The frozen layers come first in the graph, so an unsupported one among them is the one reported.
+            exportPart: (meta) => {
+              if (!(features.prefixOnnx instanceof Uint8Array)) throw features.prefixOnnx;
+              return exportOnnx(features.boundary.tensor, built.model.outputs[0], meta).bytes;
+            },
+            exportWhole: (part) => joinExports(features.prefixOnnx as Uint8Array, part),
+            raw: rawValidation(input),
+            whole: built.model,
+          },
+          input.data.classes,
+          metadata,
+        );
+      },
+    }),
   );
 };
 
@@ -154,7 +193,19 @@ const onnxBase: SetupOf<'onnx'> = async (input) => {
     featureCache: features.report,
     baseGraph: graph,
     exportOnnx: (metadata) =>
-      exportWithParity(tf, built.model, { x: data.validation.x, shape: features.shape }, rawValidation(input), input.data.classes, metadata, graph),
+      exportPartWithParity(
+        tf,
+        {
+          part: built.model,
+          boundary: cut,
+          fed: { x: data.validation.x, shape: features.shape },
+          exportPart: (meta) => exportOnnx(built.model.inputs[0], built.model.outputs[0], meta).bytes,
+          exportWhole: (part) => chain(graph, part),
+          raw: rawValidation(input),
+        },
+        input.data.classes,
+        metadata,
+      ),
     dispose: () => built.model.dispose(),
   };
 };

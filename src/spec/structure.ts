@@ -164,6 +164,15 @@ function dropBranchNoise(errors: ErrorObject[]): ErrorObject[] {
 
 const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** The `generation` section as the schema's defaults fill it in (no prompts): no one's choice. */
+function isDefaultGeneration(v: unknown): boolean {
+  const defaults = experimentSchema.properties.generation.properties;
+  return (
+    isMapping(v) &&
+    Object.entries(v).every(([k, x]) => (k === 'eval_prompts' && Array.isArray(x) && x.length === 0) || (k === 'max_new_tokens' && x === defaults.max_new_tokens.default))
+  );
+}
+
 /**
  * Sections that only one task reads. A generation spec's decoder predicts tokens with its own LM
  * head and trains on chat data; the classification fields would be silently ignored there, so
@@ -182,7 +191,10 @@ function taskIssues(value: unknown): PathIssue[] {
   const base = isMapping(value.base_model) ? value.base_model : undefined;
   if (!generation) {
     if (!('head' in value)) issues.push({ path: [], message: 'spec: missing required property "head"' });
-    for (const field of ['lora', 'generation'] as const) if (field in value) refuse([field], 'is for task: generation (a decoder fine-tuned on prompts and completions); this spec is a classification spec');
+    const why = 'is for task: generation (a decoder fine-tuned on prompts and completions); this spec is a classification spec';
+    if ('lora' in value) refuse(['lora'], why);
+    // A run store's spec.yaml is written with every default filled in, and must read back.
+    if ('generation' in value && !isDefaultGeneration(value.generation)) refuse(['generation'], why);
     if (data?.format === 'chat') issues.push({ path: ['data', 'format'], message: 'data.format: chat data (prompts and completions) is for task: generation' });
     if (training && 'gradient_accumulation_steps' in training) refuse(['training', 'gradient_accumulation_steps'], 'is for task: generation');
     return issues;

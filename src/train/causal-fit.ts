@@ -9,7 +9,7 @@ import { Interrupted, VariantFailure } from './failure.ts';
 import type { TrainingLimit } from './fit.ts';
 import { createOptimizer } from './optimizer.ts';
 import { learningRateAtStep } from './schedule.ts';
-import { causalLmLoss } from './causal-loss-local.ts';
+import { causalLmLoss } from '../model/families/llama/causal-loss.ts';
 
 /** Chat examples split once per sweep; `padId` fills the right end of shorter rows (masked out everywhere). */
 export interface CausalData {
@@ -52,6 +52,13 @@ export function padBatch(examples: readonly ChatExample[], padId: number): Padde
 }
 
 type LossFn = typeof causalLmLoss;
+
+/** Tokens the loss counts in a batch: positions t ≥ 1 whose label is 1 (each predicted from the ones before it). */
+export function countedTokens(b: PaddedBatch): number {
+  let n = 0;
+  for (let r = 0; r < b.rows; r++) for (let t = 1; t < b.length; t++) n += b.labels[r * b.length + t] === 1 ? 1 : 0;
+  return n;
+}
 
 function batchTensors(tf: Tf, b: PaddedBatch): TF.Tensor[] {
   const shape: [number, number] = [b.rows, b.length];
@@ -151,33 +158,38 @@ export async function fitCausal(
         const next = learningRateAtStep(t, epoch * steps + step, steps);
         if (next !== lr) setLearningRate(optimizer, (lr = next));
         const batch = padBatch(order.slice(b * t.batch_size, (b + 1) * t.batch_size).map((i) => data.train[i]), data.padId);
-        const tensors = batchTensors(tf, batch);
         let tokens = 0;
-        const { value, grads } = tf.variableGrads(() => {
-          const r = loss(tf, model, tensors[0], tensors[1], tensors[2]);
-          tokens = r.tokens;
-          return r.loss;
-        }, trainable);
-        tf.dispose(tensors);
-        const batchLoss = value.dataSync()[0];
-        value.dispose();
-        if (!Number.isFinite(batchLoss)) {
+        let batchLoss = Number.NaN;
+        // A batch whose every completion was truncated away counts no token: its loss depends on no
+        // weight (variableGrads would refuse it) and it would teach nothing, so it is skipped.
+        if (countedTokens(batch) > 0) {
+          const tensors = batchTensors(tf, batch);
+          const { value, grads } = tf.variableGrads(() => {
+            const r = loss(tf, model, tensors[0], tensors[1], tensors[2], { training: true });
+            tokens = r.tokens;
+            return r.loss;
+          }, trainable);
+          tf.dispose(tensors);
+          batchLoss = value.dataSync()[0];
+          value.dispose();
+          if (!Number.isFinite(batchLoss)) {
+            tf.dispose(Object.values(grads));
+            tf.dispose(pending ? Object.values(pending) : []);
+            throw new VariantFailure(`loss is ${batchLoss} at epoch ${epoch + 1}, batch ${b + 1}`);
+          }
+          // Sum of token-weighted gradients; divided by the step's tokens when it is applied.
+          const weighted = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, tokens)])));
           tf.dispose(Object.values(grads));
-          tf.dispose(pending ? Object.values(pending) : []);
-          throw new VariantFailure(`loss is ${batchLoss} at epoch ${epoch + 1}, batch ${b + 1}`);
+          if (pending) {
+            const sum = tf.tidy(() => Object.fromEntries(Object.entries(weighted).map(([k, g]) => [k, tf.add(pending![k], g)])));
+            tf.dispose([...Object.values(pending), ...Object.values(weighted)]);
+            pending = sum;
+          } else {
+            pending = weighted;
+          }
+          pendingTokens += tokens;
         }
-        // Sum of token-weighted gradients; divided by the step's tokens when it is applied.
-        const weighted = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, tokens)])));
-        tf.dispose(Object.values(grads));
-        if (pending) {
-          const sum = tf.tidy(() => Object.fromEntries(Object.entries(weighted).map(([k, g]) => [k, tf.add(pending![k], g)])));
-          tf.dispose([...Object.values(pending), ...Object.values(weighted)]);
-          pending = sum;
-        } else {
-          pending = weighted;
-        }
-        pendingTokens += tokens;
-        if ((b + 1) % accumulation === 0 || b === batches - 1) {
+        if (pending && ((b + 1) % accumulation === 0 || b === batches - 1)) {
           const scale = 1 / Math.max(pendingTokens, 1);
           const mean = tf.tidy(() => Object.fromEntries(Object.entries(pending!).map(([k, g]) => [k, tf.mul(g, scale)])));
           tf.dispose(Object.values(pending));
@@ -186,15 +198,17 @@ export async function fitCausal(
           pending = undefined;
           pendingTokens = 0;
         }
-        lossSum += batchLoss * tokens;
-        lossTokens += tokens;
+        if (tokens) {
+          lossSum += batchLoss * tokens;
+          lossTokens += tokens;
+        }
         seen += batch.tokens;
         trainMs += performance.now() - stepStart;
         if (limit && epoch === 0 && b === 0) {
           const first = (performance.now() - started) / 1000;
           if (first * batches * t.epochs > limit.seconds) throw new VariantFailure(limit.refusal(first, batches * t.epochs));
         }
-        await emit(listeners, 'onBatchEnd', info, epoch, b, batches, batchLoss);
+        await emit(listeners, 'onBatchEnd', info, epoch, b, batches, tokens ? batchLoss : lossSum / Math.max(lossTokens, 1));
         // A macrotask turn, so signals and progress timers are seen during a long variant.
         await new Promise((resolve) => setImmediate(resolve));
       }

@@ -191,7 +191,12 @@ function taskIssues(value: unknown): PathIssue[] {
   if (base && 'cut' in base) refuse(['base_model', 'cut'], 'a generation spec keeps the whole decoder; freeze or lora.layers choose what trains');
   if (base && 'preprocess' in base) refuse(['base_model', 'preprocess'], 'image preprocessing means nothing to a decoder');
   if (data && typeof data.format === 'string' && data.format !== 'chat') issues.push({ path: ['data', 'format'], message: `data.format: task: generation trains on prompts and completions (format: chat), not ${data.format} data` });
-  for (const field of ['loss', 'metrics'] as const) if (training && field in training) refuse(['training', field], 'a generation spec\'s loss is the completion tokens\' cross-entropy, and its metrics are loss, val_loss and val_perplexity');
+  // The schema's defaults (categorical_crossentropy, [accuracy]) are let through: a run store's
+  // spec.yaml is written with every default filled in, and must read back (register, sync).
+  const isDefault = (field: 'loss' | 'metrics', v: unknown) => (field === 'loss' ? v === 'categorical_crossentropy' : Array.isArray(v) && v.length === 1 && v[0] === 'accuracy');
+  for (const field of ['loss', 'metrics'] as const) {
+    if (training && field in training && !isDefault(field, training[field])) refuse(['training', field], 'a generation spec\'s loss is the completion tokens\' cross-entropy, and its metrics are loss, val_loss and val_perplexity');
+  }
   const objective = training && isMapping(training.objective) ? training.objective : undefined;
   const monitor = training && isMapping(training.early_stopping) ? training.early_stopping.monitor : undefined;
   for (const [path, metric] of [[['training', 'objective', 'metric'], objective?.metric], [['training', 'early_stopping', 'monitor'], monitor]] as const) {

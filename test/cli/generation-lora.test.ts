@@ -142,7 +142,10 @@ test('run → runs → generate → serve by the ft: name; the adapter is PEFT-s
   const tokenizer = new TextTokenizer(readFileSync(join(TINY, 'tokenizer.json'), 'utf8'), base.tokenizerConfig);
   const ids = new ChatRenderer(tokenizer, base.tokenizerConfig, 2).promptIds(PROMPTS[0]);
   const lora = logits(tf, withAdapter.model, ids);
-  assert.ok(maxDiff(logits(tf, merged.model, ids), lora) < 1e-5);
+  // Folding B·A·scale into W rounds once in float32: equal to 1e-5 of the logits' scale (measured ~3e-6 of it).
+  const scale = lora.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const d = maxDiff(logits(tf, merged.model, ids), lora);
+  assert.ok(d < 1e-5 * scale, `merged vs LoRA: max |diff| ${d}, largest logit ${scale}`);
   assert.ok(maxDiff(logits(tf, base.model, ids), lora) > 1e-3, 'the adapter changed the model');
   [withAdapter, merged, base].forEach((m) => m.model.dispose());
 

@@ -182,7 +182,10 @@ function taskIssues(value: unknown): PathIssue[] {
   const base = isMapping(value.base_model) ? value.base_model : undefined;
   if (!generation) {
     if (!('head' in value)) issues.push({ path: [], message: 'spec: missing required property "head"' });
-    for (const field of ['lora', 'generation'] as const) if (field in value) refuse([field], 'is for task: generation (a decoder fine-tuned on prompts and completions); this spec is a classification spec');
+    for (const field of ['lora', 'generation'] as const) {
+      // `generation` has schema defaults, which a run store's spec.yaml holds filled in: those read back.
+      if (field in value && !(field === 'generation' && isDefaultGeneration(value.generation))) refuse([field], 'is for task: generation (a decoder fine-tuned on prompts and completions); this spec is a classification spec');
+    }
     if (data?.format === 'chat') issues.push({ path: ['data', 'format'], message: 'data.format: chat data (prompts and completions) is for task: generation' });
     if (training && 'gradient_accumulation_steps' in training) refuse(['training', 'gradient_accumulation_steps'], 'is for task: generation');
     return issues;
@@ -203,6 +206,13 @@ function taskIssues(value: unknown): PathIssue[] {
     if (metric === 'accuracy' || metric === 'val_accuracy') issues.push({ path: [...path], message: `${path.join('.')}: a generation spec has no ${metric}; use val_loss, val_perplexity or loss` });
   }
   return issues;
+}
+
+/** A `generation` section that says nothing but the schema's defaults (no eval prompts). */
+function isDefaultGeneration(g: unknown): boolean {
+  const defaults = experimentSchema.properties.generation.properties;
+  if (!isMapping(g) || Object.keys(g).some((k) => k !== 'eval_prompts' && k !== 'max_new_tokens')) return false;
+  return (g.eval_prompts === undefined || (Array.isArray(g.eval_prompts) && g.eval_prompts.length === 0)) && (g.max_new_tokens === undefined || g.max_new_tokens === defaults.max_new_tokens.default);
 }
 
 /** Whether a spec as written is a generation spec that names no objective metric (read before the schema's defaults fill one in). */

@@ -164,15 +164,6 @@ function dropBranchNoise(errors: ErrorObject[]): ErrorObject[] {
 
 const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** The `generation` section as the schema's defaults fill it in (no prompts): no one's choice. */
-function isDefaultGeneration(v: unknown): boolean {
-  const defaults = experimentSchema.properties.generation.properties;
-  return (
-    isMapping(v) &&
-    Object.entries(v).every(([k, x]) => (k === 'eval_prompts' && Array.isArray(x) && x.length === 0) || (k === 'max_new_tokens' && x === defaults.max_new_tokens.default))
-  );
-}
-
 /**
  * Sections that only one task reads. A generation spec's decoder predicts tokens with its own LM
  * head and trains on chat data; the classification fields would be silently ignored there, so
@@ -203,13 +194,25 @@ function taskIssues(value: unknown): PathIssue[] {
   if (base && 'cut' in base) refuse(['base_model', 'cut'], 'a generation spec keeps the whole decoder; freeze or lora.layers choose what trains');
   if (base && 'preprocess' in base) refuse(['base_model', 'preprocess'], 'image preprocessing means nothing to a decoder');
   if (data && typeof data.format === 'string' && data.format !== 'chat') issues.push({ path: ['data', 'format'], message: `data.format: task: generation trains on prompts and completions (format: chat), not ${data.format} data` });
-  for (const field of ['loss', 'metrics'] as const) if (training && field in training) refuse(['training', field], 'a generation spec\'s loss is the completion tokens\' cross-entropy, and its metrics are loss, val_loss and val_perplexity');
+  // The schema's defaults (categorical_crossentropy, [accuracy]) are let through: a run store's
+  // spec.yaml is written with every default filled in, and must read back (register, sync).
+  const isDefault = (field: 'loss' | 'metrics', v: unknown) => (field === 'loss' ? v === 'categorical_crossentropy' : Array.isArray(v) && v.length === 1 && v[0] === 'accuracy');
+  for (const field of ['loss', 'metrics'] as const) {
+    if (training && field in training && !isDefault(field, training[field])) refuse(['training', field], 'a generation spec\'s loss is the completion tokens\' cross-entropy, and its metrics are loss, val_loss and val_perplexity');
+  }
   const objective = training && isMapping(training.objective) ? training.objective : undefined;
   const monitor = training && isMapping(training.early_stopping) ? training.early_stopping.monitor : undefined;
   for (const [path, metric] of [[['training', 'objective', 'metric'], objective?.metric], [['training', 'early_stopping', 'monitor'], monitor]] as const) {
     if (metric === 'accuracy' || metric === 'val_accuracy') issues.push({ path: [...path], message: `${path.join('.')}: a generation spec has no ${metric}; use val_loss, val_perplexity or loss` });
   }
   return issues;
+}
+
+/** A `generation` section that says nothing but the schema's defaults (no eval prompts). */
+function isDefaultGeneration(g: unknown): boolean {
+  const defaults = experimentSchema.properties.generation.properties;
+  if (!isMapping(g) || Object.keys(g).some((k) => k !== 'eval_prompts' && k !== 'max_new_tokens')) return false;
+  return (g.eval_prompts === undefined || (Array.isArray(g.eval_prompts) && g.eval_prompts.length === 0)) && (g.max_new_tokens === undefined || g.max_new_tokens === defaults.max_new_tokens.default);
 }
 
 /** Whether a spec as written is a generation spec that names no objective metric (read before the schema's defaults fill one in). */

@@ -74,6 +74,13 @@ interface BatchTensors {
   from?: { block: number; hidden: TF.Tensor };
 }
 
+/** Tokens the loss counts in a batch: positions t ≥ 1 whose label is 1 (each predicted from the ones before it). */
+export function countedTokens(b: PaddedBatch): number {
+  let n = 0;
+  for (let r = 0; r < b.rows; r++) for (let t = 1; t < b.length; t++) n += b.labels[r * b.length + t] === 1 ? 1 : 0;
+  return n;
+}
+
 function batchTensors(tf: Tf, examples: readonly CausalExample[], b: PaddedBatch, from: DecoderBoundary | undefined): BatchTensors {
   const shape: [number, number] = [b.rows, b.length];
   const out: BatchTensors = { ids: tf.tensor2d(b.ids, shape, 'int32'), attention: tf.tensor2d(b.attention, shape, 'int32'), labels: tf.tensor2d(b.labels, shape, 'int32') };
@@ -277,34 +284,39 @@ export async function fitCausal(
         if (next !== lr) setLearningRate(optimizer, (lr = next));
         const rows = order.slice(b * t.batch_size, (b + 1) * t.batch_size).map((i) => data.train[i]);
         const batch = padBatch(rows, data.padId);
-        const tensors = batchTensors(tf, rows, batch, data.from);
         let tokens = 0;
-        const { value, grads } = tf.variableGrads(() => {
-          const r = batchLoss(tf, model, tensors, true);
-          tokens = r.tokens;
-          return r.loss;
-        }, trainable);
-        disposeBatch(tf, tensors);
-        const lossValue = value.dataSync()[0];
-        value.dispose();
-        if (!Number.isFinite(lossValue)) {
+        let lossValue = Number.NaN;
+        // A batch whose every completion was truncated away counts no token: its loss depends on no
+        // weight (variableGrads would refuse it) and it would teach nothing, so it is skipped.
+        if (countedTokens(batch) > 0) {
+          const tensors = batchTensors(tf, rows, batch, data.from);
+          const { value, grads } = tf.variableGrads(() => {
+            const r = batchLoss(tf, model, tensors, true);
+            tokens = r.tokens;
+            return r.loss;
+          }, trainable);
+          disposeBatch(tf, tensors);
+          lossValue = value.dataSync()[0];
+          value.dispose();
+          if (!Number.isFinite(lossValue)) {
+            tf.dispose(Object.values(grads));
+            tf.dispose(pending ? Object.values(pending) : []);
+            throw new VariantFailure(`loss is ${lossValue} at epoch ${epoch + 1}, batch ${b + 1}`);
+          }
+          // Sum of token-weighted gradients; divided by the step's tokens when it is applied.
+          const weighted = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, tokens)])));
           tf.dispose(Object.values(grads));
-          tf.dispose(pending ? Object.values(pending) : []);
-          throw new VariantFailure(`loss is ${lossValue} at epoch ${epoch + 1}, batch ${b + 1}`);
+          if (pending) {
+            const sum = tf.tidy(() => Object.fromEntries(Object.entries(weighted).map(([k, g]) => [k, tf.add(pending![k], g)])));
+            tf.dispose([...Object.values(pending), ...Object.values(weighted)]);
+            pending = sum;
+          } else {
+            pending = weighted;
+          }
+          pendingTokens += tokens;
         }
-        // Sum of token-weighted gradients; divided by the step's tokens when it is applied.
-        const weighted = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, tokens)])));
-        tf.dispose(Object.values(grads));
-        if (pending) {
-          const sum = tf.tidy(() => Object.fromEntries(Object.entries(weighted).map(([k, g]) => [k, tf.add(pending![k], g)])));
-          tf.dispose([...Object.values(pending), ...Object.values(weighted)]);
-          pending = sum;
-        } else {
-          pending = weighted;
-        }
-        pendingTokens += tokens;
         const stepEnds = (b + 1) % accumulation === 0 || b === batches - 1;
-        if (stepEnds) {
+        if (pending && stepEnds) {
           const scale = 1 / Math.max(pendingTokens, 1);
           const mean = tf.tidy(() => Object.fromEntries(Object.entries(pending!).map(([k, g]) => [k, tf.mul(g, scale)])));
           tf.dispose(Object.values(pending));
@@ -313,8 +325,10 @@ export async function fitCausal(
           pending = undefined;
           pendingTokens = 0;
         }
-        lossSum += lossValue * tokens;
-        lossTokens += tokens;
+        if (tokens) {
+          lossSum += lossValue * tokens;
+          lossTokens += tokens;
+        }
         seen += batch.tokens;
         trainMs += performance.now() - stepStart;
         if (limit && epoch === 0 && b === 0) {
@@ -326,7 +340,7 @@ export async function fitCausal(
         if (stepEnds && checkpoints?.everySteps && global % checkpoints.everySteps === 0 && b + 1 < batches) {
           await save({ epoch, batch: step + 1, lossSum, lossTokens, seen, trainMs, elapsed: (performance.now() - started) / 1000 });
         }
-        await emit(listeners, 'onBatchEnd', info, epoch, b, batches, lossValue);
+        await emit(listeners, 'onBatchEnd', info, epoch, b, batches, tokens ? lossValue : lossSum / Math.max(lossTokens, 1));
         // A macrotask turn, so signals and progress timers are seen during a long variant.
         await new Promise((resolve) => setImmediate(resolve));
       }

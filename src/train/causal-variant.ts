@@ -22,7 +22,7 @@ import type { Checkpoint, CheckpointIdentity, LoopCheckpoints, VariantCheckpoint
 import { resumePoint } from './fit.ts';
 import { emit, type SweepListener, type VariantInfo, type VariantResult } from './events.ts';
 import type { TrainingLimit } from './fit.ts';
-import { saveLlamaFolder } from './merged-folder-local.ts';
+import { saveLlamaFolder } from '../model/families/llama/save.ts';
 import { ADAPTER_FOLDER, COMPLETIONS_FILE, MERGED_FOLDER } from './generation-files.ts';
 import { setUpDecoder } from './variant-setup.ts';
 

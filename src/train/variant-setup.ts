@@ -14,8 +14,9 @@ import type { BaseModel } from '../model/source.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import type { Experiment } from '../spec/types.ts';
 import { layoutOf } from '../spec/derived.ts';
-import { InternalError, ModelError } from '../errors.ts';
+import { InternalError } from '../errors.ts';
 import { loadLlama, type LoadedLlama } from '../model/families/llama/load.ts';
+import { applyLora, mergeLora, saveLoraAdapter, type LoraSettings, type LoraTarget } from '../model/families/llama/lora.ts';
 import { decoderFrozen, type LlamaBase } from '../model/families/llama-decoder.ts';
 import { loraBlocks } from '../spec/layer-refs.ts';
 import type { GenerationExperiment, LoraSpec } from '../spec/types.ts';
@@ -273,11 +274,17 @@ export interface DecoderSetup {
 }
 
 /**
- * The one place the spec's `lora` reaches the model. In this build LoRA is not wired in yet:
- * gen-lora's applyLora/mergeLora/saveLoraAdapter (src/model/families/llama/lora.ts) go here.
+ * The one place the spec's `lora` reaches the model: adapters on the chosen blocks' projections
+ * (A seeded from the training seed, B zero, so step 0 is the base model). Called after the
+ * freeze flags are set, since applyLora itself freezes the adapted projections' base weights.
  */
-function adaptWithLora(_model: TF.LayersModel, _lora: LoraSpec, _blocks: number[], _seed: number): LoraAdapters {
-  throw new ModelError('lora: not available in this build');
+function adaptWithLora(tf: Engine['tf'], model: TF.LayersModel, lora: LoraSpec, blocks: number[], seed: number, baseName: string): LoraAdapters {
+  const settings: LoraSettings = { rank: lora.rank!, alpha: lora.alpha!, dropout: lora.dropout!, targetModules: lora.target_modules as LoraTarget[], blocks, seed };
+  applyLora(tf, model, settings);
+  return {
+    saveAdapter: (dir) => saveLoraAdapter(model, settings, baseName, dir),
+    merge: () => mergeLora(tf, model),
+  };
 }
 
 /**
@@ -292,7 +299,7 @@ export async function setUpDecoder(tf: Engine['tf'], base: LlamaBase, spec: Gene
     const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
     const frozen = decoderFrozen(layers, spec);
     layers.forEach((l, i) => (l.trainable = !frozen[i]));
-    const lora = spec.lora ? adaptWithLora(model, spec.lora, loraBlocks(layers, spec.lora.layers).blocks, spec.training.seed) : undefined;
+    const lora = spec.lora ? adaptWithLora(tf, model, spec.lora, loraBlocks(layers, spec.lora.layers).blocks, spec.training.seed, base.source) : undefined;
     return {
       llama,
       layers: layers.map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: l.trainableWeights.length > 0 })),

@@ -241,6 +241,7 @@ export class MlflowLogger implements SweepListener {
     }
     let r;
     try {
+      if (best.status.model) await this.tracker!.ensureGenerationModel(best);
       r = await registerAttempt(this.client, this.experimentId!, best.status.attempt, name);
     } catch (err) {
       // The sweep itself is logged; only the registration is left to redo.

@@ -242,7 +242,7 @@ test('bad queue options are usage errors; an unreachable Redis is a clear error;
   const spec = writeSmallSpec(dir, { name: 'queued-bad' });
   const cases: [string[], number, RegExp][] = [
     [['run', spec, '--queue', 'http://127.0.0.1:6379'], 2, /--queue http:\/\/127\.0\.0\.1:6379: scheme "http:" is not supported/],
-    [['run', spec, '--queue', redis.url, '--index', '0'], 2, /--queue runs the whole sweep: --index, --only and --force do not apply/],
+    [['run', spec, '--queue', redis.url, '--index', '0'], 2, /--queue runs the whole sweep: --index, --only, --force and --restart do not apply/],
     [['run', spec, '--queue', redis.url, '--attempts', '0'], 2, /--attempts must be an integer ≥ 1; got "0"/],
     [['run', spec, '--queue', redis.url, '--tracking-uri', 'http://bob:pw-XYZ@127.0.0.1:5000'], 2, /--tracking-uri http:\/\/127\.0\.0\.1:5000 carries credentials/],
     [['worker', '--queue', redis.url, '--concurrency', 'two'], 2, /--concurrency must be an integer ≥ 1; got "two"/],

@@ -8,7 +8,8 @@ import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from '.
 import { Interrupted, VariantFailure } from './failure.ts';
 import { InternalError } from '../errors.ts';
 import type { TrainingLimit } from './fit.ts';
-import { createOptimizer } from './optimizer.ts';
+import { createOptimizer, setLearningRate } from './optimizer.ts';
+import { improved } from './early-stopping.ts';
 import { learningRateAtStep } from './schedule.ts';
 import { causalLmLoss } from '../model/families/llama/causal-loss.ts';
 import type { LlamaBlockLayer } from '../model/families/llama/layers.ts';
@@ -118,16 +119,6 @@ export function causalLoss(tf: Tf, model: TF.LayersModel, examples: readonly Cau
     count += tokens;
   }
   return count ? sum / count : Number.NaN;
-}
-
-function setLearningRate(optimizer: TF.Optimizer, lr: number): void {
-  const o = optimizer as TF.Optimizer & { setLearningRate?: (lr: number) => void; learningRate: number };
-  if (o.setLearningRate) o.setLearningRate(lr);
-  else o.learningRate = lr;
-}
-
-function improved(value: number, best: number, mode: 'max' | 'min', minDelta: number): boolean {
-  return mode === 'max' ? value > best + minDelta : value < best - minDelta;
 }
 
 /** Optimizer steps per epoch: one per `accumulation` batches, the last one taking what is left. */

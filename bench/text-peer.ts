@@ -15,8 +15,9 @@
 // from spawn to exit with its CPU seconds (/usr/bin/time): on a shared machine the wall time
 // carries everyone else's load. Raw figures: bench/.cache/results/text-peer-*.json (saved after
 // every job), the markdown table beside it.
-//   npx tsx bench/text-peer.ts [--rounds 3] [--parts a,b,...] [--once ts-wasm-cache] [--python .venv-native/bin/python]
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+//   npx tsx bench/text-peer.ts [--rounds 3] [--parts a,b,...] [--once check,ts-wasm-cache] [--python .venv-native/bin/python]
+//   npx tsx bench/text-peer.ts --report bench/.cache/results/text-peer-<stamp>.json   # the table again
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,13 +45,14 @@ const { values: opts } = parseArgs({
     parts: { type: 'string', default: PARTS.join(',') },
     once: { type: 'string', default: 'check,ts-wasm-cache' },
     python: { type: 'string', default: join(ROOT, '.venv-native', 'bin', 'python') },
+    report: { type: 'string' },
   },
 });
 const parts = opts.parts!.split(',') as Part[];
 const once = new Set(opts.once!.split(','));
 for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--parts: unknown part ${p} (known: ${PARTS.join(', ')})`);
 const PY = opts.python!;
-if (!existsSync(PY)) throw new Error(`${PY} is missing: npm run setup:native makes .venv-native (TensorFlow 2.21), or pass --python`);
+if (!opts.report && !existsSync(PY)) throw new Error(`${PY} is missing: npm run setup:native makes .venv-native (TensorFlow 2.21), or pass --python`);
 if (!existsSync(join(MODEL, 'model.safetensors'))) throw new Error(`${MODEL} is missing: npm run models:text`);
 
 const rel = (p: string) => relative(ROOT, p);
@@ -60,8 +62,10 @@ mkdirSync(join(CACHE, 'logs'), { recursive: true });
 const resultsFile = join(CACHE, 'results', `text-peer-${stamp}.json`);
 
 interface Job { part: Part; round: number; seconds: number; cpuSeconds: number; rssMiB: number; load: number; json?: Record<string, unknown>; accuracies?: Record<string, number> }
-const jobs: Job[] = [];
-const started = new Date();
+// --report FILE: only the table, from the raw figures of an earlier invocation.
+const earlier = opts.report ? (JSON.parse(readFileSync(opts.report, 'utf8')) as { started: string; jobs: Job[] }) : undefined;
+const jobs: Job[] = earlier?.jobs ?? [];
+const started = new Date(earlier?.started ?? Date.now());
 
 /** The sentences of the spec as the run reads, tokenizes and splits them, for the peer. */
 async function peerData(): Promise<string> {
@@ -128,9 +132,9 @@ function machine(): string {
   return `${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}`;
 }
 
-const dataFile = parts.some((p) => p.startsWith('keras-') && p !== 'keras-step') ? await peerData() : '';
-const rounds = Number(opts.rounds);
-for (let round = 1; round <= rounds; round++) {
+const dataFile = !earlier && parts.some((p) => p.startsWith('keras-') && p !== 'keras-step') ? await peerData() : '';
+const rounds = earlier ? Math.max(...jobs.map((j) => j.round)) : Number(opts.rounds);
+for (let round = 1; round <= (earlier ? 0 : rounds); round++) {
   const order = round % 2 ? parts : [...parts].reverse();
   for (const part of order) {
     if (round > 1 && once.has(part)) continue;
@@ -173,7 +177,8 @@ const pooled = (p: Part, key: string) => of(p).flatMap((j) => (j.json?.[key] as 
 const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 const lines: string[] = [];
 const loads = jobs.map((j) => j.load);
-lines.push(`Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} to ${new Date().toISOString().slice(11, 16)} UTC on ${machine()}; 1-minute load average ${fmt(Math.min(...loads))}–${fmt(Math.max(...loads))} at the starts of the jobs; ${rounds} round(s).`, '');
+const ended = earlier ? statSync(opts.report!).mtime : new Date();
+lines.push(`Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} to ${ended.toISOString().slice(11, 16)} UTC on ${machine()}; 1-minute load average ${fmt(Math.min(...loads))}–${fmt(Math.max(...loads))} at the starts of the jobs; ${rounds} round(s).`, '');
 const check = of('check')[0]?.json;
 if (check) lines.push(`Peer check: the Keras encoder's mean-pooled, normalised vectors of the ${check.sentences} fixture sentences vs \`test/fixtures/text/minilm-reference.json\` (NumPy): max |diff| ${(check.maxAbsDiff as number).toExponential(2)}.`, '');
 
@@ -204,16 +209,16 @@ const lrs = [...new Set(jobs.flatMap((j) => Object.keys(j.accuracies ?? {})))].s
 const kFit = med('keras-fit', (j) => j.seconds), kFitCpu = med('keras-fit', (j) => j.cpuSeconds);
 const kFeat = med('keras-features', (j) => j.seconds), kFeatCpu = med('keras-features', (j) => j.cpuSeconds);
 lines.push('**The sweep of `experiments/sentiment.yaml`** (3 learning rates × 2 epochs, 256 train / 64 validation sentences, whole processes)', '');
-lines.push(`| run | runs | median wall | median CPU | wall / Keras (fit) | CPU / Keras (fit) | CPU / Keras (features) | peak RSS | ${lrs.map((l) => `val acc lr ${l}`).join(' | ')} |`);
-lines.push(`|---|---|---|---|---|---|---|---|${lrs.map(() => '---').join('|')}|`);
+lines.push(`| run | runs | median wall | median CPU | wall / Keras (fit) | CPU / Keras (fit) | wall / Keras (features) | CPU / Keras (features) | peak RSS | ${lrs.map((l) => `val acc lr ${l}`).join(' | ')} |`);
+lines.push(`|---|---|---|---|---|---|---|---|---|${lrs.map(() => '---').join('|')}|`);
 for (const [name, p] of sweepRows) {
   if (!of(p).length) continue;
   const w = med(p, (j) => j.seconds), c = med(p, (j) => j.cpuSeconds);
   const accs = lrs.map((l) => [...new Set(of(p).map((j) => j.accuracies?.[l]).filter((a) => a !== undefined).map((a) => (a! * 100).toFixed(1) + '%'))].join(', '));
-  lines.push(`| ${name} | ${of(p).length} | ${fmt(w)} s | ${fmt(c)} s | ${fmt(w / kFit, 2)} | ${fmt(c / kFitCpu, 2)} | ${fmt(c / kFeatCpu, 2)} | ${fmt(med(p, (j) => j.rssMiB) / 1024, 2)} GiB | ${accs.join(' | ')} |`);
+  lines.push(`| ${name} | ${of(p).length} | ${fmt(w)} s | ${fmt(c)} s | ${fmt(w / kFit, 2)} | ${fmt(c / kFitCpu, 2)} | ${fmt(w / kFeat, 2)} | ${fmt(c / kFeatCpu, 2)} | ${fmt(med(p, (j) => j.rssMiB) / 1024, 2)} GiB | ${accs.join(' | ')} |`);
 }
 const on = med('ts-native-cache', (j) => j.cpuSeconds), off = med('ts-native-off', (j) => j.cpuSeconds);
 lines.push('', `tunespec feature cache on / off (native, CPU seconds): ${fmt(on / off, 2)}; wall: ${fmt(med('ts-native-cache', (j) => j.seconds) / med('ts-native-off', (j) => j.seconds), 2)}.`);
 const report = lines.join('\n');
-writeFileSync(resultsFile.replace(/\.json$/, '.md'), report + '\n');
+if (!earlier) writeFileSync(resultsFile.replace(/\.json$/, '.md'), report + '\n');
 console.log('\n' + report);

@@ -161,13 +161,17 @@ def encoder(cfg, w, tokens, frozen_below, top_only=False):
         ids = keras.Input((tokens,), dtype='int32', name='input_ids')
         types = keras.Input((tokens,), dtype='int32', name='token_type_ids')
         inputs = [ids, mask, types]
-        emb = Embeddings(cfg, w, name='embeddings', trainable=frozen_below == 0)
+        emb = Embeddings(cfg, w, name='embeddings')
+        # Set after construction: the setter reaches the sublayers, the constructor argument does not.
+        emb.trainable = frozen_below == 0
         x = emb([ids, types], training=False if frozen_below > 0 else None)
     for i in range(cfg['num_hidden_layers']):
         if top_only and i < frozen_below:
             continue
         frozen = i < frozen_below
-        x = Block(cfg, w, i, name=f'encoder_layer_{i}', trainable=not frozen)([x, mask], training=False if frozen else None)
+        block = Block(cfg, w, i, name=f'encoder_layer_{i}')
+        block.trainable = not frozen
+        x = block([x, mask], training=False if frozen else None)
     return inputs, x, mask
 
 

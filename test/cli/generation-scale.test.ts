@@ -12,13 +12,16 @@ import { MlflowServer } from '../helpers/mlflow-server.ts';
 import { downloadArtifact, readExperiment, type ReadRun } from '../helpers/mlflow-read.ts';
 import { RedisServer } from '../helpers/redis-server.ts';
 import { TINY_LLAMA } from '../helpers/generation-variant.ts';
+import { MlflowClient } from '../../src/track/mlflow/client.ts';
+import { resolveTrackingConfig } from '../../src/track/mlflow/config.ts';
+import { downloadModelVersion } from '../../src/track/mlflow/registry.ts';
 
 const dir = tempDir('tunespec-generation-scale-');
 const CHAT = join(ROOT, 'test', 'fixtures', 'text', 'chat-reviews.jsonl');
 const PROMPT = 'Review: The film was nice.\nSentiment:';
 
 /** Two LoRA variants of one epoch each: the smallest sweep that has a parent, children and a winner. */
-function writeSpec(name: string): string {
+function writeSpec(name: string, extra = ''): string {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -30,7 +33,7 @@ validation: { fraction: 0.25, seed: 1 }
 lora: { rank: 4, alpha: 8 }
 generation: { eval_prompts: ${JSON.stringify([PROMPT])}, max_new_tokens: 4 }
 training: { epochs: 1, batch_size: 8, optimizer: adamw, learning_rate: 0.02, seed: 1 }
-sweep:
+${extra}sweep:
   training.learning_rate: [0.02, 0.05]
 `,
   );
@@ -48,6 +51,16 @@ after(async () => {
   await Promise.all([mlflow.stop(), fresh.stop(), redis.stop()]);
   rmSync(dir, { recursive: true, force: true });
 });
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, seconds = 60): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
 
 /** The completed variant folders of an experiment in a run store, by variant id. */
 function completed(runs: string, experiment: string): Map<string, string> {
@@ -90,7 +103,7 @@ async function assertChild(server: MlflowServer, child: ReadRun, stored: string,
 }
 
 /** The one parent and its children; the parent names the winner (the lower val_loss) with best/* metrics. */
-async function assertSweep(server: MlflowServer, experiment: string, stored: Map<string, string>): Promise<{ parent: ReadRun; children: ReadRun[] }> {
+async function assertSweep(server: MlflowServer, experiment: string, stored: Map<string, string>, wholeTable = true): Promise<{ parent: ReadRun; children: ReadRun[] }> {
   const exp = await readExperiment(server.uri, experiment);
   const parents = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'sweep');
   assert.equal(parents.length, 1, 'one parent run');
@@ -107,6 +120,11 @@ async function assertSweep(server: MlflowServer, experiment: string, stored: Map
   assert.equal(parent.tags.best_run_id, best.id);
   assert.equal(parent.history['best/val/loss']?.[0].value, best.history['kept/val/loss'][0].value);
   assert.equal(parent.history['best/val/perplexity']?.[0].value, best.history['val/perplexity'][0].value);
+  // The comparison table compares perplexities, best first (array tasks sharing a store may each
+  // upload it, so which rows the last upload has is a race there).
+  const [header, ...rows] = (await downloadArtifact(server.uri, parent, 'comparison.csv')).toString().trim().split('\n');
+  assert.equal(header, 'rank,variant,training.learning_rate,kept/val/loss,kept/val/perplexity,kept/epoch,status,seconds,variant_id');
+  if (wholeTable) assert.deepEqual(rows.map((r) => r.split(',').at(-1)), [best, ...children.filter((c) => c !== best)].map((c) => c.tags['tunespec.variant_id']));
   return { parent, children };
 }
 
@@ -126,7 +144,7 @@ test('array tasks --index 0 and --index 1 of a LoRA generation sweep share one r
   const stored = completed(runs, 'gen-array');
   assert.equal(stored.size, 2);
   for (const [id, variant] of stored) assertStoredVariant(variant, id, 'gen-array');
-  await assertSweep(mlflow, 'gen-array', stored);
+  await assertSweep(mlflow, 'gen-array', stored, false);
 });
 
 test('sync of a local-only LoRA generation sweep onto a fresh server logs the runs a tracked run logs; a second sync uploads nothing', async () => {
@@ -154,20 +172,23 @@ test('sync of a local-only LoRA generation sweep onto a fresh server logs the ru
   assert.equal(after.runs.find((x) => x.id === parent.id)!.history['best/val/loss'].length, 1, 'the summary is logged once');
 });
 
-test('a queued LoRA generation sweep: one worker trains both variants; runs prints the ft: name', async () => {
-  const spec = writeSpec('gen-queue');
+test('a queued LoRA generation sweep: one worker trains both variants into MLflow and registers the best; runs prints the ft: name', async () => {
+  const spec = writeSpec('gen-queue', 'register: { name: tiny-queued }\n');
   const runs = join(dir, 'worker-runs');
+  const env = { MLFLOW_TRACKING_URI: mlflow.uri };
   const args = ['worker', '--queue', redis.url, '--name', 'worker-g', '--runs-dir', runs];
-  const worker = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cliEnv() });
+  const worker = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cliEnv(env) });
   let log = '';
   worker.stdout.setEncoding('utf8').on('data', (c: string) => (log += c));
   worker.stderr.setEncoding('utf8').on('data', (c: string) => (log += c));
   const exited = new Promise<number | null>((resolve) => worker.on('exit', (code) => resolve(code)));
   try {
-    const r = await tunespecAsync(['run', spec, '--queue', redis.url]);
+    const r = await tunespecAsync(['run', spec, '--queue', redis.url], undefined, env);
     assert.equal(r.code, 0, r.stdout + r.stderr + log);
     assert.match(r.stdout, /2 completed, 0 failed/);
-    assert.equal(r.stdout.match(/completed on worker-g/g)?.length, 2, r.stdout);
+    // The submitter follows the generation scores, not a classifier's.
+    assert.doesNotMatch(r.stdout, /val_acc/);
+    assert.equal(r.stdout.match(/completed on worker-g in [\d.]+s: val_loss [\d.]+ val_ppl [\d.]+\n/g)?.length, 2, r.stdout);
     const stored = completed(runs, 'gen-queue');
     assert.equal(stored.size, 2);
     for (const [id, variant] of stored) assertStoredVariant(variant, id, 'gen-queue');
@@ -175,7 +196,18 @@ test('a queued LoRA generation sweep: one worker trains both variants; runs prin
     assert.equal(listed.code, 0, listed.stderr);
     const best = /best: ([0-9a-f]{12}) /.exec(listed.stdout)?.[1];
     assert.ok(best && stored.has(best), listed.stdout);
-    assert.match(listed.stdout, new RegExp(`fine-tuned model: ft:tiny-llama:gen-queue:${best}\\n`));
+    const name = `ft:tiny-llama:gen-queue:${best}`;
+    assert.match(listed.stdout, new RegExp(`fine-tuned model: ${name}\\n`));
+
+    // MLflow: the worker's children under the submitter's parent, closed with the winner; the winner registered whole.
+    await until('the parent run to close', async () => ((await readExperiment(mlflow.uri, 'gen-queue')).runs.find((x) => x.tags['tunespec.kind'] === 'sweep')?.status === 'FINISHED' ? true : undefined));
+    await assertSweep(mlflow, 'gen-queue', stored);
+    assert.match(r.stdout, new RegExp(`MLflow: best variant ${best} \\(.*\\) (registered|was already registered) as models:/tiny-queued/1`), r.stdout + log);
+    const tracking = resolveTrackingConfig({ flag: mlflow.uri, spec: {}, specName: 'gen-queue', env: {} })!;
+    const { dir: downloaded } = await downloadModelVersion(new MlflowClient(tracking), 'models:/tiny-queued/1', join(dir, 'registry'));
+    assert.deepEqual(readFileSync(join(downloaded, 'merged', 'model.safetensors')), readFileSync(join(stored.get(best)!, 'merged', 'model.safetensors')));
+    assert.match(readFileSync(join(downloaded, 'MLmodel'), 'utf8'), new RegExp(`model_name: ${name}`));
+
     worker.kill('SIGTERM');
     assert.equal(await exited, 0, log);
   } finally {

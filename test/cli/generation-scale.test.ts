@@ -1,7 +1,8 @@
 // A LoRA generation sweep on the tiny Llama scaled out as a classification sweep is (issue 16:
 // "parent/child runs, params, artifacts, sync, queue and array jobs"), through the real CLI with
 // a real MLflow server and a real Redis: array tasks into one run store and one parent run, `sync`
-// of a local-only sweep onto a fresh server, and a queued sweep trained by one worker.
+// of a local-only sweep onto a fresh server, and a queued sweep trained by one worker that registers
+// its best variant whole.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

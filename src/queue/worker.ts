@@ -8,6 +8,7 @@ import { parseStoredSpec } from '../spec/stored.ts';
 import { objectiveOf } from '../spec/derived.ts';
 import type { EpochMetrics, SweepListener, VariantInfo } from '../train/events.ts';
 import { closeParentIfSettled, registeredLine } from './close-sweep.ts';
+import { scoresText } from './progress.ts';
 import { QUEUE_NAME, type RedisTarget } from './connection.ts';
 import { sha256, type VariantJob, type VariantJobProgress, type VariantJobResult } from './job.ts';
 import { sweepJobs } from './sweep-jobs.ts';
@@ -66,7 +67,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         const message = `worker ${opts.name}: ${result.reason}`;
         throw result.deterministic ? new UnrecoverableError(`${message} (deterministic: not retried)`) : new Error(message);
       }
-      say(`${job.id}: ${result.status}${result.reason ? ` (${result.reason})` : ''}${metrics?.val_accuracy !== undefined ? `, val_accuracy ${metrics.val_accuracy.toFixed(4)}` : ''}`);
+      say(`${job.id}: ${result.status}${result.reason ? ` (${result.reason})` : ''}${metrics ? `, ${scoresText(metrics)}` : ''}`);
       return {
         status: result.status === 'skipped' ? 'skipped' : 'completed',
         reason: result.reason,

@@ -3,11 +3,13 @@ import { resultMetricName } from './mlflow/metric-names.ts';
 import { rankByMetric } from './rank.ts';
 
 /**
- * The kept weights' scores a row shows, the objective first: what a user compares. The names are
- * MLflow's (`kept/val/accuracy`), as on the runs beside the table.
+ * The kept weights' scores a row shows, the objective first: what a user compares (perplexity for
+ * generation variants, which have no accuracy). The names are MLflow's (`kept/val/accuracy`), as
+ * on the runs beside the table.
  */
-function scoreKeys(objective: string): string[] {
-  return [...new Set([objective, 'val_accuracy', 'val_loss', 'kept_epoch'])];
+function scoreKeys(objective: string, variants: StoredVariant[]): string[] {
+  const generation = variants.some((v) => v.result?.metrics.val_perplexity !== undefined);
+  return [...new Set([objective, generation ? 'val_perplexity' : 'val_accuracy', 'val_loss', 'kept_epoch'])];
 }
 
 function scoreCells(v: StoredVariant, keys: string[]): string[] {
@@ -41,7 +43,7 @@ export function comparisonTables(
   overrides: ReadonlyMap<string, Record<string, unknown>> = new Map(),
 ): { csv: string; markdown: string } {
   const ranked = rankByMetric(variants, metric, greaterIsBetter);
-  const keys = scoreKeys(metric);
+  const keys = scoreKeys(metric, variants);
   const scoreNames = keys.map(resultMetricName);
   const swept = [...new Set(ranked.flatMap((v) => Object.keys(overrides.get(v.status.variant) ?? {})))];
   const csv = [['rank', 'variant', ...swept, ...scoreNames, 'status', 'seconds', 'variant_id']];

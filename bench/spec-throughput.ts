@@ -4,12 +4,11 @@
 // unpacked under bench/.cache), alternating, medians of the rounds. Wall and CPU seconds both: on a shared
 // machine CPU seconds are the steadier figure. Run by hand:
 //   npx tsx bench/spec-throughput.ts [--rounds 5] [--peer <git ref>] [--spec <file>]
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, realpathSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../test/helpers/cli.ts';
 import { measure, median, type Measured } from './lib/measure.ts';
+import { buildOurs, git, peerCheckout } from './lib/peer-checkout.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -19,23 +18,8 @@ const { values: opts } = parseArgs({
   },
 });
 const rounds = Math.max(1, Number(opts.rounds));
-const git = (...args: string[]): string => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
-const peerRef = opts.peer ?? git('merge-base', 'HEAD', 'main');
-const peerCommit = git('rev-parse', '--short', `${peerRef}^{commit}`);
-
-/** The peer's files (git archive: no worktree to register) under bench/.cache, sharing this checkout's node_modules. */
-function peerCheckout(): string {
-  const dir = join(ROOT, 'bench', '.cache', `peer-${peerCommit}`);
-  if (!existsSync(dir)) {
-    mkdirSync(dir, { recursive: true });
-    execFileSync('sh', ['-c', `git archive ${peerCommit} | tar -x -C "${dir}"`], { cwd: ROOT });
-  }
-  const modules = join(dir, 'node_modules');
-  if (!existsSync(modules)) symlinkSync(realpathSync(join(ROOT, 'node_modules')), modules);
-  // The peer runs as it would after `npm install`: precompiled if it has a build step.
-  if (existsSync(join(dir, 'scripts', 'build.mjs'))) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, stdio: 'inherit' });
-  return dir;
-}
+const peerInfo = peerCheckout(opts.peer);
+const [peerRef, peerCommit] = [peerInfo.ref, peerInfo.commit];
 
 function run(checkout: string, command: string): Measured {
   const m = measure([process.execPath, join(checkout, 'bin', 'tunespec.js'), command, opts.spec!], { cwd: ROOT });
@@ -43,8 +27,8 @@ function run(checkout: string, command: string): Measured {
   return m;
 }
 
-execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
-const peer = peerCheckout();
+buildOurs();
+const peer = peerInfo.dir;
 const variants = /ok \((\d+) variants?\)/.exec(run(ROOT, 'validate').stdout)?.[1];
 console.log(`Spec throughput: ${relative(ROOT, opts.spec!)} (${variants} variants), ${rounds} round(s), this checkout (${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain') ? ', with changes' : ''}) vs ${peerRef} (${peerCommit})`);
 const rows: string[][] = [['command', 'peer wall s', 'ours wall s', 'wall ratio', 'peer CPU s', 'ours CPU s', 'CPU ratio']];

@@ -9,7 +9,7 @@ import { checkSemantics, checkWarnings, cutIndexOf, UNCHECKED_FIELDS, type SpecC
 import type { ChatDataSpec, DataSpec, Experiment } from '../spec/types.ts';
 import { objectiveOf, type Objective } from '../spec/derived.ts';
 import { expandGrid, type Plan } from '../plan/expand.ts';
-import { loadClassLabels } from '../data/dataset.ts';
+import { loadClassSummary } from '../data/dataset.ts';
 import { DataError } from '../data/errors.ts';
 import { pathKind } from '../data/readers/files.ts';
 import { resolveModelLocation, type BaseModel, type ModelLocation } from '../model/source.ts';
@@ -31,6 +31,8 @@ export interface LoadedSpec {
   objective: Objective;
   model: LoadedBase;
   plan: Plan;
+  /** How many examples a data section (the spec's or a variant's) holds after class selection, as read to check it. */
+  examplesIn(data: DataSpec): number | undefined;
   /** Findings that may be intended (a spec that overrides the base model's saved trainable flags), located; the spec passed. */
   warnings: SpecIssue[];
 }
@@ -167,6 +169,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   // Classes come from the data itself, per distinct data section (a sweep may change it); names
   // are left to the semantic check so their mismatch is reported at class_names.
   const classCounts = new Map<string, number | null>();
+  const exampleCounts = new Map<string, number>();
   const classCountOf = async (data: DataSpec): Promise<number | null> => {
     const key = JSON.stringify(data);
     if (!classCounts.has(key)) {
@@ -181,7 +184,9 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
         }
       } else if (!missing.length) {
         try {
-          count = (await loadClassLabels({ ...data, class_names: undefined }, dir)).length;
+          const summary = await loadClassSummary({ ...data, class_names: undefined }, dir);
+          count = summary.classLabels.length;
+          exampleCounts.set(key, summary.examples);
         } catch (err) {
           if (!(err instanceof DataError)) throw err;
           // A listed class without examples is pointed at in the list; other data problems at `data`.
@@ -250,6 +255,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
     objective: objectiveOf(spec.training.objective),
     model,
     plan,
+    examplesIn: (data) => exampleCounts.get(JSON.stringify(data)),
     warnings: locateAll(file, source, [...warnings.values()]),
   };
 }

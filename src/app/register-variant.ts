@@ -4,7 +4,7 @@ import { MlflowClient } from '../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../track/mlflow/config.ts';
 import { findLoggedModel } from '../track/mlflow/logged-model.ts';
 import { registerAttempt, type Registration } from '../track/mlflow/registry.ts';
-import { readStoredSweep, syncSweep } from '../track/mlflow/sync.ts';
+import { ensureGenerationModel, readStoredSweep, syncSweep } from '../track/mlflow/sync.ts';
 import type { ResolvedVariant } from '../track/resolve-variant.ts';
 
 /**
@@ -27,6 +27,9 @@ export async function registerVariant(variant: ResolvedVariant, name: string, tr
     await syncSweep(client, sweep);
     synced = true;
     expId = await experimentId();
+    // A generation variant's run holds no logged model (its merged weights are too big to log for
+    // every variant): the one being registered gets it now.
+    if (variant.stored.status.model) await ensureGenerationModel(client, sweep, variant.stored);
   }
   return { ...(await registerAttempt(client, expId!, attempt, name)), synced };
 }

@@ -2,18 +2,12 @@ import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.ts';
 import { objectiveOf } from '../spec/derived.ts';
-import { entriesOf, LocalRunStore, readStoredVariant, type StoredVariant } from '../track/local-store.ts';
+import { entriesOf, LocalRunStore, readStoredVariant, type StatusRecord, type StoredVariant } from '../track/local-store.ts';
 import { rankByMetric } from '../track/rank.ts';
 import { readSpecDocument } from './load-spec.ts';
 
-/** What a completed generation variant's status.json says about its model (written by training). */
-export interface StoredModelRecord {
-  name: string;
-  task: 'generation';
-  base: { name: string; source: string };
-  /** The merged model's folder, relative to the variant's folder. */
-  folder: string;
-}
+/** What a completed generation variant's status.json says about its model (written by training, checked by the store's reader). */
+export type StoredModelRecord = NonNullable<StatusRecord['model']>;
 
 /** A generation model that `generate` and `serve` can load, with how OpenAI's model list shows it. */
 export interface ModelRef {
@@ -40,9 +34,7 @@ export class ModelNotFoundError extends InputError {
 }
 
 export function modelRecordOf(v: StoredVariant): StoredModelRecord | undefined {
-  const m = (v.status as { model?: unknown }).model as Partial<StoredModelRecord> | undefined;
-  if (!m || typeof m !== 'object' || typeof m.name !== 'string' || typeof m.folder !== 'string' || typeof m.base?.name !== 'string' || typeof m.base?.source !== 'string') return undefined;
-  return m as StoredModelRecord;
+  return v.status.model;
 }
 
 const seconds = (iso: string): number => Math.floor(Date.parse(iso) / 1000) || 0;

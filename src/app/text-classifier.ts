@@ -6,6 +6,7 @@ import { InputError } from '../errors.ts';
 import { resolveVariant } from '../track/resolve-variant.ts';
 import { loadTfjsModel } from './variant-predictor.ts';
 import { ModelNotFoundError } from './resolve-model.ts';
+import { variantTokenizerFolder } from './text-input.ts';
 
 export interface Classification {
   /** The most probable class. */
@@ -46,7 +47,7 @@ export async function loadTextClassifier(variantId: string, runsDir: string): Pr
   const data = variant.spec.data;
   if (data.format !== 'text') throw new InputError(`variant ${variantId} classifies ${data.format} data, not text: use \`tunespec predict\``);
   const predictor = await loadTfjsModel(variant);
-  const tokenizer = await loadTokenizer(dirname(variant.modelJson));
+  const tokenizer = await loadTokenizer(await variantTokenizerFolder(variant));
   const pairs = data.text_pair_column !== undefined;
   // tfjs names layers uniquely per process: a model loaded after another with an `input_ids` input
   // gets `input_ids_1`. The tokenizer's rows go by the name the model was saved with.

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../errors.ts';
-import { renderChat, type ChatMessage } from '../data/chat-template.ts';
+import { ChatRenderer, type PromptMessage } from '../data/chat-render.ts';
+import { TextTokenizer } from '../data/tokenize.ts';
 import { TextStream } from '../data/text-stream.ts';
 import { selectEngine, type EngineName } from '../engine/backends.ts';
 import type { LlamaConfig } from '../model/families/llama/config.ts';
@@ -14,7 +14,7 @@ import type { ModelRef } from './resolve-model.ts';
 
 export interface GenerateRequest {
   /** A plain prompt, or chat messages rendered with the model's chat template. */
-  prompt: string | readonly ChatMessage[];
+  prompt: string | readonly PromptMessage[];
   maxTokens: number;
   sampling: Sampling;
   /** Strings that end the answer; the answer stops before the first one and does not contain it. */
@@ -78,12 +78,14 @@ export async function loadTextGenerator(ref: ModelRef): Promise<TextGenerator> {
     source = folder;
   }
   const { model, config, tokenizerJson, tokenizerConfig } = await loadLlama(tf, source);
-  const tokenizer = new Tokenizer(tokenizerJson as never, tokenizerConfig as never);
+  const tokenizer = new TextTokenizer(JSON.stringify(tokenizerJson), tokenizerConfig, `${source} (tokenizer)`);
+  // The renderer training used, so a chat prompt is tokenized here as the model learned it.
+  const renderer = new ChatRenderer(tokenizer, tokenizerConfig, config.eosTokenId, `${source} (tokenizer_config)`);
   const eosToken = tokenText(tokenizerConfig.eos_token);
-  const eosFromTokenizer = eosToken === undefined ? undefined : tokenizer.token_to_id(eosToken);
+  const eosFromTokenizer = eosToken === undefined ? undefined : tokenizer.tokenId(eosToken);
   const stopTokens = [...new Set([config.eosTokenId, eosFromTokenizer, ...(folder ? await generationConfigEos(folder) : [])].filter((v): v is number => typeof v === 'number'))];
   const parameters = model.countParams();
-  const decode = (ids: number[]) => tokenizer.decode(ids, { skip_special_tokens: true });
+  const decode = (ids: number[]) => tokenizer.decode(ids);
 
   return {
     ref,
@@ -94,11 +96,9 @@ export async function loadTextGenerator(ref: ModelRef): Promise<TextGenerator> {
     stopTokens,
     async generate(req) {
       checkSampling(req.sampling);
-      // A chat template writes its own special tokens (BOS included), as apply_chat_template does.
-      const ids =
-        typeof req.prompt === 'string'
-          ? tokenizer.encode(req.prompt).ids
-          : tokenizer.encode(renderChat(tokenizerConfig, req.prompt, { addGenerationPrompt: true }), { add_special_tokens: false }).ids;
+      // A plain prompt is encoded as the tokenizer does on its own (its post-processor's special
+      // tokens included); a chat template writes its own (BOS included), as apply_chat_template does.
+      const ids = typeof req.prompt === 'string' ? tokenizer.encodeWithSpecials(req.prompt) : renderer.chatIds(req.prompt);
       if (ids.length > config.maxPositions) throw new ContextLengthError(ids.length, config.maxPositions);
       if (ids.length === 0) throw new InputError('the prompt is empty: give at least one token of text');
       req.onStart?.(ids.length);

@@ -12,7 +12,7 @@ import { MlflowClient } from '../track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../track/mlflow/config.ts';
 import { downloadModelVersion } from '../track/mlflow/registry.ts';
 import { readModelFiles } from '../model/source.ts';
-import { loadStoredVariant, resolveVariant, type ResolvedVariant } from '../track/resolve-variant.ts';
+import { loadStoredVariant, resolveVariant, type ResolvedVariant, type VariantUse } from '../track/resolve-variant.ts';
 import { objectiveOf } from '../spec/derived.ts';
 import { readSpecDocument } from './load-spec.ts';
 import { registerModelLayers } from '../model/families/hf.ts';
@@ -39,7 +39,7 @@ async function resolveRegistered(uri: string, trackingUri: string | undefined): 
  * The variant a command acts on: a stored variant (id, folder, `best` of a spec by its
  * objective; the spec is only read for `best`) or a registered model version (`models:/…`).
  */
-export async function resolveTarget(target: string, specFile: string | undefined, runsDir: string, trackingUri?: string): Promise<ResolvedVariant> {
+export async function resolveTarget(target: string, specFile: string | undefined, runsDir: string, trackingUri?: string, use: VariantUse = 'predict'): Promise<ResolvedVariant> {
   if (target.startsWith('models:/')) return resolveRegistered(target, trackingUri);
   let best;
   if (target === 'best' && specFile) {
@@ -47,7 +47,7 @@ export async function resolveTarget(target: string, specFile: string | undefined
     const { experiment } = await readSpecDocument(specFile);
     best = { experiment: experiment.name, ...objectiveOf(experiment.training.objective) };
   }
-  return resolveVariant(target, { runsDir: resolve(runsDir), best });
+  return resolveVariant(target, { runsDir: resolve(runsDir), best, use });
 }
 
 export interface LoadedVariantModel {

@@ -51,7 +51,11 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (!args.length) throw new UsageError('validate needs at least one spec file');
       return validateCommand(args, io, { debug: values.debug });
     case 'plan':
-      return planCommand(oneSpec(args, command), io);
+      return planCommand(oneSpec(args, command), io, {
+        estimate: !values['no-estimate'],
+        engine: values.backend as EngineRequest,
+        featureCache: !values['no-feature-cache'],
+      });
     case 'run':
       return runCommand(
         oneSpec(args, command),

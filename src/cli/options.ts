@@ -102,7 +102,13 @@ export const OPTIONS = {
     type: 'boolean',
     default: false,
     description: 'train every variant end to end instead of computing the frozen layers once (onnxruntime) and training on cached features',
-    commands: ['run'],
+    commands: ['run', 'plan'],
+  },
+  'no-estimate': {
+    type: 'boolean',
+    default: false,
+    description: 'leave out the engine and estimated-time columns (no engine is loaded and no training step is measured)',
+    commands: ['plan'],
   },
   backend: {
     type: 'string',
@@ -112,7 +118,6 @@ export const OPTIONS = {
     defaultText: 'auto: native TensorFlow when it loads, else wasm when it has every kernel, else cpu',
     description: 'engine to train on',
     commands: ['run', 'worker', 'plan'],
-    needs: { plan: 'emit' },
   },
   'runs-dir': { type: 'string', value: '<dir>', default: 'runs', description: 'run store root (each worker has its own)', commands: ['run', 'runs', 'sync', 'predict', 'evaluate', 'register', 'worker', 'plan', 'generate', 'serve'], needs: { plan: 'emit' }, completes: 'dirs' },
   queue: {

@@ -1,4 +1,5 @@
 import { Template } from '@huggingface/jinja';
+import { InputError } from '../errors.ts';
 import { DataError } from './errors.ts';
 import type { ChatMessage, ChatRecord } from './readers/chat.ts';
 import type { TextTokenizer } from './tokenize.ts';
@@ -21,6 +22,12 @@ import type { TextTokenizer } from './tokenize.ts';
 export interface RenderedExample {
   ids: number[];
   labels: number[];
+}
+
+/** A message as a client sends it (OpenAI's chat completions): any role the template knows. */
+export interface PromptMessage {
+  role: string;
+  content: string;
 }
 
 type SpecialTokens = Record<string, string>;
@@ -78,9 +85,9 @@ export class ChatRenderer {
     return this.template !== undefined;
   }
 
-  private render(messages: ChatMessage[], addGenerationPrompt: boolean): string {
+  private render(messages: readonly PromptMessage[], addGenerationPrompt: boolean): string {
     try {
-      return this.template!.render({ messages, add_generation_prompt: addGenerationPrompt, ...this.special });
+      return this.template!.render({ messages: [...messages], add_generation_prompt: addGenerationPrompt, ...this.special });
     } catch (err) {
       throw new DataError(`chat_template: rendering failed: ${(err as Error).message}`, this.where);
     }
@@ -88,8 +95,25 @@ export class ChatRenderer {
 
   /** A prompt as the model is asked it: as a user message with the generation prompt, or as written without a template. */
   promptIds(prompt: string): number[] {
-    if (this.template) return this.tokenizer.encodeText(this.render([{ role: 'user', content: prompt }], true));
+    if (this.template) return this.chatIds([{ role: 'user', content: prompt }]);
     return [...(this.addBos ? [this.bosId!] : []), ...this.tokenizer.encodeText(prompt)];
+  }
+
+  /**
+   * A client's conversation as the model is asked it (`generate --chat`, /v1/chat/completions):
+   * rendered with the generation prompt and tokenized exactly as a training example's prompt part
+   * is, so a fine-tuned model sees at serving time the tokens it learned from. A conversation the
+   * template cannot take (no template, or the template raises) is the client's error.
+   */
+  chatIds(messages: readonly PromptMessage[]): number[] {
+    if (!this.template) throw new InputError("the model's tokenizer_config.json has no chat_template: send a plain prompt instead of chat messages");
+    let text: string;
+    try {
+      text = this.template.render({ messages: [...messages], add_generation_prompt: true, ...this.special });
+    } catch (err) {
+      throw new InputError(`the model's chat template failed on these messages: ${(err as Error).message}`);
+    }
+    return this.tokenizer.encodeText(text);
   }
 
   /** One example's ids and label mask (before truncation). */

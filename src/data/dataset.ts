@@ -39,8 +39,13 @@ function isImageData(data: DataSpec): data is ImageDataSpec {
 
 /** The classes a data section holds after selection, in class order, whatever its format. */
 export async function loadClassLabels(data: DataSpec, baseDir: string): Promise<(string | number)[]> {
+  return (await loadClassSummary(data, baseDir)).classLabels;
+}
+
+/** The classes a data section holds after selection, and how many examples. */
+export async function loadClassSummary(data: DataSpec, baseDir: string): Promise<{ classLabels: (string | number)[]; examples: number }> {
   const loaded = data.format === 'text' ? await loadTextDataset(data, baseDir) : await loadDataset(data, baseDir);
-  return loaded.classLabels;
+  return { classLabels: loaded.classLabels, examples: loaded.labels.length };
 }
 
 function resolvePath(baseDir: string, p: string): string {

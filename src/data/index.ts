@@ -1,6 +1,6 @@
 // The data stage's public surface; everything here runs without loading TensorFlow.js.
 export { activeAugmentation, augmentBatch, hasAugmentation } from './augment.ts';
-export { loadClassLabels, loadDataset, maxPixelValue, selectClasses } from './dataset.ts';
+export { loadClassLabels, loadClassSummary, loadDataset, maxPixelValue, selectClasses } from './dataset.ts';
 export { loadTextDataset } from './text-dataset.ts';
 export type { TextDataset, TextLoadOptions } from './text-dataset.ts';
 export { loadTokenizer, tokenizeTexts, TextTokenizer } from './tokenize.ts';

@@ -121,6 +121,11 @@ export class TextTokenizer {
     return text === '' ? [] : this.lib.encode(text, { add_special_tokens: false }).ids;
   }
 
+  /** One text's token ids with the special tokens the tokenizer's post-processor adds (a BOS, say), as `tokenizer(text)` gives them. */
+  encodeWithSpecials(text: string): number[] {
+    return this.lib.encode(text).ids;
+  }
+
   /** The id of a token (a special token's text, say), or undefined when the vocabulary has none. */
   tokenId(token: string): number | undefined {
     return this.ids.get(token);

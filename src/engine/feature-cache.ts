@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { UsageError } from '../errors.ts';
 
 /** What an entry records besides its features: enough to list it and to say what a hit saves. */
@@ -46,6 +46,28 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
 }
 
 /**
+ * The file's bytes straight into a Float32Array (no Buffer pool, so aligned, and no second copy),
+ * or undefined when it is missing or not exactly `bytes` long.
+ */
+async function readExactly(path: string, bytes: number): Promise<Float32Array | undefined> {
+  const file = await open(path, 'r').catch(() => undefined);
+  if (!file) return undefined;
+  try {
+    if ((await file.stat()).size !== bytes) return undefined;
+    const out = new Float32Array(bytes / 4);
+    const view = new Uint8Array(out.buffer);
+    for (let at = 0; at < bytes; ) {
+      const { bytesRead } = await file.read(view, at, bytes - at, at);
+      if (!bytesRead) return undefined;
+      at += bytesRead;
+    }
+    return out;
+  } finally {
+    await file.close();
+  }
+}
+
+/**
  * Frozen-layer activations on disk, content-addressed: the key names the weights, the cut, the
  * data and the engine, so a changed input can never read another's entry. An entry is its
  * features file plus a metadata file written last; readers trust only entries whose metadata
@@ -53,6 +75,13 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
  * either nothing or a whole entry. Eviction is least recently used, by the metadata's mtime.
  */
 export class FrozenFeatureCache {
+  /**
+   * The entry last read or written, kept for the rest of the process: a sweep's variants share
+   * one, so it is read from disk once per sweep, and every variant gets the same array (which
+   * callers only read). One entry, so memory stays at one entry whatever the sweep.
+   */
+  private held?: { meta: FeatureEntryMeta; features: Float32Array };
+
   constructor(
     readonly dir: string,
     readonly maxBytes: number,
@@ -75,15 +104,17 @@ export class FrozenFeatureCache {
     } catch {
       return undefined;
     }
-    const buf = await readFile(p.data).catch(() => undefined);
     const expected = meta.rows * meta.shape.reduce((a, b) => a * b, 1) * 4;
-    if (!buf || buf.byteLength !== expected) return undefined;
     const now = new Date();
+    if (this.held?.meta.key === key && this.held.features.byteLength === expected) {
+      await utimes(p.meta, now, now).catch(() => undefined);
+      return this.held;
+    }
+    const features = await readExactly(p.data, expected);
+    if (!features) return undefined;
     await utimes(p.meta, now, now).catch(() => undefined);
-    // A copy aligned for Float32Array: Buffers from readFile may share an unaligned pool.
-    const features = new Float32Array(expected / 4);
-    new Uint8Array(features.buffer).set(buf);
-    return { meta, features };
+    this.held = { meta, features };
+    return this.held;
   }
 
   /** Stores an entry (features first, metadata last), then evicts down to the cap, never this entry. */
@@ -95,6 +126,7 @@ export class FrozenFeatureCache {
     await rename(`${p.data}.tmp-${tag}`, p.data);
     await writeFile(`${p.meta}.tmp-${tag}`, JSON.stringify(meta, null, 2));
     await rename(`${p.meta}.tmp-${tag}`, p.meta);
+    this.held = { meta, features };
     await this.evict(meta.key);
   }
 
@@ -115,6 +147,7 @@ export class FrozenFeatureCache {
   }
 
   async remove(key: string): Promise<void> {
+    if (this.held?.meta.key === key) this.held = undefined;
     const p = this.paths(key);
     // Metadata first: the entry stops existing before its features go.
     await rm(p.meta, { force: true });

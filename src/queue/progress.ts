@@ -9,6 +9,11 @@ export interface QueueRenderer {
   end(): Promise<void>;
 }
 
+/** A variant's validation scores: accuracy for a classifier, loss and perplexity for a generation variant. */
+export function scoresText(m: Partial<Record<string, number>> | undefined): string {
+  return m?.val_perplexity === undefined ? `val_acc ${fixed(m?.val_accuracy)}` : `val_loss ${fixed(m.val_loss)} val_ppl ${fixed(m.val_perplexity, 2)}`;
+}
+
 /** One line for a job's current state; `undefined` when there is nothing to say. */
 export function describeJob(j: JobView): string {
   const p = j.progress;
@@ -25,12 +30,12 @@ export function describeJob(j: JobView): string {
       if (!p) return `taken by a worker${again}`;
       return p.epoch === 0
         ? `training on ${p.worker}${again}`
-        : `training on ${p.worker}${again}: epoch ${p.epoch}/${p.epochs} loss ${fixed(p.metrics.loss)} val_acc ${fixed(p.metrics.val_accuracy)}`;
+        : `training on ${p.worker}${again}: epoch ${p.epoch}/${p.epochs} loss ${fixed(p.metrics.loss)} ${scoresText(p.metrics)}`;
     }
     case 'completed': {
       const r = j.result;
       if (r?.status === 'skipped') return `skipped by ${r.worker}: ${r.reason}`;
-      return `completed on ${r?.worker} in ${r?.seconds.toFixed(1)}s: val_acc ${fixed(r?.metrics?.val_accuracy)}`;
+      return `completed on ${r?.worker} in ${r?.seconds.toFixed(1)}s: ${scoresText(r?.metrics)}`;
     }
     case 'failed':
       return `failed after ${j.attemptsMade} attempt(s): ${j.failedReason ?? 'no reason recorded'}`;

@@ -7,7 +7,8 @@ import { resolveTrackingConfig } from '../track/mlflow/config.ts';
 import { parseStoredSpec } from '../spec/stored.ts';
 import { objectiveOf } from '../spec/derived.ts';
 import type { EpochMetrics, SweepListener, VariantInfo } from '../train/events.ts';
-import { closeParentIfSettled } from './close-sweep.ts';
+import { closeParentIfSettled, registeredLine } from './close-sweep.ts';
+import { scoresText } from './progress.ts';
 import { QUEUE_NAME, type RedisTarget } from './connection.ts';
 import { sha256, type VariantJob, type VariantJobProgress, type VariantJobResult } from './job.ts';
 import { sweepJobs } from './sweep-jobs.ts';
@@ -66,7 +67,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         const message = `worker ${opts.name}: ${result.reason}`;
         throw result.deterministic ? new UnrecoverableError(`${message} (deterministic: not retried)`) : new Error(message);
       }
-      say(`${job.id}: ${result.status}${result.reason ? ` (${result.reason})` : ''}${metrics?.val_accuracy !== undefined ? `, val_accuracy ${metrics.val_accuracy.toFixed(4)}` : ''}`);
+      say(`${job.id}: ${result.status}${result.reason ? ` (${result.reason})` : ''}${metrics ? `, ${scoresText(metrics)}` : ''}`);
       return {
         status: result.status === 'skipped' ? 'skipped' : 'completed',
         reason: result.reason,
@@ -146,6 +147,10 @@ async function closeSweepFromWorker(queue: Queue, d: VariantJob, opts: WorkerOpt
     { experiment: d.experiment, specFile: d.spec, specText: text!, plan: { sweepId: d.sweepId, variants } },
     jobs,
     objectiveOf(spec.training.objective),
+    spec.register,
   );
-  if (closed) opts.info(`[${opts.name}] sweep ${d.sweepId}: every variant settled; MLflow parent run closed`);
+  if (!closed) return;
+  opts.info(`[${opts.name}] sweep ${d.sweepId}: every variant settled; MLflow parent run closed`);
+  const line = spec.register && registeredLine(closed, spec.register.name);
+  if (line) (closed.notRegistered ? opts.warn : opts.info)(`[${opts.name}] ${line}`);
 }

@@ -3,12 +3,15 @@ import type { EpochMetrics, SweepInfo, SweepListener, VariantInfo, VariantResult
 import { fixed } from './table.ts';
 import { envNumber } from '../net/env-number.ts';
 import { roughDuration } from '../train/duration.ts';
-import type { OnnxExportResult } from '../train/onnx-parity.ts';
+import type { OnnxExportResult, ParityCheck } from '../train/onnx-parity.ts';
 
 export function onnxSummary(o: OnnxExportResult): string {
   if (!o.parity) return o.skipped ?? 'not exported to ONNX';
   const p = o.parity;
-  return `model.onnx: onnxruntime vs tfjs on ${p.rows} validation rows, max |diff| ${p.maxAbsDiff.toExponential(2)}, top-1 agreement ${(100 * p.argmaxAgreement).toFixed(2)}%`;
+  const figures = (c: ParityCheck) => `max |diff| ${c.maxAbsDiff.toExponential(2)}, top-1 agreement ${(100 * c.argmaxAgreement).toFixed(2)}%`;
+  if (!p.part) return `model.onnx: onnxruntime vs tfjs on ${p.rows} validation rows, ${figures(p)}`;
+  const whole = p.whole ? `; the whole model on the first ${p.whole.rows}: ${figures(p.whole)}` : '';
+  return `model.onnx: onnxruntime vs tfjs, the layers after ${p.part} on the features of ${p.rows} validation rows: ${figures(p)}${whole}`;
 }
 
 /** Seconds between progress lines within an epoch: a long epoch must not look like a hang in a log. */

@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../data/chat-template.ts';
+import type { PromptMessage as ChatMessage } from '../data/chat-render.ts';
 import type { Sampling } from '../model/families/llama/sample.ts';
 import { badParam } from './api-error.ts';
 

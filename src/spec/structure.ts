@@ -182,7 +182,10 @@ function taskIssues(value: unknown): PathIssue[] {
   const base = isMapping(value.base_model) ? value.base_model : undefined;
   if (!generation) {
     if (!('head' in value)) issues.push({ path: [], message: 'spec: missing required property "head"' });
-    for (const field of ['lora', 'generation'] as const) if (field in value) refuse([field], 'is for task: generation (a decoder fine-tuned on prompts and completions); this spec is a classification spec');
+    const why = 'is for task: generation (a decoder fine-tuned on prompts and completions); this spec is a classification spec';
+    if ('lora' in value) refuse(['lora'], why);
+    // A run store's spec.yaml is written with every default filled in, and must read back.
+    if ('generation' in value && !isDefaultGeneration(value.generation)) refuse(['generation'], why);
     if (data?.format === 'chat') issues.push({ path: ['data', 'format'], message: 'data.format: chat data (prompts and completions) is for task: generation' });
     if (training && 'gradient_accumulation_steps' in training) refuse(['training', 'gradient_accumulation_steps'], 'is for task: generation');
     return issues;
@@ -191,13 +194,25 @@ function taskIssues(value: unknown): PathIssue[] {
   if (base && 'cut' in base) refuse(['base_model', 'cut'], 'a generation spec keeps the whole decoder; freeze or lora.layers choose what trains');
   if (base && 'preprocess' in base) refuse(['base_model', 'preprocess'], 'image preprocessing means nothing to a decoder');
   if (data && typeof data.format === 'string' && data.format !== 'chat') issues.push({ path: ['data', 'format'], message: `data.format: task: generation trains on prompts and completions (format: chat), not ${data.format} data` });
-  for (const field of ['loss', 'metrics'] as const) if (training && field in training) refuse(['training', field], 'a generation spec\'s loss is the completion tokens\' cross-entropy, and its metrics are loss, val_loss and val_perplexity');
+  // The schema's defaults (categorical_crossentropy, [accuracy]) are let through: a run store's
+  // spec.yaml is written with every default filled in, and must read back (register, sync).
+  const isDefault = (field: 'loss' | 'metrics', v: unknown) => (field === 'loss' ? v === 'categorical_crossentropy' : Array.isArray(v) && v.length === 1 && v[0] === 'accuracy');
+  for (const field of ['loss', 'metrics'] as const) {
+    if (training && field in training && !isDefault(field, training[field])) refuse(['training', field], 'a generation spec\'s loss is the completion tokens\' cross-entropy, and its metrics are loss, val_loss and val_perplexity');
+  }
   const objective = training && isMapping(training.objective) ? training.objective : undefined;
   const monitor = training && isMapping(training.early_stopping) ? training.early_stopping.monitor : undefined;
   for (const [path, metric] of [[['training', 'objective', 'metric'], objective?.metric], [['training', 'early_stopping', 'monitor'], monitor]] as const) {
     if (metric === 'accuracy' || metric === 'val_accuracy') issues.push({ path: [...path], message: `${path.join('.')}: a generation spec has no ${metric}; use val_loss, val_perplexity or loss` });
   }
   return issues;
+}
+
+/** A `generation` section that says nothing but the schema's defaults (no eval prompts). */
+function isDefaultGeneration(g: unknown): boolean {
+  const defaults = experimentSchema.properties.generation.properties;
+  if (!isMapping(g) || Object.keys(g).some((k) => k !== 'eval_prompts' && k !== 'max_new_tokens')) return false;
+  return (g.eval_prompts === undefined || (Array.isArray(g.eval_prompts) && g.eval_prompts.length === 0)) && (g.max_new_tokens === undefined || g.max_new_tokens === defaults.max_new_tokens.default);
 }
 
 /** Whether a spec as written is a generation spec that names no objective metric (read before the schema's defaults fill one in). */

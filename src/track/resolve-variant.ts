@@ -7,12 +7,14 @@ import type { Experiment } from '../spec/types.ts';
 import { BASE_ONNX_FILE, entriesOf, latestAttempt, LocalRunStore, ONNX_FILE, storedClassNames, storedVariants, type StoredVariant } from './local-store.ts';
 import { rankByMetric } from './rank.ts';
 import { TOKENIZER_FILES } from '../model/hf/tokenizer-files.ts';
+import { ADAPTER_FOLDER, COMPLETIONS_FILE, MERGED_FOLDER } from '../train/generation-files.ts';
 
 /** A trained variant as the run store holds it, with what predicting and evaluating need. */
 export interface ResolvedVariant {
   stored: StoredVariant;
   /** The resolved variant spec: preprocessing, classes and objective as trained. */
   spec: Experiment;
+  /** The tfjs model.json; for a generation variant (resolved to be registered), its merged model folder. */
   modelJson: string;
   classNames: string[];
 }
@@ -25,15 +27,31 @@ export interface ResolvedVariant {
  */
 export const VARIANT_MODEL_FILES = ['spec.yaml', 'status.json', 'result.json', 'model', ONNX_FILE, BASE_ONNX_FILE, ...TOKENIZER_FILES] as const;
 
-/** A stored variant's record and model, checked: completed, with a model and a readable spec. */
-export async function loadStoredVariant(stored: StoredVariant): Promise<ResolvedVariant> {
+/** What a generation variant's logged model carries: its record, its merged model folder and its LoRA adapter. */
+export const GENERATION_MODEL_FILES = ['spec.yaml', 'status.json', 'result.json', MERGED_FOLDER, ADAPTER_FOLDER, COMPLETIONS_FILE] as const;
+
+/** What a command does with the variant: predict and evaluate take classifiers; register takes any completed model. */
+export type VariantUse = 'predict' | 'register';
+
+/**
+ * A stored variant's record and model, checked: completed, with a model and a readable spec. A
+ * generation variant is refused unless it is to be registered; then `modelJson` is its merged folder.
+ */
+export async function loadStoredVariant(stored: StoredVariant, use: VariantUse = 'predict'): Promise<ResolvedVariant> {
   const generated = stored.status.model;
-  if (generated) {
+  if (generated && use !== 'register') {
     throw new InputError(`${stored.dir} is a generation variant (${generated.name}): predict and evaluate take classifiers; its model is the Hugging Face folder ${join(stored.dir, generated.folder)}`);
   }
   const text = await readFile(join(stored.dir, 'spec.yaml'), 'utf8');
   const spec = parseStoredSpec(text);
   if (!spec) throw new InputError(`${stored.dir}/spec.yaml is not a valid variant spec`);
+  if (generated) {
+    const folder = join(stored.dir, generated.folder);
+    if (stored.status.status !== 'completed' || (await pathKind(join(folder, 'config.json'))) !== 'file') {
+      throw new InputError(`variant ${stored.status.variant} ${stored.status.status === 'completed' ? `has no merged model in ${folder}` : `did not complete (${stored.status.status})`}: ${stored.dir}`);
+    }
+    return { stored, spec, modelJson: folder, classNames: [] };
+  }
   const modelJson = join(stored.dir, 'model', 'model.json');
   if (stored.status.status !== 'completed' || !(await pathKind(modelJson))) {
     throw new InputError(`variant ${stored.status.variant} ${stored.status.status === 'completed' ? 'has no stored model' : `did not complete (${stored.status.status})`}: ${stored.dir}`);
@@ -58,19 +76,19 @@ async function everyCompleted(runsDir: string): Promise<StoredVariant[]> {
  */
 export async function resolveVariant(
   target: string,
-  opts: { runsDir: string; best?: { experiment: string; metric: string; greaterIsBetter: boolean } },
+  opts: { runsDir: string; best?: { experiment: string; metric: string; greaterIsBetter: boolean }; use?: VariantUse },
 ): Promise<ResolvedVariant> {
   if (target === 'best') {
     if (!opts.best) throw new UsageError('"best" needs the spec it is best of: add --spec <spec>');
     const done = [...(await new LocalRunStore(opts.runsDir).completed(opts.best.experiment)).values()];
     const top = rankByMetric(done, opts.best.metric, opts.best.greaterIsBetter)[0];
     if (!top) throw new InputError(`no completed variant of ${opts.best.experiment} in ${opts.runsDir}: run the sweep first`);
-    return loadStoredVariant(top);
+    return loadStoredVariant(top, opts.use);
   }
   if (/^[0-9a-f]{12}$/.test(target) && !(await pathKind(target))) {
     const latest = latestAttempt(await everyCompleted(opts.runsDir), target);
     if (!latest) throw new InputError(`no completed variant ${target} in ${opts.runsDir} (tunespec runs <spec> lists them)`);
-    return loadStoredVariant(latest);
+    return loadStoredVariant(latest, opts.use);
   }
   const path = resolve(target);
   const kind = await pathKind(path);
@@ -83,5 +101,5 @@ export async function resolveVariant(
   if (!stored) {
     throw new InputError(`${target} is not a model in the run store: predict and evaluate need the variant's record (preprocessing, classes); pass a variant id, "best", or runs/<experiment>/<sweep>/<variant>`);
   }
-  return loadStoredVariant(stored);
+  return loadStoredVariant(stored, opts.use);
 }

@@ -49,7 +49,21 @@ const variantRecord = {
     },
     onnx: {
       type: 'object',
-      properties: { parity: { type: 'object', required: ['rows'], properties: { rows: count, maxAbsDiff: metric, argmaxAgreement: metric } }, skipped: text },
+      properties: {
+        parity: {
+          type: 'object',
+          required: ['rows'],
+          properties: {
+            rows: count,
+            maxAbsDiff: metric,
+            argmaxAgreement: metric,
+            // The rows ran the layers after this one on its cached features; `whole` ran the whole model on the first rows.
+            part: text,
+            whole: { type: 'object', required: ['rows'], properties: { rows: count, maxAbsDiff: metric, argmaxAgreement: metric } },
+          },
+        },
+        skipped: text,
+      },
     },
     split: { type: 'object', required: ['train', 'validation', 'digest'], properties: { train: count, validation: count, digest: text } },
     data: { type: 'object', required: ['digest', 'classNames'], properties: { digest: text, classNames: { type: 'array', items: text }, truncated: count, dropped: count } },

@@ -10,10 +10,19 @@ import type { LlamaBase } from '../model/families/llama-decoder.ts';
 import { baseModelName, fineTunedModelName } from '../model/model-name.ts';
 import type { Variant } from '../plan/expand.ts';
 import { asGeneration } from '../spec/derived.ts';
-import { fitCausal } from './causal-fit.ts';
+import { fitCausal, stepsPerEpoch, type CausalExample } from './causal-fit.ts';
+import { decoderFeatures } from './decoder-features.ts';
+import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
+import { arithmeticHost } from '../engine/arithmetic-host.ts';
+import type { Rng } from '../data/rng.ts';
+import { sha256Hex } from '../data/digest.ts';
+import { canonicalJson } from '../plan/canonical.ts';
+import { accumulationStepsOf, variantIdentity } from '../spec/derived.ts';
+import type { Checkpoint, CheckpointIdentity, LoopCheckpoints, VariantCheckpoints } from './checkpoint.ts';
+import { resumePoint } from './fit.ts';
 import { emit, type SweepListener, type VariantInfo, type VariantResult } from './events.ts';
 import type { TrainingLimit } from './fit.ts';
-import { saveLlamaFolder } from './merged-folder-local.ts';
+import { saveLlamaFolder } from '../model/families/llama/save.ts';
 import { ADAPTER_FOLDER, COMPLETIONS_FILE, MERGED_FOLDER } from './generation-files.ts';
 import { setUpDecoder } from './variant-setup.ts';
 
@@ -35,6 +44,15 @@ export interface DecoderVariantInput {
   listeners: readonly SweepListener[];
   signal: AbortSignal;
   limit?: TrainingLimit;
+  /** Where hidden states at the first trainable block are cached; undefined trains end to end (--no-feature-cache). */
+  cache?: FrozenFeatureCache;
+  /** The base model's digest: part of the cache key and of a checkpoint's identity. */
+  baseDigest: string;
+  /** The variant's checkpoints in the run store, and the sweep's choice of one to resume from (sweep.ts `resumable`). */
+  checkpoints?: VariantCheckpoints;
+  resumable?(identity: CheckpointIdentity, steps: number): Promise<Checkpoint | undefined>;
+  /** The variant's seeded Math.random, whose state a checkpoint keeps. */
+  random?: Rng;
   /** Told the variant's info once training starts (the sweep reports it at the variant's end). */
   started(info: VariantInfo): void;
 }
@@ -61,11 +79,44 @@ export async function trainDecoderVariant(input: DecoderVariantInput): Promise<V
     const renderer = new ChatRenderer(tokenizer, llama.tokenizerConfig, llama.config.eosTokenId, `${input.base.source} (tokenizer_config)`);
     const dataset = await loadChatDataset(spec, input.dir, renderer, tokenizer.digest);
     const split = splitChatDataset(dataset, spec.validation);
-    const pick = (rows: Int32Array) => Array.from(rows, (i) => dataset.examples[i]);
+    const padId = renderer.eosId ?? 0;
+    const engineName = `${input.engine.name} ${input.engine.version}`;
+    const cached = await decoderFeatures({
+      tf,
+      model: llama.model,
+      examples: dataset.examples,
+      padId,
+      baseDigest: input.baseDigest,
+      dataDigest: dataset.digest,
+      tokenizerDigest: tokenizer.digest,
+      maxLength: spec.data.max_length,
+      engine: `tfjs ${engineName}`,
+      cache: input.cache,
+    });
+    const hidden = cached.features?.rows;
+    const examples: CausalExample[] = hidden ? dataset.examples.map((e, i) => ({ ...e, hidden: hidden[i] })) : dataset.examples;
+    const pick = (r: Int32Array) => Array.from(r, (i) => examples[i]);
+    const identity: CheckpointIdentity = {
+      variant: input.variant.id,
+      spec: sha256Hex([canonicalJson(variantIdentity(input.variant.spec))]),
+      base: input.baseDigest,
+      data: split.digest,
+      engine: engineName,
+      features: cached.features ? `on cached hidden states at model.layers.${cached.features.boundary.block}` : 'end to end',
+    };
+    const steps = stepsPerEpoch(Math.ceil(split.train.length / spec.training.batch_size), accumulationStepsOf(spec));
+    const from = input.checkpoints && input.resumable ? await input.resumable(identity, steps) : undefined;
+    const attempt = from?.attempt ?? input.attempt;
+    const startedAt = from?.startedAt ?? input.startedAt;
+    const host = arithmeticHost(input.engine.name);
+    const otherHost = from && from.host !== host ? `checkpoint written on ${from.host ?? 'an unrecorded machine'}, resumed on ${host}` : undefined;
+    if (otherHost) {
+      await emit(input.listeners, 'onVariantNote', input.variant, `not bit for bit: ${otherHost}; native TensorFlow's kernels round differently across CPUs and thread counts, so this continues close to, not exactly as, an unbroken run`);
+    }
     const info: VariantInfo = {
       variant: input.variant,
-      attempt: input.attempt,
-      startedAt: input.startedAt,
+      attempt,
+      startedAt,
       position: input.position,
       total: input.total,
       engine: { name: input.engine.name, reason: input.engine.reason, version: input.engine.version },
@@ -73,7 +124,8 @@ export async function trainDecoderVariant(input: DecoderVariantInput): Promise<V
       data: { digest: dataset.digest, classNames: [], truncated: dataset.truncated, dropped: dataset.dropped },
       layers: setup.layers,
       trainableParams: llama.model.trainableWeights.reduce((n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1), 0),
-      featureCache: { status: 'off', detail: 'generation variants train end to end (no frozen-block cache yet)' },
+      featureCache: cached.report,
+      resumed: from && { ...resumePoint(from), epochs: spec.training.epochs, batches: steps, ...(otherHost ? { inexact: otherHost } : {}) },
     };
     input.started(info);
     await emit(input.listeners, 'onVariantStart', info);
@@ -81,8 +133,22 @@ export async function trainDecoderVariant(input: DecoderVariantInput): Promise<V
       const lost = dataset.dropped ? `; ${dataset.dropped} of them kept no completion token and were left out` : '';
       await emit(input.listeners, 'onVariantNote', input.variant, `${dataset.truncated} of ${dataset.examples.length + dataset.dropped} examples were longer than data.max_length ${spec.data.max_length} tokens and were truncated${lost}`);
     }
-    const padId = renderer.eosId ?? 0;
-    const outcome = await fitCausal(tf, llama.model, spec, { train: pick(split.train), validation: pick(split.validation), padId }, info, input.listeners, input.signal, input.limit);
+    const checkpoints = input.checkpoints;
+    const saving: LoopCheckpoints | undefined = checkpoints && {
+      from,
+      everySteps: spec.checkpoint.every_steps,
+      save: (step, state, tensors) => checkpoints.save({ identity, attempt, startedAt, host, step, state, tensors }),
+    };
+    const outcome = await fitCausal(
+      tf,
+      llama.model,
+      spec,
+      { train: pick(split.train), validation: pick(split.validation), padId, from: cached.features?.boundary },
+      info,
+      input.listeners,
+      input.signal,
+      { limit: input.limit, checkpoints: saving, random: input.random },
+    );
 
     const stop = renderer.eosId === undefined ? [] : [renderer.eosId];
     const rows: [string, string][] = (spec.generation?.eval_prompts ?? []).map((prompt) => {
@@ -105,8 +171,8 @@ export async function trainDecoderVariant(input: DecoderVariantInput): Promise<V
       outputDir,
       modelRecord: { name: fineTunedModelName(baseName, input.experiment, input.variant.id), task: 'generation', base: { name: baseName, source: input.base.source }, folder: MERGED_FOLDER },
       seconds: 0,
-      attempt: input.attempt,
-      startedAt: input.startedAt,
+      attempt,
+      startedAt,
       finishedAt: 0,
     };
   } catch (err) {

@@ -7,7 +7,8 @@ import type { Experiment } from '../spec/types.ts';
 import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from './events.ts';
 import { evaluate, type Evaluation } from './evaluate.ts';
 import { learningRateAtStep } from './schedule.ts';
-import { createOptimizer } from './optimizer.ts';
+import { createOptimizer, setLearningRate } from './optimizer.ts';
+import { improved } from './early-stopping.ts';
 import { modelInputs } from './model-inputs.ts';
 import { modeFor } from '../spec/derived.ts';
 import { Interrupted, VariantFailure } from './failure.ts';
@@ -37,19 +38,8 @@ export interface FitOutcome {
   confusion: number[][];
 }
 
-function setLearningRate(optimizer: TF.Optimizer, lr: number): void {
-  // SGD caches its rate as a tensor, so it needs its setter; the others read the field each step.
-  const o = optimizer as TF.Optimizer & { setLearningRate?: (lr: number) => void; learningRate: number };
-  if (o.setLearningRate) o.setLearningRate(lr);
-  else o.learningRate = lr;
-}
-
 function snapshot(model: TF.LayersModel): TF.Tensor[] {
   return model.weights.map((w) => w.read().clone());
-}
-
-function improved(value: number, best: number, mode: 'max' | 'min', minDelta: number): boolean {
-  return mode === 'max' ? value > best + minDelta : value < best - minDelta;
 }
 
 /** Where a loop stands, as a checkpoint keeps it (the tensors go beside it). */

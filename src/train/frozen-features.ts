@@ -30,6 +30,11 @@ export interface FrozenFeatures {
   shape: number[];
 }
 
+/** Image features with the frozen layers before them as ONNX, or why they have no ONNX twin. */
+export interface ImageFeatures extends FrozenFeatures {
+  prefixOnnx: Uint8Array | UnsupportedLayerError;
+}
+
 const BATCH = 256;
 const FORMAT = 1;
 
@@ -43,8 +48,8 @@ function prefixDigest(model: TF.LayersModel, boundary: TF.SymbolicTensor): strin
   return sha256Hex(parts);
 }
 
-function cacheKey(model: TF.LayersModel, boundary: FrozenBoundary, dataDigest: string, engine: string): string {
-  return sha256Hex([JSON.stringify({ prefix: prefixDigest(model, boundary.tensor), boundary: boundary.layer, data: dataDigest, engine })]).slice(0, 32);
+function cacheKey(prefix: string, boundary: FrozenBoundary, dataDigest: string, engine: string): string {
+  return sha256Hex([JSON.stringify({ prefix, boundary: boundary.layer, data: dataDigest, engine })]).slice(0, 32);
 }
 
 /** The frozen segment as an ONNX graph, or why it cannot be one. */
@@ -55,6 +60,18 @@ function exportSegment(from: TF.SymbolicTensor, to: TF.SymbolicTensor): Uint8Arr
     if (err instanceof UnsupportedLayerError) return err;
     throw err;
   }
+}
+
+/**
+ * The last frozen prefix exported, by its digest: every variant of a sweep that shares the frozen
+ * layers shares their export (the feature computation's and the variant's model.onnx's front).
+ * One slot, so a long-lived worker holds one base's export, not every base it has seen.
+ */
+let lastPrefix: { digest: string; onnx: Uint8Array | UnsupportedLayerError } | undefined;
+
+function prefixExport(model: TF.LayersModel, boundary: TF.SymbolicTensor, digest: string): Uint8Array | UnsupportedLayerError {
+  if (lastPrefix?.digest !== digest) lastPrefix = { digest, onnx: exportSegment(model.inputs[0], boundary) };
+  return lastPrefix.onnx;
 }
 
 async function runOnnx(bytes: Uint8Array, x: Float32Array, exampleShape: readonly number[]): Promise<{ data: Float32Array; shape: number[] }> {
@@ -156,25 +173,26 @@ async function cachedOrComputed(
  * the prefix exports, else tfjs) and cached; undefined with the reason when the variant must
  * train end to end. A miss starts from the deepest shallower boundary already cached, if any.
  */
-export async function frozenFeatures(req: FeatureRequest): Promise<{ report: FeatureCacheReport; features?: FrozenFeatures }> {
+export async function frozenFeatures(req: FeatureRequest): Promise<{ report: FeatureCacheReport; features?: ImageFeatures }> {
   const blocker = cacheBlocker(req.frozen, req.augmented);
   if (blocker) return { report: { status: 'off', detail: blocker } };
   const [boundary, ...shallower] = frozenBoundaries(req.model, req.layers, req.frozen);
   if (!boundary) return { report: { status: 'off', detail: 'no frozen layer output separates the input from the trainable layers' } };
-  const onnx = exportSegment(req.model.inputs[0], boundary.tensor);
+  const digest = prefixDigest(req.model, boundary.tensor);
+  const onnx = prefixExport(req.model, boundary.tensor, `${digest} ${boundary.layer}`);
   const engine = onnx instanceof Uint8Array ? onnxRuntimeVersion() : req.tfjsEngine;
   const note = onnx instanceof UnsupportedLayerError ? `; tfjs because ${onnx.message}` : '';
   const compute = async (): Promise<Computed> => {
     if (!(onnx instanceof Uint8Array)) return { ...(await runTfjs(req.tf, req.model, boundary.tensor, req.data.features, req.data.exampleShape)), from: 'the input' };
     for (const b of shallower) {
-      const earlier = await req.cache.get(cacheKey(req.model, b, req.data.digest, engine));
+      const earlier = await req.cache.get(cacheKey(prefixDigest(req.model, b.tensor), b, req.data.digest, engine));
       const segment = earlier && exportSegment(b.tensor, boundary.tensor);
       if (earlier && segment instanceof Uint8Array) return { ...(await runOnnx(segment, earlier.features, earlier.meta.shape)), from: `cached ${b.layer}` };
     }
     return { ...(await runOnnx(onnx, req.data.features, req.data.exampleShape)), from: 'the input' };
   };
-  const got = await cachedOrComputed(req.cache, cacheKey(req.model, boundary, req.data.digest, engine), boundary.layer, engine, note, req.data.features, compute);
-  return { report: got.report, features: { boundary, features: got.data, shape: got.shape } };
+  const got = await cachedOrComputed(req.cache, cacheKey(digest, boundary, req.data.digest, engine), boundary.layer, engine, note, req.data.features, compute);
+  return { report: got.report, features: { boundary, features: got.data, shape: got.shape, prefixOnnx: onnx } };
 }
 
 /**
@@ -282,6 +300,6 @@ export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise
     }
     return { data: out, shape: [width], from: 'the input' };
   };
-  const got = await cachedOrComputed(req.cache, cacheKey(req.model, boundary, req.data.digest, engine), boundary.layer, engine, note, req.data.features, compute);
+  const got = await cachedOrComputed(req.cache, cacheKey(prefixDigest(req.model, boundary.tensor), boundary, req.data.digest, engine), boundary.layer, engine, note, req.data.features, compute);
   return { report: got.report, features: { boundary, features: got.data, shape: [width], inputShapes: [[T, H], [T]] } };
 }

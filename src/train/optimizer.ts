@@ -78,3 +78,10 @@ export function createOptimizer(tf: Tf, t: TrainingSpec): TF.Optimizer {
   };
   return optimizer;
 }
+
+/** Sets the rate an optimizer steps with. SGD caches its rate as a tensor, so it needs its setter; the others read the field each step. */
+export function setLearningRate(optimizer: TF.Optimizer, lr: number): void {
+  const o = optimizer as TF.Optimizer & { setLearningRate?: (lr: number) => void; learningRate: number };
+  if (o.setLearningRate) o.setLearningRate(lr);
+  else o.learningRate = lr;
+}

@@ -149,7 +149,7 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
     try {
       if (taskOf(variant.spec) === 'generation') {
         const engine = await selectEngine(opts.engine, []);
-        result = await withSeededMathRandom(variant.spec.training.seed, () =>
+        result = await withSeededMathRandom(variant.spec.training.seed, (random) =>
           trainDecoderVariant({
             engine,
             base: input.model.base as LlamaBase,
@@ -162,7 +162,16 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
             total: variants.length,
             listeners,
             signal: opts.signal,
-            started: (i) => (info = i),
+            cache: opts.featureCache,
+            baseDigest: (baseDigest ??= baseModelDigest(input.model.base)),
+            checkpoints,
+            resumable: checkpoints && ((identity, steps) => resumable(variant, checkpoints, identity, steps)),
+            random,
+            // A resumed attempt keeps the interrupted one's id and start.
+            started: (i) => {
+              info = i;
+              ({ attempt, startedAt } = i);
+            },
           }),
         );
       } else {

@@ -14,15 +14,18 @@ import type { BaseModel } from '../model/source.ts';
 import type { LayerInfo } from '../model/topology.ts';
 import type { Experiment } from '../spec/types.ts';
 import { layoutOf } from '../spec/derived.ts';
-import { InternalError, ModelError } from '../errors.ts';
+import { InternalError } from '../errors.ts';
 import { loadLlama, type LoadedLlama } from '../model/families/llama/load.ts';
+import { applyLora, mergeLora, saveLoraAdapter, type LoraSettings, type LoraTarget } from '../model/families/llama/lora.ts';
 import { decoderFrozen, type LlamaBase } from '../model/families/llama-decoder.ts';
 import { loraBlocks } from '../spec/layer-refs.ts';
 import type { GenerationExperiment, LoraSpec } from '../spec/types.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
 import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, type FeatureCacheReport, type FrozenFeatures } from './frozen-features.ts';
-import { exportTextWithParity, exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
+import { exportPartWithParity, exportTextWithParity, exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
+import { chain, joinExports } from '../model/onnx/edit.ts';
+import { exportOnnx } from '../model/onnx/export.ts';
 
 /** One variant made ready to train: what fit trains and on what, what is saved, how it exports. */
 export interface VariantSetup {
@@ -53,10 +56,23 @@ export interface SetupInput {
   cache?: FrozenFeatureCache;
 }
 
+/**
+ * Training data gathered from a feature-cache entry, by entry and split: the cache hands every
+ * variant of a sweep the same entry (engine/feature-cache.ts), so the rows are gathered once per
+ * sweep, not once per variant. fit reads them and never writes them.
+ */
+const gathered = new WeakMap<Float32Array, WeakMap<Split, TrainingData>>();
+
 function onFeatures(features: Float32Array, shape: number[], input: SetupInput): TrainingData {
-  const width = shape.reduce((a, b) => a * b, 1);
-  const rows = (r: Int32Array) => ({ x: gatherRows(features, width, r), y: Int32Array.from(r, (i) => input.dataset.labels[i]) });
-  return { exampleShape: shape, classes: input.data.classes, train: rows(input.split.train), validation: rows(input.split.validation) };
+  let bySplit = gathered.get(features);
+  if (!bySplit) gathered.set(features, (bySplit = new WeakMap()));
+  let data = bySplit.get(input.split);
+  if (!data) {
+    const width = shape.reduce((a, b) => a * b, 1);
+    const rows = (r: Int32Array) => ({ x: gatherRows(features, width, r), y: Int32Array.from(r, (i) => input.dataset.labels[i]) });
+    bySplit.set(input.split, (data = { exampleShape: shape, classes: input.data.classes, train: rows(input.split.train), validation: rows(input.split.validation) }));
+  }
+  return data;
 }
 
 const describe = (built: BuiltModel) => built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
@@ -78,7 +94,7 @@ async function inTfjs<F extends FrozenFeatures>(
   base: TF.LayersModel,
   features: () => Promise<{ report: FeatureCacheReport; features?: F }>,
   suffixOf: (f: F) => TF.LayersModel,
-  rest: () => Promise<Pick<VariantSetup, 'exportOnnx' | 'modelFiles'>>,
+  rest: (suffix?: { model: TF.LayersModel; features: F; data: TrainingData }) => Promise<Pick<VariantSetup, 'exportOnnx' | 'modelFiles'>>,
 ): Promise<VariantSetup> {
   let suffix: TF.LayersModel | undefined;
   try {
@@ -86,13 +102,14 @@ async function inTfjs<F extends FrozenFeatures>(
     const f = cached.features;
     // The layers after the boundary train on cached features; they are the built model's own layers.
     if (f) suffix = suffixOf(f);
+    const data = f ? onFeatures(f.features, f.shape, input) : input.data;
     return {
       trainOn: suffix ?? built.model,
-      data: f ? onFeatures(f.features, f.shape, input) : input.data,
+      data,
       saved: built.model,
       layers: describe(built),
       featureCache: cached.report,
-      ...(await rest()),
+      ...(await rest(suffix && f && { model: suffix, features: f, data })),
       dispose: () => {
         suffix?.dispose();
         disposeVariantModel(built, base);
@@ -133,7 +150,30 @@ const tfjsBase: SetupOf<'tfjs'> = async (input) => {
         cache: input.cache!,
       }),
     (f) => modelFrom(tf, built.model, f.boundary.tensor),
-    async () => ({ exportOnnx: (metadata) => exportWithParity(tf, built.model, rawValidation(input), rawValidation(input), input.data.classes, metadata) }),
+    async (cached) => ({
+      exportOnnx: (metadata) => {
+        if (!cached) return exportWithParity(tf, built.model, rawValidation(input), input.data.classes, metadata);
+        const { model, features, data } = cached;
+        return exportPartWithParity(
+          tf,
+          {
+            part: model,
+            boundary: features.boundary.layer,
+            fed: { x: data.validation.x, shape: features.shape },
+            // The frozen layers come first in the graph, so an unsupported one among them is the one reported.
+            exportPart: (meta) => {
+              if (!(features.prefixOnnx instanceof Uint8Array)) throw features.prefixOnnx;
+              return exportOnnx(features.boundary.tensor, built.model.outputs[0], meta).bytes;
+            },
+            exportWhole: (part) => joinExports(features.prefixOnnx as Uint8Array, part),
+            raw: rawValidation(input),
+            whole: built.model,
+          },
+          input.data.classes,
+          metadata,
+        );
+      },
+    }),
   );
 };
 
@@ -154,7 +194,19 @@ const onnxBase: SetupOf<'onnx'> = async (input) => {
     featureCache: features.report,
     baseGraph: graph,
     exportOnnx: (metadata) =>
-      exportWithParity(tf, built.model, { x: data.validation.x, shape: features.shape }, rawValidation(input), input.data.classes, metadata, graph),
+      exportPartWithParity(
+        tf,
+        {
+          part: built.model,
+          boundary: cut,
+          fed: { x: data.validation.x, shape: features.shape },
+          exportPart: (meta) => exportOnnx(built.model.inputs[0], built.model.outputs[0], meta).bytes,
+          exportWhole: (part) => chain(graph, part),
+          raw: rawValidation(input),
+        },
+        input.data.classes,
+        metadata,
+      ),
     dispose: () => built.model.dispose(),
   };
 };
@@ -222,11 +274,17 @@ export interface DecoderSetup {
 }
 
 /**
- * The one place the spec's `lora` reaches the model. In this build LoRA is not wired in yet:
- * gen-lora's applyLora/mergeLora/saveLoraAdapter (src/model/families/llama/lora.ts) go here.
+ * The one place the spec's `lora` reaches the model: adapters on the chosen blocks' projections
+ * (A seeded from the training seed, B zero, so step 0 is the base model). Called after the
+ * freeze flags are set, since applyLora itself freezes the adapted projections' base weights.
  */
-function adaptWithLora(_model: TF.LayersModel, _lora: LoraSpec, _blocks: number[], _seed: number): LoraAdapters {
-  throw new ModelError('lora: not available in this build');
+function adaptWithLora(tf: Engine['tf'], model: TF.LayersModel, lora: LoraSpec, blocks: number[], seed: number, baseName: string): LoraAdapters {
+  const settings: LoraSettings = { rank: lora.rank!, alpha: lora.alpha!, dropout: lora.dropout!, targetModules: lora.target_modules as LoraTarget[], blocks, seed };
+  applyLora(tf, model, settings);
+  return {
+    saveAdapter: (dir) => saveLoraAdapter(model, settings, baseName, dir),
+    merge: () => mergeLora(tf, model),
+  };
 }
 
 /**
@@ -241,7 +299,7 @@ export async function setUpDecoder(tf: Engine['tf'], base: LlamaBase, spec: Gene
     const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
     const frozen = decoderFrozen(layers, spec);
     layers.forEach((l, i) => (l.trainable = !frozen[i]));
-    const lora = spec.lora ? adaptWithLora(model, spec.lora, loraBlocks(layers, spec.lora.layers).blocks, spec.training.seed) : undefined;
+    const lora = spec.lora ? adaptWithLora(tf, model, spec.lora, loraBlocks(layers, spec.lora.layers).blocks, spec.training.seed, base.source) : undefined;
     return {
       llama,
       layers: layers.map((l) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: l.trainableWeights.length > 0 })),

@@ -205,6 +205,10 @@ test('export.onnx: false writes no model.onnx; by default it is written with its
   assert.equal(on.status.onnx.parity.rows, 75);
   assert.ok(on.status.onnx.parity.maxAbsDiff < 1e-5);
   assert.equal(on.status.onnx.parity.argmaxAgreement, 1);
+  // The head ran on the cached features of every validation row; the whole model on the first 32 raw rows.
+  assert.equal(on.status.onnx.parity.part, 'flatten');
+  assert.equal(on.status.onnx.parity.whole.rows, 32);
+  assert.ok(on.status.onnx.parity.whole.maxAbsDiff < 1e-5);
   writeFileSync(spec, readFileSync(spec, 'utf8') + 'export: { onnx: false }\n');
   const out = run(spec, join(dir, 'off'), join(dir, 'cache'));
   const [off] = stored(join(dir, 'off'));

@@ -40,14 +40,15 @@ test('a fine-tuned variant in the run store answers by its ft: name, a variant i
   assert.equal(a, 'ft:tiny-llama:gen:aaaa11112222');
   const p = ref.prompts[0];
   const want = `${decode(p.greedy)}\n`;
-  // `best` reads only the spec's name and objective, as predict's does.
+  // `best` ranks the spec's variants by its objective (val_loss, a generation spec's default).
   writeFileSync(
     join(dir, 'gen.yaml'),
     `name: gen
-base_model: { source: ./absent/model.json, cut: flatten }
-data: { format: idx, images: ./absent.gz, labels: ./absent.gz }
-head: [{ type: dense, units: 2, activation: softmax }]
-training: { epochs: 1, batch_size: 8, learning_rate: 0.001, objective: { metric: val_loss } }
+task: generation
+base_model: { source: ${JSON.stringify(TINY_LLAMA)} }
+data: { format: chat, path: ${JSON.stringify(join(FIXTURES, 'chat-reviews.jsonl'))}, max_length: 128 }
+lora: { rank: 4 }
+training: { epochs: 1, batch_size: 8, learning_rate: 0.001 }
 `,
   );
   for (const [target, name, extra] of [

@@ -94,6 +94,7 @@ test('generation specs are checked where they are wrong: head, data, objective, 
   const cases: [string, string, RegExp][] = [
     ['head', `task: generation\n${common}head: [{ type: dense, units: 2, activation: softmax }]\ntraining: { epochs: 1, learning_rate: 0.1 }\n`, /head\.yaml:6:1: head: a generation spec has no head/],
     ['nohead', `${common}training: { epochs: 1, learning_rate: 0.1 }\n`, /missing required property "head"/],
+    ['loss', `task: generation\n${common}training: { epochs: 1, learning_rate: 0.1, metrics: [] }\n`, /training\.metrics: a generation spec's loss is the completion tokens' cross-entropy/],
     ['accuracy', `task: generation\n${common}training: { epochs: 1, learning_rate: 0.1, objective: { metric: val_accuracy } }\n`, /training\.objective\.metric: a generation spec has no val_accuracy/],
     ['blocks', `task: generation\n${common}lora: { layers: { from: model.embed_tokens, to: 5 } }\ntraining: { epochs: 1, learning_rate: 0.1 }\n`, /lora\.layers\.from: no decoder block named "model\.embed_tokens".*\n.*lora\.layers\.to: layer index 5 is out of range: the decoder has 2 blocks/],
     ['textdata', `task: generation\nbase_model: { source: ${JSON.stringify(TINY)} }\ndata: { format: text, path: x.csv }\ntraining: { epochs: 1, learning_rate: 0.1 }\n`, /data\.format: task: generation trains on prompts and completions \(format: chat\), not text data/],

@@ -49,7 +49,7 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
   // Every printed URL opens MLflow 3's machine-learning views, not its GenAI ones.
   assert.match(r.stdout, /MLflow: sweep logged to http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\/[0-9a-f]+\?workflowType=machine_learning$/m);
   // The experiment's runs table, sorted best first by the kept weights' score.
-  const experimentUrl = r.stdout.match(/\(experiment: (http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\?\S+)\)/)?.[1];
+  const experimentUrl = r.stdout.match(/\(experiment: (http:\/\/127\.0\.0\.1:\d+\/#\/experiments\/\d+\/runs\?\S+)\)/)?.[1];
   assert.ok(experimentUrl, r.stdout);
   assert.deepEqual(Object.fromEntries(new URLSearchParams(experimentUrl.split('?')[1])), { workflowType: 'machine_learning', orderByKey: 'metrics.`kept/val/accuracy`', orderByAsc: 'false' });
   const compare = r.stdout.match(/MLflow: variants side by side at (\S+)$/m)?.[1];
@@ -71,10 +71,14 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
   assert.equal((await downloadArtifact(server.uri, parent, 'spec.yaml')).toString(), readFileSync(spec, 'utf8'));
   const comparison = (await downloadArtifact(server.uri, parent, 'comparison.csv')).toString().trim().split('\n');
   assert.equal(comparison.length, 3);
+  // Led by what a user compares: rank, name, the swept value, the kept scores (objective first); the id last.
+  assert.equal(comparison[0], 'rank,variant,training.learning_rate,kept/val/accuracy,kept/val/loss,kept/epoch,status,seconds,variant_id');
 
   // The parent names the winner: best first everywhere, its scores as metrics, its run as a tag.
   const best = [...children].sort((a, b) => b.history['kept/val/accuracy'][0].value - a.history['kept/val/accuracy'][0].value)[0];
   assert.equal(parent.tags.best_run_id, best.id);
+  assert.ok(comparison[1].startsWith(`1,${best.name},${best.params['training.learning_rate']},${best.history['kept/val/accuracy'][0].value.toFixed(4)},`), comparison[1]);
+  assert.ok(comparison[1].endsWith(`,${best.tags['tunespec.variant_id']}`), comparison[1]);
   assert.equal(parent.tags.best_variant, best.name);
   assert.equal(parent.tags.best_variant_id, best.tags['tunespec.variant_id']);
   assert.equal(parent.tags['best.training.learning_rate'], best.params['training.learning_rate']);
@@ -86,7 +90,7 @@ test('a sweep lands in MLflow: parent and children, params, full histories, tags
   assert.ok(note.length < 600, note);
   assert.ok(note.startsWith(`Best: **[${best.name}](${server.uri}/#/experiments/${exp.id}/runs/${best.id}?workflowType=machine_learning)**, kept/val/accuracy `), note);
   const table = (await downloadArtifact(server.uri, parent, 'comparison.md')).toString().trim().split('\n');
-  assert.equal(table[0], '| # | variant | val_accuracy | val_loss | kept_epoch | status | seconds | id |');
+  assert.equal(table[0], '| # | variant | kept/val/accuracy | kept/val/loss | kept/epoch | status | seconds | id |');
   assert.ok(table[2].startsWith(`| 1 | [${best.name}](${server.uri}/#/experiments/${exp.id}/runs/${best.id}?workflowType=machine_learning) | `), table[2]);
   assert.equal(table.length, 4);
 

@@ -43,6 +43,8 @@ test('a peer-exported ONNX model trains as a frozen base: features computed once
     assert.equal(s.onnx.parity.rows, 75);
     assert.equal(s.onnx.parity.argmaxAgreement, 1);
     assert.ok(s.onnx.parity.maxAbsDiff < 1e-5);
+    assert.equal(s.onnx.parity.whole.rows, 32);
+    assert.ok(s.onnx.parity.whole.maxAbsDiff < 1e-5);
     const files = readdirSync(variants[i]);
     for (const f of ['model', 'model.onnx', 'base.onnx', 'metrics.jsonl']) assert.ok(files.includes(f), f);
     // Trained: better than chance on 5 classes.

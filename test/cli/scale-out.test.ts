@@ -129,7 +129,7 @@ test('two workers train a queued sweep; one is killed -9 mid-variant; every vari
     const closed = await until('the parent run to close', async () => (await readExperiment(mlflow.uri, 'queued')).runs.find((x) => x.id === parent.id && x.status === 'FINISHED'), 30);
     assert.equal(closed.params['sweep.training.learning_rate'], '0.01,0.003,0.001');
     const table = (await downloadArtifact(mlflow.uri, closed, 'comparison.csv')).toString().trim().split('\n');
-    assert.deepEqual(table.slice(1).map((row) => row.split(',')[0]).sort(), done);
+    assert.deepEqual(table.slice(1).map((row) => row.split(',').at(-1)).sort(), done);
 
     // Queuing the sweep again adds nothing, and status reattaches to the finished sweep.
     const again = tunespec(['run', spec, '--queue', redis.url, '--detach'], dir, { MLFLOW_TRACKING_URI: mlflow.uri });
@@ -173,6 +173,45 @@ test('a deterministic failure (NaN loss) is not retried; the rest of the sweep c
   }
 });
 
+test('a queued sweep with `register:` registers its best variant when it closes: the worker and the attached run agree on one version, and status again changes nothing', async () => {
+  const dir = tempDir();
+  const name = 'queued-classifier';
+  const spec = writeSmallSpec(dir, { name: 'queued-register', epochs: 1, extra: `register:\n  name: ${name}` });
+  const w = startWorker('worker-r', join(dir, 'runs'));
+  const versions = async (): Promise<{ version: string; tags?: { key: string; value: string }[] }[]> => {
+    const res = await send(`${mlflow.uri}/api/2.0/mlflow/model-versions/search?${new URLSearchParams({ filter: `name = '${name}'` })}`, {});
+    return ((await res.json()) as { model_versions?: { version: string; tags?: { key: string; value: string }[] }[] }).model_versions ?? [];
+  };
+  try {
+    // Both the last worker and this attached run close the sweep, each registering.
+    const r = await tunespecAsync(['run', spec, '--queue', redis.url], undefined, { MLFLOW_TRACKING_URI: mlflow.uri });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await until('the worker to close the sweep', () => (/MLflow parent run closed/.test(w.log()) ? true : undefined), 60);
+    const exp = await readExperiment(mlflow.uri, 'queued-register');
+    const children = exp.runs.filter((x) => x.tags['tunespec.kind'] === 'variant');
+    assert.equal(children.length, 2);
+    const best = [...children].sort((a, b) => b.history['kept/val/accuracy'][0].value - a.history['kept/val/accuracy'][0].value)[0];
+    const said = new RegExp(`MLflow: best variant ${best.tags['tunespec.variant_id']} \\(${best.name.replace(/[.]/g, '\\.')}\\) (registered|was already registered) as models:/${name}/\\d+: http://127\\.0\\.0\\.1:\\d+/#/models/${name}/versions/\\d+`);
+    assert.match(r.stdout, said);
+    assert.match(w.log(), said);
+    const [only, ...more] = await versions();
+    assert.equal(more.length, 0, 'one version, however the two closers interleaved');
+    const tags = Object.fromEntries((only.tags ?? []).map((t) => [t.key, t.value]));
+    assert.equal(tags['tunespec.variant_id'], best.tags['tunespec.variant_id']);
+    assert.equal(tags['tunespec.attempt'], best.tags['tunespec.attempt']);
+    assert.ok(r.stdout.includes(`models:/${name}/${only.version}:`), r.stdout);
+
+    // Watching the settled sweep again closes it again, which registers nothing new.
+    const status = tunespec(['status', spec, '--queue', redis.url], dir, { MLFLOW_TRACKING_URI: mlflow.uri });
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`was already registered as models:/${name}/${only.version}:`));
+    assert.equal((await versions()).length, 1);
+  } finally {
+    w.child.kill('SIGKILL');
+    await w.exited;
+  }
+});
+
 test('a worker whose files differ from the submitter\'s fails the job with a clear message, after the configured retries; status reattaches', async () => {
   const dir = tempDir();
   const spec = writeSmallSpec(dir, { name: 'queued-moved', epochs: 1 });
@@ -203,7 +242,7 @@ test('bad queue options are usage errors; an unreachable Redis is a clear error;
   const spec = writeSmallSpec(dir, { name: 'queued-bad' });
   const cases: [string[], number, RegExp][] = [
     [['run', spec, '--queue', 'http://127.0.0.1:6379'], 2, /--queue http:\/\/127\.0\.0\.1:6379: scheme "http:" is not supported/],
-    [['run', spec, '--queue', redis.url, '--index', '0'], 2, /--queue runs the whole sweep: --index, --only and --force do not apply/],
+    [['run', spec, '--queue', redis.url, '--index', '0'], 2, /--queue runs the whole sweep: --index, --only, --force and --restart do not apply/],
     [['run', spec, '--queue', redis.url, '--attempts', '0'], 2, /--attempts must be an integer ≥ 1; got "0"/],
     [['run', spec, '--queue', redis.url, '--tracking-uri', 'http://bob:pw-XYZ@127.0.0.1:5000'], 2, /--tracking-uri http:\/\/127\.0\.0\.1:5000 carries credentials/],
     [['worker', '--queue', redis.url, '--concurrency', 'two'], 2, /--concurrency must be an integer ≥ 1; got "two"/],

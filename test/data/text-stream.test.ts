@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { TextStream } from '../../src/data/text-stream.ts';
-import { renderChat } from '../../src/data/chat-template.ts';
+import { ChatRenderer } from '../../src/data/chat-render.ts';
+import { TextTokenizer } from '../../src/data/tokenize.ts';
 import { ROOT } from '../helpers/cli.ts';
 
 const TINY = join(ROOT, 'test', 'fixtures', 'text', 'tiny-llama');
@@ -57,15 +58,23 @@ test('a stop string ends the text before it, even split over tokens; a begun one
   assert.ok(!out.includes('wor') && TEXT.startsWith(out), out);
 });
 
-test("chat messages render with the tokenizer's own template; a model without one is refused", () => {
+test("chat messages render with the tokenizer's own template, tokenized as a training example's prompt is; a model without one is refused", () => {
   const config = JSON.parse(readFileSync(join(TINY, 'tokenizer_config.json'), 'utf8'));
+  const text = new TextTokenizer(readFileSync(join(TINY, 'tokenizer.json'), 'utf8'), config);
+  const renderer = new ChatRenderer(text, config, 2);
   const messages = [
     { role: 'system', content: 'Be brief.' },
     { role: 'user', content: 'hi' },
   ];
-  assert.equal(renderChat(config, messages, { addGenerationPrompt: true }), '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
-  assert.equal(renderChat(config, messages, { addGenerationPrompt: false }), '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n');
-  assert.throws(() => renderChat({}, messages, { addGenerationPrompt: true }), { message: "the model's tokenizer_config.json has no chat_template: send a plain prompt instead of chat messages" });
-  const strict = { chat_template: "{% if messages[0]['role'] != 'user' %}{{ raise_exception('first message must be the user') }}{% endif %}x" };
-  assert.throws(() => renderChat(strict, messages, { addGenerationPrompt: true }), { message: /first message must be the user/ });
+  assert.deepEqual(renderer.chatIds(messages), text.encodeText('<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n'));
+  // Serving a prompt as one user message gives the very ids training put before its completion.
+  const example = renderer.example({ kind: 'prompt', prompt: 'hi', completion: ' there', line: 1 }, 'x.jsonl');
+  const prompt = renderer.chatIds([{ role: 'user', content: 'hi' }]);
+  assert.deepEqual(example.ids.slice(0, prompt.length), prompt);
+  assert.ok(example.labels.slice(0, prompt.length).every((l) => l === 0) && example.labels[prompt.length] === 1);
+  assert.deepEqual(renderer.promptIds('hi'), prompt);
+  const { chat_template: _, ...plain } = config;
+  assert.throws(() => new ChatRenderer(text, plain, 2).chatIds(messages), { message: "the model's tokenizer_config.json has no chat_template: send a plain prompt instead of chat messages" });
+  const strict = { ...config, chat_template: "{% if messages[0]['role'] != 'user' %}{{ raise_exception('first message must be the user') }}{% endif %}x" };
+  assert.throws(() => new ChatRenderer(text, strict, 2).chatIds(messages), { message: /first message must be the user/ });
 });

@@ -21,6 +21,9 @@ export interface GenerationVariant {
  * 16): `<runs>/<experiment>/<sweep>/<variant>/` with the merged model (here the tiny Llama
  * folder), status.json (format 2, with `model`), result.json, and the sweep's sweep.json. The
  * store's reader validates each file against its schema, so a wrong layout fails the tests.
+ * Tests of generate and serve use it because the merged model's weights are then known (the
+ * NumPy reference's greedy tokens hold) and no training runs; test/cli/generation-lora.test.ts
+ * drives the same commands on a variant `tunespec run` trained.
  * Returns the variant's model name.
  */
 export function layOutGenerationVariant(runsDir: string, v: GenerationVariant): string {

@@ -95,3 +95,22 @@ test("a variant's charts: plain artifacts, and MLflow's log_image layout at the 
   const again = await variantCharts({ variant, history: history.map((h) => ({ ...h, timestamp: 0 })), result, classNames: ['x', 'y'] });
   assert.deepEqual(Object.keys(again).sort(), names);
 });
+
+test('chart text is drawn with the shipped DejaVu Sans and its bold, never the machine\'s fonts', async () => {
+  // resvg loads no system font, so text drawn at all comes from assets/fonts/; bold drawn heavier
+  // than regular shows the bold face loaded too (a missing face falls back to the other).
+  const ink = async (fontWeight: 'normal' | 'bold') => {
+    const chart = await renderChart({
+      data: { values: [{ t: 'Sandal Shirt Sneaker 0.9633 × −0.5 Ünïcødé Ωμέγα Кириллица' }] },
+      mark: { type: 'text', fontSize: 20, fontWeight, font: 'DejaVu Sans' },
+      encoding: { text: { field: 't', type: 'nominal' } },
+      width: 700,
+      height: 40,
+    });
+    return decode(chart.png).count((c) => luminance(c) < 100);
+  };
+  const regular = await ink('normal');
+  const bold = await ink('bold');
+  assert.ok(regular > 1500, `regular text drawn: ${regular} dark pixels`);
+  assert.ok(bold > regular * 1.2, `bold heavier than regular: ${bold} vs ${regular}`);
+});

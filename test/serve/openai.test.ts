@@ -4,66 +4,18 @@
 // (the tiny Llama as each one's merged model), so greedy answers are the NumPy reference tokens.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { BIN, cliEnv, ROOT, tempDir, tunespecAsync } from '../helpers/cli.ts';
-import { hasExited, killNow, reapWithFile } from '../helpers/child-reaper.ts';
+import { ROOT, tempDir, tunespecAsync } from '../helpers/cli.ts';
+import { serveRuns as serve, type Served } from '../helpers/serve.ts';
 import { layOutGenerationVariant, TINY_LLAMA } from '../helpers/generation-variant.ts';
 
 const KEY = 'sk-test-4f9b2c7e1d';
 const ref: { prompts: { text: string; input_ids: number[]; greedy: number[] }[] } = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'text', 'tiny-llama-reference.json'), 'utf8'));
 const tokenizer = new Tokenizer(JSON.parse(readFileSync(join(TINY_LLAMA, 'tokenizer.json'), 'utf8')), {});
 const decode = (ids: number[]) => tokenizer.decode(ids, { skip_special_tokens: true });
-
-interface Served {
-  url: string;
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** Sends `signal` and waits for the exit code. */
-  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
-}
-
-/** `tunespec serve --port 0` in its own process, stopped with this file however it ends (child-reaper). */
-async function serve(runsDir: string, extra: string[] = [], env: Record<string, string> = { TUNESPEC_API_KEY: KEY }): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--runs-dir', runsDir, ...extra], { env: cliEnv(env) });
-  reapWithFile(child);
-  let out = '';
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start in 60 s: ${out}${err}`)), 60_000);
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-      const m = /listening on (http:\/\/\S+)\/v1 /.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited (${code}) before listening: ${out}${err}`));
-    });
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    url,
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    stop: async (signal = 'SIGTERM') => {
-      if (!hasExited(child)) child.kill(signal);
-      const timer = setTimeout(() => killNow(child, false), 20_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-}
 
 const runs = join(tempDir(), 'runs');
 const A = layOutGenerationVariant(runs, { experiment: 'gen', sweep: 's1', variant: 'aaaa11112222', metrics: { val_loss: 1.1 } });
@@ -72,7 +24,7 @@ let server: Served;
 let client: OpenAI;
 
 before(async () => {
-  server = await serve(runs);
+  server = await serve(runs, [], { TUNESPEC_API_KEY: KEY });
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: KEY, maxRetries: 0, timeout: 120_000 });
 });
 after(async () => {

@@ -176,9 +176,9 @@ test('hostile inputs: every file is reported, each briefly and located, and the 
       `${unknown}:1:1: spec: missing required property "head"`,
       `${unknown}:1:1: spec: missing required property "data"`,
       `${unknown}:1:1: spec: missing required property "training"`,
-      `${unknown}:2:1: spec: unknown property "unknown_key_0"; allowed: name, description, task, tags, base_model, head, freeze, lora, data, validation, training, export, generation, tracking, register, sweep`,
+      `${unknown}:2:1: spec: unknown property "unknown_key_0"; allowed: name, description, task, tags, base_model, head, freeze, lora, data, validation, training, export, checkpoint, generation, tracking, register, sweep`,
     ]);
-    assert.equal(listed[49], `${unknown}:47:1: spec: unknown property "unknown_key_45"; allowed: name, description, task, tags, base_model, head, freeze, lora, data, validation, training, export, generation, tracking, register, sweep`);
+    assert.equal(listed[49], `${unknown}:47:1: spec: unknown property "unknown_key_45"; allowed: name, description, task, tags, base_model, head, freeze, lora, data, validation, training, export, checkpoint, generation, tracking, register, sweep`);
     assert.equal(listed[50], `${unknown}: and ${keys + 4 - 50} more issues (the first 50 are listed)`);
 
     assert.deepEqual(of(huge), [`${huge}:1:1: spec: the file has 1048598 characters, more than the 1048576 a spec may have; is it a spec?`]);

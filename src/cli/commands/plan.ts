@@ -8,6 +8,10 @@ import type { Variant } from '../../plan/expand.ts';
 import { taskOf } from '../../spec/derived.ts';
 import { loraBlocks } from '../../spec/layer-refs.ts';
 import { decoderFrozen, loraParamsPerBlock } from '../../model/families/llama-decoder.ts';
+import type { EngineRequest } from '../../engine/backends.ts';
+import { estimateVariants, type VariantEstimate } from '../../app/plan-estimates.ts';
+import { StepProbeCache } from '../../train/step-probe.ts';
+import { roughDuration } from '../../train/duration.ts';
 
 interface LayerRow {
   name: string;
@@ -74,7 +78,19 @@ function planDecoder(spec: LoadedSpec, io: Io): number {
   return 0;
 }
 
-export async function planCommand(file: string, io: Io): Promise<number> {
+export interface PlanOptions {
+  /** Show the engine and an estimated time per variant (measures a training step when not cached). */
+  estimate: boolean;
+  engine: EngineRequest;
+  featureCache: boolean;
+}
+
+function estimateCell(e: VariantEstimate): string {
+  if (e.seconds === undefined) return `- (${e.why})`;
+  return `~${roughDuration(e.seconds)}`;
+}
+
+export async function planCommand(file: string, io: Io, opts: PlanOptions): Promise<number> {
   const spec = await loadSpec(file);
   for (const w of spec.warnings) io.err(formatWarning(w));
   if (taskOf(spec.experiment) === 'generation') return planDecoder(spec, io);
@@ -103,12 +119,27 @@ export async function planCommand(file: string, io: Io): Promise<number> {
     trainable.push(rows.filter((r) => r.trainable).reduce((n, r) => n + r.params, 0));
   }
   const keys = Object.keys(spec.plan.variants[0]?.overrides ?? {});
+  const probes = StepProbeCache.fromEnv();
+  const estimates = opts.estimate ? await estimateVariants(spec, { engine: opts.engine, featureCache: opts.featureCache, probes }) : undefined;
   io.out(`Sweep ${spec.plan.sweepId}: ${spec.plan.variants.length} variant(s)`);
   io.out(
     formatTable(
-      ['#', 'variant', ...keys, 'trainable params'],
-      spec.plan.variants.map((v, i) => [i, v.id, ...keys.map((k) => JSON.stringify(v.overrides[k])), trainable[i]]),
+      ['#', 'variant', ...keys, 'trainable params', ...(estimates ? ['engine', 'est. training'] : [])],
+      spec.plan.variants.map((v, i) => [
+        i,
+        v.id,
+        ...keys.map((k) => JSON.stringify(v.overrides[k])),
+        trainable[i],
+        ...(estimates ? [estimates[i].engine, estimateCell(estimates[i])] : []),
+      ]),
     ),
   );
+  if (estimates) {
+    const measured = estimates.some((e) => e.measured) ? 'measured now' : 'measured earlier';
+    io.out(
+      `est. training: an estimate, one training step (${measured}, kept in ${probes.dir}) times the variant's steps; ` +
+        'loading, computing frozen features and validation come on top. --no-estimate leaves it out.',
+    );
+  }
   return 0;
 }

@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import { bullmq } from '../../lazy-package.ts';
 import { UsageError } from '../../errors.ts';
 import { QueueLineLog, QueueListr } from '../../queue/progress.ts';
-import { closeParentIfSettled, openParent, type SweepIdentity } from '../../queue/close-sweep.ts';
+import { closeParentIfSettled, openParent, registeredLine, type SweepIdentity } from '../../queue/close-sweep.ts';
 import { parseRedisUrl, QUEUE_NAME } from '../../queue/connection.ts';
 import { followSweep } from '../../queue/follow.ts';
 import type { VariantJob, VariantJobResult } from '../../queue/job.ts';
@@ -49,7 +49,10 @@ async function watch(spec: LoadedSpec, queue: Queue, shownQueue: string, trackin
     const tracking = trackingFor(spec, trackingFlag);
     if (tracking) {
       try {
-        await closeParentIfSettled(tracking.client, await identity(spec), jobs, tracking.objective);
+        const register = spec.experiment.register;
+        const closed = await closeParentIfSettled(tracking.client, await identity(spec), jobs, tracking.objective, register);
+        const line = closed && register && registeredLine(closed, register.name);
+        if (line) (closed.notRegistered ? io.err : io.out)(line);
       } catch (err) {
         io.err(`MLflow: the sweep's parent run was not closed: ${(err as Error).message}`);
       }

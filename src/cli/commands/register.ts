@@ -13,7 +13,7 @@ export interface RegisterOptions {
 
 export async function registerCommand(target: string, opts: RegisterOptions, io: Io): Promise<number> {
   if (target.startsWith('models:/')) throw new UsageError(`register takes a stored variant (id, best or path); ${target} is registered already`);
-  const variant = await resolveTarget(target, opts.spec, opts.runsDir);
+  const variant = await resolveTarget(target, opts.spec, opts.runsDir, undefined, 'register');
   const r = await registerVariant(variant, opts.name, opts.trackingUri);
   const { status } = variant.stored;
   if (opts.json) {

@@ -92,3 +92,65 @@ export function inputShape(bytes: Uint8Array): (number | null)[] {
   return dims.slice(1).map((d) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : null));
 }
 
+
+/**
+ * Two of tunespec's own exports as one graph: `prefix`'s single output feeds `suffix`'s single
+ * input. Unlike `chain`, both keep their names and layer shapes (what `inspect model.onnx` shows);
+ * only a suffix name the prefix already uses gets a suffix of its own. The result computes what
+ * exporting the whole model in one piece does, so a frozen prefix is exported once per sweep.
+ */
+export function joinExports(prefix: Uint8Array, suffix: Uint8Array): Uint8Array {
+  const p = onnx.ModelProto.decode(prefix);
+  const s = onnx.ModelProto.decode(suffix);
+  const pg = p.graph as Onnx.GraphProto;
+  const sg = s.graph as Onnx.GraphProto;
+  const taken = new Set<string>();
+  for (const n of pg.node as Onnx.NodeProto[]) [n.name, ...n.input, ...n.output].forEach((x) => taken.add(x));
+  for (const t of pg.initializer as Onnx.TensorProto[]) taken.add(t.name);
+  for (const i of pg.input as Onnx.ValueInfoProto[]) taken.add(i.name);
+  const fresh = (base: string): string => {
+    let name = base;
+    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
+    taken.add(name);
+    return name;
+  };
+  // The prefix's output becomes an inner tensor, so the suffix's output can keep its name; the
+  // Identity that named it (export.ts) goes, and the suffix reads the layer's own output.
+  const prefixOut = (pg.output[0] as Onnx.ValueInfoProto).name;
+  const namer = (pg.node as Onnx.NodeProto[]).findIndex((n) => n.output.includes(prefixOut));
+  let joint: string;
+  const named = pg.node[namer] as Onnx.NodeProto | undefined;
+  if (named?.opType === 'Identity') {
+    joint = named.input[0];
+    pg.node.splice(namer, 1);
+  } else {
+    joint = fresh(`${prefixOut}__joint`);
+    for (const n of pg.node as Onnx.NodeProto[]) n.output = n.output.map((o) => (o === prefixOut ? joint : o));
+  }
+  taken.delete(prefixOut);
+  const suffixIn = (sg.input[0] as Onnx.ValueInfoProto).name;
+  const renamed = new Map<string, string>([[suffixIn, joint]]);
+  const rename = (n: string): string => {
+    if (!n) return n;
+    let r = renamed.get(n);
+    if (r === undefined) renamed.set(n, (r = taken.has(n) ? fresh(n) : (taken.add(n), n)));
+    return r;
+  };
+  for (const n of sg.node as Onnx.NodeProto[]) {
+    n.input = n.input.map(rename);
+    n.output = n.output.map(rename);
+    n.name = rename(n.name);
+  }
+  for (const t of sg.initializer as Onnx.TensorProto[]) t.name = rename(t.name);
+  for (const v of sg.valueInfo as Onnx.ValueInfoProto[]) v.name = rename(v.name);
+  for (const o of sg.output as Onnx.ValueInfoProto[]) o.name = rename(o.name);
+  const opset = Math.max(...[...p.opsetImport, ...s.opsetImport].filter((o) => !o.domain).map((o) => Number(o.version)));
+  p.opsetImport = [...p.opsetImport.filter((o) => o.domain), { domain: '', version: opset }] as Onnx.OperatorSetIdProto[];
+  p.irVersion = Math.max(Number(p.irVersion), Number(s.irVersion));
+  pg.node.push(...sg.node);
+  pg.initializer.push(...sg.initializer);
+  pg.valueInfo.push(...sg.valueInfo);
+  pg.output = sg.output;
+  p.metadataProps = s.metadataProps;
+  return onnx.ModelProto.encode(p).finish();
+}

@@ -197,10 +197,14 @@ export class MlflowClient {
     return `${this.config.uri}/#/experiments/${experimentId}/runs/${runId}?${ML_VIEWS}`;
   }
 
-  /** The experiment's runs table, in the machine-learning views, sorted by `sort` (best first) when given. */
+  /**
+   * The experiment's runs table, in the machine-learning views, sorted by `sort` (best first) when
+   * given. It names the `runs` tab itself: the UI's redirect from `#/experiments/<id>` to it drops
+   * the query, sort and view included.
+   */
   experimentUrl(experimentId: string, sort?: { metric: string; greaterIsBetter: boolean }): string {
     const order = sort ? `&${new URLSearchParams({ orderByKey: `metrics.\`${sort.metric}\``, orderByAsc: String(!sort.greaterIsBetter) })}` : '';
-    return `${this.config.uri}/#/experiments/${experimentId}?${ML_VIEWS}${order}`;
+    return `${this.config.uri}/#/experiments/${experimentId}/runs?${ML_VIEWS}${order}`;
   }
 
   /** MLflow's side-by-side comparison of these runs (params, metrics, images). */
@@ -392,6 +396,10 @@ export class MlflowClient {
   async createModelVersion(v: { name: string; source: string; runId?: string; modelId?: string; tags: KeyValue[]; description?: string }): Promise<ModelVersion> {
     const json = { name: v.name, source: v.source, run_id: v.runId, model_id: v.modelId, tags: v.tags, description: v.description };
     return (await this.call<{ model_version: ModelVersion }>('POST', 'model-versions/create', { json }))!.model_version;
+  }
+
+  async deleteModelVersion(name: string, version: string): Promise<void> {
+    await this.call('DELETE', 'model-versions/delete', { json: { name, version }, allowMissing: true });
   }
 
   /** Every model version matching `filter` (MLflow's search syntax), across pages. */

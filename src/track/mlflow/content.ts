@@ -152,10 +152,12 @@ function summaryMetrics(v: StoredVariant, history: EpochRecord[]): Metric[] {
   if (cache && cache.status !== 'off') {
     out.push(diag('diag/feature_cache/hit', cache.status === 'hit' ? 1 : 0), diag('diag/feature_cache/seconds', cache.seconds ?? 0), diag('diag/feature_cache/saved_seconds', cache.savedSeconds ?? 0));
   }
-  const parity = s.onnx?.parity;
-  // JSON holds a NaN difference as null; a field the record leaves out is not logged.
-  if (parity?.maxAbsDiff !== undefined) out.push(diag('diag/onnx/max_abs_diff', parity.maxAbsDiff ?? NaN));
-  if (parity?.argmaxAgreement !== undefined) out.push(diag('diag/onnx/argmax_agreement', parity.argmaxAgreement ?? NaN));
+  const p = s.onnx?.parity;
+  // JSON holds a NaN difference as null (read back as NaN); a field the record leaves out is not
+  // logged. Of the two checks (every row after the boundary, the whole model on the first rows),
+  // the worse: one figure to sort runs by.
+  if (p?.maxAbsDiff !== undefined) out.push(diag('diag/onnx/max_abs_diff', Math.max(p.maxAbsDiff ?? NaN, p.whole ? (p.whole.maxAbsDiff ?? NaN) : 0)));
+  if (p?.argmaxAgreement !== undefined) out.push(diag('diag/onnx/argmax_agreement', Math.min(p.argmaxAgreement ?? NaN, p.whole ? (p.whole.argmaxAgreement ?? NaN) : 1)));
   return out;
 }
 
@@ -196,7 +198,8 @@ function noteFor(v: StoredVariant, sweep: SweepRecord): string {
     lines.push('', '| metric | value |', '|---|---|');
     for (const [k, x] of Object.entries(m)) lines.push(`| ${resultMetricName(k)} | ${Number.isInteger(x) ? x : x.toFixed(4)} |`);
   }
-  if (s.engine) lines.push('', `Engine: ${s.engine.name} ${s.engine.version} (${s.engine.reason}).`);
+  // MLflow's markdown turns `@scope/package` into a user mention; as code it reads as a package.
+  if (s.engine) lines.push('', `Engine: ${s.engine.name} ${s.engine.version} (${(s.engine.reason ?? "").replace(/@[\w./-]+/g, (p) => `\`${p}\``)}).`);
   if (s.split) lines.push(`Split: ${s.split.train} train / ${s.split.validation} validation, digest \`${s.split.digest.slice(0, 12)}\`.`);
   return lines.join('\n');
 }

@@ -4,7 +4,8 @@ import { stringify } from 'yaml';
 import { pathKind } from '../../data/readers/files.ts';
 import { filesUnder } from '../files-under.ts';
 import { BASE_ONNX_FILE, ONNX_FILE, storedClassNames, type StoredVariant } from '../local-store.ts';
-import { VARIANT_MODEL_FILES } from '../resolve-variant.ts';
+import { GENERATION_MODEL_FILES, VARIANT_MODEL_FILES } from '../resolve-variant.ts';
+import { ADAPTER_FOLDER } from '../../train/generation-files.ts';
 import type { LoggedModel, MlflowClient, RunInfo } from './client.ts';
 import type { ChildContent } from './content.ts';
 import { TAG } from './content.ts';
@@ -18,9 +19,9 @@ export const MLMODEL_FILE = 'MLmodel';
 export const FLAVOR = 'tunespec';
 
 /** The files of a stored variant that its logged model carries, relative to the variant folder. */
-export async function modelFilesOf(dir: string): Promise<string[]> {
+export async function modelFilesOf(dir: string, generation = false): Promise<string[]> {
   const out: string[] = [];
-  for (const entry of VARIANT_MODEL_FILES) {
+  for (const entry of generation ? GENERATION_MODEL_FILES : VARIANT_MODEL_FILES) {
     const kind = await pathKind(join(dir, entry));
     if (kind === 'file') out.push(entry);
     if (kind === 'folder') out.push(...(await filesUnder(join(dir, entry))).map((f) => `${entry}/${f}`));
@@ -38,6 +39,21 @@ export async function modelFilesOf(dir: string): Promise<string[]> {
  */
 export function mlmodelYaml(v: StoredVariant, files: string[], model: LoggedModel, runId: string): string {
   const flavors: Record<string, unknown> = {};
+  const generated = v.status.model;
+  if (generated) {
+    // A Llama model as a Hugging Face folder (transformers' from_pretrained and tunespec generate
+    // read it), and the PEFT adapter it was merged from when LoRA trained it.
+    flavors[FLAVOR] = {
+      format: 'hf-llama-folder',
+      model: generated.folder,
+      ...(files.some((f) => f.startsWith(`${ADAPTER_FOLDER}/`)) ? { adapter: ADAPTER_FOLDER } : {}),
+      model_name: generated.name,
+      base: generated.base.name,
+      spec: 'spec.yaml',
+      record: 'status.json',
+      variant_id: v.status.variant,
+    };
+  } else {
   if (files.includes(ONNX_FILE)) flavors.onnx = { code: null, data: ONNX_FILE, providers: ['CPUExecutionProvider'] };
   flavors[FLAVOR] = {
     format: 'tfjs-layers-model',
@@ -48,6 +64,7 @@ export function mlmodelYaml(v: StoredVariant, files: string[], model: LoggedMode
     class_names: storedClassNames(v) ?? [],
     variant_id: v.status.variant,
   };
+  }
   const created = new Date(v.status.finished).toISOString().replace('T', ' ').replace('Z', '000');
   return stringify({
     artifact_path: model.info.artifact_uri,
@@ -57,6 +74,19 @@ export function mlmodelYaml(v: StoredVariant, files: string[], model: LoggedMode
     run_id: runId,
     utc_time_created: created,
   });
+}
+
+/**
+ * Which of a variant's files its MLflow run gets as artifacts. All of them, except that a
+ * generation variant trained with LoRA logs its adapter/ (small) and merged/'s config and
+ * tokenizer files, not merged/'s weights: those are the base's plus the adapter, hundreds of MB
+ * per variant (540 MB for SmolLM2-135M). A full fine-tune has no adapter, so its merged weights
+ * are the model and are logged. Registering a variant logs its whole model (ensureLoggedModel).
+ */
+export async function runArtifactWanted(v: StoredVariant): Promise<(file: string) => boolean> {
+  const generated = v.status.model;
+  if (!generated || (await pathKind(join(v.dir, ADAPTER_FOLDER))) !== 'folder') return () => true;
+  return (file) => !(file.startsWith(`${generated.folder}/`) && file.endsWith('.safetensors'));
 }
 
 /** The latest value of each metric of the run, as the runs table shows them: what the Logged models table compares. */
@@ -102,7 +132,7 @@ export async function ensureLoggedModel(client: MlflowClient, experimentId: stri
     tags: content.tags,
   });
   const id = model.info.model_id;
-  const files = await modelFilesOf(v.dir);
+  const files = await modelFilesOf(v.dir, v.status.model !== undefined);
   const present = new Map((await client.listAllProxied(model.info.artifact_uri)).map((f) => [f.path, f.file_size]));
   for (const file of files) {
     const data = await readFile(join(v.dir, file));

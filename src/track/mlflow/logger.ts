@@ -206,8 +206,13 @@ export class MlflowLogger implements SweepListener {
       this.live.delete(result.attempt);
       this.logged.delete(result.attempt);
       const stored = await readStoredVariant(join(this.store.current().dir, variant.id));
-      if (stored?.status.attempt === result.attempt) await this.tracker!.reconcile(stored);
-      else if (run) {
+      if (stored?.status.attempt === result.attempt) {
+        await this.tracker!.reconcile(stored);
+        // The process that closes a queued sweep and registers its best may hold none of its
+        // variants' files, and a generation variant's run has no logged model to register (its
+        // merged weights are made into one only on registering): so the worker makes it now.
+        if (this.opts.leaveParentOpen && this.opts.register && stored.status.model && stored.status.status === 'completed') await this.tracker!.ensureGenerationModel(stored);
+      } else if (run) {
         // The store kept an earlier completed result over this attempt (an interrupted --force):
         // its run still ends in its own state, not RUNNING until some later sweep marks it KILLED.
         if (result.reason) await this.client.logBatch(run.run_id, { tags: [{ key: TAG.reason, value: result.reason }] });
@@ -241,6 +246,7 @@ export class MlflowLogger implements SweepListener {
     }
     let r;
     try {
+      if (best.status.model) await this.tracker!.ensureGenerationModel(best);
       r = await registerAttempt(this.client, this.experimentId!, best.status.attempt, name);
     } catch (err) {
       // The sweep itself is logged; only the registration is left to redo.

@@ -31,8 +31,9 @@ export async function registerAttempt(client: MlflowClient, experimentId: string
     throw new TrackingError(`MLflow at ${client.config.uri} holds no finished logged model of attempt ${attempt}: the server needs MLflow 3 (logged models), and the variant must have completed with a model`);
   }
   await client.ensureRegisteredModel(name);
-  const registered = (await client.searchModelVersions(`tags.\`${TAG.attempt}\` = '${attempt}'`)).filter((v) => v.name === name);
-  const existing = registered.sort((a, b) => Number(a.version) - Number(b.version))[0];
+  const versionsOf = async (): Promise<ModelVersion[]> =>
+    (await client.searchModelVersions(`tags.\`${TAG.attempt}\` = '${attempt}'`)).filter((v) => v.name === name).sort((a, b) => Number(a.version) - Number(b.version));
+  const [existing] = await versionsOf();
   if (existing) return { version: existing, created: false, url: client.modelVersionUrl(name, existing.version) };
   const modelTags = new Map((model.info.tags ?? []).map((t) => [t.key, t.value]));
   const tags: KeyValue[] = VERSION_TAGS.flatMap((key) => (modelTags.has(key) ? [{ key, value: modelTags.get(key)! }] : []));
@@ -44,6 +45,13 @@ export async function registerAttempt(client: MlflowClient, experimentId: string
     tags,
     description: modelTags.get('mlflow.note.content'),
   });
+  // Two processes closing one sweep (a queue's last worker and the attached `run`) may both have
+  // found nothing and both created a version: the lowest stays, a later one is deleted by its creator.
+  const [first] = await versionsOf();
+  if (first && first.version !== version.version) {
+    await client.deleteModelVersion(name, version.version);
+    return { version: first, created: false, url: client.modelVersionUrl(name, first.version) };
+  }
   return { version, created: true, url: client.modelVersionUrl(name, version.version) };
 }
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { filesUnder } from '../files-under.ts';
 import { pathKind } from '../../data/readers/files.ts';
-import { ensureLoggedModel } from './logged-model.ts';
+import { ensureLoggedModel, runArtifactWanted } from './logged-model.ts';
 import { TrackingError } from '../../errors.ts';
 import { redactUrlsIn } from '../../net/redact.ts';
 import { comparisonTables } from '../comparison.ts';
@@ -255,7 +255,9 @@ export class SweepTracker {
     if (content.inputs.length) await logInputs(this.client, run.run_id, content.inputs);
     const missing = await this.missingMetrics(run.run_id, content.metrics, (m) => m.step);
     await this.client.logBatch(run.run_id, { metrics: missing });
-    const uploaded = await this.uploadMissing(run, v.dir);
+    const uploaded = await this.uploadMissing(run, v.dir, await runArtifactWanted(v));
+    // A generation variant's logged model carries its whole merged model (hundreds of MB): it is
+    // made when the variant is registered (ensureGenerationModel), not for every variant.
     if (v.status.status === 'completed' && (await pathKind(join(v.dir, 'model', 'model.json')))) {
       await ensureLoggedModel(this.client, this.experimentId, run, v, content);
     }
@@ -278,10 +280,21 @@ export class SweepTracker {
     return missing;
   }
 
-  private async uploadMissing(run: RunInfo, dir: string): Promise<number> {
+  /**
+   * A completed generation variant's logged model (its merged Hugging Face folder whole, its
+   * adapter, record and spec), made if the server lacks it: what registering it points at.
+   */
+  async ensureGenerationModel(v: StoredVariant): Promise<void> {
+    const history = await readHistory(v.dir, formatOfVariant(v));
+    const content = await childContent(v, this.sweep, history);
+    const run = await this.ensureChild({ variantId: v.status.variant, attempt: v.status.attempt, ...content });
+    await ensureLoggedModel(this.client, this.experimentId, run, v, content);
+  }
+
+  private async uploadMissing(run: RunInfo, dir: string, wanted: (file: string) => boolean): Promise<number> {
     const present = new Map((await this.client.listAllArtifacts(run.run_id)).map((f) => [f.path, f.file_size]));
     let uploaded = 0;
-    for (const file of await filesUnder(dir)) {
+    for (const file of (await filesUnder(dir)).filter(wanted)) {
       const data = await readFile(join(dir, file));
       if (present.get(file) === data.byteLength) continue;
       await this.client.uploadArtifact(run.artifact_uri, file, data);
@@ -308,7 +321,8 @@ export class SweepTracker {
       const run = runOf(v);
       return run && this.client.runUrl(this.experimentId, run.info.run_id);
     };
-    const { csv, markdown } = comparisonTables(variants, objective.metric, objective.greaterIsBetter, link);
+    const overrides = new Map(this.sweep.variants.map((v) => [v.id, v.overrides]));
+    const { csv, markdown } = comparisonTables(variants, objective.metric, objective.greaterIsBetter, link, overrides);
     const [first] = rankByMetric(variants, objective.metric, objective.greaterIsBetter).filter((v) => v.result?.metrics[objective.metric] !== undefined);
     const score = first?.result?.metrics[objective.metric];
     const best: BestVariant | undefined = score === undefined ? undefined : { variant: first, score, runId: runOf(first)?.info.run_id, url: link(first) };

@@ -4,7 +4,7 @@ import { parseStoredSpec } from '../../spec/stored.ts';
 import { objectiveOf } from '../../spec/derived.ts';
 import type { Experiment } from '../../spec/types.ts';
 import { DEFAULT_OBJECTIVE_METRIC } from '../../spec/schema.ts';
-import { readSweepRecord, storedVariants, type SweepRecord } from '../local-store.ts';
+import { readSweepRecord, storedVariants, type StoredVariant, type SweepRecord } from '../local-store.ts';
 import type { MlflowClient } from './client.ts';
 import { ensureExperiment, SweepTracker } from './sweep-tracker.ts';
 import type { Objective } from '../../spec/derived.ts';
@@ -53,4 +53,12 @@ export async function syncSweep(client: MlflowClient, sweep: StoredSweep): Promi
   report.compareUrl = (await tracker.finishParent(variants, objective)).compareUrl;
   report.url = client.runUrl(experimentId, tracker.parent!.run_id);
   return report;
+}
+
+/** A stored generation variant's logged model on the server (made if missing), in its sweep's experiment: what registering it needs. */
+export async function ensureGenerationModel(client: MlflowClient, sweep: StoredSweep, v: StoredVariant): Promise<void> {
+  const experimentId = await ensureExperiment(client, client.config.experiment, storedObjective(sweep.spec));
+  const tracker = new SweepTracker(client, experimentId, sweep.record, sweep.specText);
+  await tracker.load();
+  await tracker.ensureGenerationModel(v);
 }

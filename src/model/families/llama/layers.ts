@@ -47,6 +47,8 @@ export interface BlockLora {
   scale: number;
   dropout: number;
   branches: Map<Projection, { a: TF.LayerVariable; b: TF.LayerVariable }>;
+  /** Dropout masks drawn so far (each mask's seed counts them): what a training checkpoint keeps to continue the same masks. */
+  calls: number;
 }
 
 export interface LlamaBlockLayer extends TF.layers.Layer {
@@ -143,7 +145,7 @@ export function llamaLayerClasses(tf: Tf): LlamaLayerClasses {
     static className = 'TunespecLlamaDecoderLayer';
     private readonly a: LlamaBlockArgs & { randomInit?: boolean };
     private w: Record<Exclude<keyof BlockWeights, 'frozen' | 'lora'>, TF.LayerVariable> = {} as never;
-    private loraState?: BlockLora & { seed: number; calls: number };
+    private loraState?: BlockLora & { seed: number };
     private readonly savedLora?: SavedLora;
     constructor(args: LlamaBlockArgs & LayerArgs & { lora?: SavedLora }) {
       super(args);

@@ -1,0 +1,88 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type * as TF from '@tensorflow/tfjs';
+import type { Tf } from '../engine/backends.ts';
+import { cacheRoot } from '../engine/feature-cache.ts';
+import type { TrainingSpec } from '../spec/types.ts';
+import { createOptimizer } from './optimizer.ts';
+
+/** A first step longer than this is the measurement: a second one would only make `plan` slower. */
+const WARM_UP_LIMIT_S = 2;
+/** Seconds of timed steps after the first, when it was quick. */
+const PROBE_BUDGET_S = 1;
+
+/**
+ * Seconds one training step of `model` takes on the current engine, on a batch of random inputs
+ * of the spec's batch size (the step's cost does not depend on the values). The first step builds
+ * the optimizer's slots and the engine's kernels, so when it is quick more are timed.
+ */
+export async function probeStep(tf: Tf, model: TF.LayersModel, t: TrainingSpec, classes: number): Promise<number> {
+  const optimizer = createOptimizer(tf, t);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+  const batch = t.batch_size;
+  const x = model.inputs.map((input) => {
+    const shape = [batch, ...(input.shape.slice(1) as number[])];
+    return input.dtype === 'int32' ? tf.zeros(shape, 'int32') : tf.randomNormal(shape, 0, 1, 'float32', 1);
+  });
+  const y = tf.oneHot(tf.zeros([batch], 'int32') as TF.Tensor1D, classes);
+  try {
+    const step = async (): Promise<number> => {
+      const started = performance.now();
+      await model.trainOnBatch(x.length === 1 ? x[0] : x, y);
+      return (performance.now() - started) / 1000;
+    };
+    const first = await step();
+    if (first > WARM_UP_LIMIT_S) return first;
+    // Engines keep warming up over the first steps (kernel compilation, memory pools): the median
+    // of up to ten more, within about a second, is what a long run sees.
+    const times: number[] = [];
+    for (let spent = 0; times.length < 10 && (times.length < 2 || spent < PROBE_BUDGET_S); ) {
+      times.push(await step());
+      spent += times.at(-1)!;
+    }
+    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  } finally {
+    tf.dispose([...x, y]);
+    optimizer.dispose();
+  }
+}
+
+/** A probe as stored: the step's seconds, and on what it was measured. */
+export interface ProbeRecord {
+  stepSeconds: number;
+  engine: string;
+  measuredAt: string;
+}
+
+/**
+ * Measured steps on disk under the cache root (`step-probes/`), by a key naming the model, the
+ * engine and the batch shape, so `plan` probes each once per machine. Unreadable entries are
+ * measured again; a write that fails costs only the next plan's probe.
+ */
+export class StepProbeCache {
+  constructor(readonly dir: string) {}
+
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): StepProbeCache {
+    return new StepProbeCache(join(cacheRoot(env), 'step-probes'));
+  }
+
+  async get(key: string): Promise<ProbeRecord | undefined> {
+    try {
+      const r = JSON.parse(await readFile(join(this.dir, `${key}.json`), 'utf8')) as ProbeRecord;
+      return typeof r.stepSeconds === 'number' && r.stepSeconds >= 0 ? r : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async put(key: string, record: ProbeRecord): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+      const tmp = join(this.dir, `${key}.json.tmp-${process.pid}`);
+      await writeFile(tmp, JSON.stringify(record));
+      await rename(tmp, join(this.dir, `${key}.json`));
+    } catch {
+      // A read-only cache only means measuring again next time.
+    }
+  }
+}

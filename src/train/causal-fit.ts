@@ -9,7 +9,7 @@ import { Interrupted, VariantFailure } from './failure.ts';
 import { InternalError } from '../errors.ts';
 import type { TrainingLimit } from './fit.ts';
 import { createOptimizer, setLearningRate } from './optimizer.ts';
-import { improved } from './early-stopping.ts';
+import { noteEpoch } from './early-stopping.ts';
 import { learningRateAtStep } from './schedule.ts';
 import { causalLmLoss } from '../model/families/llama/causal-loss.ts';
 import type { LlamaBlockLayer } from '../model/families/llama/layers.ts';
@@ -346,16 +346,11 @@ export async function fitCausal(
         epoch_seconds: (performance.now() - started) / 1000,
       };
       const at = Date.now();
-      if (improved(metrics[monitor], best, mode, t.early_stopping?.min_delta ?? 0)) {
-        best = metrics[monitor];
-        p.bestEpoch = epoch;
-        p.sinceBest = 0;
-        if (t.early_stopping) {
-          tf.dispose(bestWeights);
-          bestWeights = trainable.map((v) => v.clone());
-        }
-      } else if (t.early_stopping && ++p.sinceBest > t.early_stopping.patience) {
-        p.stop = true;
+      const noted = noteEpoch(p, epoch, metrics[monitor], best, mode, t.early_stopping);
+      best = noted.best;
+      if (noted.improved && t.early_stopping) {
+        tf.dispose(bestWeights);
+        bestWeights = trainable.map((v) => v.clone());
       }
       p.history.push({ epoch, metrics, at });
       // Saved before the sinks hear of the epoch: a sink never holds an epoch that no checkpoint

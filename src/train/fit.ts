@@ -8,7 +8,7 @@ import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from '.
 import { evaluate, type Evaluation } from './evaluate.ts';
 import { learningRateAtStep } from './schedule.ts';
 import { createOptimizer, setLearningRate } from './optimizer.ts';
-import { improved } from './early-stopping.ts';
+import { noteEpoch } from './early-stopping.ts';
 import { modelInputs } from './model-inputs.ts';
 import { modeFor } from '../spec/derived.ts';
 import { Interrupted, VariantFailure } from './failure.ts';
@@ -206,16 +206,11 @@ export async function fitVariant(
         examples_per_second: n / seconds,
       };
       const at = Date.now();
-      if (improved(metrics[monitor], best, mode, t.early_stopping?.min_delta ?? 0)) {
-        best = metrics[monitor];
-        p.bestEpoch = epoch;
-        p.sinceBest = 0;
-        if (t.early_stopping) {
-          tf.dispose(bestWeights);
-          bestWeights = snapshot(model);
-        }
-      } else if (t.early_stopping && ++p.sinceBest > t.early_stopping.patience) {
-        p.stop = true;
+      const noted = noteEpoch(p, epoch, metrics[monitor], best, mode, t.early_stopping);
+      best = noted.best;
+      if (noted.improved && t.early_stopping) {
+        tf.dispose(bestWeights);
+        bestWeights = snapshot(model);
       }
       p.history.push({ epoch, metrics, at });
       // Saved before the sinks hear of the epoch: a sink never holds an epoch that no checkpoint

@@ -29,14 +29,12 @@ import { ggufTokenizer } from '../src/model/gguf/tokenizer.ts';
 import { decodeTokens } from '../src/model/families/llama/generate.ts';
 import { loadLlama } from '../src/model/families/llama/load.ts';
 import { median } from './lib/measure.ts';
+import { optionValue } from './lib/args.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const SELF = fileURLToPath(import.meta.url);
 const args = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
+const opt = (name: string, fallback: string) => optionValue(args, name, fallback);
 
 /** One timed greedy run: whole run and prompt + first token, wall and process CPU seconds. */
 interface Run {

@@ -8,12 +8,10 @@ import type * as TF from '@tensorflow/tfjs';
 import { selectEngine, type EngineName } from '../src/engine/backends.ts';
 import { greedyDecode } from '../src/model/families/llama/generate.ts';
 import { loadLlama } from '../src/model/families/llama/load.ts';
+import { optionValue } from './lib/args.ts';
 
 const args = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const opt = (name: string, fallback: string) => optionValue(args, name, fallback);
 const source = args[0] && !args[0].startsWith('--') ? args[0] : join(import.meta.dirname, '..', '.cache', 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const promptLength = Number(opt('prompt', '32'));
 const newTokens = Number(opt('new', '32'));

@@ -33,14 +33,12 @@ import type { TrainingSpec } from '../src/spec/types.ts';
 import { padBatch } from '../src/train/causal-fit.ts';
 import { createOptimizer } from '../src/train/optimizer.ts';
 import { median } from './lib/measure.ts';
+import { optionValue } from './lib/args.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const SELF = fileURLToPath(import.meta.url);
 const args = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
+const opt = (name: string, fallback: string) => optionValue(args, name, fallback);
 const model = opt('model', join(ROOT, '.cache', 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf'));
 const top = Number(opt('top', '4'));
 const rank = Number(opt('rank', '8'));

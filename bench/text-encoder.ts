@@ -8,12 +8,10 @@ import { selectEngine, type EngineName } from '../src/engine/backends.ts';
 import { loadHfEncoder } from '../src/model/hf/encoder.ts';
 import { exportTextPrefix } from '../src/model/onnx/text.ts';
 import { OnnxSession } from '../src/engine/onnx-runtime.ts';
+import { optionValue } from './lib/args.ts';
 
 const args = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const opt = (name: string, fallback: string) => optionValue(args, name, fallback);
 const folder = args[0] && !args[0].startsWith('--') ? args[0] : join(import.meta.dirname, '..', '.cache', 'models', 'all-MiniLM-L6-v2');
 const B = Number(opt('batch', '16'));
 const T = Number(opt('tokens', '64'));

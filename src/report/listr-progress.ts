@@ -10,6 +10,8 @@ type Task = ListrTaskWrapper<unknown, any, any>;
 interface Slot {
   task?: Task;
   output?: string;
+  /** The last loss the fit loop read back: it reads one about once a second, not every batch. */
+  loss?: number;
   settle?: (r: { variant: Variant; result?: VariantResult; skipped?: string }) => void;
   ended?: { variant: Variant; result?: VariantResult; skipped?: string };
 }
@@ -72,9 +74,11 @@ export class ListrProgress implements SweepListener {
     this.show(i.variant.id, `engine ${i.engine.name}, ${i.trainableParams} trainable params, feature cache ${i.featureCache.status}`);
   }
 
-  onBatchEnd(i: VariantInfo, epoch: number, batch: number, batches: number, loss: number): void {
+  onBatchEnd(i: VariantInfo, epoch: number, batch: number, batches: number, loss: number | undefined): void {
+    const s = this.slot(i.variant.id);
+    if (loss !== undefined) s.loss = loss;
     if (batch % 10 === 0 || batch === batches - 1) {
-      this.show(i.variant.id, `epoch ${epoch + 1}/${i.variant.spec.training.epochs} batch ${batch + 1}/${batches} loss ${fixed(loss)}`);
+      this.show(i.variant.id, `epoch ${epoch + 1}/${i.variant.spec.training.epochs} batch ${batch + 1}/${batches} loss ${fixed(s.loss)}`);
     }
   }
 

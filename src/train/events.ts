@@ -114,7 +114,12 @@ export interface ResumedFrom {
 export interface SweepListener {
   onSweepStart?(sweep: SweepInfo): void | Promise<void>;
   onVariantStart?(info: VariantInfo): void | Promise<void>;
-  onBatchEnd?(info: VariantInfo, epoch: number, batch: number, batches: number, loss: number): void;
+  /**
+   * After every optimizer step. `loss` is the batch's loss when the loop read it back at this step
+   * (the first step, about once a second, and an epoch's last batch), else undefined: reading it
+   * every step would make the engine finish each step before the next is queued.
+   */
+  onBatchEnd?(info: VariantInfo, epoch: number, batch: number, batches: number, loss: number | undefined): void;
   /** `at`: epoch milliseconds when the epoch ended, the timestamp every sink records. */
   onEpochEnd?(info: VariantInfo, epoch: number, metrics: EpochMetrics, at: number): void | Promise<void>;
   onVariantSkipped?(variant: Variant, reason: string): void | Promise<void>;

@@ -10,6 +10,7 @@ import { learningRateAtStep } from './schedule.ts';
 import { createOptimizer, setLearningRate } from './optimizer.ts';
 import { noteEpoch } from './early-stopping.ts';
 import { modelInputs } from './model-inputs.ts';
+import { trainStep, type StepTensors } from './train-step.ts';
 import { modeFor } from '../spec/derived.ts';
 import { Interrupted, VariantFailure } from './failure.ts';
 import { captureOptimizer, captureWeights, restoreOptimizer, restoreWeights, trackedWeights, type Checkpoint, type LoopCheckpoints, type TensorValues } from './checkpoint.ts';
@@ -31,6 +32,9 @@ export interface TrainingLimit {
   /** The refusal, given the first step's seconds and the number of steps. */
   refusal(stepSeconds: number, steps: number): string;
 }
+
+/** Losses are read back at least this often (and on the first step, before a checkpoint, at an epoch's end). */
+const READ_BACK_MS = 1000;
 
 export interface FitOutcome {
   metrics: EpochMetrics;
@@ -150,8 +154,34 @@ export async function fitVariant(
     }
     await checkpoints.save(epoch * batches + batch, position as unknown as Record<string, unknown>, tensors);
   };
+  const step = trainStep(tf, model, data.classes);
+  /** Steps whose loss and correct count are still on the engine, oldest first. */
+  let pending: { epoch: number; batch: number; rows: number; result: StepTensors }[] = [];
+  let lastReadBack = -Infinity;
+  /** Sums over the epoch in progress, of the steps read back. */
+  let lossSum = 0;
+  let accSum = 0;
+  /** Reads the pending steps back in one transfer, adds them to the sums and returns the last one's loss. */
+  const readBack = async (): Promise<number> => {
+    const steps = pending;
+    pending = [];
+    const results = steps.map((s) => s.result);
+    const values = tf.tidy(() => tf.stack([...results.map((r) => r.loss), ...results.map((r) => r.correct)]));
+    tf.dispose(results.flatMap((r) => [r.loss, r.correct]));
+    const v = (await values.data()) as Float32Array;
+    values.dispose();
+    lastReadBack = performance.now();
+    steps.forEach((s, i) => {
+      if (!Number.isFinite(v[i])) throw new VariantFailure(`loss is ${v[i]} at epoch ${s.epoch + 1}, batch ${s.batch + 1}`);
+      // In step order and in float64, as when each step was read back alone.
+      lossSum += v[i] * s.rows;
+      accSum += v[steps.length + i];
+    });
+    return v[steps.length - 1];
+  };
   /** The rate the optimizer holds. */
   let lr = Number.NaN;
+  let firstStep = true;
   try {
     for (let epoch = p.epoch; epoch < t.epochs && !p.stop; epoch++) {
       p.epochsRun = epoch + 1;
@@ -159,12 +189,12 @@ export async function fitVariant(
       const first = resumedMidEpoch ? p.batch : 0;
       const started = performance.now() - (resumedMidEpoch ? p.elapsed * 1000 : 0);
       if (!resumedMidEpoch) shuffleInPlace(order, rng);
-      let lossSum = resumedMidEpoch ? p.lossSum : 0;
-      let accSum = resumedMidEpoch ? p.accSum : 0;
+      lossSum = resumedMidEpoch ? p.lossSum : 0;
+      accSum = resumedMidEpoch ? p.accSum : 0;
       for (let b = first; b < batches; b++) {
         if (signal.aborted) throw new Interrupted('interrupted by the user');
-        const step = epoch * batches + b;
-        const next = learningRateAtStep(t, step, batches);
+        const stepIndex = epoch * batches + b;
+        const next = learningRateAtStep(t, stepIndex, batches);
         // SGD rebuilds a tensor on every change; epoch schedules change the rate once an epoch.
         if (next !== lr) setLearningRate(optimizer, (lr = next));
         const idx = Array.from(order.subarray(b * t.batch_size, (b + 1) * t.batch_size));
@@ -172,24 +202,29 @@ export async function fitVariant(
         if (augment) xb = augmentBatch(xb, data.exampleShape, augment, rng, data.maxValue ?? 1);
         const labels = Int32Array.from(idx, (row) => data.train.y[row]);
         const x = tf.tidy(() => modelInputs(tf, model, xb, idx.length, data.exampleShape));
-        const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), data.classes));
-        const out = (await model.trainOnBatch(x, y)) as number[];
-        tf.dispose([x, y]);
-        const [loss, acc] = out;
-        if (!Number.isFinite(loss)) throw new VariantFailure(`loss is ${loss} at epoch ${epoch + 1}, batch ${b + 1}`);
-        lossSum += loss * idx.length;
-        accSum += acc * idx.length;
-        if (limit && step === 0) {
+        try {
+          pending.push({ epoch, batch: b, rows: idx.length, result: await step(x, labels) });
+        } finally {
+          tf.dispose(x);
+        }
+        // The epoch's last step is saved with the epoch's end, metrics and all.
+        const checkpointDue = !!checkpoints?.everySteps && (stepIndex + 1) % checkpoints.everySteps === 0 && b + 1 < batches;
+        // Read back on the first step (the slow-engine limit times it), before a checkpoint (its
+        // sums must be exact), at the epoch's end, and often enough for progress; never each step,
+        // which on an accelerator would wait for every step to finish before queueing the next.
+        const now = performance.now();
+        const read = firstStep || checkpointDue || b + 1 === batches || now - lastReadBack >= READ_BACK_MS;
+        const loss = read ? await readBack() : undefined;
+        if (limit && stepIndex === 0) {
           const stepSeconds = (performance.now() - started) / 1000;
           if (stepSeconds * batches * t.epochs > limit.seconds) throw new VariantFailure(limit.refusal(stepSeconds, batches * t.epochs));
         }
-        // The epoch's last step is saved with the epoch's end, metrics and all.
-        if (checkpoints?.everySteps && (step + 1) % checkpoints.everySteps === 0 && b + 1 < batches) {
-          await save(epoch, b + 1, lossSum, accSum, (performance.now() - started) / 1000);
-        }
+        firstStep = false;
+        if (checkpointDue) await save(epoch, b + 1, lossSum, accSum, (performance.now() - started) / 1000);
         await emit(listeners, 'onBatchEnd', info, epoch, b, batches, loss);
         // Backends resolve their promises as microtasks; without a macrotask turn, signals,
-        // progress timers and background uploads would wait for the whole variant.
+        // progress timers and background uploads would wait for the whole variant. A turn costs
+        // 1-2 µs (bench/train-step.ts), nothing beside a step.
         await new Promise((resolve) => setImmediate(resolve));
       }
       const val = evaluate(tf, model, data.validation.x, data.exampleShape, data.validation.y, data.classes, t.batch_size);
@@ -228,6 +263,7 @@ export async function fitVariant(
       confusion: final.confusion,
     };
   } finally {
+    tf.dispose(pending.flatMap((s) => [s.result.loss, s.result.correct]));
     tf.dispose(bestWeights);
     optimizer.dispose();
   }

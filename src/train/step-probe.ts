@@ -5,6 +5,7 @@ import type { Tf } from '../engine/backends.ts';
 import { cacheRoot } from '../engine/feature-cache.ts';
 import type { TrainingSpec } from '../spec/types.ts';
 import { createOptimizer } from './optimizer.ts';
+import { trainStep } from './train-step.ts';
 
 /** A first step longer than this is the measurement: a second one would only make `plan` slower. */
 const WARM_UP_LIMIT_S = 2;
@@ -13,22 +14,26 @@ const PROBE_BUDGET_S = 1;
 
 /**
  * Seconds one training step of `model` takes on the current engine, on a batch of random inputs
- * of the spec's batch size (the step's cost does not depend on the values). The first step builds
- * the optimizer's slots and the engine's kernels, so when it is quick more are timed.
+ * of the spec's batch size (the step's cost does not depend on the values): fit's step
+ * (train/train-step.ts), its loss read back each time so the engine has finished it. The first
+ * step builds the optimizer's slots and the engine's kernels, so when it is quick more are timed.
  */
 export async function probeStep(tf: Tf, model: TF.LayersModel, t: TrainingSpec, classes: number): Promise<number> {
   const optimizer = createOptimizer(tf, t);
   model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+  const train = trainStep(tf, model, classes);
   const batch = t.batch_size;
   const x = model.inputs.map((input) => {
     const shape = [batch, ...(input.shape.slice(1) as number[])];
     return input.dtype === 'int32' ? tf.zeros(shape, 'int32') : tf.randomNormal(shape, 0, 1, 'float32', 1);
   });
-  const y = tf.oneHot(tf.zeros([batch], 'int32') as TF.Tensor1D, classes);
+  const labels = new Int32Array(batch);
   try {
     const step = async (): Promise<number> => {
       const started = performance.now();
-      await model.trainOnBatch(x.length === 1 ? x[0] : x, y);
+      const { loss, correct } = await train(x.length === 1 ? x[0] : x, labels);
+      await loss.data();
+      tf.dispose([loss, correct]);
       return (performance.now() - started) / 1000;
     };
     const first = await step();
@@ -42,7 +47,7 @@ export async function probeStep(tf: Tf, model: TF.LayersModel, t: TrainingSpec, 
     }
     return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
   } finally {
-    tf.dispose([...x, y]);
+    tf.dispose(x);
     optimizer.dispose();
   }
 }

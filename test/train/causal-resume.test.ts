@@ -33,7 +33,7 @@ const TIMING = new Set(['epoch_seconds', 'tokens_per_second']);
 
 interface Trace {
   epochs: EpochMetrics[];
-  losses: Map<number, number>;
+  losses: Map<number, number | undefined>;
   notes: string[];
   resumed?: ResumedFrom;
   info?: VariantInfo;

@@ -10,7 +10,8 @@ const TIMING = new Set(['epoch_seconds', 'examples_per_second']);
 interface Trace {
   digest: string[];
   epochs: EpochMetrics[];
-  batchLosses: number[];
+  /** Every step's loss where the loop read one back (fit.ts: the first step, epoch ends, about once a second). */
+  batchLosses: (number | undefined)[];
   result: VariantResult;
 }
 
@@ -44,7 +45,10 @@ test('two runs with the same seed give the same split and exactly the same metri
   assert.equal(a.epochs.length, 2);
   // The first run is the first in this process to load tfjs: it must not be any different.
   assert.deepEqual(b.epochs, a.epochs, 'per-epoch metrics differ between two runs of the same spec and seed');
-  assert.deepEqual(b.batchLosses, a.batchLosses, 'batch losses differ between two runs of the same spec and seed');
+  assert.equal(b.batchLosses.length, a.batchLosses.length);
+  const both = a.batchLosses.flatMap((loss, i) => (loss !== undefined && b.batchLosses[i] !== undefined ? [[loss, b.batchLosses[i]]] : []));
+  assert.ok(both.length >= 2, 'each epoch\'s last loss is read back in both runs');
+  for (const [x, y] of both) assert.equal(y, x, 'batch losses differ between two runs of the same spec and seed');
   assert.deepEqual(b.result.metrics, a.result.metrics);
   assert.deepEqual(b.result.confusion, a.result.confusion);
   const wa = savedWeights(a.result.model!);
@@ -58,7 +62,8 @@ test('a different training seed gives different metrics (on the same split)', as
   const a = await trace(dir, 42);
   const c = await trace(dir, 43);
   assert.deepEqual(c.digest, a.digest, 'training.seed must not move the validation split');
-  assert.notDeepEqual(c.batchLosses, a.batchLosses);
+  // The last step's loss is always read back.
+  assert.notEqual(c.batchLosses.at(-1), a.batchLosses.at(-1));
   assert.notDeepEqual(c.epochs, a.epochs);
   assert.notEqual(c.result.metrics!.val_loss, a.result.metrics!.val_loss);
 });

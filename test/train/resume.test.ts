@@ -16,7 +16,8 @@ const TIMING = new Set(['epoch_seconds', 'examples_per_second']);
 interface Trace {
   epochs: EpochMetrics[];
   /** Loss of every step trained, by global step: a redone step must give the same loss. */
-  losses: Map<number, number>;
+  /** Every step; its loss where the loop read one back (fit.ts: the first step, checkpoints, epoch ends, about once a second). */
+  losses: Map<number, number | undefined>;
   notes: string[];
   resumed?: ResumedFrom;
   result?: VariantResult;
@@ -65,7 +66,15 @@ function assertSame(resumed: Trace, stopped: Trace, unbroken: Trace): void {
   assert.equal(resumed.result?.status, 'completed', resumed.result?.reason);
   assert.equal(resumed.resumed?.inexact, undefined, 'resumed on the machine that wrote the checkpoint');
   assert.deepEqual([...stopped.epochs, ...resumed.epochs], unbroken.epochs, 'per-epoch metrics differ from the unbroken run');
-  for (const [step, loss] of [...stopped.losses, ...resumed.losses]) assert.equal(loss, unbroken.losses.get(step), `step ${step}`);
+  let compared = 0;
+  for (const [step, loss] of [...stopped.losses, ...resumed.losses]) {
+    const expected = unbroken.losses.get(step);
+    if (loss === undefined || expected === undefined) continue;
+    assert.equal(loss, expected, `step ${step}`);
+    compared++;
+  }
+  // At least each epoch's last step, read back in every run.
+  assert.ok(compared >= 3, `only ${compared} steps' losses to compare`);
   assert.deepEqual(resumed.result!.metrics, unbroken.result!.metrics);
   const a = savedWeights(resumed.result!.model!);
   const b = savedWeights(unbroken.result!.model!);

@@ -1,0 +1,75 @@
+// The fit loop's lean step (train/train-step.ts) must compute exactly what tfjs-layers'
+// trainOnBatch computes: checkpoints written before it, and runs compared across versions, continue
+// bit for bit. Two copies of one model, one trained each way on the same batches.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type * as TF from '@tensorflow/tfjs';
+import { selectEngine } from '../../src/engine/backends.ts';
+import { createRng } from '../../src/data/rng.ts';
+import { createOptimizer } from '../../src/train/optimizer.ts';
+import { leanTrainStep, type StepTensors } from '../../src/train/train-step.ts';
+import type { TrainingSpec } from '../../src/spec/types.ts';
+import { sameBytes, testEngine } from './helpers.ts';
+
+const CLASSES = 4;
+
+/** Pooling, a dense layer, batch norm (trainable: its moving statistics move in training mode), dropout, an L2-regularised softmax. */
+function build(tf: typeof TF): TF.LayersModel {
+  return tf.sequential({
+    layers: [
+      tf.layers.globalAveragePooling2d({ inputShape: [6, 6, 2], name: 'pool' }),
+      tf.layers.dense({ units: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }), name: 'hidden' }),
+      tf.layers.batchNormalization({ name: 'bn' }),
+      tf.layers.dropout({ rate: 0.3, name: 'drop' }),
+      tf.layers.dense({ units: CLASSES, activation: 'softmax', kernelRegularizer: tf.regularizers.l2({ l2: 0.01 }), kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }), name: 'logits' }),
+    ],
+  });
+}
+
+for (const optimizer of ['adam', 'sgd'] as const) {
+  test(`the lean step equals trainOnBatch bit for bit (${optimizer}, regulariser, dropout, batch norm in training mode)`, async () => {
+    const { tf } = await selectEngine(testEngine('wasm'), []);
+    const t = { optimizer, learning_rate: 0.05, momentum: 0.9, max_grad_norm: 1 } as TrainingSpec;
+    const models = [build(tf), build(tf)];
+    const optimizers = models.map((m) => {
+      const o = createOptimizer(tf, t);
+      m.compile({ optimizer: o, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      return o;
+    });
+    const original = Math.random;
+    try {
+      const step = leanTrainStep(tf, models[1], CLASSES);
+      assert.ok(step, 'a single-output classifier takes the lean step');
+      const rng = createRng(3);
+      for (let s = 0; s < 4; s++) {
+        const rows = s === 3 ? 5 : 8; // a short last batch too
+        const x = tf.tensor4d(Float32Array.from({ length: rows * 72 }, () => rng() * 2 - 1), [rows, 6, 6, 2]);
+        const labels = Int32Array.from({ length: rows }, () => Math.floor(rng() * CLASSES));
+        const y = tf.oneHot(tf.tensor1d(labels, 'int32'), CLASSES);
+        // Dropout draws its mask from Math.random: the same stream for both.
+        Math.random = createRng(100 + s);
+        const [loss, accuracy] = (await models[0].trainOnBatch(x, y)) as number[];
+        Math.random = createRng(100 + s);
+        const lean: StepTensors = step(x, labels);
+        const [leanLoss, correct]: number[] = [lean.loss.dataSync()[0], lean.correct.dataSync()[0]];
+        tf.dispose([x, y, lean.loss, lean.correct]);
+        assert.equal(leanLoss, loss, `step ${s}: loss`);
+        assert.equal(correct, Math.round(accuracy * rows), `step ${s}: correct rows`);
+      }
+      const [a, b] = models.map((m) => m.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array })));
+      assert.deepEqual(b.map((w) => w.name), a.map((w) => w.name));
+      assert.ok(a.some((w) => w.name === 'bn/moving_mean'), 'batch norm statistics are compared');
+      for (const [i, w] of a.entries()) assert.ok(sameBytes(w.values, b[i].values), `${w.name} differs`);
+      const [sa, sb] = await Promise.all(optimizers.map((o) => o.getWeights()));
+      // Each copy's variables are uniquified (hidden/kernel_1): the slots are named after them.
+      const unsuffixed = (name: string) => name.replace(/_\d+\//, '/');
+      assert.deepEqual(sb.map((w) => unsuffixed(w.name)), sa.map((w) => unsuffixed(w.name)), 'the same optimizer slots, in the same order');
+      for (const [i, w] of sa.entries()) assert.ok(sameBytes(w.tensor.dataSync() as Float32Array, sb[i].tensor.dataSync() as Float32Array), `optimizer ${w.name} differs`);
+      tf.dispose([...sa, ...sb].map((w) => w.tensor));
+    } finally {
+      Math.random = original;
+      optimizers.forEach((o) => o.dispose());
+      models.forEach((m) => m.dispose());
+    }
+  });
+}

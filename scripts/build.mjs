@@ -3,13 +3,28 @@
 // so that a command loads only its own modules and the packages they import (main.ts imports each
 // command when it runs). bin/tunespec.js runs it only while it is newer than every file under src/,
 // else the sources through tsx.
+// The spec schema's validator is precompiled too (ajv standalone code in place of
+// src/spec/spec-validator.ts), so a command does not compile the schema when it starts.
 // `--if-possible` (the npm `prepare` hook) warns instead of failing: the CLI works without it.
 import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { tsImport } from 'tsx/esm/api';
 
 const lenient = process.argv.includes('--if-possible');
 try {
   rmSync('dist', { recursive: true, force: true }); // no chunks of an earlier build left behind
+  const specValidatorPath = fileURLToPath(new URL('../src/spec/spec-validator.ts', import.meta.url));
+  const { specValidatorModule } = await tsImport(specValidatorPath, import.meta.url);
+  const specValidatorSource = await specValidatorModule('./formats.ts');
+  const precompiledSpecValidator = {
+    name: 'precompiled-spec-validator',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]src[\\/]spec[\\/]spec-validator\.ts$/ }, (args) =>
+        args.path === specValidatorPath ? { contents: specValidatorSource, loader: 'js' } : undefined,
+      );
+    },
+  };
   await build({
     entryPoints: ['src/cli/main.ts'],
     outdir: 'dist',
@@ -23,6 +38,7 @@ try {
     target: 'node20',
     sourcemap: 'linked',
     logLevel: 'warning',
+    plugins: [precompiledSpecValidator],
   });
 } catch (err) {
   if (!lenient) throw err;

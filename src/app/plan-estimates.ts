@@ -8,7 +8,7 @@ import { cacheBlocker, frozenBoundaries } from '../model/frozen-boundary.ts';
 import { modelFrom } from '../model/graph.ts';
 import { planLayers } from '../model/layout.ts';
 import type { Variant } from '../plan/expand.ts';
-import { canonicalJson } from '../plan/canonical.ts';
+import { canonicalJson, contentIds } from '../plan/canonical.ts';
 import { resolveFreezeRanges } from '../spec/layer-refs.ts';
 import { probeStep, type StepProbeCache } from '../train/step-probe.ts';
 import type { LoadedSpec } from './load-spec.ts';
@@ -54,6 +54,7 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
   const engines = new Map<string, EngineSlot>();
   const steps = new Map<string, { stepSeconds: number; measured: boolean } | string>();
   const serialised = new WeakMap<object, string>();
+  const idOf = contentIds();
   // The base's own layers too: a model file replaced at the same path is probed again.
   const baseSignature = sha(JSON.stringify(layers.map((l) => [l.name, l.className, l.params])));
   // Variants that differ only in what no estimate reads (seeds, learning rates) share one.
@@ -62,14 +63,14 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
   for (const v of spec.plan.variants) {
     const cutIndex = cutIndexes.get(v.id)!;
     const t = v.spec.training;
-    const structure = canonicalJson([v.spec.base_model, v.spec.head, v.spec.freeze], serialised);
     const optimizer = canonicalJson([t.optimizer, t.momentum ?? null, t.weight_decay ?? null, t.max_grad_norm ?? null]);
-    const inputs = canonicalJson([cutIndex, structure, optimizer, t.batch_size, t.epochs, v.spec.validation.fraction, v.spec.data], serialised);
+    const inputs = `${cutIndex} ${idOf(v.spec.base_model)} ${idOf(v.spec.head)} ${idOf(v.spec.freeze)} ${optimizer} ${t.batch_size} ${t.epochs} ${v.spec.validation.fraction} ${idOf(v.spec.data)}`;
     const known = byInputs.get(inputs);
     if (known) {
       out.push(known);
       continue;
     }
+    const structure = canonicalJson([v.spec.base_model, v.spec.head, v.spec.freeze], serialised);
     const planned = planLayers(layers, cutIndex, v.spec.head);
     const { frozen } = resolveFreezeRanges(planned, v.spec.freeze);
     const kernels = kernelsForTraining(planned, frozen.map((f) => !f));

@@ -63,7 +63,8 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
   for (const v of spec.plan.variants) {
     const cutIndex = cutIndexes.get(v.id)!;
     const t = v.spec.training;
-    const optimizer = canonicalJson([t.optimizer, t.momentum ?? null, t.weight_decay ?? null, t.max_grad_norm ?? null]);
+    // Scalars only, so JSON.stringify gives canonicalJson's text (and the probe keys of before) at a fraction of its cost.
+    const optimizer = JSON.stringify([t.optimizer, t.momentum ?? null, t.weight_decay ?? null, t.max_grad_norm ?? null]);
     const inputs = `${cutIndex} ${idOf(v.spec.base_model)} ${idOf(v.spec.head)} ${idOf(v.spec.freeze)} ${optimizer} ${t.batch_size} ${t.epochs} ${v.spec.validation.fraction} ${idOf(v.spec.data)}`;
     const known = byInputs.get(inputs);
     if (known) {

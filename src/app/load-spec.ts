@@ -225,8 +225,9 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   const warnings = new Map<string, PathIssue>();
   // Variants that differ only in fields no semantic check reads get the same findings: checked once.
   const findings = new Map<string, { issues: PathIssue[]; warnings: PathIssue[] }>();
+  const checked = Object.keys(sweep).filter((k) => !UNCHECKED_FIELDS.has(k));
   for (const variant of plan.variants) {
-    const key = JSON.stringify(Object.entries(variant.overrides).filter(([k]) => !UNCHECKED_FIELDS.has(k)));
+    const key = checked.length ? JSON.stringify(checked.map((k) => variant.overrides[k])) : '';
     let found = findings.get(key);
     if (!found) {
       const ctx = await context(variant.spec);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { selectEngine, type EngineRequest } from '../engine/backends.ts';
+import type { Engine, EngineRequest } from '../engine/backends.ts';
+import { EngineChoiceCache, type EngineChoice } from '../engine/engine-choice.ts';
 import { kernelsForTraining } from '../engine/kernels.ts';
 import { activeAugmentation } from '../data/augment.ts';
 import { familyOf } from '../model/families/index.ts';
@@ -7,7 +8,7 @@ import { cacheBlocker, frozenBoundaries } from '../model/frozen-boundary.ts';
 import { modelFrom } from '../model/graph.ts';
 import { planLayers } from '../model/layout.ts';
 import type { Variant } from '../plan/expand.ts';
-import { canonicalJson } from '../plan/canonical.ts';
+import { canonicalJson, contentIds } from '../plan/canonical.ts';
 import { resolveFreezeRanges } from '../spec/layer-refs.ts';
 import { probeStep, type StepProbeCache } from '../train/step-probe.ts';
 import type { LoadedSpec } from './load-spec.ts';
@@ -28,6 +29,14 @@ export interface EstimateOptions {
   /** Whether `run` would train on cached frozen features (no --no-feature-cache). */
   featureCache: boolean;
   probes: StepProbeCache;
+  /** The engines picked before: with a step probe cached too, no engine is loaded at all. */
+  choices: EngineChoiceCache;
+}
+
+/** An engine as far as it is known: its choice (maybe read from the cache), loaded once a step is measured. */
+interface EngineSlot {
+  choice: EngineChoice;
+  loaded?: Engine;
 }
 
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32);
@@ -42,68 +51,84 @@ const sha = (text: string): string => createHash('sha256').update(text).digest('
  */
 export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Promise<VariantEstimate[]> {
   const { base, layers, cutIndexes } = spec.model;
-  const engines = new Map<string, Awaited<ReturnType<typeof selectEngine>>>();
+  const engines = new Map<string, EngineSlot>();
   const steps = new Map<string, { stepSeconds: number; measured: boolean } | string>();
   const serialised = new WeakMap<object, string>();
+  const idOf = contentIds();
   // The base's own layers too: a model file replaced at the same path is probed again.
   const baseSignature = sha(JSON.stringify(layers.map((l) => [l.name, l.className, l.params])));
+  // Variants that differ only in what no estimate reads (seeds, learning rates) share one.
+  const byInputs = new Map<string, VariantEstimate | undefined>();
   const out: VariantEstimate[] = [];
   for (const v of spec.plan.variants) {
     const cutIndex = cutIndexes.get(v.id)!;
+    const t = v.spec.training;
+    // Scalars only, so JSON.stringify gives canonicalJson's text (and the probe keys of before) at a fraction of its cost.
+    const optimizer = JSON.stringify([t.optimizer, t.momentum ?? null, t.weight_decay ?? null, t.max_grad_norm ?? null]);
+    const inputs = `${cutIndex} ${idOf(v.spec.base_model)} ${idOf(v.spec.head)} ${idOf(v.spec.freeze)} ${optimizer} ${t.batch_size} ${t.epochs} ${v.spec.validation.fraction} ${idOf(v.spec.data)}`;
+    const known = byInputs.get(inputs);
+    if (known) {
+      out.push(known);
+      continue;
+    }
     const structure = canonicalJson([v.spec.base_model, v.spec.head, v.spec.freeze], serialised);
     const planned = planLayers(layers, cutIndex, v.spec.head);
     const { frozen } = resolveFreezeRanges(planned, v.spec.freeze);
     const kernels = kernelsForTraining(planned, frozen.map((f) => !f));
     const kernelKey = kernels.join(',');
-    let engine = engines.get(kernelKey);
-    if (!engine) engines.set(kernelKey, (engine = await selectEngine(o.engine, kernels)));
-    const engineName = `${engine.name} ${engine.version}`;
+    let slot = engines.get(kernelKey);
+    if (!slot) {
+      const choice = await o.choices.get(o.engine, kernels);
+      engines.set(kernelKey, (slot = choice ? { choice } : await loadedSlot(kernels)));
+    }
     const augmented = activeAugmentation(v.spec.data) !== undefined;
-    const t = v.spec.training;
-    const optimizer = canonicalJson([t.optimizer, t.momentum ?? null, t.weight_decay ?? null, t.max_grad_norm ?? null]);
-    const key = sha(canonicalJson([spec.dir, baseSignature, structure, engineName, t.batch_size, optimizer, o.featureCache && !augmented]));
+    const keyFor = (c: EngineChoice): string => sha(canonicalJson([spec.dir, baseSignature, structure, `${c.name} ${c.version}`, t.batch_size, optimizer, o.featureCache && !augmented]));
+    let key = keyFor(slot.choice);
     let step = steps.get(key);
     if (step === undefined) {
-      step = await probed(spec, v, cutIndex, engine, o, key, augmented);
+      const cached = await o.probes.get(key);
+      if (cached) step = { stepSeconds: cached.stepSeconds, measured: false };
+      else if (base.format === 'hf') step = 'not probed for text models yet';
+      else {
+        if (!slot.loaded) {
+          // Measuring needs the engine itself; should it now be another, the step is keyed by that one.
+          engines.set(kernelKey, (slot = await loadedSlot(kernels)));
+          key = keyFor(slot.choice);
+        }
+        step = steps.get(key) ?? (await probed(v, cutIndex, slot.loaded!, key, augmented));
+      }
       steps.set(key, step);
     }
-    if (typeof step === 'string') {
-      out.push({ engine: engineName, why: step });
-      continue;
-    }
-    const examples = spec.examplesIn(v.spec.data);
-    if (examples === undefined) {
-      out.push({ engine: engineName, why: 'the data was not counted' });
-      continue;
-    }
-    const trainRows = examples - Math.round(examples * v.spec.validation.fraction);
-    out.push({ engine: engineName, seconds: step.stepSeconds * Math.ceil(trainRows / t.batch_size) * t.epochs, measured: step.measured });
+    const engineName = `${slot.choice.name} ${slot.choice.version}`;
+    const estimate = ((): VariantEstimate => {
+      if (typeof step === 'string') return { engine: engineName, why: step };
+      const examples = spec.examplesIn(v.spec.data);
+      if (examples === undefined) return { engine: engineName, why: 'the data was not counted' };
+      const trainRows = examples - Math.round(examples * v.spec.validation.fraction);
+      return { engine: engineName, seconds: step.stepSeconds * Math.ceil(trainRows / t.batch_size) * t.epochs, measured: step.measured };
+    })();
+    byInputs.set(inputs, estimate);
+    out.push(estimate);
   }
   return out;
 
-  async function probed(
-    s: LoadedSpec,
-    v: Variant,
-    cutIndex: number,
-    engine: Awaited<ReturnType<typeof selectEngine>>,
-    opts: EstimateOptions,
-    key: string,
-    augmented: boolean,
-  ): Promise<{ stepSeconds: number; measured: boolean } | string> {
-    const cached = await opts.probes.get(key);
-    if (cached) return { stepSeconds: cached.stepSeconds, measured: false };
-    if (base.format === 'hf') return 'not probed for text models yet';
+  async function loadedSlot(kernels: readonly string[]): Promise<EngineSlot> {
+    const loaded = await o.choices.select(o.engine, kernels);
+    return { choice: { name: loaded.name, version: loaded.version }, loaded };
+  }
+
+  async function probed(v: Variant, cutIndex: number, engine: Engine, key: string, augmented: boolean): Promise<{ stepSeconds: number; measured: boolean }> {
     const tf = engine.tf;
     const { built, dispose } = await familyOf(base).build(tf, { base, layers }, cutIndex, v.spec);
     let suffix;
     try {
       // As variant-setup trains it: a tfjs base's layers after the frozen boundary on cached
       // features; an ONNX base's head is already the part tfjs trains.
-      const boundary = base.format === 'tfjs' && opts.featureCache && !cacheBlocker(built.frozen, augmented) ? frozenBoundaries(built.model, built.layers, built.frozen)[0] : undefined;
+      const boundary = base.format === 'tfjs' && o.featureCache && !cacheBlocker(built.frozen, augmented) ? frozenBoundaries(built.model, built.layers, built.frozen)[0] : undefined;
       if (boundary) suffix = modelFrom(tf, built.model, boundary.tensor);
       const classes = built.model.outputs[0].shape.at(-1) as number;
       const stepSeconds = await probeStep(tf, suffix ?? built.model, v.spec.training, classes);
-      await opts.probes.put(key, { stepSeconds, engine: `${engine.name} ${engine.version}`, measuredAt: new Date().toISOString() });
+      await o.probes.put(key, { stepSeconds, engine: `${engine.name} ${engine.version}`, measuredAt: new Date().toISOString() });
       return { stepSeconds, measured: true };
     } finally {
       suffix?.dispose();

@@ -5,19 +5,6 @@ import { completionScript } from './completion.ts';
 import { commandNamed, parseCommandLine } from './parse-args.ts';
 import { processIo, type Io } from './io.ts';
 import { redactUrlsIn } from '../net/redact.ts';
-import { validateCommand } from './commands/validate.ts';
-import { planCommand } from './commands/plan.ts';
-import { runCommand } from './commands/run.ts';
-import { runsCommand } from './commands/runs.ts';
-import { doctorCommand } from './commands/doctor.ts';
-import { syncCommand } from './commands/sync.ts';
-import { inspectCommand } from './commands/inspect.ts';
-import { predictCommand } from './commands/predict.ts';
-import { evaluateCommand } from './commands/evaluate.ts';
-import { cacheCommand } from './commands/cache.ts';
-import { registerCommand } from './commands/register.ts';
-import { generateCommand } from './commands/generate.ts';
-import { serveCommand } from './commands/serve.ts';
 import { dispatchScaleOut } from './scale-out.ts';
 import type { PredictorEngine } from '../app/variant-predictor.ts';
 import { parseIndex } from '../plan/index-of.ts';
@@ -37,6 +24,8 @@ function helpCommand(args: string[], io: Io): number {
   return 0;
 }
 
+// Each command's module is imported when that command runs: together they pull in packages (vega,
+// ioredis, listr2, tokenizers, …) that cost more to load than `validate` of a large grid takes to run.
 async function dispatch(argv: string[], io: Io): Promise<number> {
   const { command, args, values } = parseCommandLine(argv);
   if (command === undefined) {
@@ -49,15 +38,15 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   switch (command) {
     case 'validate':
       if (!args.length) throw new UsageError('validate needs at least one spec file');
-      return validateCommand(args, io, { debug: values.debug });
+      return (await import('./commands/validate.ts')).validateCommand(args, io, { debug: values.debug });
     case 'plan':
-      return planCommand(oneSpec(args, command), io, {
+      return (await import('./commands/plan.ts')).planCommand(oneSpec(args, command), io, {
         estimate: !values['no-estimate'],
         engine: values.backend as EngineRequest,
         featureCache: !values['no-feature-cache'],
       });
     case 'run':
-      return runCommand(
+      return (await import('./commands/run.ts')).runCommand(
         oneSpec(args, command),
         {
           only: values.only,
@@ -72,42 +61,42 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         io,
       );
     case 'runs':
-      return runsCommand(oneSpec(args, command), { runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] }, io);
+      return (await import('./commands/runs.ts')).runsCommand(oneSpec(args, command), { runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] }, io);
     case 'sync':
       if (args.length !== 1) throw new UsageError('sync takes exactly one spec file or run folder');
-      return syncCommand(args[0], { runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] }, io);
+      return (await import('./commands/sync.ts')).syncCommand(args[0], { runsDir: values['runs-dir'], trackingUri: values['tracking-uri'] }, io);
     case 'inspect':
       if (args.length !== 1) throw new UsageError('inspect takes exactly one model (model.json path or URL, .onnx) or spec');
-      return inspectCommand(args[0], { json: values.json }, io);
+      return (await import('./commands/inspect.ts')).inspectCommand(args[0], { json: values.json }, io);
     case 'predict': {
       const [target, ...inputs] = args;
       if (!target || !inputs.length) throw new UsageError('predict needs a variant (id, best, path or models:/NAME/VERSION) and at least one input');
       const top = Number(values.top);
       if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer; got "${values.top}"`);
-      return predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], top, engine: values.engine as PredictorEngine, json: values.json }, io);
+      return (await import('./commands/predict.ts')).predictCommand(target, inputs, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], top, engine: values.engine as PredictorEngine, json: values.json }, io);
     }
     case 'evaluate': {
       const [target, ...data] = args;
       if (!target || !data.length || data.length > 2) throw new UsageError('evaluate needs a variant (id, best, path or models:/NAME/VERSION) and a dataset (IDX images and labels, an image folder or a CSV file)');
-      return evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], engine: values.engine as PredictorEngine, json: values.json }, io);
+      return (await import('./commands/evaluate.ts')).evaluateCommand(target, data, { spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], engine: values.engine as PredictorEngine, json: values.json }, io);
     }
     case 'register':
       if (args.length !== 1) throw new UsageError('register takes one variant (id, best or path) and --name <registered model>');
       if (!values.name) throw new UsageError('register needs --name <registered model>: the name in the MLflow Model Registry');
-      return registerCommand(args[0]!, { name: values.name, spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], json: values.json }, io);
+      return (await import('./commands/register.ts')).registerCommand(args[0]!, { name: values.name, spec: values.spec, runsDir: values['runs-dir'], trackingUri: values['tracking-uri'], json: values.json }, io);
     case 'generate': {
       if (args.length !== 2) throw new UsageError('generate takes a model (name, variant id, best, or a model folder or .gguf file) and one prompt (quote it)');
       const o = { runsDir: values['runs-dir'], spec: values.spec, chat: values.chat, temperature: values.temperature, topP: values['top-p'], topK: values['top-k'], maxTokens: values['max-tokens'], stop: values.stop, seed: values.seed };
-      return generateCommand(args[0]!, args[1]!, o, io);
+      return (await import('./commands/generate.ts')).generateCommand(args[0]!, args[1]!, o, io);
     }
     case 'serve':
       if (args.length) throw new UsageError('serve takes no arguments: it serves every model of --runs-dir');
-      return serveCommand({ host: values.host, port: values.port, runsDir: values['runs-dir'], apiKey: values['api-key'], maxModelsMemory: values['max-models-memory'] }, io);
+      return (await import('./commands/serve.ts')).serveCommand({ host: values.host, port: values.port, runsDir: values['runs-dir'], apiKey: values['api-key'], maxModelsMemory: values['max-models-memory'] }, io);
     case 'cache':
       if (args.length > 1) throw new UsageError('cache takes at most one action: list or clear');
-      return cacheCommand(args[0], { json: values.json }, io);
+      return (await import('./commands/cache.ts')).cacheCommand(args[0], { json: values.json }, io);
     case 'doctor':
-      return doctorCommand(io, values['tracking-uri']);
+      return (await import('./commands/doctor.ts')).doctorCommand(io, values['tracking-uri']);
     case 'completion':
       if (args.length !== 1) throw new UsageError('completion takes one shell: bash or zsh');
       io.out(completionScript(args[0]!));

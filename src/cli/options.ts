@@ -51,7 +51,7 @@ export const COMMANDS = {
     operands: 'none',
     note: 'A bearer key (--api-key or TUNESPEC_API_KEY) is required of every request when set. Loaded models are kept, least recently used first out, within --max-models-memory. Stops on Ctrl-C or SIGTERM.',
   },
-  cache: { args: '[list|clear]', summary: 'what the frozen-feature cache holds, or empty it', operands: ['list', 'clear'] },
+  cache: { args: '[list|clear]', summary: "what the frozen-feature cache and plan's caches hold, or empty them", operands: ['list', 'clear'] },
   worker: { args: '--queue <url>', summary: 'train queued variants, one per process at a time, until stopped', operands: 'none' },
   status: { args: '<spec> --queue <url>', summary: 'watch a queued sweep until every variant has settled' },
   doctor: { args: '', summary: 'show which engines load here, which one auto picks, and where MLflow tracking goes from this shell', operands: 'none' },

@@ -1,15 +1,13 @@
 import type { EngineRequest } from '../engine/backends.ts';
 import { UsageError } from '../errors.ts';
-import { emitCommand } from './commands/emit.ts';
-import { runQueueCommand, statusCommand } from './commands/queue.ts';
-import { workerCommand } from './commands/worker.ts';
 import type { Io } from './io.ts';
 import type { OptionValues } from './options.ts';
 
 /**
  * Wiring of the scaling-out commands (queue mode, array jobs), kept apart from the core commands
  * so the two grow without touching each other; main.ts hands these commands over before its own
- * switch. Their options are declared with every other one in options.ts.
+ * switch. Their options are declared with every other one in options.ts. Each command's module is
+ * imported when it runs, as in main.ts.
  */
 type Values = OptionValues;
 
@@ -41,7 +39,8 @@ export function dispatchScaleOut(command: string, args: string[], v: Values, io:
       target: v.emit, runsDir: v['runs-dir'], backend: backendOf(v.backend), gpus: positiveInt('gpus', v.gpus, 0), cpus: opt('cpus'), memory: v.memory, time: v.time,
       partition: v.partition, image: v.image, mlflowSecret: v['mlflow-secret'], parallelism: opt('parallelism'), retries: positiveInt('attempts', v.attempts) - 1, pvc: v.pvc, workdir: v.workdir,
     };
-    return emitCommand(oneSpec(args, command), options, io);
+    const file = oneSpec(args, command);
+    return import('./commands/emit.ts').then((m) => m.emitCommand(file, options, io));
   }
   if (command === 'run' && v.queue !== undefined) {
     if (v.index !== undefined || v.only.length || v.force || v.restart) throw new UsageError('--queue runs the whole sweep: --index, --only, --force and --restart do not apply');
@@ -49,7 +48,8 @@ export function dispatchScaleOut(command: string, args: string[], v: Values, io:
       throw new UsageError('--queue hands training to workers: --backend, --runs-dir and --no-feature-cache do not apply (give --backend and --runs-dir to `tunespec worker`)');
     }
     const options = { queue: v.queue, detach: v.detach, trackingUri: v['tracking-uri'], attempts: positiveInt('attempts', v.attempts), backoffMs: seconds('backoff', v.backoff) };
-    return runQueueCommand(oneSpec(args, command), options, io);
+    const file = oneSpec(args, command);
+    return import('./commands/queue.ts').then((m) => m.runQueueCommand(file, options, io));
   }
   if (command === 'worker') {
     if (args.length) throw new UsageError('worker takes no arguments: it trains whatever variants are queued');
@@ -58,11 +58,12 @@ export function dispatchScaleOut(command: string, args: string[], v: Values, io:
       queue: v.queue, concurrency: positiveInt('concurrency', v.concurrency), name: v.name, backend: backendOf(v.backend), runsDir: v['runs-dir'], trackingUri: v['tracking-uri'],
       lockDurationMs: seconds('lock-duration', v['lock-duration']), stalledIntervalMs: seconds('stalled-interval', v['stalled-interval']),
     };
-    return workerCommand(options, io);
+    return import('./commands/worker.ts').then((m) => m.workerCommand(options, io));
   }
   if (command === 'status') {
     if (v.queue === undefined) throw new UsageError('status needs --queue redis://host:port[/db]: the queue the sweep was sent to');
-    return statusCommand(oneSpec(args, command), { queue: v.queue, trackingUri: v['tracking-uri'] }, io);
+    const file = oneSpec(args, command);
+    return import('./commands/queue.ts').then((m) => m.statusCommand(file, { queue: v.queue!, trackingUri: v['tracking-uri'] }, io));
   }
   return undefined;
 }

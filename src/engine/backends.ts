@@ -32,7 +32,7 @@ const NATIVE_PACKAGES: Record<'native-gpu' | 'native', string> = {
 };
 
 /** Where scripts/setup-native.sh builds tfjs-node against pip's libtensorflow (outside node_modules). */
-const NATIVE_PREFIX = pathToFileURL(join(PACKAGE_ROOT, '.native') + '/');
+export const NATIVE_PREFIX = pathToFileURL(join(PACKAGE_ROOT, '.native') + '/');
 
 /**
  * Load a native package: from node_modules if installed there, else from the scripts/setup-native.sh

@@ -39,3 +39,29 @@ export function canonicalJson(value: unknown, memo?: WeakMap<object, string>): s
 export function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 12);
 }
+
+/** shortHash of `prefix + rest`, for many `rest`s after one long prefix: the prefix is hashed once. */
+export function shortHashAfter(prefix: string): (rest: string) => string {
+  const head = createHash('sha256').update(prefix);
+  return (rest) => head.copy().update(rest).digest('hex').slice(0, 12);
+}
+
+/**
+ * Small numbers for values, the same for values with the same canonical JSON: short Map keys for
+ * values that many variants share, where an object met again is not serialised again. Only for
+ * objects that stay unmodified while the ids are in use.
+ */
+export function contentIds(): (value: unknown) => number {
+  const byObject = new WeakMap<object, number>();
+  const byText = new Map<string, number>();
+  return (value) => {
+    const isObject = value !== null && typeof value === 'object';
+    const known = isObject ? byObject.get(value) : undefined;
+    if (known !== undefined) return known;
+    const text = canonicalJson(value);
+    let id = byText.get(text);
+    if (id === undefined) byText.set(text, (id = byText.size));
+    if (isObject) byObject.set(value, id);
+    return id;
+  };
+}

@@ -1,7 +1,8 @@
-import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { DEFAULT_GENERATION_OBJECTIVE_METRIC, experimentSchema } from './schema.ts';
 import { didYouMean, excerpt } from './hints.ts';
 import { pointerToPath, type PathSegment } from './parse.ts';
+import { specValidator } from './spec-validator.ts';
 import type { Experiment } from './types.ts';
 
 /** An issue found in a spec value, before it is tied to a place in a file. */
@@ -13,25 +14,6 @@ export interface PathIssue {
 }
 
 type JsonSchema = Record<string, any>;
-
-const Ajv = AjvModule.default ?? AjvModule;
-let compiled: ValidateFunction<Experiment> | undefined;
-
-function validator(): ValidateFunction<Experiment> {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, verbose: true, strict: true, strictRequired: false });
-    ajv.addFormat('regex', (s: string) => {
-      try {
-        new RegExp(s);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    compiled = ajv.compile<Experiment>(experimentSchema);
-  }
-  return compiled;
-}
 
 export function label(path: PathSegment[]): string {
   // Keys under sweep are the user's own, of any length.
@@ -227,7 +209,7 @@ function wantsGenerationObjective(raw: unknown): boolean {
  * them (ajv allErrors), in document order of their paths.
  */
 export function checkStructure(value: unknown): { spec?: Experiment; issues: PathIssue[] } {
-  const validate = validator();
+  const validate = specValidator();
   const byTask = taskIssues(value);
   const generationObjective = wantsGenerationObjective(value);
   if (validate(value) && !byTask.length) {

@@ -47,6 +47,32 @@ test('plan shows each variant\'s engine and an estimated training time from a me
   assert.deepEqual(variantRows(again.stdout), rows, 'the cached probes give the same estimates');
 });
 
+test("cache lists plan's caches beside the feature cache, and cache clear empties them too", () => {
+  const dir = tempDir();
+  const cache = join(dir, 'cache');
+  const env = { TUNESPEC_CACHE_DIR: cache };
+  const spec = writeSmallSpec(dir, { epochs: EPOCHS, sweep: '  training.batch_size: [16, 32]' });
+  assert.equal(tunespec(['plan', spec, '--backend', 'cpu'], undefined, env).code, 0);
+  const listed = tunespec(['cache'], undefined, env);
+  assert.equal(listed.code, 0, listed.stderr);
+  // Two batch sizes: two step probes, of one model (one layer table) on one engine.
+  assert.match(listed.stdout, /\nlayer tables .*model-tables: 1 file, \d+ B\n/);
+  assert.match(listed.stdout, /\nengine choices .*engine-choices: 1 file, \d+ B\n/);
+  assert.match(listed.stdout, /\nstep probes .*step-probes: 2 files, \d+ B/);
+  const json = JSON.parse(tunespec(['cache', '--json'], undefined, env).stdout);
+  assert.deepEqual(
+    json.planCaches.map((c: { name: string; dir: string; files: number }) => [c.name, c.dir, c.files]),
+    [['layer tables', join(cache, 'model-tables'), 1], ['engine choices', join(cache, 'engine-choices'), 1], ['step probes', join(cache, 'step-probes'), 2]],
+  );
+  const cleared = tunespec(['cache', 'clear'], undefined, env);
+  assert.equal(cleared.code, 0, cleared.stderr);
+  assert.match(cleared.stdout, /\nremoved step probes .*step-probes: 2 files \(/);
+  for (const d of ['model-tables', 'engine-choices', 'step-probes']) assert.ok(!existsSync(join(cache, d)), d);
+  const again = tunespec(['plan', spec, '--backend', 'cpu'], undefined, env);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /one training step \(measured now, /);
+});
+
 test('plan --no-estimate loads no engine and measures nothing', () => {
   const dir = tempDir();
   const cache = join(dir, 'cache');

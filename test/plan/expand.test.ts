@@ -6,6 +6,8 @@ import { expandGrid } from '../../src/plan/expand.ts';
 import { setAtPath } from '../../src/spec/sweep.ts';
 import { checkStructure } from '../../src/spec/structure.ts';
 import { dottedToPath } from '../../src/spec/parse.ts';
+import { variantIdentity } from '../../src/spec/derived.ts';
+import { canonicalJson, shortHash } from '../../src/plan/canonical.ts';
 
 type Raw = Record<string, unknown>;
 
@@ -249,7 +251,7 @@ test('the sweep id changes when the set of variants changes', () => {
   );
 });
 
-test('every variant is what re-validating its combination from the raw spec gives, for scalar and object sweeps alike', () => {
+test('every variant and its id are what re-validating its combination from the raw spec gives, for scalar and object sweeps alike', () => {
   const sweeps: Record<string, unknown[]>[] = [
     // Scalars on independent paths: variants after the first are built from it, not re-validated.
     { 'training.learning_rate': [0.1, 0.01], 'training.batch_size': [8, 16, 32], 'training.seed': [1, 2], 'training.epochs': [1, 3] },
@@ -267,6 +269,8 @@ test('every variant is what re-validating its combination from the raw spec give
       for (const k of keys) doc = setAtPath(doc, dottedToPath(k), v.overrides[k]);
       const { spec: expected } = checkStructure(doc);
       assert.deepEqual(v.spec, expected, `${v.label}`);
+      // Scalar sweeps splice values into one template and hash its head once: the id is still the hash of the whole.
+      assert.equal(v.id, shortHash(canonicalJson({ identity: variantIdentity(expected!), inputsDigest: DIGEST })), `${v.label}`);
     }
     assert.deepEqual(raw, spec({ sweep }), 'the raw spec is untouched');
   }

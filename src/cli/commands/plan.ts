@@ -1,6 +1,6 @@
 import { formatWarning } from '../../errors.ts';
-import { canonicalJson } from '../../plan/canonical.ts';
-import { specModel } from '../../app/spec-model.ts';
+import { contentIds } from '../../plan/canonical.ts';
+import { modelTable, ModelTableCache, type LayerRow } from '../../app/model-table.ts';
 import { formatTable } from '../../report/table.ts';
 import { loadSpec, type LoadedSpec } from '../../app/load-spec.ts';
 import type { Io } from '../io.ts';
@@ -11,25 +11,8 @@ import { decoderFrozen, loraParamsPerBlock } from '../../model/families/llama-de
 import type { EngineRequest } from '../../engine/backends.ts';
 import { estimateVariants, type VariantEstimate } from '../../app/plan-estimates.ts';
 import { StepProbeCache } from '../../train/step-probe.ts';
+import { EngineChoiceCache } from '../../engine/engine-choice.ts';
 import { roughDuration } from '../../train/duration.ts';
-
-interface LayerRow {
-  name: string;
-  className: string;
-  params: number;
-  trainable: boolean;
-}
-
-/** Layer table of the model a variant builds; built once per distinct cut/head/freeze. */
-async function modelLayers(spec: LoadedSpec, variant: Variant): Promise<LayerRow[]> {
-  const { built, outside = [], dispose } = await specModel(spec, variant);
-  const rows = [
-    ...outside.map((l) => ({ name: l.name, className: l.className, params: l.params, trainable: false })),
-    ...built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] })),
-  ];
-  await dispose();
-  return rows;
-}
 
 /**
  * A generation variant's layers from the decoder's config, without loading its weights: each
@@ -94,15 +77,16 @@ export async function planCommand(file: string, io: Io, opts: PlanOptions): Prom
   const spec = await loadSpec(file);
   for (const w of spec.warnings) io.err(formatWarning(w));
   if (taskOf(spec.experiment) === 'generation') return planDecoder(spec, io);
-  const byStructure = new Map<string, LayerRow[]>();
+  const byStructure = new Map<string, { rows: LayerRow[]; trainable: number }>();
+  const tables = ModelTableCache.fromEnv();
   const trainable: number[] = [];
-  const serialised = new WeakMap<object, string>(); // variants share these parts: each is serialised once
+  const idOf = contentIds(); // variants share these parts: each is serialised once
   for (const v of spec.plan.variants) {
-    const key = canonicalJson([v.spec.base_model, v.spec.head, v.spec.freeze], serialised);
-    let rows = byStructure.get(key);
-    if (!rows) {
-      rows = await modelLayers(spec, v);
-      byStructure.set(key, rows);
+    const key = `${idOf(v.spec.base_model)} ${idOf(v.spec.head)} ${idOf(v.spec.freeze)}`;
+    let known = byStructure.get(key);
+    if (!known) {
+      const rows = await modelTable(spec, v, tables);
+      byStructure.set(key, (known = { rows, trainable: rows.filter((r) => r.trainable).reduce((n, r) => n + r.params, 0) }));
       if (byStructure.size === 1) {
         const headStart = rows.length - v.spec.head.length;
         io.out(`Model of ${spec.experiment.name} (cut after layer ${spec.model.cutIndex} "${spec.model.layers[spec.model.cutIndex].name}"):`);
@@ -116,11 +100,11 @@ export async function planCommand(file: string, io: Io, opts: PlanOptions): Prom
         io.out(`${rows.length - frozen.length} trainable, ${frozen.length} frozen layers\n`);
       }
     }
-    trainable.push(rows.filter((r) => r.trainable).reduce((n, r) => n + r.params, 0));
+    trainable.push(known.trainable);
   }
   const keys = Object.keys(spec.plan.variants[0]?.overrides ?? {});
   const probes = StepProbeCache.fromEnv();
-  const estimates = opts.estimate ? await estimateVariants(spec, { engine: opts.engine, featureCache: opts.featureCache, probes }) : undefined;
+  const estimates = opts.estimate ? await estimateVariants(spec, { engine: opts.engine, featureCache: opts.featureCache, probes, choices: EngineChoiceCache.fromEnv() }) : undefined;
   io.out(`Sweep ${spec.plan.sweepId}: ${spec.plan.variants.length} variant(s)`);
   io.out(
     formatTable(

@@ -205,6 +205,47 @@ export async function frozenFeatures(req: FeatureRequest): Promise<{ report: Fea
   return { report: got.report, features: { boundary, features: got.data, shape: got.shape, prefixOnnx: onnx } };
 }
 
+export type PrefixRequest = Pick<FeatureRequest, 'model' | 'layers' | 'frozen'> & { exampleShape: number[] };
+
+/** The frozen layers on onnxruntime, open for one variant: each call runs one batch through them. */
+export interface OpenPrefix {
+  boundary: FrozenBoundary;
+  prefixOnnx: Uint8Array;
+  /** Per-example shape of the boundary's output. */
+  shape: number[];
+  engine: string;
+  run(x: Float32Array): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The frozen prefix as an onnxruntime session, for a variant that cannot train on cached features
+ * (--no-feature-cache, augmentation) but can on the prefix's output batch by batch; why not when
+ * it cannot (nothing frozen before a trainable layer, or a layer the exporter lacks).
+ */
+export async function openFrozenPrefix(req: PrefixRequest): Promise<OpenPrefix | string> {
+  const blocker = cacheBlocker(req.frozen, false);
+  if (blocker) return blocker;
+  const [boundary] = frozenBoundaries(req.model, req.layers, req.frozen, { throughParameterFree: true });
+  if (!boundary) return 'no frozen layer output separates the input from the trainable layers';
+  const onnx = prefixExport(req.model, boundary.tensor, `${prefixDigest(req.model, boundary.tensor)} ${boundary.layer}`);
+  if (!(onnx instanceof Uint8Array)) return onnx.message;
+  const session = await OnnxSession.load(onnx);
+  const size = req.exampleShape.reduce((a, b) => a * b, 1);
+  return {
+    boundary,
+    prefixOnnx: onnx,
+    shape: boundary.tensor.shape.slice(1) as number[],
+    engine: onnxRuntimeVersion(),
+    run: async (x) => {
+      const out = (await session.run(x, req.exampleShape, Math.max(1, Math.min(BATCH, x.length / size)))).data;
+      checkFinite(x, out, boundary.layer);
+      return out;
+    },
+    dispose: () => session.dispose(),
+  };
+}
+
 /**
  * An ONNX base's output at its cut for every example: always computed once and cached, since the
  * whole base is frozen. `graph` is the base already cut (model/onnx/edit.ts truncateAt).

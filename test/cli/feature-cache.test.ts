@@ -55,7 +55,8 @@ test('cached and uncached training give the same metrics, and the saved model is
     ],
   );
   const uncached = run(spec, join(dir, 'uncached'), cache, ['--no-feature-cache']);
-  assert.match(uncached, /feature cache off: turned off \(--no-feature-cache\)/);
+  // The frozen layers still run outside tfjs, on each batch: the same training, the same export.
+  assert.match(uncached, /feature cache off: turned off \(--no-feature-cache\): frozen layers up to flatten run on onnxruntime each batch \(onnxruntime-node [\d.]+\)/);
   const a = stored(join(dir, 'cached'));
   const b = stored(join(dir, 'uncached'));
   assert.equal(a.length, 2);
@@ -200,7 +201,7 @@ test('augmentation and a trainable first layer turn the cache off, with the reas
   const cache = join(dir, 'cache');
   const augmented = writeSmallSpec(dir, { name: 'augmented', epochs: 1, sweep: '  training.learning_rate: [0.01]' });
   writeFileSync(augmented, readFileSync(augmented, 'utf8').replace('  limit_per_class: 60', '  limit_per_class: 60\n  augment: { flip: true }'));
-  assert.match(run(augmented, join(dir, 'a'), cache), /feature cache off: input augmentation changes every epoch/);
+  assert.match(run(augmented, join(dir, 'a'), cache), /feature cache off: input augmentation changes every epoch: frozen layers up to flatten run on onnxruntime each batch/);
   const unfrozen = writeSmallSpec(dir, { name: 'unfrozen', epochs: 1, sweep: '  training.learning_rate: [0.01]' });
   writeFileSync(unfrozen, readFileSync(unfrozen, 'utf8').replace('freeze:\n  - { from: 0, to: flatten }', 'freeze: []'));
   // Training every convolution on the portable engine is slow; the decision is printed before it starts.
@@ -226,6 +227,10 @@ test('a frozen layer without an ONNX converter falls back to tfjs, and the varia
   assert.equal(v.status.status, 'completed');
   assert.equal(v.status.onnx.skipped, 'not exported to ONNX: layer "upsample" (UpSampling2D) has no ONNX converter');
   assert.ok(!readdirSync(v.dir).includes('model.onnx'));
+  // Without the cache such a prefix cannot run on onnxruntime each batch either: the whole model trains in tfjs.
+  const off = run(spec, join(dir, 'off'), join(dir, 'cache'), ['--no-feature-cache']);
+  assert.match(off, /feature cache off: turned off \(--no-feature-cache\); the whole model trains in tfjs: layer "upsample" \(UpSampling2D\) has no ONNX converter/);
+  assert.equal(stored(join(dir, 'off'))[0].status.status, 'completed');
 });
 
 test('export.onnx: false writes no model.onnx; by default it is written with its parity', () => {

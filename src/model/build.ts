@@ -63,6 +63,18 @@ function inferenceOnly(layer: TF.layers.Layer): void {
 }
 
 /**
+ * tfjs's ReLU layer with max_value 6 (MobileNet's activations) runs relu, then clipByValue, whose
+ * gradient takes five full-size kernels; relu6 is one kernel each way (and a fused one on the
+ * native engine, engine/native-gradients.ts), with the same output.
+ */
+function fuseRelu6(tf: Tf, layers: readonly TF.layers.Layer[]): void {
+  for (const layer of layers) {
+    if (layer.getClassName() !== 'ReLU' || (layer as unknown as { maxValue?: number }).maxValue !== 6) continue;
+    layer.call = (inputs) => tf.relu6(Array.isArray(inputs) ? inputs[0] : inputs);
+  }
+}
+
+/**
  * Base up to the cut, the new head on top, frozen ranges applied. The caller compiles. On failure
  * the head's weights are freed here and the base's by the caller, so a bad variant leaks nothing.
  */
@@ -104,6 +116,7 @@ export function buildModel(tf: Tf, base: TF.LayersModel, cutLayerName: string, s
   const x = applyHead(tf, base.getLayer(cutLayerName).output as TF.SymbolicTensor, `layer "${cutLayerName}"`, spec, attentionMask);
   const model = tf.model({ inputs: base.inputs, outputs: x, name: 'tunespec_model' });
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  fuseRelu6(tf, layers);
   return { model, layers, frozen: applyFreeze(layers, layers, spec) };
 }
 

@@ -230,7 +230,7 @@ export async function openFrozenPrefix(req: PrefixRequest): Promise<OpenPrefix |
   if (!boundary) return 'no frozen layer output separates the input from the trainable layers';
   const onnx = prefixExport(req.model, boundary.tensor, `${prefixDigest(req.model, boundary.tensor)} ${boundary.layer}`);
   if (!(onnx instanceof Uint8Array)) return onnx.message;
-  const session = await OnnxSession.load(onnx);
+  const session = await OnnxSession.load(onnx, { interleaved: true });
   const size = req.exampleShape.reduce((a, b) => a * b, 1);
   return {
     boundary,

@@ -124,7 +124,7 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
     try {
       // As variant-setup trains it: a tfjs base's layers after the frozen boundary on cached
       // features; an ONNX base's head is already the part tfjs trains.
-      const boundary = base.format === 'tfjs' && o.featureCache && !cacheBlocker(built.frozen, augmented) ? frozenBoundaries(built.model, built.layers, built.frozen)[0] : undefined;
+      const boundary = base.format === 'tfjs' && o.featureCache && !cacheBlocker(built.frozen, augmented) ? frozenBoundaries(built.model, built.layers, built.frozen, { throughParameterFree: true })[0] : undefined;
       if (boundary) suffix = modelFrom(tf, built.model, boundary.tensor);
       const classes = built.model.outputs[0].shape.at(-1) as number;
       const stepSeconds = await probeStep(tf, suffix ?? built.model, v.spec.training, classes);

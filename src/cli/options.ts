@@ -101,7 +101,7 @@ export const OPTIONS = {
   'no-feature-cache': {
     type: 'boolean',
     default: false,
-    description: 'train every variant end to end instead of computing the frozen layers once (onnxruntime) and training on cached features',
+    description: 'compute no features once and cache nothing: the frozen layers run on onnxruntime for each batch (end to end in tfjs where they do not export)',
     commands: ['run', 'plan'],
   },
   'no-estimate': {

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type * as TF from '@tensorflow/tfjs';
 import { TunespecError } from '../errors.ts';
 import { PACKAGE_ROOT } from '../package-root.ts';
+import { useNativeGradients } from './native-gradients.ts';
 
 export type Tf = typeof TF;
 export type EngineName = 'native-gpu' | 'native' | 'wasm' | 'cpu';
@@ -97,6 +98,7 @@ async function probeOnce(name: EngineName): Promise<EngineProbe> {
       if (!backend) throw new EngineError('the package loaded but registered no tensorflow backend');
       const tfVersion = backend.binding?.TF_Version ?? 'unknown';
       nativeTf.set(name, tfVersion);
+      useNativeGradients(tf);
       const device = backend.isUsingGpuDevice ? 'GPU' : 'CPU';
       return { name, available: true, detail: `${NATIVE_PACKAGES[name]} on TensorFlow ${tfVersion} (${await nativeLibrary(NATIVE_PACKAGES[name])}), device ${device}` };
     } catch (err) {

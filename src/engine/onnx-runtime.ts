@@ -22,14 +22,19 @@ export class OnnxSession {
     readonly outputName: string,
   ) {}
 
-  /** Threads = cores and every graph optimisation: the session runs frozen layers over whole datasets. */
-  static async load(model: Uint8Array | string): Promise<OnnxSession> {
+  /**
+   * Threads = cores and every graph optimisation: the session runs frozen layers over whole
+   * datasets. `interleaved`: runs alternate with tfjs training steps, so the pool's threads sleep
+   * between runs instead of spinning on the cores tfjs needs.
+   */
+  static async load(model: Uint8Array | string, { interleaved = false } = {}): Promise<OnnxSession> {
     const ort = runtime();
     const options: Ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: availableParallelism(),
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
+      ...(interleaved && { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
     };
     const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
     return new OnnxSession(session, session.inputNames[0], session.outputNames[0]);

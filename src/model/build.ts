@@ -5,6 +5,7 @@ import type { Experiment, HeadLayerSpec } from '../spec/types.ts';
 import { ModelError } from '../errors.ts';
 import { headLayerName } from './layout.ts';
 import { maskedPooling } from './layers/masked-pooling.ts';
+import { nativeBatchNormTraining } from '../engine/native-batch-norm.ts';
 import type { ModelFiles } from './source.ts';
 
 export interface BuiltModel {
@@ -63,6 +64,57 @@ function inferenceOnly(layer: TF.layers.Layer): void {
 }
 
 /**
+ * tfjs's ReLU layer with max_value 6 (MobileNet's activations) runs relu, then clipByValue, whose
+ * gradient takes five full-size kernels; relu6 is one kernel each way (and a fused one on the
+ * native engine, engine/native-gradients.ts), with the same output.
+ */
+function fuseRelu6(tf: Tf, layers: readonly TF.layers.Layer[]): void {
+  for (const layer of layers) {
+    if (layer.getClassName() !== 'ReLU' || (layer as unknown as { maxValue?: number }).maxValue !== 6) continue;
+    layer.call = (inputs) => tf.relu6(Array.isArray(inputs) ? inputs[0] : inputs);
+  }
+}
+
+interface BatchNormInternals {
+  axis: number | number[];
+  epsilon: number;
+  momentum: number;
+  center: boolean;
+  scale: boolean;
+  gamma: TF.LayerVariable;
+  beta: TF.LayerVariable;
+  movingMean: TF.LayerVariable;
+  movingVariance: TF.LayerVariable;
+}
+
+/**
+ * Trainable batch norm on the native engine trains through TensorFlow's fused kernels
+ * (engine/native-batch-norm.ts), updating the moving statistics as tfjs-layers does; anything
+ * else (inference, other engines, other layouts) runs tfjs-layers' own call.
+ */
+function fuseBatchNorm(tf: Tf, layers: readonly TF.layers.Layer[]): void {
+  for (const layer of layers) {
+    if (layer.getClassName() !== 'BatchNormalization') continue;
+    const bn = layer as unknown as BatchNormInternals;
+    const call = layer.call.bind(layer);
+    layer.call = (inputs, kwargs) => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const step = kwargs.training ? nativeBatchNormTraining(tf) : undefined;
+      const axis = Array.isArray(bn.axis) ? (bn.axis.length === 1 ? bn.axis[0] : -99) : bn.axis;
+      if (!step || x.rank !== 4 || (axis !== -1 && axis !== 3) || !bn.center || !bn.scale || x.dtype !== 'float32') return call(inputs, kwargs);
+      return step(x, bn.gamma.read(), bn.beta.read(), bn.epsilon, (mean, variance) =>
+        tf.tidy(() => {
+          for (const [moving, value] of [[bn.movingMean, mean], [bn.movingVariance, variance]] as const) {
+            const before = moving.read();
+            moving.write(tf.sub(before, tf.mul(tf.sub(before, value), 1 - bn.momentum)));
+          }
+        }),
+      );
+    };
+  }
+}
+
+/**
  * Base up to the cut, the new head on top, frozen ranges applied. The caller compiles. On failure
  * the head's weights are freed here and the base's by the caller, so a bad variant leaks nothing.
  */
@@ -104,6 +156,8 @@ export function buildModel(tf: Tf, base: TF.LayersModel, cutLayerName: string, s
   const x = applyHead(tf, base.getLayer(cutLayerName).output as TF.SymbolicTensor, `layer "${cutLayerName}"`, spec, attentionMask);
   const model = tf.model({ inputs: base.inputs, outputs: x, name: 'tunespec_model' });
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  fuseRelu6(tf, layers);
+  fuseBatchNorm(tf, layers);
   return { model, layers, frozen: applyFreeze(layers, layers, spec) };
 }
 

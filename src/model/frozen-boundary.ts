@@ -24,16 +24,54 @@ function cutsGraph(model: TF.LayersModel, t: TF.SymbolicTensor, beside: readonly
 }
 
 /**
- * Valid boundaries up to the first trainable layer, deepest first: the layer just before it, or
- * the nearest earlier layer whose output no later layer bypasses (a residual block that straddles
- * the first trainable layer moves the boundary back to the block's input). `beside`: model inputs
- * the trainable layers also read, cached alongside the boundary (a text encoder's attention mask).
+ * Layers with nothing to train that compute the same in training as in inference: the frozen
+ * prefix can run them too, so the cache holds their (often much smaller) output. Dropout and
+ * noise layers are left out (random in training), batch norm too (it has weights).
  */
-export function frozenBoundaries(model: TF.LayersModel, layers: readonly TF.layers.Layer[], frozen: readonly boolean[], beside: readonly TF.SymbolicTensor[] = []): FrozenBoundary[] {
+const PASS_THROUGH = new Set([
+  'GlobalAveragePooling1D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling1D',
+  'GlobalMaxPooling2D',
+  'AveragePooling1D',
+  'AveragePooling2D',
+  'MaxPooling1D',
+  'MaxPooling2D',
+  'Flatten',
+  'Reshape',
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'ELU',
+  'Softmax',
+]);
+
+/** Whether `layer` has no weights and the same output in training as in inference. */
+export function passesThrough(layer: TF.layers.Layer): boolean {
+  return PASS_THROUGH.has(layer.getClassName()) && layer.weights.length === 0;
+}
+
+/**
+ * Valid boundaries up to the first layer with something to train, deepest first: the layer just
+ * before it, or the nearest earlier layer whose output no later layer bypasses (a residual block
+ * that straddles the first trainable layer moves the boundary back to the block's input).
+ * Parameter-free layers right after the frozen ones (a head's global pooling) count as frozen
+ * here when `throughParameterFree`: a trainable flag on them changes nothing, and pooling 3×3×1280
+ * features once beats pooling them every step. The last layer always stays after the boundary.
+ * `beside`: model inputs the trainable layers also read, cached alongside the boundary (a text
+ * encoder's attention mask).
+ */
+export function frozenBoundaries(
+  model: TF.LayersModel,
+  layers: readonly TF.layers.Layer[],
+  frozen: readonly boolean[],
+  { beside = [], throughParameterFree = false }: { beside?: readonly TF.SymbolicTensor[]; throughParameterFree?: boolean } = {},
+): FrozenBoundary[] {
   const firstTrainable = frozen.indexOf(false);
-  const last = (firstTrainable === -1 ? layers.length : firstTrainable) - 1;
+  let end = firstTrainable === -1 ? layers.length : firstTrainable;
+  if (throughParameterFree && firstTrainable !== -1) while (end < layers.length - 1 && passesThrough(layers[end])) end++;
   const found: FrozenBoundary[] = [];
-  for (let i = last; i >= 0; i--) {
+  for (let i = end - 1; i >= 0; i--) {
     const tensor = outputOf(layers[i]);
     if (cutsGraph(model, tensor, beside)) found.push({ index: i, layer: layers[i].name, tensor });
   }

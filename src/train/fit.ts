@@ -23,6 +23,18 @@ export interface TrainingData {
   validation: { x: Float32Array; y: Int32Array };
   /** Largest value after scaling, for augmentation clamping; undefined for tabular data. */
   maxValue?: number;
+  /**
+   * Frozen layers run outside the trained model on each training batch (onnxruntime): then the
+   * train rows are inputs of `inputShape`, augmented as usual and fed through `run`, and
+   * `exampleShape` and the validation rows are the model's input, the frozen layers' output.
+   */
+  prefix?: FrozenPrefix;
+}
+
+export interface FrozenPrefix {
+  inputShape: number[];
+  /** Rows of `inputShape` in, the same rows of the trained model's input out. */
+  run(x: Float32Array): Promise<Float32Array>;
 }
 
 
@@ -106,7 +118,8 @@ export async function fitVariant(
   const optimizer = createOptimizer(tf, t);
   // Compiling after `trainable` is set is what makes the optimizer see exactly the trainable weights.
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  const size = data.exampleShape.reduce((a, b) => a * b, 1);
+  const inputShape = data.prefix?.inputShape ?? data.exampleShape;
+  const size = inputShape.reduce((a, b) => a * b, 1);
   const n = data.train.y.length;
   const rng = createRng(t.seed);
   const augment = activeAugmentation(spec.data);
@@ -198,8 +211,9 @@ export async function fitVariant(
         // SGD rebuilds a tensor on every change; epoch schedules change the rate once an epoch.
         if (next !== lr) setLearningRate(optimizer, (lr = next));
         const idx = Array.from(order.subarray(b * t.batch_size, (b + 1) * t.batch_size));
-        let xb = gatherRows(data.train.x, size, idx);
-        if (augment) xb = augmentBatch(xb, data.exampleShape, augment, rng, data.maxValue ?? 1);
+        let xb: Float32Array = gatherRows(data.train.x, size, idx);
+        if (augment) xb = augmentBatch(xb, inputShape, augment, rng, data.maxValue ?? 1);
+        if (data.prefix) xb = await data.prefix.run(xb);
         const labels = Int32Array.from(idx, (row) => data.train.y[row]);
         const x = tf.tidy(() => modelInputs(tf, model, xb, idx.length, data.exampleShape));
         try {

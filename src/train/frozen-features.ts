@@ -4,7 +4,7 @@ import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
 import { OnnxSession, onnxRuntimeVersion } from '../engine/onnx-runtime.ts';
 import { sha256Hex } from '../data/digest.ts';
 import { stepsBetween } from '../model/graph.ts';
-import { cacheBlocker, frozenBoundaries, type FrozenBoundary } from '../model/frozen-boundary.ts';
+import { cacheBlocker, frozenBoundaries, passesThrough, type FrozenBoundary } from '../model/frozen-boundary.ts';
 import { exportOnnx, UnsupportedLayerError, type OnnxGraphExport } from '../model/onnx/export.ts';
 import { exportTextPrefix } from '../model/onnx/text.ts';
 import { tokenFeeds } from '../data/token-input.ts';
@@ -38,11 +38,21 @@ export interface ImageFeatures extends FrozenFeatures {
 const BATCH = 256;
 const FORMAT = 1;
 
+/**
+ * A layer's configuration as far as its output goes: a parameter-free layer the boundary passed
+ * (model/frozen-boundary.ts) counts as frozen, so freezing up to it or to the layer before it
+ * names the same features.
+ */
+function configOf(layer: TF.layers.Layer): TF.serialization.ConfigDict {
+  const config = layer.getConfig();
+  return passesThrough(layer) ? { ...config, trainable: false } : config;
+}
+
 /** Weights, configuration and wiring of every layer between the input and the boundary. */
 function prefixDigest(model: TF.LayersModel, boundary: TF.SymbolicTensor): string {
   const parts: (string | ArrayBufferView)[] = [`tunespec-features-v${FORMAT}\n`, JSON.stringify(model.inputs[0].shape)];
   for (const step of stepsBetween(model.inputs, [boundary])) {
-    parts.push(JSON.stringify([step.layer.getClassName(), step.layer.getConfig(), step.inputs.map((t) => t.sourceLayer.name)]));
+    parts.push(JSON.stringify([step.layer.getClassName(), configOf(step.layer), step.inputs.map((t) => t.sourceLayer.name)]));
     for (const w of step.layer.weights) parts.push(w.read().dataSync() as Float32Array);
   }
   return sha256Hex(parts);
@@ -176,7 +186,7 @@ async function cachedOrComputed(
 export async function frozenFeatures(req: FeatureRequest): Promise<{ report: FeatureCacheReport; features?: ImageFeatures }> {
   const blocker = cacheBlocker(req.frozen, req.augmented);
   if (blocker) return { report: { status: 'off', detail: blocker } };
-  const [boundary, ...shallower] = frozenBoundaries(req.model, req.layers, req.frozen);
+  const [boundary, ...shallower] = frozenBoundaries(req.model, req.layers, req.frozen, { throughParameterFree: true });
   if (!boundary) return { report: { status: 'off', detail: 'no frozen layer output separates the input from the trainable layers' } };
   const digest = prefixDigest(req.model, boundary.tensor);
   const onnx = prefixExport(req.model, boundary.tensor, `${digest} ${boundary.layer}`);
@@ -193,6 +203,47 @@ export async function frozenFeatures(req: FeatureRequest): Promise<{ report: Fea
   };
   const got = await cachedOrComputed(req.cache, cacheKey(digest, boundary, req.data.digest, engine), boundary.layer, engine, note, req.data.features, compute);
   return { report: got.report, features: { boundary, features: got.data, shape: got.shape, prefixOnnx: onnx } };
+}
+
+export type PrefixRequest = Pick<FeatureRequest, 'model' | 'layers' | 'frozen'> & { exampleShape: number[] };
+
+/** The frozen layers on onnxruntime, open for one variant: each call runs one batch through them. */
+export interface OpenPrefix {
+  boundary: FrozenBoundary;
+  prefixOnnx: Uint8Array;
+  /** Per-example shape of the boundary's output. */
+  shape: number[];
+  engine: string;
+  run(x: Float32Array): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The frozen prefix as an onnxruntime session, for a variant that cannot train on cached features
+ * (--no-feature-cache, augmentation) but can on the prefix's output batch by batch; why not when
+ * it cannot (nothing frozen before a trainable layer, or a layer the exporter lacks).
+ */
+export async function openFrozenPrefix(req: PrefixRequest): Promise<OpenPrefix | string> {
+  const blocker = cacheBlocker(req.frozen, false);
+  if (blocker) return blocker;
+  const [boundary] = frozenBoundaries(req.model, req.layers, req.frozen, { throughParameterFree: true });
+  if (!boundary) return 'no frozen layer output separates the input from the trainable layers';
+  const onnx = prefixExport(req.model, boundary.tensor, `${prefixDigest(req.model, boundary.tensor)} ${boundary.layer}`);
+  if (!(onnx instanceof Uint8Array)) return onnx.message;
+  const session = await OnnxSession.load(onnx, { interleaved: true });
+  const size = req.exampleShape.reduce((a, b) => a * b, 1);
+  return {
+    boundary,
+    prefixOnnx: onnx,
+    shape: boundary.tensor.shape.slice(1) as number[],
+    engine: onnxRuntimeVersion(),
+    run: async (x) => {
+      const out = (await session.run(x, req.exampleShape, Math.max(1, Math.min(BATCH, x.length / size)))).data;
+      checkFinite(x, out, boundary.layer);
+      return out;
+    },
+    dispose: () => session.dispose(),
+  };
 }
 
 /**
@@ -266,7 +317,7 @@ function tfjsPrefix(tf: Tf, model: TF.LayersModel, boundary: TF.SymbolicTensor, 
 export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise<{ report: FeatureCacheReport; features?: EncoderFeatures }> {
   const blocker = cacheBlocker(req.frozen, false);
   if (blocker) return { report: { status: 'off', detail: blocker } };
-  const [boundary] = frozenBoundaries(req.model, req.layers, req.frozen, [req.mask]);
+  const [boundary] = frozenBoundaries(req.model, req.layers, req.frozen, { beside: [req.mask] });
   if (!boundary) return { report: { status: 'off', detail: 'no frozen layer output separates the input from the trainable layers' } };
   const [k, T] = req.data.exampleShape;
   const H = boundary.tensor.shape[2] as number;

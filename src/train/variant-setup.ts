@@ -22,7 +22,7 @@ import { loraBlocks } from '../spec/layer-refs.ts';
 import type { GenerationExperiment, LoraSpec } from '../spec/types.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
-import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, type FeatureCacheReport, type FrozenFeatures } from './frozen-features.ts';
+import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, openFrozenPrefix, type FeatureCacheReport, type FrozenFeatures, type OpenPrefix } from './frozen-features.ts';
 import { exportPartWithParity, exportTextWithParity, exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
 import { chain, joinExports } from '../model/onnx/edit.ts';
 import { exportOnnx } from '../model/onnx/export.ts';
@@ -84,38 +84,74 @@ type SetupOf<F extends BaseModel['format']> = (input: SetupInput & { base: Extra
 const CACHE_OFF: FeatureCacheReport = { status: 'off', detail: 'turned off (--no-feature-cache)' };
 
 /**
+ * Training data for the layers after an open frozen prefix: the train rows stay inputs, run through
+ * the prefix batch by batch as fit draws them (after augmentation); the validation rows, which
+ * never change, go through it once here.
+ */
+async function throughPrefix(prefix: OpenPrefix, input: SetupInput): Promise<TrainingData> {
+  const { train, validation } = input.data;
+  return {
+    ...input.data,
+    exampleShape: prefix.shape,
+    train,
+    validation: { x: await prefix.run(validation.x), y: validation.y },
+    prefix: { inputShape: input.data.exampleShape, run: (x) => prefix.run(x) },
+  };
+}
+
+/**
  * A variant whose kept base layers run inside tfjs: with cached frozen features (when the cache is
- * on and they exist) the layers past the boundary train on them as `suffixOf` wires them; else the
- * whole model trains. `built` and `base` are freed here on failure, and by the setup's dispose.
+ * on and they exist) the layers past the boundary train on them as `suffixOf` wires them; else,
+ * where `openPrefix` gives the frozen layers as an onnxruntime session, they train on its output
+ * batch by batch; else the whole model trains. `built` and `base` are freed here on failure, and
+ * by the setup's dispose.
  */
 async function inTfjs<F extends FrozenFeatures>(
   input: SetupInput,
   built: BuiltModel,
   base: TF.LayersModel,
   features: () => Promise<{ report: FeatureCacheReport; features?: F }>,
-  suffixOf: (f: F) => TF.LayersModel,
-  rest: (suffix?: { model: TF.LayersModel; features: F; data: TrainingData }) => Promise<Pick<VariantSetup, 'exportOnnx' | 'modelFiles'>>,
+  suffixOf: (f: Omit<F, 'features'>) => TF.LayersModel,
+  rest: (suffix?: { model: TF.LayersModel; features: Omit<F, 'features'>; data: TrainingData }) => Promise<Pick<VariantSetup, 'exportOnnx' | 'modelFiles'>>,
+  openPrefix?: () => Promise<(OpenPrefix & Omit<F, 'features'>) | string>,
 ): Promise<VariantSetup> {
   let suffix: TF.LayersModel | undefined;
+  let prefix: OpenPrefix | undefined;
+  const close = () => void prefix?.dispose().catch(() => {});
   try {
     const cached = input.cache ? await features() : { report: CACHE_OFF };
-    const f = cached.features;
-    // The layers after the boundary train on cached features; they are the built model's own layers.
+    let report = cached.report;
+    let f: Omit<F, 'features'> | undefined = cached.features;
+    let data = cached.features ? onFeatures(cached.features.features, cached.features.shape, input) : input.data;
+    if (!f && openPrefix) {
+      const opened = await openPrefix();
+      if (typeof opened === 'string') {
+        if (report.detail === CACHE_OFF.detail) report = { ...report, detail: `${report.detail}; the whole model trains in tfjs: ${opened}` };
+      } else {
+        prefix = opened;
+        f = opened;
+        data = await throughPrefix(opened, input);
+        const { engine } = opened;
+        report = { status: 'off', detail: `${report.detail}: frozen layers up to ${opened.boundary.layer} run on onnxruntime each batch (${engine})`, boundary: opened.boundary.layer, engine };
+      }
+    }
+    // The layers after the boundary train on its features; they are the built model's own layers.
     if (f) suffix = suffixOf(f);
-    const data = f ? onFeatures(f.features, f.shape, input) : input.data;
     return {
       trainOn: suffix ?? built.model,
       data,
       saved: built.model,
       layers: describe(built),
-      featureCache: cached.report,
+      featureCache: report,
       ...(await rest(suffix && f && { model: suffix, features: f, data })),
       dispose: () => {
+        close();
         suffix?.dispose();
         disposeVariantModel(built, base);
       },
     };
   } catch (err) {
+    close();
     suffix?.dispose();
     disposeVariantModel(built, base);
     throw err;
@@ -174,6 +210,7 @@ const tfjsBase: SetupOf<'tfjs'> = async (input) => {
         );
       },
     }),
+    () => openFrozenPrefix({ model: built.model, layers: built.layers, frozen: built.frozen, exampleShape: input.data.exampleShape }),
   );
 };
 

@@ -55,7 +55,8 @@ test('cached and uncached training give the same metrics, and the saved model is
     ],
   );
   const uncached = run(spec, join(dir, 'uncached'), cache, ['--no-feature-cache']);
-  assert.match(uncached, /feature cache off: turned off \(--no-feature-cache\)/);
+  // The frozen layers still run outside tfjs, on each batch: the same training, the same export.
+  assert.match(uncached, /feature cache off: turned off \(--no-feature-cache\): frozen layers up to flatten run on onnxruntime each batch \(onnxruntime-node [\d.]+\)/);
   const a = stored(join(dir, 'cached'));
   const b = stored(join(dir, 'uncached'));
   assert.equal(a.length, 2);
@@ -90,6 +91,36 @@ test('cached and uncached training give the same metrics, and the saved model is
   assert.ok(max < 1e-5, `max |diff| ${max}`);
 });
 
+test('parameter-free head layers join the cached features: the cache holds pooled rows, the suffix is the dense layer', () => {
+  const dir = tempDir();
+  const cache = join(dir, 'cache');
+  const model = `base_model:
+  source: ${JSON.stringify(BASE_MODEL)}
+  cut: bn3
+head:
+  - { type: activation, activation: relu }
+  - { type: global_average_pooling }
+  - { type: dense, units: 5, activation: softmax }
+freeze:
+  - { from: 0, to: bn3 }`;
+  const spec = writeSmallSpec(dir, { epochs: 2, model, sweep: '  training.learning_rate: [0.01]' });
+  const out = run(spec, join(dir, 'cached'), cache);
+  assert.match(out, /feature cache miss: features of head_1_global_average_pooling computed from the input/);
+  const [entry] = cacheEntries(cache);
+  assert.deepEqual(entry.shape, [64]);
+  const [cached] = stored(join(dir, 'cached'));
+  assert.equal(cached.status.onnx.parity.part, 'head_1_global_average_pooling');
+  assert.ok(cached.status.onnx.parity.whole.maxAbsDiff < 1e-5);
+  // The layer table still lists the pooling as a head layer; the trainable parameters are the dense layer's.
+  const gap = JSON.parse(readFileSync(join(cached.dir, 'layers.json'), 'utf8')).find((l: any) => l.name === 'head_1_global_average_pooling');
+  assert.deepEqual([gap.className, gap.params, gap.trainable], ['GlobalAveragePooling2D', 0, true]);
+  run(spec, join(dir, 'uncached'), cache, ['--no-feature-cache']);
+  const [uncached] = stored(join(dir, 'uncached'));
+  cached.epochs.forEach((e, k) => {
+    for (const m of ['loss', 'val_loss']) assert.ok(Math.abs(e[m] - uncached.epochs[k][m]) < 1e-4, `epoch ${k + 1} ${m}: ${e[m]} vs ${uncached.epochs[k][m]}`);
+  });
+});
+
 test('a changed base model, boundary or dataset never hits a stale entry; the same inputs always hit', () => {
   const dir = tempDir();
   const cache = join(dir, 'cache');
@@ -112,13 +143,15 @@ test('a changed base model, boundary or dataset never hits a stale entry; the sa
   assert.match(run(spec, join(dir, 'r4'), cache), /feature cache miss/);
   assert.equal(cacheEntries(cache).length, 3);
 
-  // Two boundaries over new data: the shallower (bn3; pool3 trains, with no weights) is computed
-  // from the input, the deeper one from it; each is its own entry.
-  writeFileSync(spec, readFileSync(spec, 'utf8').replace('limit_per_class: 50', 'limit_per_class: 40').replace('  training.learning_rate: [0.01]', '  freeze.0.to: [bn3, flatten]'));
+  // Two boundaries over new data: the shallower (conv3; bn3 trains) is computed from the input, the
+  // deeper one from it; each is its own entry. Frozen up to bn3, the parameter-free pool3 and
+  // flatten join the frozen part: the same features as frozen up to flatten, one entry.
+  writeFileSync(spec, readFileSync(spec, 'utf8').replace('limit_per_class: 50', 'limit_per_class: 40').replace('  training.learning_rate: [0.01]', '  freeze.0.to: [conv3, bn3, flatten]'));
   const lines = cacheLines(run(spec, join(dir, 'r5'), cache));
-  assert.match(lines[0], /freeze\.0\.to=bn3 .*feature cache miss: features of bn3 computed from the input/);
-  assert.match(lines[1], /freeze\.0\.to=flatten .*feature cache miss: features of flatten computed from cached bn3/);
-  assert.deepEqual(cacheEntries(cache).map((e) => e.boundary).sort(), ['bn3', 'flatten', 'flatten', 'flatten', 'flatten']);
+  assert.match(lines[0], /freeze\.0\.to=conv3 .*feature cache miss: features of conv3 computed from the input/);
+  assert.match(lines[1], /freeze\.0\.to=bn3 .*feature cache miss: features of flatten computed from cached conv3/);
+  assert.match(lines[2], /freeze\.0\.to=flatten .*feature cache hit: features of flatten from the cache/);
+  assert.deepEqual(cacheEntries(cache).map((e) => e.boundary).sort(), ['conv3', 'flatten', 'flatten', 'flatten', 'flatten']);
 });
 
 test('two processes racing on one key both finish with a correct cache', async () => {
@@ -168,7 +201,7 @@ test('augmentation and a trainable first layer turn the cache off, with the reas
   const cache = join(dir, 'cache');
   const augmented = writeSmallSpec(dir, { name: 'augmented', epochs: 1, sweep: '  training.learning_rate: [0.01]' });
   writeFileSync(augmented, readFileSync(augmented, 'utf8').replace('  limit_per_class: 60', '  limit_per_class: 60\n  augment: { flip: true }'));
-  assert.match(run(augmented, join(dir, 'a'), cache), /feature cache off: input augmentation changes every epoch/);
+  assert.match(run(augmented, join(dir, 'a'), cache), /feature cache off: input augmentation changes every epoch: frozen layers up to flatten run on onnxruntime each batch/);
   const unfrozen = writeSmallSpec(dir, { name: 'unfrozen', epochs: 1, sweep: '  training.learning_rate: [0.01]' });
   writeFileSync(unfrozen, readFileSync(unfrozen, 'utf8').replace('freeze:\n  - { from: 0, to: flatten }', 'freeze: []'));
   // Training every convolution on the portable engine is slow; the decision is printed before it starts.
@@ -194,6 +227,10 @@ test('a frozen layer without an ONNX converter falls back to tfjs, and the varia
   assert.equal(v.status.status, 'completed');
   assert.equal(v.status.onnx.skipped, 'not exported to ONNX: layer "upsample" (UpSampling2D) has no ONNX converter');
   assert.ok(!readdirSync(v.dir).includes('model.onnx'));
+  // Without the cache such a prefix cannot run on onnxruntime each batch either: the whole model trains in tfjs.
+  const off = run(spec, join(dir, 'off'), join(dir, 'cache'), ['--no-feature-cache']);
+  assert.match(off, /feature cache off: turned off \(--no-feature-cache\); the whole model trains in tfjs: layer "upsample" \(UpSampling2D\) has no ONNX converter/);
+  assert.equal(stored(join(dir, 'off'))[0].status.status, 'completed');
 });
 
 test('export.onnx: false writes no model.onnx; by default it is written with its parity', () => {

@@ -162,7 +162,7 @@ test('a saved model reloads with tf.loadLayersModel(fromMemory) and predicts wha
   }
 });
 
-test('every model a sweep returns reloads and scores exactly the validation metrics it reported', async () => {
+test('every model a sweep returns reloads and scores the validation metrics it reported', async () => {
   const { tf } = await selectEngine('wasm', []);
   const dir = await tempDir();
   const spec = baseSpec();
@@ -176,7 +176,9 @@ test('every model a sweep returns reloads and scores exactly the validation metr
       const names = (result.model!.weightSpecs as { name: string }[]).map((w) => w.name);
       assert.ok(names.every((n) => !/_\d+$/.test(n)), `variant ${i}: saved weight names carry tfjs suffixes: ${names.join(', ')}`);
       const e = evaluate(tf, model, data.validation.x, data.exampleShape, data.validation.y, data.classes, 32);
-      assert.equal(e.loss, result.metrics!.val_loss, `variant ${i}: val_loss of the reloaded model`);
+      // The sweep ran the frozen layers on onnxruntime (each batch, no cache here) and the reloaded
+      // model runs them in tfjs: the same function, to float rounding.
+      assert.ok(Math.abs(e.loss - result.metrics!.val_loss) < 1e-6, `variant ${i}: val_loss of the reloaded model ${e.loss} vs ${result.metrics!.val_loss}`);
       assert.equal(e.accuracy, result.metrics!.val_accuracy, `variant ${i}: val_accuracy of the reloaded model`);
       assert.deepEqual(e.confusion, result.confusion);
     } finally {

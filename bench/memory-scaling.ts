@@ -110,7 +110,7 @@ function scaledSpec(scale: number): string {
 // ---------------------------------------------------------------------------------------------
 // One side at one scale: cold, then warm rounds.
 
-interface Run { seconds: number; cpuSeconds: number; rssMiB: number }
+interface Run { seconds: number; cpuSeconds: number; rssMiB: number; failed?: string }
 interface Row { side: string; scale: number; cold: Run; warm: Run[] }
 
 function run(dir: string, spec: string, cache: string, what: string): Run {
@@ -120,7 +120,12 @@ function run(dir: string, spec: string, cache: string, what: string): Run {
     const m: Measured = measure([process.execPath, join(dir, 'bin', 'tunespec.js'), 'run', spec, '--backend', 'native', '--force', '--runs-dir', runs], { cwd: dir, env: { TUNESPEC_CACHE_DIR: cache } });
     mkdirSync(join(CACHE, 'logs'), { recursive: true });
     writeFileSync(join(CACHE, 'logs', `mem-scaling-${what.replace(/[^\w.-]+/g, '-')}.log`), `${m.stdout}\n--- stderr\n${m.stderr}`);
-    if (m.code !== 0) throw new Error(`${what} failed (exit ${m.code}):\n${m.stdout.slice(-2000)}\n${m.stderr.slice(-2000)}`);
+    // A side that cannot run a scale (out of memory, a 2 GiB limit) is a result, not a bench error.
+    const failed = m.code !== 0 ? (/failed in [\d.]+s: (.*)/.exec(m.stdout)?.[1] ?? `exit ${m.code}: ${m.stderr.trim().split('\n').pop()}`) : undefined;
+    if (failed) {
+      log(`    ${what}: FAILED after ${m.seconds.toFixed(1)} s, peak RSS ${m.rssMiB.toFixed(0)} MiB: ${failed}`);
+      return { seconds: m.seconds, cpuSeconds: m.cpuSeconds, rssMiB: m.rssMiB, failed };
+    }
     const hits = /feature cache: .*/.exec(m.stdout)?.[0] ?? '';
     log(`    ${what}: ${m.seconds.toFixed(1)} s, CPU ${m.cpuSeconds.toFixed(1)} s, peak RSS ${m.rssMiB.toFixed(0)} MiB; ${hits}`);
     return { seconds: m.seconds, cpuSeconds: m.cpuSeconds, rssMiB: m.rssMiB };
@@ -145,7 +150,7 @@ for (const side of sides) {
     rmSync(cache, { recursive: true, force: true });
     log(`==> ${side.name}, ${scale}x (${rel(spec)})`);
     const cold = run(side.dir, spec, cache, `${side.name} ${scale}x cold`);
-    const warm = Array.from({ length: rounds }, (_, r) => run(side.dir, spec, cache, `${side.name} ${scale}x warm ${r + 1}`));
+    const warm = cold.failed ? [] : Array.from({ length: rounds }, (_, r) => run(side.dir, spec, cache, `${side.name} ${scale}x warm ${r + 1}`));
     if (!opts['keep-caches']) rmSync(cache, { recursive: true, force: true });
     rows.push({ side: side.name, scale, cold, warm });
   }
@@ -157,9 +162,11 @@ const table = [
   '| side | data | cold: wall / CPU / peak RSS | warm (median of ' + rounds + '): wall / CPU / peak RSS | warm RSS vs 1x |',
   '|---|---|---|---|---|',
   ...rows.map((r) => {
-    const one = rows.find((o) => o.side === r.side && o.scale === 1);
+    const data = `${r.scale}x (${(r.scale * 10000).toLocaleString('en')} images)`;
+    if (r.cold.failed) return `| ${r.side} | ${data} | failed after ${f1(r.cold.seconds)} s (peak RSS ${r.cold.rssMiB.toFixed(0)} MiB): ${r.cold.failed} | - | - |`;
+    const one = rows.find((o) => o.side === r.side && o.scale === 1 && o.warm.length);
     const ratio = one ? `${(med(r.warm, 'rssMiB') / med(one.warm, 'rssMiB')).toFixed(2)}x` : '-';
-    return `| ${r.side} | ${r.scale}x (${(r.scale * 10000).toLocaleString('en')} images) | ${f1(r.cold.seconds)} s / ${f1(r.cold.cpuSeconds)} s / ${r.cold.rssMiB.toFixed(0)} MiB | ${f1(med(r.warm, 'seconds'))} s / ${f1(med(r.warm, 'cpuSeconds'))} s / ${med(r.warm, 'rssMiB').toFixed(0)} MiB | ${ratio} |`;
+    return `| ${r.side} | ${data} | ${f1(r.cold.seconds)} s / ${f1(r.cold.cpuSeconds)} s / ${r.cold.rssMiB.toFixed(0)} MiB | ${f1(med(r.warm, 'seconds'))} s / ${f1(med(r.warm, 'cpuSeconds'))} s / ${med(r.warm, 'rssMiB').toFixed(0)} MiB | ${ratio} |`;
   }),
 ].join('\n');
 mkdirSync(join(CACHE, 'results'), { recursive: true });

@@ -157,7 +157,7 @@ for (const side of sides) {
 }
 
 const f1 = (x: number) => x.toFixed(1);
-const med = (rs: Run[], k: keyof Run) => median(rs.map((r) => r[k]));
+const med = (rs: Run[], k: 'seconds' | 'cpuSeconds' | 'rssMiB') => median(rs.map((r) => r[k]));
 const table = [
   '| side | data | cold: wall / CPU / peak RSS | warm (median of ' + rounds + '): wall / CPU / peak RSS | warm RSS vs 1x |',
   '|---|---|---|---|---|',

@@ -30,6 +30,7 @@ import { loadTokenizer } from '../src/data/tokenize.ts';
 import { encoderInputs } from '../src/train/examples.ts';
 import { measure, median, type Measured } from './lib/measure.ts';
 import { readRunStore } from './lib/run-store.ts';
+import { allRows } from '../src/data/rows.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CACHE = join(ROOT, 'bench', '.cache');
@@ -76,10 +77,11 @@ async function peerData(): Promise<string> {
   const T = spec.data.max_length;
   const tokenized = tokenizedDataset(data, await loadTokenizer(MODEL), T, inputs);
   const split = splitDataset(tokenized.labels, spec.validation, tokenized.digest);
+  const features = allRows(tokenized.rows);
   const rows = (indexes: Int32Array) => {
     const out: Record<string, number[][] | number[]> = { labels: [...indexes].map((i) => tokenized.labels[i]!) };
     inputs.forEach((name, k) => {
-      out[name] = [...indexes].map((i) => Array.from(tokenized.features.subarray((i * inputs.length + k) * T, (i * inputs.length + k + 1) * T)));
+      out[name] = [...indexes].map((i) => Array.from(features.subarray((i * inputs.length + k) * T, (i * inputs.length + k + 1) * T)));
     });
     return out;
   };

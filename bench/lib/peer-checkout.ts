@@ -18,6 +18,9 @@ export function peerCheckout(ref = git('merge-base', 'HEAD', 'main')): { dir: st
   }
   const modules = join(dir, 'node_modules');
   if (!existsSync(modules)) symlinkSync(realpathSync(join(ROOT, 'node_modules')), modules);
+  // The native engine (npm run setup:native) lives outside node_modules; --backend native needs it too.
+  const native = join(dir, '.native');
+  if (existsSync(join(ROOT, '.native')) && !existsSync(native)) symlinkSync(realpathSync(join(ROOT, '.native')), native);
   if (existsSync(join(dir, 'scripts', 'build.mjs'))) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, stdio: 'inherit' });
   return { dir, ref, commit };
 }

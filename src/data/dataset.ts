@@ -1,22 +1,24 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { DataSpec, ImageDataSpec } from '../spec/types.ts';
-import { datasetDigest } from './digest.ts';
+import { canonicalJson } from '../plan/canonical.ts';
+import { sha256Hex } from './digest.ts';
 import { DataError } from './errors.ts';
 import { readCsv } from './readers/csv.ts';
 import { readIdx } from './readers/idx.ts';
 import { readImageFolder } from './readers/image-folder.ts';
 import type { RawExamples } from './readers/raw.ts';
 import { selectClasses } from './select.ts';
-import { applyPreprocess, type Preprocess } from './preprocess.ts';
+import { isIdentity, rowPreprocessor, type Preprocess } from './preprocess.ts';
+import { rowSize, type RowSource } from './rows.ts';
 import { loadTextDataset } from './text-dataset.ts';
 
 export { selectClasses } from './select.ts';
 export type { ClassSelection, SelectOptions } from './select.ts';
 
 export interface Dataset {
-  /** N * prod(exampleShape), row-major; images NHWC, already divided by `scale`. */
-  features: Float32Array;
-  /** [h, w, c] for images, [nFeatures] for CSV. */
+  /** The examples as the model takes them (images NHWC, divided by `scale`, preprocessed), made per gather. */
+  rows: RowSource;
+  /** rows.shape: [h, w, c] for images, [nFeatures] for CSV. */
   exampleShape: number[];
   /** Class index 0..K-1 of each example. */
   labels: Int32Array;
@@ -24,7 +26,11 @@ export interface Dataset {
   classLabels: (string | number)[];
   /** `class_names` when given, else String(classLabels[i]). */
   classNames: string[];
-  /** sha256 hex over exampleShape, features and labels (after selection). */
+  /**
+   * sha256 hex over what makes the model input: the selected examples as stored, their shape,
+   * `scale`, the preprocessing (when it changes anything) and the labels. Cheap, and known
+   * before any example is preprocessed, so a feature-cache hit preprocesses nothing.
+   */
   digest: string;
 }
 
@@ -91,7 +97,48 @@ function readRaw(data: DataSpec, baseDir: string): Promise<RawExamples> {
   }
 }
 
-/** `preprocess` (the base model's input preparation) is applied after scaling; the digest covers its result. */
+/**
+ * The selected examples, kept as read (IDX bytes stay bytes), made model input one gathered row
+ * at a time: divided by `scale`, then preprocessed. The arithmetic is the same per row as it was
+ * over the whole array, so every row is bit for bit what a whole-dataset pass would give.
+ */
+function storedRows(raw: RawExamples, selected: Int32Array, scale: number, preprocess: Preprocess | undefined): RowSource {
+  const size = rowSize(raw.exampleShape);
+  const prepare = preprocess && !isIdentity(preprocess) ? rowPreprocessor(raw.exampleShape, preprocess) : undefined;
+  const shape = prepare?.shape ?? [...raw.exampleShape];
+  const outSize = rowSize(shape);
+  const scaled = new Float32Array(size);
+  const values = raw.values;
+  return {
+    count: selected.length,
+    shape,
+    gather: (indices) => {
+      const out = new Float32Array(indices.length * outSize);
+      for (let i = 0; i < indices.length; i++) {
+        const from = selected[indices[i]] * size;
+        const row = prepare ? scaled : out.subarray(i * outSize, (i + 1) * outSize);
+        for (let j = 0; j < size; j++) row[j] = values[from + j]! / scale;
+        prepare?.into(scaled, out, i * outSize);
+      }
+      return out;
+    },
+  };
+}
+
+function storedDigest(raw: RawExamples, selected: Int32Array, labels: Int32Array, scale: number, preprocess: Preprocess | undefined): string {
+  const size = rowSize(raw.exampleShape);
+  const kind = raw.values instanceof Uint8Array ? 'uint8' : 'float32';
+  const prep = preprocess && !isIdentity(preprocess) ? canonicalJson(preprocess) : 'none';
+  // The header fixes where rows end and labels begin, so no two datasets share a byte stream.
+  const header = `stored;${kind};shape=${raw.exampleShape.join('x')};n=${labels.length};scale=${scale};preprocess=${prep}\n`;
+  const rows = Array.from(selected, (src) => raw.values.subarray(src * size, (src + 1) * size));
+  return sha256Hex([header, ...rows, labels]);
+}
+
+/**
+ * The examples selection keeps, with `preprocess` (the base model's input preparation) applied
+ * after scaling as rows are gathered; the digest covers the stored rows and both settings.
+ */
 export async function loadDataset(data: DataSpec, baseDir: string, preprocess?: Preprocess): Promise<Dataset> {
   const raw = await readRaw(data, baseDir);
   const selection = selectClasses(
@@ -99,21 +146,14 @@ export async function loadDataset(data: DataSpec, baseDir: string, preprocess?: 
     { classes: data.classes, classNames: data.class_names, limitPerClass: data.limit_per_class },
     raw.source,
   );
-  const size = raw.exampleShape.reduce((a, b) => a * b, 1);
   const scale = isImageData(data) ? data.scale : 1;
-  const features = new Float32Array(selection.indices.length * size);
-  selection.indices.forEach((src, dst) => {
-    const from = src * size;
-    const to = dst * size;
-    for (let j = 0; j < size; j++) features[to + j] = raw.values[from + j]! / scale;
-  });
-  const input = preprocess ? applyPreprocess(features, raw.exampleShape, preprocess) : { features, exampleShape: raw.exampleShape };
+  const rows = storedRows(raw, selection.indices, scale, preprocess);
   return {
-    features: input.features,
-    exampleShape: input.exampleShape,
+    rows,
+    exampleShape: [...rows.shape],
     labels: selection.labels,
     classLabels: selection.classLabels,
     classNames: selection.classNames,
-    digest: datasetDigest(input.exampleShape, input.features, selection.labels),
+    digest: storedDigest(raw, selection.indices, selection.labels, scale, preprocess),
   };
 }

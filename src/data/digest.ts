@@ -16,8 +16,3 @@ export function sha256Hex(parts: readonly (string | ArrayBufferView)[]): string 
 export function textDatasetDigest(texts: readonly string[], pairs: readonly string[] | undefined, labels: Int32Array): string {
   return sha256Hex([`text;n=${labels.length};pairs=${pairs !== undefined}\n`, JSON.stringify(texts), '\n', JSON.stringify(pairs ?? null), '\n', labels]);
 }
-
-export function datasetDigest(exampleShape: readonly number[], features: Float32Array, labels: Int32Array): string {
-  // The header fixes where features end and labels begin, so no two datasets share a byte stream.
-  return sha256Hex([`shape=${exampleShape.join('x')};n=${labels.length}\n`, features, labels]);
-}

@@ -27,33 +27,44 @@ export function normalise(values: Float32Array, channels: number, p: Preprocess)
   }
 }
 
+/** Prepares one example at a time: what a dataset applies to the rows a batch gathers. */
+export interface RowPreprocessor {
+  /** One example's shape after preprocessing. */
+  shape: number[];
+  /** `row` (of the input shape) preprocessed into `out` at `offset`. */
+  into(row: Float32Array, out: Float32Array, offset: number): void;
+}
+
 /**
  * Resize, convert channels, normalise: `(x - mean) / std` per channel. Grey to RGB replicates;
  * RGB to grey uses BT.601 luminance, as the image readers do.
  */
-export function applyPreprocess(features: Float32Array, exampleShape: readonly number[], p: Preprocess): { features: Float32Array; exampleShape: number[] } {
-  if (isIdentity(p)) return { features, exampleShape: [...exampleShape] };
+export function rowPreprocessor(exampleShape: readonly number[], p: Preprocess): RowPreprocessor {
   const out = preprocessedShape(exampleShape, p);
-  const inSize = exampleShape.reduce((a, b) => a * b, 1);
   const outSize = out.reduce((a, b) => a * b, 1);
-  const rows = features.length / inSize;
-  const result = new Float32Array(rows * outSize);
+  const channels = out.length === 3 ? out[2] : 1;
   if (exampleShape.length !== 3) {
-    result.set(features);
-  } else {
-    const [h, w, c] = exampleShape;
-    const [oh, ow, oc] = out;
-    const resized = new Float32Array(oh * ow * c);
-    for (let r = 0; r < rows; r++) {
-      resizeBilinearInto(features.subarray(r * inSize, (r + 1) * inSize), h, w, c, oh, ow, resized, 0);
-      const o = r * outSize;
+    return {
+      shape: out,
+      into: (row, result, offset) => {
+        result.set(row, offset);
+        normalise(result.subarray(offset, offset + outSize), channels, p);
+      },
+    };
+  }
+  const [h, w, c] = exampleShape;
+  const [oh, ow, oc] = out;
+  const resized = new Float32Array(oh * ow * c);
+  return {
+    shape: out,
+    into: (row, result, o) => {
+      resizeBilinearInto(row, h, w, c, oh, ow, resized, 0);
       for (let p2 = 0; p2 < oh * ow; p2++) {
         if (oc === c) for (let k = 0; k < c; k++) result[o + p2 * oc + k] = resized[p2 * c + k];
         else if (oc === 3) result[o + p2 * 3] = result[o + p2 * 3 + 1] = result[o + p2 * 3 + 2] = resized[p2];
         else result[o + p2] = 0.299 * resized[p2 * 3] + 0.587 * resized[p2 * 3 + 1] + 0.114 * resized[p2 * 3 + 2];
       }
-    }
-  }
-  normalise(result, out.length === 3 ? out[2] : 1, p);
-  return { features: result, exampleShape: out };
+      normalise(result.subarray(o, o + outSize), channels, p);
+    },
+  };
 }

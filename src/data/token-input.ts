@@ -1,5 +1,6 @@
 import { sha256Hex } from './digest.ts';
 import type { Dataset } from './dataset.ts';
+import { denseRows } from './rows.ts';
 import type { TextDataset } from './text-dataset.ts';
 import { tokenizeTexts, type TextTokenizer, type TokenBatch } from './tokenize.ts';
 
@@ -36,7 +37,7 @@ export function packTokens(tokenizer: TextTokenizer, texts: readonly string[], p
  */
 export function tokenizedDataset(ds: TextDataset, tokenizer: TextTokenizer, maxLength: number, inputs: readonly string[]): Dataset {
   return {
-    features: packTokens(tokenizer, ds.texts, ds.pairs, maxLength, inputs),
+    rows: denseRows(packTokens(tokenizer, ds.texts, ds.pairs, maxLength, inputs), [inputs.length, maxLength]),
     exampleShape: [inputs.length, maxLength],
     labels: ds.labels,
     classLabels: ds.classLabels,

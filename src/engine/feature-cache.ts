@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { UsageError } from '../errors.ts';
+import { InternalError, UsageError } from '../errors.ts';
+import { denseRows, rowSize, type RowSource } from '../data/rows.ts';
 
 /** What an entry records besides its features: enough to list it and to say what a hit saves. */
 export interface FeatureEntryMeta {
@@ -25,6 +27,28 @@ export interface FeatureEntry extends FeatureEntryMeta {
 }
 
 export const DEFAULT_CACHE_MAX = 10 * 2 ** 30;
+
+/**
+ * Entries up to this size are read whole and held; larger ones stay on disk and each gather
+ * reads its rows from the file (the OS's page cache keeps them warm), so memory does not grow
+ * with the dataset.
+ */
+export const DEFAULT_HOLD_BYTES = 256 * 2 ** 20;
+
+/** An entry opened for reading by row. */
+export interface OpenEntry {
+  meta: FeatureEntryMeta;
+  rows: RowSource;
+}
+
+/** An entry being computed: rows appended batch by batch to a temporary file, then made whole at once. */
+export interface EntryWriter {
+  append(rows: Float32Array): void;
+  /** Makes the entry (features, then metadata) and opens it; `meta.rows` must match what was appended. */
+  commit(meta: FeatureEntryMeta): Promise<OpenEntry>;
+  /** Drops what was appended. */
+  abort(): Promise<void>;
+}
 
 const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
@@ -82,9 +106,13 @@ export class FrozenFeatureCache {
    */
   private held?: { meta: FeatureEntryMeta; features: Float32Array };
 
+  /** The large entry last opened: its file stays open for its rows' gathers until another takes its place. */
+  private opened?: { key: string; file: OpenFile };
+
   constructor(
     readonly dir: string,
     readonly maxBytes: number,
+    readonly holdBytes: number = DEFAULT_HOLD_BYTES,
   ) {}
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): FrozenFeatureCache {
@@ -115,6 +143,93 @@ export class FrozenFeatureCache {
     await utimes(p.meta, now, now).catch(() => undefined);
     this.held = { meta, features };
     return this.held;
+  }
+
+  /**
+   * An entry to read by row, or undefined when it is missing or damaged: held in memory up to
+   * `holdBytes` (as get holds it), else read from its file by each gather.
+   */
+  async open(key: string): Promise<OpenEntry | undefined> {
+    const p = this.paths(key);
+    let meta: FeatureEntryMeta;
+    try {
+      meta = JSON.parse(await readFile(p.meta, 'utf8'));
+    } catch {
+      return undefined;
+    }
+    const width = rowSize(meta.shape);
+    const expected = meta.rows * width * 4;
+    if (expected <= this.holdBytes) {
+      const whole = await this.get(key);
+      return whole && { meta: whole.meta, rows: denseRows(whole.features, whole.meta.shape) };
+    }
+    if (this.opened?.key !== key) {
+      let fd: number;
+      try {
+        fd = openSync(p.data, 'r');
+      } catch {
+        return undefined;
+      }
+      if (fstatSync(fd).size !== expected) {
+        closeSync(fd);
+        return undefined;
+      }
+      this.closeOpened();
+      this.opened = { key, file: { fd, closed: false } };
+    }
+    const now = new Date();
+    await utimes(p.meta, now, now).catch(() => undefined);
+    return { meta, rows: fileRows(this.opened.file, meta.rows, meta.shape) };
+  }
+
+  private closeOpened(): void {
+    if (this.opened) {
+      closeSync(this.opened.file.fd);
+      this.opened.file.closed = true;
+    }
+    this.opened = undefined;
+  }
+
+  /** A new entry, written batch by batch; readers see nothing of it until commit. */
+  async begin(key: string): Promise<EntryWriter> {
+    await mkdir(this.dir, { recursive: true });
+    const p = this.paths(key);
+    const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+    const temp = `${p.data}.tmp-${tag}`;
+    let fd: number | undefined = openSync(temp, 'w');
+    let bytes = 0;
+    const close = () => {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    };
+    return {
+      append: (rows) => {
+        if (fd === undefined) throw new InternalError('appending to a feature-cache entry already closed');
+        const view = new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
+        for (let at = 0; at < view.length; ) at += writeSync(fd, view, at, view.length - at);
+        bytes += view.length;
+      },
+      commit: async (meta) => {
+        close();
+        if (bytes !== meta.rows * rowSize(meta.shape) * 4) {
+          await rm(temp, { force: true });
+          throw new InternalError(`feature-cache entry ${key}: ${bytes} bytes written, its metadata declares ${meta.rows} rows of ${meta.shape.join('x')}`);
+        }
+        if (this.opened?.key === key) this.closeOpened();
+        if (this.held?.meta.key === key) this.held = undefined;
+        await rename(temp, p.data);
+        await writeFile(`${p.meta}.tmp-${tag}`, JSON.stringify(meta, null, 2));
+        await rename(`${p.meta}.tmp-${tag}`, p.meta);
+        await this.evict(meta.key);
+        const entry = await this.open(key);
+        if (!entry) throw new InternalError(`feature-cache entry ${key} vanished as it was written`);
+        return entry;
+      },
+      abort: async () => {
+        close();
+        await rm(temp, { force: true });
+      },
+    };
   }
 
   /** Stores an entry (features first, metadata last), then evicts down to the cap, never this entry. */
@@ -148,6 +263,7 @@ export class FrozenFeatureCache {
 
   async remove(key: string): Promise<void> {
     if (this.held?.meta.key === key) this.held = undefined;
+    if (this.opened?.key === key) this.closeOpened();
     const p = this.paths(key);
     // Metadata first: the entry stops existing before its features go.
     await rm(p.meta, { force: true });
@@ -172,4 +288,41 @@ export class FrozenFeatureCache {
       total -= e.bytes;
     }
   }
+}
+
+/**
+ * Rows read from an open features file into each gather's own array: one positional read per
+ * run of consecutive rows, so a sequential pass reads in large blocks and a shuffled batch in
+ * one read per row.
+ */
+interface OpenFile {
+  fd: number;
+  closed: boolean;
+}
+
+function fileRows(file: OpenFile, count: number, shape: readonly number[]): RowSource {
+  const rowBytes = rowSize(shape) * 4;
+  const { fd } = file;
+  return {
+    count,
+    shape: [...shape],
+    gather: (indices) => {
+      // A closed descriptor's number may already name another file.
+      if (file.closed) throw new InternalError('feature-cache rows read after another entry took their file\'s place');
+      const out = new Float32Array((indices.length * rowBytes) / 4);
+      const view = new Uint8Array(out.buffer);
+      for (let i = 0; i < indices.length; ) {
+        let run = 1;
+        while (i + run < indices.length && indices[i + run] === indices[i] + run) run++;
+        const length = run * rowBytes;
+        for (let done = 0; done < length; ) {
+          const got = readSync(fd, view, i * rowBytes + done, length - done, indices[i] * rowBytes + done);
+          if (!got) throw new InternalError(`feature-cache file ended before row ${indices[i] + run - 1} of ${count}`);
+          done += got;
+        }
+        i += run;
+      }
+      return out;
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import type { Tf } from '../engine/backends.ts';
 import type * as TF from '@tensorflow/tfjs';
 import { modelInputs } from './model-inputs.ts';
+import { rangeRows, type RowSource } from '../data/rows.ts';
 
 export interface Evaluation {
   loss: number;
@@ -9,21 +10,22 @@ export interface Evaluation {
   confusion: number[][];
 }
 
+/** The model's outputs for `n` examples in one flat batch × classes array. */
+export function predictRows(tf: Tf, model: TF.LayersModel, x: Float32Array, n: number, exampleShape: readonly number[]): Float32Array {
+  return tf.tidy(() => (model.predict(modelInputs(tf, model, x, n, exampleShape)) as TF.Tensor).dataSync() as Float32Array);
+}
+
 /**
  * The model's outputs for the first `count` examples, one flat batch × classes array per batch:
- * predicted in batches so a large dataset never sits in one tensor.
+ * predicted in batches so a large dataset never sits in one tensor (nor, from a row source, in one array).
  */
-export function predictInBatches(tf: Tf, model: TF.LayersModel, features: Float32Array, exampleShape: number[], count: number, batchSize: number): Float32Array[] {
+export function predictInBatches(tf: Tf, model: TF.LayersModel, features: Float32Array | RowSource, exampleShape: readonly number[], count: number, batchSize: number): Float32Array[] {
   const size = exampleShape.reduce((a, b) => a * b, 1);
   const batches: Float32Array[] = [];
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(count, start + batchSize);
-    batches.push(
-      tf.tidy(() => {
-        const x = modelInputs(tf, model, features.subarray(start * size, end * size), end - start, exampleShape);
-        return (model.predict(x) as TF.Tensor).dataSync() as Float32Array;
-      }),
-    );
+    const x = features instanceof Float32Array ? features.subarray(start * size, end * size) : rangeRows(features, start, end);
+    batches.push(predictRows(tf, model, x, end - start, exampleShape));
   }
   return batches;
 }
@@ -32,8 +34,8 @@ export function predictInBatches(tf: Tf, model: TF.LayersModel, features: Float3
 export function evaluate(
   tf: Tf,
   model: TF.LayersModel,
-  features: Float32Array,
-  exampleShape: number[],
+  features: Float32Array | RowSource,
+  exampleShape: readonly number[],
   labels: Int32Array,
   classes: number,
   batchSize: number,

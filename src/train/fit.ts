@@ -2,7 +2,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../engine/backends.ts';
 import { activeAugmentation, augmentBatch } from '../data/augment.ts';
 import { createRng, shuffleInPlace, type Rng } from '../data/rng.ts';
-import { gatherRows } from '../data/gather.ts';
+import type { RowSource } from '../data/rows.ts';
 import type { Experiment } from '../spec/types.ts';
 import { emit, type EpochMetrics, type SweepListener, type VariantInfo } from './events.ts';
 import { evaluate, type Evaluation } from './evaluate.ts';
@@ -15,12 +15,15 @@ import { modeFor } from '../spec/derived.ts';
 import { Interrupted, VariantFailure } from './failure.ts';
 import { captureOptimizer, captureWeights, restoreOptimizer, restoreWeights, trackedWeights, type Checkpoint, type LoopCheckpoints, type TensorValues } from './checkpoint.ts';
 
-/** Examples gathered once per sweep: the split never depends on the variant's training settings. */
+/**
+ * A split's two sides, set up once per sweep (it never depends on the variant's training
+ * settings); `x` makes each batch's rows when asked, so no side is held as a copy.
+ */
 export interface TrainingData {
   exampleShape: number[];
   classes: number;
-  train: { x: Float32Array; y: Int32Array };
-  validation: { x: Float32Array; y: Int32Array };
+  train: { x: RowSource; y: Int32Array };
+  validation: { x: RowSource; y: Int32Array };
   /** Largest value after scaling, for augmentation clamping; undefined for tabular data. */
   maxValue?: number;
   /**
@@ -119,7 +122,6 @@ export async function fitVariant(
   // Compiling after `trainable` is set is what makes the optimizer see exactly the trainable weights.
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const inputShape = data.prefix?.inputShape ?? data.exampleShape;
-  const size = inputShape.reduce((a, b) => a * b, 1);
   const n = data.train.y.length;
   const rng = createRng(t.seed);
   const augment = activeAugmentation(spec.data);
@@ -211,7 +213,7 @@ export async function fitVariant(
         // SGD rebuilds a tensor on every change; epoch schedules change the rate once an epoch.
         if (next !== lr) setLearningRate(optimizer, (lr = next));
         const idx = Array.from(order.subarray(b * t.batch_size, (b + 1) * t.batch_size));
-        let xb: Float32Array = gatherRows(data.train.x, size, idx);
+        let xb: Float32Array = data.train.x.gather(idx);
         if (augment) xb = augmentBatch(xb, inputShape, augment, rng, data.maxValue ?? 1);
         if (data.prefix) xb = await data.prefix.run(xb);
         const labels = Int32Array.from(idx, (row) => data.train.y[row]);

@@ -1,6 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../engine/backends.ts';
 import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
+import { denseRows, rowBatches, type RowSource } from '../data/rows.ts';
 import { OnnxSession, onnxRuntimeVersion } from '../engine/onnx-runtime.ts';
 import { sha256Hex } from '../data/digest.ts';
 import { stepsBetween } from '../model/graph.ts';
@@ -26,7 +27,7 @@ export interface FeatureCacheReport {
 export interface FrozenFeatures {
   boundary: FrozenBoundary;
   /** One row per dataset example, in dataset order. */
-  features: Float32Array;
+  rows: RowSource;
   shape: number[];
 }
 
@@ -84,30 +85,38 @@ function prefixExport(model: TF.LayersModel, boundary: TF.SymbolicTensor, digest
   return lastPrefix.onnx;
 }
 
-async function runOnnx(bytes: Uint8Array, x: Float32Array, exampleShape: readonly number[]): Promise<{ data: Float32Array; shape: number[] }> {
+/** Each batch's inputs and the frozen part's outputs for them, in row order. */
+type Emit = (inputs: Float32Array, outputs: Float32Array) => void;
+
+const yieldTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+/** An ONNX graph over `source` a batch at a time; the shape of one output row. */
+async function runOnnx(bytes: Uint8Array, source: RowSource, emitBatch: Emit): Promise<number[]> {
   const session = await OnnxSession.load(bytes);
   try {
-    return await session.run(x, exampleShape, BATCH, () => new Promise((resolve) => setImmediate(resolve)));
+    let shape: number[] = [];
+    for (const { x } of rowBatches(source, BATCH)) {
+      const out = await session.run(x, source.shape, BATCH);
+      shape = out.shape;
+      emitBatch(x, out.data);
+      await yieldTurn();
+    }
+    return shape;
   } finally {
     await session.dispose();
   }
 }
 
-async function runTfjs(tf: Tf, model: TF.LayersModel, boundary: TF.SymbolicTensor, x: Float32Array, exampleShape: number[]): Promise<{ data: Float32Array; shape: number[] }> {
+async function runTfjs(tf: Tf, model: TF.LayersModel, boundary: TF.SymbolicTensor, source: RowSource, emitBatch: Emit): Promise<number[]> {
   // A container over existing tensors: it calls no layer, so the layers' reference counts stay as they are.
   const prefix = tf.model({ inputs: model.inputs, outputs: boundary });
-  const size = exampleShape.reduce((a, b) => a * b, 1);
-  const rows = x.length / size;
-  const shape = boundary.shape.slice(1) as number[];
-  const width = shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(rows * width);
-  for (let start = 0; start < rows; start += BATCH) {
-    const n = Math.min(BATCH, rows - start);
-    const y = tf.tidy(() => prefix.predict(tf.tensor(x.subarray(start * size, (start + n) * size), [n, ...exampleShape])) as TF.Tensor);
-    out.set(await y.data(), start * width);
+  for (const { x } of rowBatches(source, BATCH)) {
+    const n = x.length / source.shape.reduce((a, b) => a * b, 1);
+    const y = tf.tidy(() => prefix.predict(tf.tensor(x, [n, ...source.shape])) as TF.Tensor);
+    emitBatch(x, (await y.data()) as Float32Array);
     y.dispose();
   }
-  return { data: out, shape };
+  return boundary.shape.slice(1) as number[];
 }
 
 export interface FeatureRequest {
@@ -116,18 +125,21 @@ export interface FeatureRequest {
   layers: readonly TF.layers.Layer[];
   frozen: readonly boolean[];
   augmented: boolean;
-  data: { features: Float32Array; exampleShape: number[]; digest: string };
+  data: { rows: RowSource; digest: string };
   /** The tfjs engine that runs the prefix when onnxruntime cannot, with its version. */
   tfjsEngine: string;
   cache: FrozenFeatureCache;
 }
 
 interface Computed {
-  data: Float32Array;
+  /** One output row's shape. */
   shape: number[];
   /** Where the computation started: "the input" or a shallower cached entry. */
   from: string;
 }
+
+/** Runs the frozen part over every example, handing each batch to `emitBatch`. */
+type Compute = (emitBatch: Emit) => Promise<Computed>;
 
 function nonFinite(values: Float32Array): number {
   let n = 0;
@@ -141,40 +153,57 @@ function nonFinite(values: Float32Array): number {
  * either end of the frozen layers holding such values fails the variant, as training would.
  */
 function checkFinite(inputs: Float32Array, outputs: Float32Array, layer: string): void {
+  // Called per batch: the counts are the first bad batch's.
   const bad = nonFinite(inputs);
   if (bad) throw new VariantFailure(`the inputs hold ${bad} NaN or infinite values (check data.scale and base_model.preprocess)`);
   const out = nonFinite(outputs);
   if (out) throw new VariantFailure(`the frozen layers output ${out} NaN or infinite values at ${layer}`);
 }
 
-/** Features under `key` from the cache, or computed, timed and stored; reported either way. */
+/**
+ * Features under `key` from the cache, or computed, timed and stored; reported either way. A
+ * miss streams: each batch's outputs go to the entry's file as they come, and training reads
+ * the entry back by row, so neither all the inputs nor all the features are held at once.
+ */
 async function cachedOrComputed(
   cache: FrozenFeatureCache,
   key: string,
   layer: string,
   engine: string,
   note: string,
-  inputs: Float32Array,
-  compute: () => Promise<Computed>,
-): Promise<{ report: FeatureCacheReport; data: Float32Array; shape: number[] }> {
-  const hit = await cache.get(key);
+  compute: Compute,
+): Promise<{ report: FeatureCacheReport; rows: RowSource; shape: number[] }> {
+  const hit = await cache.open(key);
   if (hit) {
     return {
       report: { status: 'hit', detail: `features of ${layer} from the cache, saving ${hit.meta.seconds.toFixed(1)}s (${engine}${note})`, boundary: layer, engine, savedSeconds: hit.meta.seconds },
-      data: hit.features,
+      rows: hit.rows,
       shape: hit.meta.shape,
     };
   }
   const started = performance.now();
-  const computed = await compute();
-  const seconds = (performance.now() - started) / 1000;
-  checkFinite(inputs, computed.data, layer);
-  const rows = computed.data.length / computed.shape.reduce((a, b) => a * b, 1);
-  await cache.put({ key, boundary: layer, shape: computed.shape, rows, engine, seconds, createdAt: new Date().toISOString() }, computed.data);
+  const writer = await cache.begin(key);
+  let entry;
+  let seconds;
+  let computed;
+  try {
+    let values = 0;
+    computed = await compute((inputs, outputs) => {
+      checkFinite(inputs, outputs, layer);
+      writer.append(outputs);
+      values += outputs.length;
+    });
+    seconds = (performance.now() - started) / 1000;
+    const rows = values / computed.shape.reduce((a, b) => a * b, 1);
+    entry = await writer.commit({ key, boundary: layer, shape: computed.shape, rows, engine, seconds, createdAt: new Date().toISOString() });
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
   return {
     report: { status: 'miss', detail: `features of ${layer} computed from ${computed.from} in ${seconds.toFixed(1)}s (${engine}${note}) and cached`, boundary: layer, engine, seconds },
-    data: computed.data,
-    shape: computed.shape,
+    rows: entry.rows,
+    shape: entry.meta.shape,
   };
 }
 
@@ -192,17 +221,17 @@ export async function frozenFeatures(req: FeatureRequest): Promise<{ report: Fea
   const onnx = prefixExport(req.model, boundary.tensor, `${digest} ${boundary.layer}`);
   const engine = onnx instanceof Uint8Array ? onnxRuntimeVersion() : req.tfjsEngine;
   const note = onnx instanceof UnsupportedLayerError ? `; tfjs because ${onnx.message}` : '';
-  const compute = async (): Promise<Computed> => {
-    if (!(onnx instanceof Uint8Array)) return { ...(await runTfjs(req.tf, req.model, boundary.tensor, req.data.features, req.data.exampleShape)), from: 'the input' };
+  const compute: Compute = async (emitBatch) => {
+    if (!(onnx instanceof Uint8Array)) return { shape: await runTfjs(req.tf, req.model, boundary.tensor, req.data.rows, emitBatch), from: 'the input' };
     for (const b of shallower) {
-      const earlier = await req.cache.get(cacheKey(prefixDigest(req.model, b.tensor), b, req.data.digest, engine));
+      const earlier = await req.cache.open(cacheKey(prefixDigest(req.model, b.tensor), b, req.data.digest, engine));
       const segment = earlier && exportSegment(b.tensor, boundary.tensor);
-      if (earlier && segment instanceof Uint8Array) return { ...(await runOnnx(segment, earlier.features, earlier.meta.shape)), from: `cached ${b.layer}` };
+      if (earlier && segment instanceof Uint8Array) return { shape: await runOnnx(segment, earlier.rows, emitBatch), from: `cached ${b.layer}` };
     }
-    return { ...(await runOnnx(onnx, req.data.features, req.data.exampleShape)), from: 'the input' };
+    return { shape: await runOnnx(onnx, req.data.rows, emitBatch), from: 'the input' };
   };
-  const got = await cachedOrComputed(req.cache, cacheKey(digest, boundary, req.data.digest, engine), boundary.layer, engine, note, req.data.features, compute);
-  return { report: got.report, features: { boundary, features: got.data, shape: got.shape, prefixOnnx: onnx } };
+  const got = await cachedOrComputed(req.cache, cacheKey(digest, boundary, req.data.digest, engine), boundary.layer, engine, note, compute);
+  return { report: got.report, features: { boundary, rows: got.rows, shape: got.shape, prefixOnnx: onnx } };
 }
 
 export type PrefixRequest = Pick<FeatureRequest, 'model' | 'layers' | 'frozen'> & { exampleShape: number[] };
@@ -255,19 +284,25 @@ export async function onnxBaseFeatures(
   layer: string,
   data: FeatureRequest['data'],
   cache: FrozenFeatureCache | undefined,
-): Promise<{ report: FeatureCacheReport; data: Float32Array; shape: number[] }> {
+): Promise<{ report: FeatureCacheReport; rows: RowSource; shape: number[] }> {
   const engine = onnxRuntimeVersion();
-  const compute = async (): Promise<Computed> => ({ ...(await runOnnx(graph, data.features, data.exampleShape)), from: 'the input' });
+  const compute: Compute = async (emitBatch) => ({ shape: await runOnnx(graph, data.rows, emitBatch), from: 'the input' });
   if (!cache) {
+    // Nowhere to keep them but memory: the head trains on them.
     const started = performance.now();
-    const computed = await compute();
+    const batches: Float32Array[] = [];
+    const { shape } = await compute((inputs, outputs) => {
+      checkFinite(inputs, outputs, layer);
+      batches.push(outputs);
+    });
+    const all = new Float32Array(batches.reduce((n, b) => n + b.length, 0));
+    batches.reduce((at, b) => (all.set(b, at), at + b.length), 0);
     const seconds = (performance.now() - started) / 1000;
-    checkFinite(data.features, computed.data, layer);
     const detail = `turned off (--no-feature-cache); features of the ONNX base at ${layer} computed in ${seconds.toFixed(1)}s (${engine})`;
-    return { report: { status: 'off', detail, boundary: layer, engine, seconds }, data: computed.data, shape: computed.shape };
+    return { report: { status: 'off', detail, boundary: layer, engine, seconds }, rows: denseRows(all, shape), shape };
   }
   const key = sha256Hex([`tunespec-onnx-base-v${FORMAT}\n`, graph, `\n${layer}\n${data.digest}\n${engine}`]).slice(0, 32);
-  return cachedOrComputed(cache, key, layer, engine, '', data.features, compute);
+  return cachedOrComputed(cache, key, layer, engine, '', compute);
 }
 
 export interface EncoderFeatureRequest extends Omit<FeatureRequest, 'augmented'> {
@@ -319,7 +354,7 @@ export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise
   if (blocker) return { report: { status: 'off', detail: blocker } };
   const [boundary] = frozenBoundaries(req.model, req.layers, req.frozen, { beside: [req.mask] });
   if (!boundary) return { report: { status: 'off', detail: 'no frozen layer output separates the input from the trainable layers' } };
-  const [k, T] = req.data.exampleShape;
+  const [k, T] = req.data.rows.shape;
   const H = boundary.tensor.shape[2] as number;
   const width = T * H + T;
   let onnx: OnnxGraphExport | UnsupportedLayerError;
@@ -331,26 +366,25 @@ export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise
   }
   const engine = onnx instanceof UnsupportedLayerError ? req.tfjsEngine : onnxRuntimeVersion();
   const note = onnx instanceof UnsupportedLayerError ? `; tfjs because ${onnx.message}` : '';
-  const compute = async (): Promise<Computed> => {
-    const prefix = onnx instanceof UnsupportedLayerError ? tfjsPrefix(req.tf, req.model, boundary.tensor, req.data.exampleShape) : await onnxPrefix(onnx.bytes, onnx.inputNames, T);
-    const rows = req.data.features.length / (k * T);
-    const out = new Float32Array(rows * width);
+  const compute: Compute = async (emitBatch) => {
+    const prefix = onnx instanceof UnsupportedLayerError ? tfjsPrefix(req.tf, req.model, boundary.tensor, req.data.rows.shape) : await onnxPrefix(onnx.bytes, onnx.inputNames, T);
     try {
-      for (let start = 0; start < rows; start += BATCH) {
-        const n = Math.min(BATCH, rows - start);
-        const x = req.data.features.subarray(start * k * T, (start + n) * k * T);
+      for (const { x } of rowBatches(req.data.rows, BATCH)) {
+        const n = x.length / (k * T);
         const hidden = await prefix.run(x);
+        const out = new Float32Array(n * width);
         for (let i = 0; i < n; i++) {
-          out.set(hidden.subarray(i * T * H, (i + 1) * T * H), (start + i) * width);
-          out.set(x.subarray((i * k + req.maskRow) * T, (i * k + req.maskRow + 1) * T), (start + i) * width + T * H);
+          out.set(hidden.subarray(i * T * H, (i + 1) * T * H), i * width);
+          out.set(x.subarray((i * k + req.maskRow) * T, (i * k + req.maskRow + 1) * T), i * width + T * H);
         }
-        await new Promise((resolve) => setImmediate(resolve));
+        emitBatch(x, out);
+        await yieldTurn();
       }
     } finally {
       await prefix.dispose();
     }
-    return { data: out, shape: [width], from: 'the input' };
+    return { shape: [width], from: 'the input' };
   };
-  const got = await cachedOrComputed(req.cache, cacheKey(prefixDigest(req.model, boundary.tensor), boundary, req.data.digest, engine), boundary.layer, engine, note, req.data.features, compute);
-  return { report: got.report, features: { boundary, features: got.data, shape: [width], inputShapes: [[T, H], [T]] } };
+  const got = await cachedOrComputed(req.cache, cacheKey(prefixDigest(req.model, boundary.tensor), boundary, req.data.digest, engine), boundary.layer, engine, note, compute);
+  return { report: got.report, features: { boundary, rows: got.rows, shape: [width], inputShapes: [[T, H], [T]] } };
 }

@@ -4,7 +4,8 @@ import { OnnxSession } from '../engine/onnx-runtime.ts';
 import { exportOnnx, UnsupportedLayerError } from '../model/onnx/export.ts';
 import { exportTextModel } from '../model/onnx/text.ts';
 import { tokenFeeds } from '../data/token-input.ts';
-import { predictInBatches } from './evaluate.ts';
+import { predictRows } from './evaluate.ts';
+import { rangeRows, type RowSource } from '../data/rows.ts';
 
 /** How closely onnxruntime reproduces tfjs on some rows. */
 export interface ParityCheck {
@@ -32,12 +33,6 @@ export interface OnnxExportResult {
   skipped?: string;
 }
 
-/** Examples as one flat array of rows of `shape`. */
-export interface Rows {
-  x: Float32Array;
-  shape: number[];
-}
-
 /** How many validation rows the whole model runs on when the part after a boundary ran on all of them. */
 export const WHOLE_MODEL_ROWS = 32;
 
@@ -49,18 +44,22 @@ function argmax(row: Float32Array): number {
   return best;
 }
 
-const rowsOf = (r: Rows): number => r.x.length / r.shape.reduce((a, b) => a * b, 1);
-const firstRows = (r: Rows, n: number): Rows => ({ x: r.x.subarray(0, n * r.shape.reduce((a, b) => a * b, 1)), shape: r.shape });
+/** One batch's class probabilities from each side, for the same examples. */
+interface BatchPair {
+  tfjs: Float32Array;
+  onnx: Float32Array;
+}
 
-/** Compares tfjs's outputs (in batches) with onnxruntime's, row by row. */
-function compare(tfjs: Iterable<Float32Array>, onnx: Float32Array, classes: number, rows: number): ParityCheck {
+/** tfjs's outputs against onnxruntime's, row by row, over `rows` rows taken a batch at a time. */
+async function compare(rows: number, classes: number, batch: (start: number, end: number) => Promise<BatchPair>): Promise<ParityCheck> {
   let maxAbsDiff = 0;
   let agree = 0;
-  let row = 0;
-  for (const batch of tfjs) {
-    for (let i = 0; i < batch.length / classes && row < rows; i++, row++) {
-      const a = batch.subarray(i * classes, (i + 1) * classes);
-      const b = onnx.subarray(row * classes, (row + 1) * classes);
+  for (let start = 0; start < rows; start += BATCH) {
+    const end = Math.min(rows, start + BATCH);
+    const { tfjs, onnx } = await batch(start, end);
+    for (let i = 0; i < end - start; i++) {
+      const a = tfjs.subarray(i * classes, (i + 1) * classes);
+      const b = onnx.subarray(i * classes, (i + 1) * classes);
       for (let c = 0; c < classes; c++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[c] - b[c]));
       if (argmax(a) === argmax(b)) agree++;
     }
@@ -68,13 +67,21 @@ function compare(tfjs: Iterable<Float32Array>, onnx: Float32Array, classes: numb
   return { rows, maxAbsDiff, argmaxAgreement: rows ? agree / rows : 1 };
 }
 
-async function onOnnx(bytes: Uint8Array, run: (session: OnnxSession) => Promise<Float32Array>): Promise<Float32Array> {
+async function onOnnx<T>(bytes: Uint8Array, run: (session: OnnxSession) => Promise<T>): Promise<T> {
   const session = await OnnxSession.load(bytes);
   try {
     return await run(session);
   } finally {
     await session.dispose();
   }
+}
+
+/** A model on the same rows in tfjs and in onnxruntime. */
+function sameRows(tf: Tf, model: TF.LayersModel, session: OnnxSession, rows: RowSource) {
+  return async (start: number, end: number): Promise<BatchPair> => {
+    const x = rangeRows(rows, start, end);
+    return { tfjs: predictRows(tf, model, x, end - start, rows.shape), onnx: (await session.run(x, rows.shape, BATCH)).data };
+  };
 }
 
 /** Export with `exportBytes`; an unsupported layer is reported, not thrown: the variant trained fine, it just has no ONNX twin. */
@@ -88,12 +95,10 @@ function tryExport<T>(exportBytes: () => T): T | { skipped: string } {
 }
 
 /** The whole trained model exported, and compared with tfjs on every validation row. */
-export async function exportWithParity(tf: Tf, trained: TF.LayersModel, validation: Rows, classes: number, metadata: Record<string, string>): Promise<OnnxExportResult> {
+export async function exportWithParity(tf: Tf, trained: TF.LayersModel, validation: RowSource, classes: number, metadata: Record<string, string>): Promise<OnnxExportResult> {
   const bytes = tryExport(() => exportOnnx(trained.inputs[0], trained.outputs[0], metadata).bytes);
   if (!(bytes instanceof Uint8Array)) return bytes;
-  const rows = rowsOf(validation);
-  const onnx = await onOnnx(bytes, async (s) => (await s.run(validation.x, validation.shape, BATCH)).data);
-  return { bytes, parity: compare(predictInBatches(tf, trained, validation.x, validation.shape, rows, BATCH), onnx, classes, rows) };
+  return { bytes, parity: await onOnnx(bytes, (s) => compare(validation.count, classes, sameRows(tf, trained, s, validation))) };
 }
 
 export interface PartParityInput {
@@ -102,13 +107,13 @@ export interface PartParityInput {
   /** The boundary's layer: what the part's input is the output of. */
   boundary: string;
   /** Every validation row as the part takes it (its cached features). */
-  fed: Rows;
+  fed: RowSource;
   /** The part's export (its input is the boundary's output). */
   exportPart: (metadata: Record<string, string>) => Uint8Array;
   /** The whole model's export from the part's; throws UnsupportedLayerError where the frozen part has no ONNX twin. */
   exportWhole: (part: Uint8Array) => Uint8Array;
   /** Every validation row as the whole model takes it. */
-  raw: Rows;
+  raw: RowSource;
   /**
    * The whole model in tfjs, whose outputs the export must reproduce on the first rows; without
    * one (an ONNX base, which tfjs cannot run) the export must reproduce the part's tfjs outputs.
@@ -128,25 +133,31 @@ export async function exportPartWithParity(tf: Tf, input: PartParityInput, class
     return { part, whole: input.exportWhole(part) };
   });
   if ('skipped' in exported) return exported;
-  const rows = rowsOf(input.fed);
-  const partOnnx = await onOnnx(exported.part, async (s) => (await s.run(input.fed.x, input.fed.shape, BATCH)).data);
-  const partTfjs = predictInBatches(tf, input.part, input.fed.x, input.fed.shape, rows, BATCH);
-  const checked = compare(partTfjs, partOnnx, classes, rows);
-  const n = Math.min(WHOLE_MODEL_ROWS, rows);
-  const sample = firstRows(input.raw, n);
-  const wholeOnnx = await onOnnx(exported.whole, async (s) => (await s.run(sample.x, sample.shape, BATCH)).data);
-  const wholeTfjs = input.whole ? predictInBatches(tf, input.whole, sample.x, sample.shape, n, BATCH) : partTfjs;
-  return { bytes: exported.whole, parity: { ...checked, part: input.boundary, whole: compare(wholeTfjs, wholeOnnx, classes, n) } };
+  const { fed, raw, whole } = input;
+  const checked = await onOnnx(exported.part, (s) => compare(fed.count, classes, sameRows(tf, input.part, s, fed)));
+  const n = Math.min(WHOLE_MODEL_ROWS, fed.count);
+  const wholeCheck = await onOnnx(exported.whole, (s) =>
+    compare(n, classes, async (start, end) => {
+      const x = rangeRows(raw, start, end);
+      const tfjs = whole ? predictRows(tf, whole, x, end - start, raw.shape) : predictRows(tf, input.part, rangeRows(fed, start, end), end - start, fed.shape);
+      return { tfjs, onnx: (await s.run(x, raw.shape, BATCH)).data };
+    }),
+  );
+  return { bytes: exported.whole, parity: { ...checked, part: input.boundary, whole: wholeCheck } };
 }
 
 /**
  * A text model's export (int64 input_ids, attention_mask… as data/token-input.ts names them),
  * compared with tfjs on the validation set: `fed` holds packed token rows [inputs, max_length].
  */
-export async function exportTextWithParity(tf: Tf, trained: TF.LayersModel, fed: Rows, classes: number, metadata: Record<string, string>): Promise<OnnxExportResult> {
+export async function exportTextWithParity(tf: Tf, trained: TF.LayersModel, fed: RowSource, classes: number, metadata: Record<string, string>): Promise<OnnxExportResult> {
   const exported = tryExport(() => exportTextModel(trained, { metadata }));
   if ('skipped' in exported) return exported;
-  const rows = rowsOf(fed);
-  const onnx = await onOnnx(exported.bytes, async (s) => (await s.runNamed(tokenFeeds(fed.x, exported.inputNames, fed.shape[1]), BATCH)).data);
-  return { bytes: exported.bytes, parity: compare(predictInBatches(tf, trained, fed.x, fed.shape, rows, BATCH), onnx, classes, rows) };
+  const parity = await onOnnx(exported.bytes, (s) =>
+    compare(fed.count, classes, async (start, end) => {
+      const x = rangeRows(fed, start, end);
+      return { tfjs: predictRows(tf, trained, x, end - start, fed.shape), onnx: (await s.runNamed(tokenFeeds(x, exported.inputNames, fed.shape[1]), BATCH)).data };
+    }),
+  );
+  return { bytes: exported.bytes, parity };
 }

@@ -11,7 +11,7 @@ import { kernelsForTraining } from '../engine/kernels.ts';
 import { maxPixelValue, type Dataset } from '../data/dataset.ts';
 import { loadExamples } from './examples.ts';
 import { splitDataset, type Split } from '../data/split.ts';
-import { gatherRows } from '../data/gather.ts';
+import { pickRows } from '../data/rows.ts';
 import { saveToMemory } from '../model/save.ts';
 import type { BaseModel } from '../model/source.ts';
 import { setUpVariant } from './variant-setup.ts';
@@ -75,9 +75,9 @@ export interface SweepOptions {
 }
 
 
-function gather(ds: Dataset, rows: Int32Array): { x: Float32Array; y: Int32Array } {
-  const size = ds.exampleShape.reduce((a, b) => a * b, 1);
-  return { x: gatherRows(ds.features, size, rows), y: Int32Array.from(rows, (r) => ds.labels[r]) };
+/** One side of the split: its rows are made from the dataset's as each batch asks for them. */
+function side(ds: Dataset, rows: Int32Array): TrainingData['train'] {
+  return { x: pickRows(ds.rows, rows), y: Int32Array.from(rows, (r) => ds.labels[r]) };
 }
 
 interface Prepared {
@@ -124,8 +124,8 @@ export async function runSweep(input: SweepInput, opts: SweepOptions, listeners:
       const data: TrainingData = {
         exampleShape: dataset.exampleShape,
         classes: dataset.classLabels.length,
-        train: gather(dataset, split.train),
-        validation: gather(dataset, split.validation),
+        train: side(dataset, split.train),
+        validation: side(dataset, split.validation),
         maxValue: maxPixelValue(spec.data),
       };
       prepared.set(key, (p = { dataset, split, data }));

@@ -4,7 +4,7 @@ import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
 import { cutOnnxBase } from '../model/onnx/cut.ts';
 import { activeAugmentation } from '../data/augment.ts';
 import type { Dataset } from '../data/dataset.ts';
-import { gatherRows } from '../data/gather.ts';
+import { denseRows, pickRows, rowBatches, rowSize, type RowSource } from '../data/rows.ts';
 import type { Split } from '../data/split.ts';
 import { buildHfVariant } from '../model/families/hf.ts';
 import { tokenizerFiles } from '../model/hf/tokenizer-files.ts';
@@ -56,32 +56,30 @@ export interface SetupInput {
   cache?: FrozenFeatureCache;
 }
 
-/**
- * Training data gathered from a feature-cache entry, by entry and split: the cache hands every
- * variant of a sweep the same entry (engine/feature-cache.ts), so the rows are gathered once per
- * sweep, not once per variant. fit reads them and never writes them.
- */
-const gathered = new WeakMap<Float32Array, WeakMap<Split, TrainingData>>();
-
-function onFeatures(features: Float32Array, shape: number[], input: SetupInput): TrainingData {
-  let bySplit = gathered.get(features);
-  if (!bySplit) gathered.set(features, (bySplit = new WeakMap()));
-  let data = bySplit.get(input.split);
-  if (!data) {
-    const width = shape.reduce((a, b) => a * b, 1);
-    const rows = (r: Int32Array) => ({ x: gatherRows(features, width, r), y: Int32Array.from(r, (i) => input.dataset.labels[i]) });
-    bySplit.set(input.split, (data = { exampleShape: shape, classes: input.data.classes, train: rows(input.split.train), validation: rows(input.split.validation) }));
-  }
-  return data;
+/** Training data on a feature-cache entry's rows, which stay where the cache keeps them. */
+function onFeatures(features: RowSource, shape: number[], input: SetupInput): TrainingData {
+  const side = (r: Int32Array) => ({ x: pickRows(features, r), y: Int32Array.from(r, (i) => input.dataset.labels[i]) });
+  return { exampleShape: shape, classes: input.data.classes, train: side(input.split.train), validation: side(input.split.validation) };
 }
 
 const describe = (built: BuiltModel) => built.layers.map((l, i) => ({ name: l.name, className: l.getClassName(), params: l.countParams(), trainable: !built.frozen[i] }));
 
-const rawValidation = (input: SetupInput) => ({ x: input.data.validation.x, shape: input.data.exampleShape });
+const rawValidation = (input: SetupInput) => input.data.validation.x;
 
 type SetupOf<F extends BaseModel['format']> = (input: SetupInput & { base: Extract<BaseModel, { format: F }> }) => Promise<VariantSetup>;
 
 const CACHE_OFF: FeatureCacheReport = { status: 'off', detail: 'turned off (--no-feature-cache)' };
+
+/** Every row of `rows` through the prefix, a batch at a time, kept in memory (small: the boundary's rows). */
+async function throughOnce(prefix: OpenPrefix, rows: RowSource): Promise<RowSource> {
+  const width = rowSize(prefix.shape);
+  const out = new Float32Array(rows.count * width);
+  for (const { start, x } of rowBatches(rows, PREFIX_BATCH)) out.set(await prefix.run(x), start * width);
+  return denseRows(out, prefix.shape);
+}
+
+/** Rows per onnxruntime run when the validation rows go through the prefix. */
+const PREFIX_BATCH = 256;
 
 /**
  * Training data for the layers after an open frozen prefix: the train rows stay inputs, run through
@@ -94,7 +92,7 @@ async function throughPrefix(prefix: OpenPrefix, input: SetupInput): Promise<Tra
     ...input.data,
     exampleShape: prefix.shape,
     train,
-    validation: { x: await prefix.run(validation.x), y: validation.y },
+    validation: { x: await throughOnce(prefix, validation.x), y: validation.y },
     prefix: { inputShape: input.data.exampleShape, run: (x) => prefix.run(x) },
   };
 }
@@ -111,9 +109,9 @@ async function inTfjs<F extends FrozenFeatures>(
   built: BuiltModel,
   base: TF.LayersModel,
   features: () => Promise<{ report: FeatureCacheReport; features?: F }>,
-  suffixOf: (f: Omit<F, 'features'>) => TF.LayersModel,
-  rest: (suffix?: { model: TF.LayersModel; features: Omit<F, 'features'>; data: TrainingData }) => Promise<Pick<VariantSetup, 'exportOnnx' | 'modelFiles'>>,
-  openPrefix?: () => Promise<(OpenPrefix & Omit<F, 'features'>) | string>,
+  suffixOf: (f: Omit<F, 'rows'>) => TF.LayersModel,
+  rest: (suffix?: { model: TF.LayersModel; features: Omit<F, 'rows'>; data: TrainingData }) => Promise<Pick<VariantSetup, 'exportOnnx' | 'modelFiles'>>,
+  openPrefix?: () => Promise<(OpenPrefix & Omit<F, 'rows'>) | string>,
 ): Promise<VariantSetup> {
   let suffix: TF.LayersModel | undefined;
   let prefix: OpenPrefix | undefined;
@@ -121,8 +119,8 @@ async function inTfjs<F extends FrozenFeatures>(
   try {
     const cached = input.cache ? await features() : { report: CACHE_OFF };
     let report = cached.report;
-    let f: Omit<F, 'features'> | undefined = cached.features;
-    let data = cached.features ? onFeatures(cached.features.features, cached.features.shape, input) : input.data;
+    let f: Omit<F, 'rows'> | undefined = cached.features;
+    let data = cached.features ? onFeatures(cached.features.rows, cached.features.shape, input) : input.data;
     if (!f && openPrefix) {
       const opened = await openPrefix();
       if (typeof opened === 'string') {
@@ -195,7 +193,7 @@ const tfjsBase: SetupOf<'tfjs'> = async (input) => {
           {
             part: model,
             boundary: features.boundary.layer,
-            fed: { x: data.validation.x, shape: features.shape },
+            fed: data.validation.x,
             // The frozen layers come first in the graph, so an unsupported one among them is the one reported.
             exportPart: (meta) => {
               if (!(features.prefixOnnx instanceof Uint8Array)) throw features.prefixOnnx;
@@ -218,11 +216,11 @@ const onnxBase: SetupOf<'onnx'> = async (input) => {
   const tf = input.engine.tf;
   const cut = input.baseLayers[input.cutIndex].name;
   const layout = layoutOf(input.spec);
-  const { graph } = await cutOnnxBase(input.base.bytes, cut, layout, { x: input.dataset.features, shape: input.dataset.exampleShape });
+  const { graph } = await cutOnnxBase(input.base.bytes, cut, layout, { x: input.dataset.rows.gather([0]), shape: input.dataset.exampleShape });
   const features = await onnxBaseFeatures(graph, cut, input.dataset, input.cache);
   const kept = input.baseLayers.slice(0, input.cutIndex + 1);
   const built = buildHeadModel(tf, features.shape, kept, input.spec);
-  const data = onFeatures(features.data, features.shape, input);
+  const data = onFeatures(features.rows, features.shape, input);
   return {
     trainOn: built.model,
     data,
@@ -236,7 +234,7 @@ const onnxBase: SetupOf<'onnx'> = async (input) => {
         {
           part: built.model,
           boundary: cut,
-          fed: { x: data.validation.x, shape: features.shape },
+          fed: data.validation.x,
           exportPart: (meta) => exportOnnx(built.model.inputs[0], built.model.outputs[0], meta).bytes,
           exportWhole: (part) => chain(graph, part),
           raw: rawValidation(input),

@@ -8,6 +8,7 @@ import { modelFrom } from '../../src/model/graph.ts';
 import { loadDataset } from '../../src/data/dataset.ts';
 import { saveToMemory } from '../../src/model/save.ts';
 import { writeModel } from '../../src/track/local-store.ts';
+import { allRows } from '../../src/data/rows.ts';
 
 interface Stored {
   dir: string;
@@ -84,7 +85,7 @@ test('cached and uncached training give the same metrics, and the saved model is
     process.cwd(),
   );
   assert.equal(entry.rows, data.labels.length);
-  const full = (model.predict(tf.tensor(data.features, [data.labels.length, 28, 28, 1])) as tf.Tensor).dataSync();
+  const full = (model.predict(tf.tensor(allRows(data.rows), [data.labels.length, 28, 28, 1])) as tf.Tensor).dataSync();
   const fromFeatures = (suffix.predict(tf.tensor(features, [entry.rows, ...entry.shape])) as tf.Tensor).dataSync();
   let max = 0;
   for (let i = 0; i < full.length; i++) max = Math.max(max, Math.abs(full[i] - fromFeatures[i]));

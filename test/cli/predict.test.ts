@@ -124,7 +124,7 @@ test('predict --engine onnx runs model.onnx on onnxruntime and agrees with tfjs 
   const variantSpec = checkStructure(parse(readFileSync(join(sweepDir, ids[0]!, 'spec.yaml'), 'utf8'))).spec!;
   const data = await loadDataset(variantSpec.data, dir);
   const { validation } = splitDataset(data.labels, variantSpec.validation, data.digest);
-  const images = [...validation].map((row) => Uint8Array.from(data.features.subarray(row * 784, (row + 1) * 784), (v) => Math.round(v * 255)));
+  const images = [...validation].map((row) => Uint8Array.from(data.rows.gather([row]), (v) => Math.round(v * 255)));
   writeFileSync(join(dir, 'validation.idx'), idx3(images));
   const tfjs = predictJson([ids[0]!, 'validation.idx']);
   const onnx = predictJson([ids[0]!, 'validation.idx', '--engine', 'onnx']);

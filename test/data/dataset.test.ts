@@ -5,6 +5,7 @@ import type { DataSpec } from '../../src/spec/types.ts';
 import { loadDataset, selectClasses } from '../../src/data/dataset.ts';
 import { DataError } from '../../src/data/errors.ts';
 import { FASHION_SAMPLE, pngBytes, tempDir, write, writeIdx } from './fixtures.ts';
+import { allRows } from '../../src/data/rows.ts';
 
 const NO_AUGMENT = { flip: false, translate: 0, brightness: 0 };
 
@@ -59,10 +60,10 @@ test('loadDataset (idx): relative paths, class subset and order, limit, scaling,
   assert.deepEqual(ds.classLabels, [3, 1]);
   assert.deepEqual(ds.classNames, ['three', 'one']);
   assert.deepEqual(Array.from(ds.labels), [0, 1, 0, 1]);
-  assert.equal(ds.features.length, 4 * 4);
+  assert.equal(allRows(ds.rows).length, 4 * 4);
   // Kept examples are file indices 1, 2, 3, 4; the first pixel of each is its index / 255.
-  assert.deepEqual([0, 4, 8, 12].map((o) => ds.features[o]), [1, 2, 3, 4].map((i) => Math.fround(i / 255)));
-  assert.equal(ds.features[2], 1);
+  assert.deepEqual([0, 4, 8, 12].map((o) => allRows(ds.rows)[o]), [1, 2, 3, 4].map((i) => Math.fround(i / 255)));
+  assert.equal(allRows(ds.rows)[2], 1);
   assert.match(ds.digest, /^[0-9a-f]{64}$/);
 });
 
@@ -101,7 +102,7 @@ test('loadDataset (image_folder): string labels, class subset, scale', async () 
   assert.deepEqual(ds.classLabels, ['2', '0']);
   assert.deepEqual(ds.exampleShape, [2, 2, 1]);
   assert.deepEqual(Array.from(ds.labels), [1, 0]);
-  assert.ok(Math.abs(ds.features[4]! - 2) < 1e-5, `got ${ds.features[4]}`);
+  assert.ok(Math.abs(allRows(ds.rows)[4]! - 2) < 1e-5, `got ${allRows(ds.rows)[4]}`);
   await assert.rejects(loadDataset({ ...spec, classes: ['2', '7'] }, dir), /class "7" has no examples/);
 });
 
@@ -112,7 +113,7 @@ test('loadDataset (csv): absolute path, numeric labels, no scaling', async () =>
   assert.deepEqual(ds.exampleShape, [2]);
   assert.deepEqual(ds.classLabels, [0, 1]);
   assert.deepEqual(Array.from(ds.labels), [1, 0, 1]);
-  assert.deepEqual(Array.from(ds.features), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(Array.from(allRows(ds.rows)), [1, 2, 3, 4, 5, 6]);
 });
 
 test('loadDataset reads real Fashion-MNIST data (the shipped gzipped sample) with a class subset', async () => {
@@ -122,7 +123,7 @@ test('loadDataset reads real Fashion-MNIST data (the shipped gzipped sample) wit
   assert.equal(ds.labels.length, 40);
   assert.deepEqual(ds.classLabels, [9, 5]);
   assert.equal(ds.labels.filter((l) => l === 0).length, 20);
-  assert.equal(ds.features.length, 40 * 784);
-  assert.ok(ds.features.every((v) => v >= 0 && v <= 1));
-  assert.ok(ds.features.some((v) => v > 0.5));
+  assert.equal(allRows(ds.rows).length, 40 * 784);
+  assert.ok(allRows(ds.rows).every((v) => v >= 0 && v <= 1));
+  assert.ok(allRows(ds.rows).some((v) => v > 0.5));
 });

@@ -13,6 +13,7 @@ import { ModelError } from '../../src/errors.ts';
 import { evaluate } from '../../src/train/evaluate.ts';
 import type { SavedModel } from '../../src/model/save.ts';
 import { baseSpec, runSpec, sameBytes, tempDir, trainingData, writeSpec } from '../train/helpers.ts';
+import { allRows } from '../../src/data/rows.ts';
 
 async function load(dir: string, patch: (spec: Record<string, any>) => void): Promise<LoadedSpec> {
   const spec = baseSpec() as Record<string, any>;
@@ -134,12 +135,12 @@ test('a saved model reloads with tf.loadLayersModel(fromMemory) and predicts wha
     s.head = [{ type: 'dense', units: 16, activation: 'relu' }, { type: 'dropout', rate: 0.5 }, { type: 'dense', units: 5, activation: 'softmax' }];
   });
   const data = await trainingData(loaded);
-  const x = tf.tensor(data.validation.x, [data.validation.y.length, ...data.exampleShape]);
+  const x = tf.tensor(allRows(data.validation.x), [data.validation.y.length, ...data.exampleShape]);
   try {
     await withBuilt(tf, loaded, async (built) => {
       // Move the weights off their initial values first, so a reload that silently re-initialised would show.
       built.model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
-      const xs = tf.tensor(data.train.x, [data.train.y.length, ...data.exampleShape]);
+      const xs = tf.tensor(allRows(data.train.x), [data.train.y.length, ...data.exampleShape]);
       const ys = tf.oneHot(tf.tensor1d(data.train.y, 'int32'), data.classes);
       await built.model.trainOnBatch(xs, ys);
       tf.dispose([xs, ys]);

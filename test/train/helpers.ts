@@ -18,6 +18,7 @@ import type { BuiltModel } from '../../src/model/build.ts';
 import type { Experiment } from '../../src/spec/types.ts';
 import { loadDataset, maxPixelValue } from '../../src/data/dataset.ts';
 import { splitDataset } from '../../src/data/split.ts';
+import { pickRows } from '../../src/data/rows.ts';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const BASE_MODEL = join(ROOT, 'models/fashion-base/model.json');
@@ -117,12 +118,7 @@ export function sameBytes(a: Float32Array, b: Float32Array): boolean {
 export async function trainingData(loaded: LoadedSpec, spec: Experiment = loaded.plan.variants[0].spec): Promise<TrainingData & { digest: string }> {
   const ds = await loadDataset(spec.data, loaded.dir);
   const split = splitDataset(ds.labels, spec.validation, ds.digest);
-  const size = ds.exampleShape.reduce((a, b) => a * b, 1);
-  const gather = (rows: Int32Array) => {
-    const x = new Float32Array(rows.length * size);
-    rows.forEach((r, i) => x.set(ds.features.subarray(r * size, (r + 1) * size), i * size));
-    return { x, y: Int32Array.from(rows, (r) => ds.labels[r]) };
-  };
+  const gather = (rows: Int32Array) => ({ x: pickRows(ds.rows, rows), y: Int32Array.from(rows, (r) => ds.labels[r]) });
   return {
     exampleShape: ds.exampleShape,
     classes: ds.classLabels.length,

@@ -6,7 +6,8 @@ import { joinExports } from '../../src/model/onnx/edit.ts';
 import { readOnnx } from '../../src/model/onnx/read.ts';
 import { modelFrom } from '../../src/model/graph.ts';
 import { OnnxSession } from '../../src/engine/onnx-runtime.ts';
-import { exportPartWithParity, WHOLE_MODEL_ROWS, type Rows } from '../../src/train/onnx-parity.ts';
+import { exportPartWithParity, WHOLE_MODEL_ROWS } from '../../src/train/onnx-parity.ts';
+import { allRows, denseRows, type RowSource } from '../../src/data/rows.ts';
 
 const ROWS = 40;
 const SHAPE = [8, 8, 1];
@@ -20,19 +21,19 @@ function model(seed: number): { model: tf.LayersModel; boundary: tf.SymbolicTens
   return { model: tf.model({ inputs: input, outputs: out as tf.SymbolicTensor }), boundary };
 }
 
-function rows(): Rows {
-  return { x: tf.randomNormal([ROWS, ...SHAPE], 0, 1, 'float32', 3).dataSync() as Float32Array, shape: SHAPE };
+function rows(): RowSource {
+  return denseRows(tf.randomNormal([ROWS, ...SHAPE], 0, 1, 'float32', 3).dataSync() as Float32Array, SHAPE);
 }
 
 /** The frozen layers' output for `raw`, as the feature cache would hold it. */
-function features(m: { model: tf.LayersModel; boundary: tf.SymbolicTensor }, raw: Rows): Rows {
+function features(m: { model: tf.LayersModel; boundary: tf.SymbolicTensor }, raw: RowSource): RowSource {
   const prefix = tf.model({ inputs: m.model.inputs, outputs: m.boundary });
-  const y = prefix.predict(tf.tensor(raw.x, [ROWS, ...SHAPE])) as tf.Tensor;
-  return { x: y.dataSync() as Float32Array, shape: y.shape.slice(1) };
+  const y = prefix.predict(tf.tensor(allRows(raw), [ROWS, ...SHAPE])) as tf.Tensor;
+  return denseRows(y.dataSync() as Float32Array, y.shape.slice(1));
 }
 
 /** Parity of `m` trained on cached features, exported with the given prefix and head models' layers. */
-function check(m: ReturnType<typeof model>, raw: Rows, exported: { prefix: ReturnType<typeof model>; head: ReturnType<typeof model> }) {
+function check(m: ReturnType<typeof model>, raw: RowSource, exported: { prefix: ReturnType<typeof model>; head: ReturnType<typeof model> }) {
   const part = modelFrom(tf, m.model, m.boundary);
   return exportPartWithParity(
     tf,
@@ -58,7 +59,7 @@ test('joining a prefix export and a suffix export computes what the one-piece ex
   const run = async (bytes: Uint8Array) => {
     const s = await OnnxSession.load(bytes);
     try {
-      return (await s.run(raw.x, raw.shape, 16)).data;
+      return (await s.run(allRows(raw), raw.shape, 16)).data;
     } finally {
       await s.dispose();
     }

@@ -12,6 +12,7 @@ import type { VariantInfo } from '../../src/train/events.ts';
 import { createOptimizer, decays } from '../../src/train/optimizer.ts';
 import { learningRateAtStep } from '../../src/train/schedule.ts';
 import { testEngine } from './helpers.ts';
+import { denseRows } from '../../src/data/rows.ts';
 
 interface AdamwRun {
   weight_decay: number;
@@ -121,7 +122,7 @@ test('fit sets the rate before every batch, and logs the epoch\'s last one', asy
   const spec = resolvedSpec({ epochs: c.epochs, learning_rate: c.learning_rate, batch_size: 2, schedule: c.schedule, optimizer: 'adamw', weight_decay: 0.01, max_grad_norm: 1 });
   const x = Float32Array.from({ length: 18 }, (_, i) => Math.sin(i));
   const y = Int32Array.from([0, 1, 0, 1, 1, 0]);
-  const data: TrainingData = { exampleShape: [3], classes: 2, train: { x, y }, validation: { x, y } };
+  const data: TrainingData = { exampleShape: [3], classes: 2, train: { x: denseRows(x, [3]), y }, validation: { x: denseRows(x, [3]), y } };
   const model = tf.sequential({ layers: [tf.layers.dense({ units: 2, activation: 'softmax', inputShape: [3] })] });
   const seen: number[] = [];
   const logged: number[] = [];

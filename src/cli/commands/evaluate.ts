@@ -1,6 +1,7 @@
 import { dirname, relative, resolve } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { loadDataset } from '../../data/dataset.ts';
+import { allRows } from '../../data/rows.ts';
 import { pathKind } from '../../data/readers/files.ts';
 import type { DataSpec } from '../../spec/types.ts';
 import type { ResolvedVariant } from '../../track/resolve-variant.ts';
@@ -125,7 +126,7 @@ export async function evaluateCommand(target: string, data: string[], opts: Eval
     if (dataset.exampleShape.join('x') !== loaded.inputShape.join('x')) {
       throw new InputError(`${data[0]}: examples of shape ${dataset.exampleShape.join('x')}, but the variant takes ${loaded.inputShape.join('x')}`);
     }
-    const probabilities = await loaded.predict(dataset.features, dataset.labels.length);
+    const probabilities = await loaded.predict(allRows(dataset.rows), dataset.labels.length);
     evaluation = scoreProbabilities(probabilities, dataset.labels, dataset.classNames.length);
   } finally {
     await loaded.dispose();

@@ -1,10 +1,17 @@
-// Early stopping keeps the best epoch's weights, and a loss that stops being a number fails the
-// variant, not the sweep.
+// Early stopping keeps the best epoch's weights, and a loss or frozen output that stops being a
+// number fails the variant, not the sweep.
 import { test } from 'node:test';
 import { inspect } from 'node:util';
 import assert from 'node:assert/strict';
 import type { EpochMetrics, SweepListener } from '../../src/train/events.ts';
-import { baseSpec, runSpec, tempDir } from './helpers.ts';
+import { loadSpec } from '../../src/app/load-spec.ts';
+import { createRng, shuffleInPlace } from '../../src/data/rng.ts';
+import { selectEngine } from '../../src/engine/backends.ts';
+import { buildModel, disposeVariantModel, loadBase } from '../../src/model/build.ts';
+import { tfjsFiles } from '../../src/model/source.ts';
+import { VariantFailure } from '../../src/train/failure.ts';
+import { fitVariant } from '../../src/train/fit.ts';
+import { baseSpec, fakeInfo, runSpec, tempDir, trainingData, writeSpec } from './helpers.ts';
 
 interface EpochTrace {
   listener: SweepListener;
@@ -62,47 +69,64 @@ for (const patience of [0, 1]) {
   });
 }
 
-// Pixels divided by 1e-36 are ~2.5e38: finite, but one step of sgd at learning rate 10 on such
-// inputs (or the frozen convolutions themselves) overflow float32 and the network outputs NaN. A high
-// learning rate alone cannot do it here: tfjs clips the probabilities in the cross-entropy, so a
-// saturated softmax stops the gradients rather than blowing up.
-function divergingSpec(limitPerClass: number): Record<string, unknown> {
+// Pixels divided by 1e-36 are ~2.5e38: finite, but the frozen convolutions overflow float32 on
+// them. The frozen prefix runs apart from the trained layers (on onnxruntime, or from the feature
+// cache) and its output is checked before any step, so the variant fails naming the layer.
+function overflowingSpec(): Record<string, unknown> {
   const spec = baseSpec();
-  (spec.data as Record<string, unknown>).limit_per_class = limitPerClass;
+  (spec.data as Record<string, unknown>).limit_per_class = 10;
   spec.sweep = { 'data.scale': [1e-36, 255] };
-  spec.training = { ...(spec.training as object), optimizer: 'sgd', learning_rate: 10 };
   return spec;
 }
 
-test('a NaN loss fails the variant with a reason naming the loss, and the sweep goes on (cpu)', async () => {
-  const dir = await tempDir();
-  const ended: string[] = [];
-  const run = await runSpec(dir, divergingSpec(10), 'cpu', [{ onVariantEnd: (v, r) => void ended.push(`${v.label}:${r.status}`) }]);
-  const [diverged, sane] = run.ordered;
-  assert.equal(diverged.status, 'failed', `diverged variant: ${inspect({ ...diverged, model: undefined })}`);
-  assert.match(diverged.reason ?? '', /loss is NaN at epoch 1, batch \d+/);
-  assert.equal(diverged.model, undefined, 'a failed variant saves no model');
-  assert.equal(diverged.metrics, undefined);
-  assert.equal(sane.status, 'completed', sane.reason);
-  assert.ok(Number.isFinite(sane.metrics!.val_loss));
-  assert.deepEqual(ended, ['data.scale=1e-36:failed', 'data.scale=255:completed']);
-});
+for (const engine of ['cpu', 'wasm'] as const) {
+  test(`frozen layers that output NaN fail the variant naming the layer, before any step, and the sweep goes on (${engine})`, async () => {
+    const dir = await tempDir();
+    const t = traceEpochs();
+    const ended: string[] = [];
+    const run = await runSpec(dir, overflowingSpec(), engine, [t.listener, { onVariantEnd: (v, r) => void ended.push(`${v.label}:${r.status}`) }]);
+    const [diverged, sane] = run.ordered;
+    assert.equal(diverged.status, 'failed', `diverged variant: ${inspect({ ...diverged, model: undefined })}`);
+    assert.match(diverged.reason ?? '', /the frozen layers output \d+ NaN or infinite values at flatten/);
+    assert.equal(diverged.model, undefined, 'a failed variant saves no model');
+    assert.equal(t.epochs.get(run.loaded.plan.variants[0].id), undefined, 'no epoch ended');
+    assert.equal(sane.status, 'completed', sane.reason);
+    assert.deepEqual(ended, ['data.scale=1e-36:failed', 'data.scale=255:completed']);
+  });
+}
 
-test('a variant whose loss is NaN fails on wasm too, and the sweep goes on', async () => {
+// A loss that stops being a number mid-epoch: the lean step reads losses back only now and then,
+// and must still name the batch where the loss first went NaN. One training row is NaN (the data,
+// not the engine, is what is made to fail); the whole model trains in tfjs (fit on the raw rows).
+test('a NaN training loss fails the variant naming the epoch and the batch where it appeared', async () => {
   const dir = await tempDir();
-  const t = traceEpochs();
-  const run = await runSpec(dir, divergingSpec(60), 'wasm', [t.listener]);
-  const [diverged, sane] = run.ordered;
-  const epochs = t.epochs.get(run.loaded.plan.variants[0].id) ?? [];
-  // Whatever the engine reports for the training batches, the variant's own metrics say its loss is NaN...
-  const nanLoss = diverged.status === 'failed' || epochs.some((m) => Number.isNaN(m.loss) || Number.isNaN(m.val_loss));
-  assert.ok(nanLoss, `precondition: the diverged variant should produce a NaN loss; epochs: ${inspect(epochs)}`);
-  // ...so it must not count as a completed result.
-  assert.equal(
-    diverged.status,
-    'failed',
-    `a variant with a NaN loss was reported ${diverged.status}: metrics ${inspect(diverged.metrics)}, epoch metrics ${inspect(epochs)}`,
-  );
-  assert.match(diverged.reason ?? '', /loss is NaN/);
-  assert.equal(sane.status, 'completed', sane.reason);
+  const loaded = await loadSpec(await writeSpec(dir, baseSpec()));
+  const variant = loaded.plan.variants[0].spec;
+  const engine = await selectEngine('cpu', []);
+  const data = await trainingData(loaded);
+  const poisoned = 37;
+  const rows = data.train.x;
+  const train = {
+    ...data.train,
+    x: { ...rows, gather: (idx: ArrayLike<number>) => {
+      const x = rows.gather(idx);
+      const size = x.length / idx.length;
+      Array.from(idx).forEach((r, i) => r === poisoned && x.fill(Number.NaN, i * size, (i + 1) * size));
+      return x;
+    } },
+  };
+  // Where the poisoned row falls in the first epoch's shuffle (fit shuffles 0..n-1 with the training seed).
+  const order = shuffleInPlace(Int32Array.from({ length: train.y.length }, (_, i) => i), createRng(variant.training.seed));
+  const batch = Math.floor(order.indexOf(poisoned) / variant.training.batch_size) + 1;
+  assert.ok(batch > 1, 'precondition: the NaN comes after the first read-back');
+  const base = await loadBase(engine.tf, tfjsFiles(loaded.model.base));
+  const built = buildModel(engine.tf, base, loaded.model.layers[loaded.model.cutIndex].name, variant);
+  try {
+    await assert.rejects(
+      fitVariant(engine.tf, built.model, variant, { ...data, train }, fakeInfo(loaded, built), [], new AbortController().signal),
+      (err: Error) => err instanceof VariantFailure && err.message === `loss is NaN at epoch 1, batch ${batch}`,
+    );
+  } finally {
+    disposeVariantModel(built, base);
+  }
 });

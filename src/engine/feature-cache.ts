@@ -124,14 +124,19 @@ export class FrozenFeatureCache {
     return { data: join(this.dir, `${key}.f32`), meta: join(this.dir, `${key}.json`) };
   }
 
-  async get(key: string): Promise<{ meta: FeatureEntryMeta; features: Float32Array } | undefined> {
-    const p = this.paths(key);
-    let meta: FeatureEntryMeta;
+  /** An entry's metadata, or undefined when it has none (missing, or removed meanwhile). */
+  private async readMeta(key: string): Promise<FeatureEntryMeta | undefined> {
     try {
-      meta = JSON.parse(await readFile(p.meta, 'utf8'));
+      return JSON.parse(await readFile(this.paths(key).meta, 'utf8')) as FeatureEntryMeta;
     } catch {
       return undefined;
     }
+  }
+
+  async get(key: string): Promise<{ meta: FeatureEntryMeta; features: Float32Array } | undefined> {
+    const p = this.paths(key);
+    const meta = await this.readMeta(key);
+    if (!meta) return undefined;
     const expected = meta.rows * meta.shape.reduce((a, b) => a * b, 1) * 4;
     const now = new Date();
     if (this.held?.meta.key === key && this.held.features.byteLength === expected) {
@@ -151,12 +156,8 @@ export class FrozenFeatureCache {
    */
   async open(key: string): Promise<OpenEntry | undefined> {
     const p = this.paths(key);
-    let meta: FeatureEntryMeta;
-    try {
-      meta = JSON.parse(await readFile(p.meta, 'utf8'));
-    } catch {
-      return undefined;
-    }
+    const meta = await this.readMeta(key);
+    if (!meta) return undefined;
     const width = rowSize(meta.shape);
     const expected = meta.rows * width * 4;
     if (expected <= this.holdBytes) {

@@ -31,9 +31,11 @@ export const DEFAULT_CACHE_MAX = 10 * 2 ** 30;
 /**
  * Entries up to this size are read whole and held; larger ones stay on disk and each gather
  * reads its rows from the file (the OS's page cache keeps them warm), so memory does not grow
- * with the dataset.
+ * with the dataset. 64 MiB: the bench's pooled 10,000-image entry (51 MB) is held, and at twice
+ * the data a held entry would already add a fifth to the sweep's peak memory
+ * (bench/memory-scaling.ts: 653 -> 796 MiB at 256 MiB).
  */
-export const DEFAULT_HOLD_BYTES = 256 * 2 ** 20;
+export const DEFAULT_HOLD_BYTES = 64 * 2 ** 20;
 
 /** An entry opened for reading by row. */
 export interface OpenEntry {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheRoot } from '../engine/feature-cache.ts';
+import { CacheRecords } from '../engine/cache-records.ts';
 import { baseModelDigest } from '../model/recorded-spec.ts';
 import { canonicalJson } from '../plan/canonical.ts';
 import type { Variant } from '../plan/expand.ts';
@@ -48,8 +48,15 @@ function codeIdentity(): string {
 export class ModelTableCache {
   private identity: string | undefined;
   private readonly digests = new WeakMap<object, string>();
+  private readonly records: CacheRecords<LayerRow[]>;
 
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string) {
+    this.records = new CacheRecords(
+      dir,
+      (rows): rows is LayerRow[] =>
+        Array.isArray(rows) && rows.every((r) => typeof r?.name === 'string' && typeof r.className === 'string' && Number.isInteger(r.params) && typeof r.trainable === 'boolean'),
+    );
+  }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): ModelTableCache {
     return new ModelTableCache(join(cacheRoot(env), 'model-tables'));
@@ -64,25 +71,12 @@ export class ModelTableCache {
     return createHash('sha256').update(text).digest('hex').slice(0, 32);
   }
 
-  async get(key: string): Promise<LayerRow[] | undefined> {
-    try {
-      const rows = JSON.parse(await readFile(join(this.dir, `${key}.json`), 'utf8')) as LayerRow[];
-      const valid = Array.isArray(rows) && rows.every((r) => typeof r?.name === 'string' && typeof r.className === 'string' && Number.isInteger(r.params) && typeof r.trainable === 'boolean');
-      return valid ? rows : undefined;
-    } catch {
-      return undefined;
-    }
+  get(key: string): Promise<LayerRow[] | undefined> {
+    return this.records.read(key);
   }
 
-  async put(key: string, rows: LayerRow[]): Promise<void> {
-    try {
-      await mkdir(this.dir, { recursive: true });
-      const tmp = join(this.dir, `${key}.json.tmp-${process.pid}`);
-      await writeFile(tmp, JSON.stringify(rows));
-      await rename(tmp, join(this.dir, `${key}.json`));
-    } catch {
-      // A read-only cache only means building the model again next time.
-    }
+  put(key: string, rows: LayerRow[]): Promise<void> {
+    return this.records.write(key, rows);
   }
 }
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ENGINE_ORDER, NATIVE_PREFIX, selectEngine, type Engine, type EngineName, type EngineRequest } from './backends.ts';
+import { CacheRecords } from './cache-records.ts';
 import { cacheRoot } from './feature-cache.ts';
 
 /** The engine selectEngine picked, as `plan` shows it and keys its step probes. */
@@ -43,8 +43,11 @@ function installedEngines(): string {
  */
 export class EngineChoiceCache {
   private installed: string | undefined;
+  private readonly records: CacheRecords<EngineChoice>;
 
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string) {
+    this.records = new CacheRecords(dir, (r): r is EngineChoice => ENGINE_ORDER.includes((r as EngineChoice)?.name) && typeof (r as EngineChoice).version === 'string');
+  }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): EngineChoiceCache {
     return new EngineChoiceCache(join(cacheRoot(env), 'engine-choices'));
@@ -57,25 +60,14 @@ export class EngineChoiceCache {
 
   /** The engine selectEngine picked when last asked the same with the same packages installed. */
   async get(request: EngineRequest, kernels: readonly string[]): Promise<EngineChoice | undefined> {
-    try {
-      const r = JSON.parse(await readFile(join(this.dir, `${this.keyFor(request, kernels)}.json`), 'utf8')) as EngineChoice;
-      return ENGINE_ORDER.includes(r.name) && typeof r.version === 'string' ? { name: r.name, version: r.version } : undefined;
-    } catch {
-      return undefined;
-    }
+    const r = await this.records.read(this.keyFor(request, kernels));
+    return r && { name: r.name, version: r.version };
   }
 
   /** selectEngine's pick, loaded, and kept for the next get. */
   async select(request: EngineRequest, kernels: readonly string[]): Promise<Engine> {
     const engine = await selectEngine(request, kernels);
-    try {
-      await mkdir(this.dir, { recursive: true });
-      const file = join(this.dir, `${this.keyFor(request, kernels)}.json`);
-      await writeFile(`${file}.tmp-${process.pid}`, JSON.stringify({ name: engine.name, version: engine.version }));
-      await rename(`${file}.tmp-${process.pid}`, file);
-    } catch {
-      // A read-only cache only means loading the engine again next time.
-    }
+    await this.records.write(this.keyFor(request, kernels), { name: engine.name, version: engine.version });
     return engine;
   }
 }

@@ -1,8 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../engine/backends.ts';
 import { cacheRoot } from '../engine/feature-cache.ts';
+import { CacheRecords } from '../engine/cache-records.ts';
 import type { TrainingSpec } from '../spec/types.ts';
 import { createOptimizer } from './optimizer.ts';
 import { trainStep } from './train-step.ts';
@@ -65,29 +65,21 @@ export interface ProbeRecord {
  * measured again; a write that fails costs only the next plan's probe.
  */
 export class StepProbeCache {
-  constructor(readonly dir: string) {}
+  private readonly records: CacheRecords<ProbeRecord>;
+
+  constructor(readonly dir: string) {
+    this.records = new CacheRecords(dir, (r): r is ProbeRecord => typeof (r as ProbeRecord)?.stepSeconds === 'number' && (r as ProbeRecord).stepSeconds >= 0);
+  }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): StepProbeCache {
     return new StepProbeCache(join(cacheRoot(env), 'step-probes'));
   }
 
-  async get(key: string): Promise<ProbeRecord | undefined> {
-    try {
-      const r = JSON.parse(await readFile(join(this.dir, `${key}.json`), 'utf8')) as ProbeRecord;
-      return typeof r.stepSeconds === 'number' && r.stepSeconds >= 0 ? r : undefined;
-    } catch {
-      return undefined;
-    }
+  get(key: string): Promise<ProbeRecord | undefined> {
+    return this.records.read(key);
   }
 
-  async put(key: string, record: ProbeRecord): Promise<void> {
-    try {
-      await mkdir(this.dir, { recursive: true });
-      const tmp = join(this.dir, `${key}.json.tmp-${process.pid}`);
-      await writeFile(tmp, JSON.stringify(record));
-      await rename(tmp, join(this.dir, `${key}.json`));
-    } catch {
-      // A read-only cache only means measuring again next time.
-    }
+  put(key: string, record: ProbeRecord): Promise<void> {
+    return this.records.write(key, record);
   }
 }

@@ -1,0 +1,35 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Small JSON records in a folder of the cache root, one file a key (plan's step probes, layer
+ * tables and engine choices). A record is read back only when `valid` accepts it, so an unreadable
+ * or foreign one is worked out again; it is written whole (a temporary file, then a rename) and
+ * best effort: a cache that cannot be written only means the same work next time.
+ */
+export class CacheRecords<T> {
+  constructor(
+    readonly dir: string,
+    private readonly valid: (value: unknown) => value is T,
+  ) {}
+
+  async read(key: string): Promise<T | undefined> {
+    try {
+      const value: unknown = JSON.parse(await readFile(join(this.dir, `${key}.json`), 'utf8'));
+      return this.valid(value) ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async write(key: string, value: T): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+      const file = join(this.dir, `${key}.json`);
+      await writeFile(`${file}.tmp-${process.pid}`, JSON.stringify(value));
+      await rename(`${file}.tmp-${process.pid}`, file);
+    } catch {
+      // Read-only or full: the record is made again next time.
+    }
+  }
+}

@@ -15,6 +15,7 @@ import { causalLmLoss } from '../model/families/llama/causal-loss.ts';
 import type { LlamaBlockLayer } from '../model/families/llama/layers.ts';
 import type { Rng } from '../data/rng.ts';
 import { captureOptimizer, restoreOptimizer, valuesOf, tensorOf, type LoopCheckpoints, type TensorValues } from './checkpoint.ts';
+import type { LoopPosition } from './loop-position.ts';
 import type { DecoderBoundary } from './decoder-features.ts';
 
 /** An example, with its hidden states [length × hidden] at the cache boundary when training starts there. */
@@ -128,29 +129,18 @@ export function stepsPerEpoch(batches: number, accumulation: number): number {
 
 /**
  * Where the loop stands, as a checkpoint keeps it (the tensors go beside it). `epoch`, `batch`
- * and `history` mean what they mean in fit.ts's position (train/fit.ts resumePoint reads them),
+ * and `history` mean what they mean in fit.ts's position (loop-position.ts resumePoint reads them),
  * with `batch` counting optimizer steps: a checkpoint is only ever written between steps, never
  * with gradients half accumulated.
  */
-interface CausalPosition {
-  epoch: number;
-  batch: number;
+interface CausalPosition extends LoopPosition {
   /** Sums over the done steps of the epoch in progress, and its seconds so far. */
   lossSum: number;
   lossTokens: number;
   seen: number;
   trainMs: number;
-  elapsed: number;
-  /** The shuffle generator, the seeded Math.random, and each LoRA block's dropout draws (by block name). */
-  rng: number;
-  random?: number;
+  /** Each LoRA block's dropout draws (by block name), beside the shuffle generator and the seeded Math.random. */
   dropout: Record<string, number>;
-  best: number | null;
-  bestEpoch: number;
-  sinceBest: number;
-  stop: boolean;
-  epochsRun: number;
-  history: { epoch: number; metrics: EpochMetrics; at: number }[];
 }
 
 /** What fitCausal may do besides train: refuse a too-slow engine, save and resume from checkpoints. */

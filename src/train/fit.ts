@@ -13,7 +13,8 @@ import { modelInputs } from './model-inputs.ts';
 import { trainStep, type StepTensors } from './train-step.ts';
 import { modeFor } from '../spec/derived.ts';
 import { Interrupted, VariantFailure } from './failure.ts';
-import { captureOptimizer, captureWeights, restoreOptimizer, restoreWeights, trackedWeights, type Checkpoint, type LoopCheckpoints, type TensorValues } from './checkpoint.ts';
+import { captureOptimizer, captureWeights, restoreOptimizer, restoreWeights, trackedWeights, type LoopCheckpoints, type TensorValues } from './checkpoint.ts';
+import type { LoopPosition } from './loop-position.ts';
 
 /**
  * A split's two sides, set up once per sweep (it never depends on the variant's training
@@ -61,33 +62,10 @@ function snapshot(model: TF.LayersModel): TF.Tensor[] {
   return model.weights.map((w) => w.read().clone());
 }
 
-/** Where a loop stands, as a checkpoint keeps it (the tensors go beside it). */
-interface FitPosition {
-  /** The epoch in progress (0-based), and how many of its batches are done: 0 at an epoch boundary. */
-  epoch: number;
-  batch: number;
-  /** Sums over the done batches of the epoch in progress. */
+/** Where the loop stands, as a checkpoint keeps it, with the sums over the done batches of the epoch in progress. */
+interface FitPosition extends LoopPosition {
   lossSum: number;
   accSum: number;
-  /** Seconds the epoch in progress had run before the checkpoint. */
-  elapsed: number;
-  /** The generator behind shuffles and augmentation, and the one behind Math.random (dropout). */
-  rng: number;
-  random?: number;
-  /** Early stopping: the best monitored value (null before any epoch), its epoch, epochs since, and whether it said stop. */
-  best: number | null;
-  bestEpoch: number;
-  sinceBest: number;
-  stop: boolean;
-  epochsRun: number;
-  /** Every finished epoch's metrics and when it ended, as the sinks got them. */
-  history: { epoch: number; metrics: EpochMetrics; at: number }[];
-}
-
-/** Where a checkpoint written by fitVariant resumes: finished epochs, steps of the next, and the finished epochs' metrics. */
-export function resumePoint(c: Checkpoint): { epoch: number; batch: number; history: FitPosition['history'] } {
-  const p = c.state as unknown as FitPosition;
-  return { epoch: p.epoch, batch: p.batch, history: p.history };
 }
 
 /** What fit may do besides train: refuse a too-slow engine, save and resume from checkpoints. */

@@ -4,7 +4,8 @@ import type { Socket } from 'node:net';
 /** What the proxy does with one request instead of forwarding it. */
 export type Fault =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
-  | { kind: 'drop' };
+  | { kind: 'drop' }
+  | { kind: 'cut' };
 
 /**
  * A reverse proxy on 127.0.0.1 in front of a real server: forwards everything byte for byte
@@ -50,6 +51,15 @@ export class FlakyProxy {
   /** Destroy the connection of the next `n` requests without answering. */
   dropNext(n: number): this {
     for (let i = 0; i < n; i++) this.faults.push({ kind: 'drop' });
+    return this;
+  }
+
+  /**
+   * Forward the next `n` requests, but answer each with the server's headers and only the first
+   * half of its body, then destroy the connection: a server killed mid-answer.
+   */
+  cutNext(n: number): this {
+    for (let i = 0; i < n; i++) this.faults.push({ kind: 'cut' });
     return this;
   }
 
@@ -113,7 +123,16 @@ export class FlakyProxy {
       { host: target.hostname, port: target.port, method: req.method, path: url, headers: { ...req.headers, host: target.host } },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
-        up.pipe(res);
+        if (fault?.kind !== 'cut') {
+          up.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => {
+          const whole = Buffer.concat(chunks);
+          res.write(whole.subarray(0, Math.floor(whole.length / 2)), () => req.socket.destroy());
+        });
       },
     );
     upstream.on('error', (err) => {

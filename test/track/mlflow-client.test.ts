@@ -225,6 +225,23 @@ test('dropped connections are retried', async () => {
   assert.equal(stored?.data.tags?.find((t) => t.key === 'after-drop')?.value, 'yes');
 });
 
+test('an answer cut off mid-body (a server killed as it answers) is retried like a dropped connection', async () => {
+  const run = await newRun('cut');
+  proxy.reset();
+  proxy.cutNext(2);
+  const got = await flaky.getRun(run.run_id);
+  assert.equal(got?.info.run_id, run.run_id);
+  assert.equal(proxy.count(GET_RUN), 3);
+
+  // Cut every time: the error names the endpoint and the server, not undici's bare "terminated".
+  const once = new MlflowClient(config(proxy.uri, { MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1' }));
+  proxy.reset();
+  proxy.cutNext(2);
+  const err = await rejection(() => once.getRun(run.run_id));
+  assert.equal(proxy.count(GET_RUN), 2);
+  assert.match(err.message, /^MLflow GET \/api\/2\.0\/mlflow\/runs\/get at http:\/\/127\.0\.0\.1:\d+: cannot reach the server \(.+\) after 2 attempt\(s\)$/);
+});
+
 test('nothing listening: "cannot reach the server" after maxRetries + 1 attempts, naming the endpoint', async () => {
   const dead = `http://127.0.0.1:${await freePort()}`;
   const client = new MlflowClient(config(dead, { MLFLOW_HTTP_REQUEST_MAX_RETRIES: '2' }));

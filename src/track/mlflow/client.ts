@@ -129,7 +129,8 @@ export class MlflowClient {
     this.abandoned.abort();
   }
 
-  private async request(method: string, path: string, opts: RequestOptions = {}): Promise<Response | undefined> {
+  /** The whole body of a successful answer; undefined for a 404 the caller allows. */
+  private async request(method: string, path: string, opts: RequestOptions = {}): Promise<Buffer | undefined> {
     const url = new URL(this.config.uri.replace(/\/$/, '') + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const endpoint = `${method} ${path}`;
@@ -137,6 +138,7 @@ export class MlflowClient {
     const attempts = opts.probe ? 1 : retry.maxRetries + 1;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
+      let body: Buffer;
       try {
         const init = {
           method,
@@ -145,6 +147,9 @@ export class MlflowClient {
           signal: AbortSignal.any([AbortSignal.timeout((opts.probe ?? retry.timeoutSeconds) * 1000), this.abandoned.signal]),
         };
         res = await undici().fetch(url, { ...init, dispatcher: this.dispatcher });
+        // The body is read here, inside the retry: a server killed between its headers and the
+        // end of its body has dropped the connection as surely as one that never answered.
+        body = Buffer.from(await res.arrayBuffer());
       } catch (err) {
         if (this.abandoned.signal.aborted) throw new TrackingError(`MLflow ${endpoint} at ${this.config.uri}: abandoned after ${attempt} attempt(s)`, endpoint);
         if (attempt < attempts) {
@@ -153,19 +158,17 @@ export class MlflowClient {
         }
         throw new TrackingError(`MLflow ${endpoint} at ${this.config.uri}: cannot reach the server (${describe(err)}) after ${attempt} attempt(s)`, endpoint);
       }
-      if (res.ok) return res;
+      if (res.ok) return body;
       if (res.status === 404 && opts.allowMissing) return undefined;
       if (RETRY_STATUSES.has(res.status) && attempt < attempts) {
-        await res.body?.cancel();
         await sleep(Math.max(backoffSeconds(attempt, retry), retryAfterSeconds(res.headers.get('retry-after')) ?? 0), this.abandoned.signal);
         continue;
       }
-      throw await this.failure(endpoint, res);
+      throw this.failure(endpoint, res, body.toString('utf8'));
     }
   }
 
-  private async failure(endpoint: string, res: Response): Promise<TrackingError> {
-    const text = await res.text().catch(() => '');
+  private failure(endpoint: string, res: Response, text: string): TrackingError {
     let code: string | undefined;
     let message = text.trim().slice(0, 300);
     try {
@@ -183,8 +186,8 @@ export class MlflowClient {
   }
 
   private async call<T>(method: string, api: string, opts: RequestOptions = {}): Promise<T | undefined> {
-    const res = await this.request(method, `/api/2.0/mlflow/${api}`, opts);
-    return res ? ((await res.json()) as T) : undefined;
+    const body = await this.request(method, `/api/2.0/mlflow/${api}`, opts);
+    return body ? (JSON.parse(body.toString('utf8')) as T) : undefined;
   }
 
   /**
@@ -369,8 +372,8 @@ export class MlflowClient {
   /** Files directly under `path` of an artifact root the server proxies (mlflow-artifacts:), with names relative to `path`. */
   async listProxied(artifactUri: string, path = ''): Promise<ArtifactFile[]> {
     const root = this.proxiedRoot(artifactUri);
-    const res = await this.request('GET', '/api/2.0/mlflow-artifacts/artifacts', { query: { path: path ? `${root}/${path}` : root } });
-    return ((await res!.json()) as { files?: ArtifactFile[] }).files ?? [];
+    const body = await this.request('GET', '/api/2.0/mlflow-artifacts/artifacts', { query: { path: path ? `${root}/${path}` : root } });
+    return (JSON.parse(body!.toString('utf8')) as { files?: ArtifactFile[] }).files ?? [];
   }
 
   /** Every file under an artifact root the server proxies, recursively, with paths relative to the root. */
@@ -463,7 +466,6 @@ export class MlflowClient {
   }
 
   async downloadArtifact(artifactUri: string, relPath: string): Promise<Buffer> {
-    const res = await this.request('GET', this.proxyPath(artifactUri, relPath));
-    return Buffer.from(await res!.arrayBuffer());
+    return (await this.request('GET', this.proxyPath(artifactUri, relPath)))!;
   }
 }

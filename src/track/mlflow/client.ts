@@ -95,6 +95,7 @@ const sleep = (seconds: number, signal: AbortSignal): Promise<void> =>
 function describe(err: unknown): string {
   const e = err as Error & { cause?: Error & { code?: string } };
   if (e.name === 'TimeoutError') return 'timed out';
+  if (e.cause?.code === 'UND_ERR_SOCKET') return 'the connection closed';
   return e.cause?.code ?? e.cause?.message ?? e.message;
 }
 

@@ -10,7 +10,8 @@ import { planLayers } from '../model/layout.ts';
 import type { Variant } from '../plan/expand.ts';
 import { canonicalJson, contentIds } from '../plan/canonical.ts';
 import { resolveFreezeRanges } from '../spec/layer-refs.ts';
-import { probeStep, type StepProbeCache } from '../train/step-probe.ts';
+import { openFrozenPrefix, type OpenPrefix } from '../train/frozen-features.ts';
+import { medianSeconds, probeStep, type ProbeRecord, type StepProbeCache } from '../train/step-probe.ts';
 import type { LoadedSpec } from './load-spec.ts';
 
 /** What `plan` says about how a variant will train. */
@@ -45,7 +46,7 @@ const sha = (text: string): string => createHash('sha256').update(text).digest('
  * For each variant: the engine `run` would train it on (chosen exactly as `run` chooses, from the
  * kernels its training step needs) and an estimated training time: one step measured on that
  * engine with the variant's batch size on what it trains (the layers after the cached features, or
- * the whole model), times its steps (training rows / batch size × epochs). Steps are probed once
+ * after the frozen prefix plus that prefix's batch on onnxruntime, or the whole model), times its steps (training rows / batch size × epochs). Steps are probed once
  * per model, engine and batch shape, and kept in `probes`. Loading, frozen-feature computation and
  * validation passes are left out.
  */
@@ -82,7 +83,10 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
       engines.set(kernelKey, (slot = choice ? { choice } : await loadedSlot(kernels)));
     }
     const augmented = activeAugmentation(v.spec.data) !== undefined;
-    const keyFor = (c: EngineChoice): string => sha(canonicalJson([spec.dir, baseSignature, structure, `${c.name} ${c.version}`, t.batch_size, optimizer, o.featureCache && !augmented]));
+    // Without cached features the frozen prefix runs on onnxruntime each batch: its own key, so a
+    // probe of the whole model's step from before that (`false`) is not read as one.
+    const onFeatures = o.featureCache && !augmented ? true : 'onnx-prefix';
+    const keyFor = (c: EngineChoice): string => sha(canonicalJson([spec.dir, baseSignature, structure, `${c.name} ${c.version}`, t.batch_size, optimizer, onFeatures]));
     let key = keyFor(slot.choice);
     let step = steps.get(key);
     if (step === undefined) {
@@ -121,16 +125,31 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
     const tf = engine.tf;
     const { built, dispose } = await familyOf(base).build(tf, { base, layers }, cutIndex, v.spec);
     let suffix;
+    let prefix: OpenPrefix | undefined;
     try {
-      // As variant-setup trains it: a tfjs base's layers after the frozen boundary on cached
-      // features; an ONNX base's head is already the part tfjs trains.
-      const boundary = base.format === 'tfjs' && o.featureCache && !cacheBlocker(built.frozen, augmented) ? frozenBoundaries(built.model, built.layers, built.frozen, { throughParameterFree: true })[0] : undefined;
+      // As variant-setup trains it: a tfjs base's layers after the frozen boundary, on cached
+      // features or else on the frozen prefix's output from onnxruntime each batch (whose time is
+      // part of the step); an ONNX base's head is already the part tfjs trains.
+      let boundary = base.format === 'tfjs' && o.featureCache && !cacheBlocker(built.frozen, augmented) ? frozenBoundaries(built.model, built.layers, built.frozen, { throughParameterFree: true })[0] : undefined;
+      let prefixPart: ProbeRecord['prefix'];
+      if (base.format === 'tfjs' && !boundary) {
+        const exampleShape = built.model.inputs[0].shape.slice(1) as number[];
+        const opened = await openFrozenPrefix({ model: built.model, layers: built.layers, frozen: built.frozen, exampleShape });
+        if (typeof opened !== 'string') {
+          prefix = opened;
+          boundary = opened.boundary;
+          const x = new Float32Array(v.spec.training.batch_size * exampleShape.reduce((a, b) => a * b, 1)).map(() => Math.random());
+          const seconds = await medianSeconds(() => opened.run(x).then(() => undefined));
+          prefixPart = { boundary: opened.boundary.layer, engine: opened.engine, seconds };
+        }
+      }
       if (boundary) suffix = modelFrom(tf, built.model, boundary.tensor);
       const classes = built.model.outputs[0].shape.at(-1) as number;
-      const stepSeconds = await probeStep(tf, suffix ?? built.model, v.spec.training, classes);
-      await o.probes.put(key, { stepSeconds, engine: `${engine.name} ${engine.version}`, measuredAt: new Date().toISOString() });
+      const stepSeconds = (await probeStep(tf, suffix ?? built.model, v.spec.training, classes)) + (prefixPart?.seconds ?? 0);
+      await o.probes.put(key, { stepSeconds, ...(prefixPart && { prefix: prefixPart }), engine: `${engine.name} ${engine.version}`, measuredAt: new Date().toISOString() });
       return { stepSeconds, measured: true };
     } finally {
+      await prefix?.dispose();
       suffix?.dispose();
       await dispose();
     }

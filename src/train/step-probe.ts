@@ -16,7 +16,7 @@ const PROBE_BUDGET_S = 1;
  * Seconds one training step of `model` takes on the current engine, on a batch of random inputs
  * of the spec's batch size (the step's cost does not depend on the values): fit's step
  * (train/train-step.ts), its loss read back each time so the engine has finished it. The first
- * step builds the optimizer's slots and the engine's kernels, so when it is quick more are timed.
+ * step builds the optimizer's slots and the engine's kernels (see medianSeconds).
  */
 export async function probeStep(tf: Tf, model: TF.LayersModel, t: TrainingSpec, classes: number): Promise<number> {
   const optimizer = createOptimizer(tf, t);
@@ -29,32 +29,45 @@ export async function probeStep(tf: Tf, model: TF.LayersModel, t: TrainingSpec, 
   });
   const labels = new Int32Array(batch);
   try {
-    const step = async (): Promise<number> => {
-      const started = performance.now();
+    return await medianSeconds(async () => {
       const { loss, correct } = await train(x.length === 1 ? x[0] : x, labels);
       await loss.data();
       tf.dispose([loss, correct]);
-      return (performance.now() - started) / 1000;
-    };
-    const first = await step();
-    if (first > WARM_UP_LIMIT_S) return first;
-    // Engines keep warming up over the first steps (kernel compilation, memory pools): the median
-    // of up to ten more, within about a second, is what a long run sees.
-    const times: number[] = [];
-    for (let spent = 0; times.length < 10 && (times.length < 2 || spent < PROBE_BUDGET_S); ) {
-      times.push(await step());
-      spent += times.at(-1)!;
-    }
-    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+    });
   } finally {
     tf.dispose(x);
     optimizer.dispose();
   }
 }
 
+/**
+ * Seconds one call of `work` takes, as a long run sees it. The first call builds kernels, slots and
+ * memory pools: when it is slow it is the measurement (more would only make `plan` slower); when
+ * quick, the median of up to ten more within about a second, since engines keep warming up over
+ * the first calls.
+ */
+export async function medianSeconds(work: () => Promise<void>): Promise<number> {
+  const timed = async (): Promise<number> => {
+    const started = performance.now();
+    await work();
+    return (performance.now() - started) / 1000;
+  };
+  const first = await timed();
+  if (first > WARM_UP_LIMIT_S) return first;
+  const times: number[] = [];
+  for (let spent = 0; times.length < 10 && (times.length < 2 || spent < PROBE_BUDGET_S); ) {
+    times.push(await timed());
+    spent += times.at(-1)!;
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}
+
 /** A probe as stored: the step's seconds, and on what it was measured. */
 export interface ProbeRecord {
+  /** The whole step: the frozen prefix's batch on onnxruntime (when `prefix`) and the trained layers' step. */
   stepSeconds: number;
+  /** Where the frozen layers run on onnxruntime each batch (--no-feature-cache, augmentation): their part. */
+  prefix?: { boundary: string; engine: string; seconds: number };
   engine: string;
   measuredAt: string;
 }

@@ -47,6 +47,30 @@ test('plan shows each variant\'s engine and an estimated training time from a me
   assert.deepEqual(variantRows(again.stdout), rows, 'the cached probes give the same estimates');
 });
 
+test('plan --no-feature-cache times the frozen layers on onnxruntime and the layers after them, as run trains them', () => {
+  const dir = tempDir();
+  const cache = join(dir, 'cache');
+  const spec = writeSmallSpec(dir, { epochs: EPOCHS, sweep: '  training.learning_rate: [0.01, 0.001]' });
+  const r = tunespec(['plan', spec, '--backend', 'cpu', '--no-feature-cache'], undefined, { TUNESPEC_CACHE_DIR: cache });
+  assert.equal(r.code, 0, r.stderr);
+  const probes = readdirSync(join(cache, 'step-probes'));
+  assert.equal(probes.length, 1, 'the learning rate does not change the step');
+  const step = JSON.parse(readFileSync(join(cache, 'step-probes', probes[0]), 'utf8'));
+  // The spec freezes everything up to flatten: its batch runs on onnxruntime, the head trains in tfjs.
+  assert.equal(step.prefix?.boundary, 'flatten');
+  assert.match(step.prefix.engine, /^onnxruntime/);
+  assert.ok(step.prefix.seconds > 0 && step.stepSeconds > step.prefix.seconds, JSON.stringify(step));
+  const want = `~${roughDuration(step.stepSeconds * Math.ceil(TRAIN_ROWS / 32) * EPOCHS)}`;
+  for (const row of variantRows(r.stdout)) assert.equal(row.at(-1), want);
+
+  // With the cache the head trains on cached features: another probe, without the prefix.
+  const cached = tunespec(['plan', spec, '--backend', 'cpu'], undefined, { TUNESPEC_CACHE_DIR: cache });
+  assert.equal(cached.code, 0, cached.stderr);
+  const both = readdirSync(join(cache, 'step-probes')).map((f) => JSON.parse(readFileSync(join(cache, 'step-probes', f), 'utf8')));
+  assert.equal(both.length, 2);
+  assert.equal(both.filter((s) => s.prefix).length, 1);
+});
+
 test("cache lists plan's caches beside the feature cache, and cache clear empties them too", () => {
   const dir = tempDir();
   const cache = join(dir, 'cache');

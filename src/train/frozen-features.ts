@@ -344,17 +344,17 @@ function tfjsPrefix(tf: Tf, model: TF.LayersModel, boundary: TF.SymbolicTensor, 
 }
 
 /**
- * A text encoder's frozen embeddings and lower blocks, run once (onnxruntime when the prefix
- * exports, else tfjs) and cached: each example's hidden states at the boundary, then its
- * attention mask, which the trainable blocks and a pooling head read. Undefined with the reason
- * when the variant must train end to end.
+ * A text encoder's frozen prefix, ready to open: its boundary (beside the attention mask), the
+ * engine that runs it (onnxruntime when it exports, else tfjs), and `open`, whose runner turns a
+ * batch of packed token rows into feature rows: each example's hidden states [T, H], then its
+ * attention mask [T], which the trainable blocks and a pooling head read. Why not, as a string.
  */
-export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise<{ report: FeatureCacheReport; features?: EncoderFeatures }> {
+function encoderPrefix(req: Omit<EncoderFeatureRequest, 'data' | 'cache'>, tokenShape: readonly number[]) {
   const blocker = cacheBlocker(req.frozen, false);
-  if (blocker) return { report: { status: 'off', detail: blocker } };
+  if (blocker) return blocker;
   const [boundary] = frozenBoundaries(req.model, req.layers, req.frozen, { beside: [req.mask] });
-  if (!boundary) return { report: { status: 'off', detail: 'no frozen layer output separates the input from the trainable layers' } };
-  const [k, T] = req.data.rows.shape;
+  if (!boundary) return 'no frozen layer output separates the input from the trainable layers';
+  const [k, T] = tokenShape;
   const H = boundary.tensor.shape[2] as number;
   const width = T * H + T;
   let onnx: OnnxGraphExport | UnsupportedLayerError;
@@ -364,12 +364,10 @@ export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise
     if (!(err instanceof UnsupportedLayerError)) throw err;
     onnx = err;
   }
-  const engine = onnx instanceof UnsupportedLayerError ? req.tfjsEngine : onnxRuntimeVersion();
-  const note = onnx instanceof UnsupportedLayerError ? `; tfjs because ${onnx.message}` : '';
-  const compute: Compute = async (emitBatch) => {
-    const prefix = onnx instanceof UnsupportedLayerError ? tfjsPrefix(req.tf, req.model, boundary.tensor, req.data.rows.shape) : await onnxPrefix(onnx.bytes, onnx.inputNames, T);
-    try {
-      for (const { x } of rowBatches(req.data.rows, BATCH)) {
+  const open = async () => {
+    const prefix = onnx instanceof UnsupportedLayerError ? tfjsPrefix(req.tf, req.model, boundary.tensor, tokenShape) : await onnxPrefix(onnx.bytes, onnx.inputNames, T);
+    return {
+      run: async (x: Float32Array): Promise<Float32Array> => {
         const n = x.length / (k * T);
         const hidden = await prefix.run(x);
         const out = new Float32Array(n * width);
@@ -377,14 +375,63 @@ export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise
           out.set(hidden.subarray(i * T * H, (i + 1) * T * H), i * width);
           out.set(x.subarray((i * k + req.maskRow) * T, (i * k + req.maskRow + 1) * T), i * width + T * H);
         }
-        emitBatch(x, out);
+        return out;
+      },
+      dispose: () => prefix.dispose(),
+    };
+  };
+  return { boundary, onnx, width, inputShapes: [[T, H], [T]], open };
+}
+
+/**
+ * A text encoder's frozen embeddings and lower blocks, run once (onnxruntime when the prefix
+ * exports, else tfjs) and cached. Undefined with the reason when the variant must train end to end.
+ */
+export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise<{ report: FeatureCacheReport; features?: EncoderFeatures }> {
+  const prefix = encoderPrefix(req, req.data.rows.shape);
+  if (typeof prefix === 'string') return { report: { status: 'off', detail: prefix } };
+  const { boundary, onnx, width } = prefix;
+  const engine = onnx instanceof UnsupportedLayerError ? req.tfjsEngine : onnxRuntimeVersion();
+  const note = onnx instanceof UnsupportedLayerError ? `; tfjs because ${onnx.message}` : '';
+  const compute: Compute = async (emitBatch) => {
+    const runner = await prefix.open();
+    try {
+      for (const { x } of rowBatches(req.data.rows, BATCH)) {
+        emitBatch(x, await runner.run(x));
         await yieldTurn();
       }
     } finally {
-      await prefix.dispose();
+      await runner.dispose();
     }
     return { shape: [width], from: 'the input' };
   };
   const got = await cachedOrComputed(req.cache, cacheKey(prefixDigest(req.model, boundary.tensor), boundary, req.data.digest, engine), boundary.layer, engine, note, compute);
-  return { report: got.report, features: { boundary, rows: got.rows, shape: [width], inputShapes: [[T, H], [T]] } };
+  return { report: got.report, features: { boundary, rows: got.rows, shape: [width], inputShapes: prefix.inputShapes } };
+}
+
+/**
+ * A text encoder's frozen prefix on onnxruntime, open for one variant that trains without cached
+ * features (--no-feature-cache): each batch of token rows to the feature rows the cache would hold.
+ * Why not where the prefix does not export: tfjs running it per batch would only repeat what
+ * training the whole model in tfjs does.
+ */
+export async function openEncoderPrefix(req: Omit<EncoderFeatureRequest, 'data' | 'cache'> & { exampleShape: number[] }): Promise<(OpenPrefix & { inputShapes: number[][] }) | string> {
+  const prefix = encoderPrefix(req, req.exampleShape);
+  if (typeof prefix === 'string') return prefix;
+  if (prefix.onnx instanceof UnsupportedLayerError) return prefix.onnx.message;
+  const runner = await prefix.open();
+  const layer = prefix.boundary.layer;
+  return {
+    boundary: prefix.boundary,
+    prefixOnnx: prefix.onnx.bytes,
+    shape: [prefix.width],
+    inputShapes: prefix.inputShapes,
+    engine: onnxRuntimeVersion(),
+    run: async (x) => {
+      const out = await runner.run(x);
+      checkFinite(x, out, layer);
+      return out;
+    },
+    dispose: () => runner.dispose(),
+  };
 }

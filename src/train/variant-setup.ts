@@ -22,7 +22,7 @@ import { loraBlocks } from '../spec/layer-refs.ts';
 import type { GenerationExperiment, LoraSpec } from '../spec/types.ts';
 import type { VariantInfo } from './events.ts';
 import type { TrainingData } from './fit.ts';
-import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, openFrozenPrefix, type FeatureCacheReport, type FrozenFeatures, type OpenPrefix } from './frozen-features.ts';
+import { encoderFrozenFeatures, frozenFeatures, onnxBaseFeatures, openEncoderPrefix, openFrozenPrefix, type FeatureCacheReport, type FrozenFeatures, type OpenPrefix } from './frozen-features.ts';
 import { exportPartWithParity, exportTextWithParity, exportWithParity, type OnnxExportResult } from './onnx-parity.ts';
 import { chain, joinExports } from '../model/onnx/edit.ts';
 import { exportOnnx } from '../model/onnx/export.ts';
@@ -273,6 +273,7 @@ const hfBase: SetupOf<'hf'> = async (input) => {
       exportOnnx: (metadata) => exportTextWithParity(tf, built.model, rawValidation(input), input.data.classes, metadata),
       modelFiles: await tokenizerFiles(input.base.folder),
     }),
+    () => openEncoderPrefix({ tf, model: built.model, layers: built.layers, frozen: built.frozen, mask, maskRow, tfjsEngine: tfjsEngineName(input), exampleShape: input.data.exampleShape }),
   );
 };
 

@@ -16,7 +16,8 @@ import type { VariantInfo } from '../../src/train/events.ts';
 import type { TrainingData } from '../../src/train/fit.ts';
 import type { BuiltModel } from '../../src/model/build.ts';
 import type { Experiment } from '../../src/spec/types.ts';
-import { loadDataset, maxPixelValue } from '../../src/data/dataset.ts';
+import { maxPixelValue } from '../../src/data/dataset.ts';
+import { loadExamples } from '../../src/train/examples.ts';
 import { splitDataset } from '../../src/data/split.ts';
 import { pickRows } from '../../src/data/rows.ts';
 
@@ -116,7 +117,7 @@ export function sameBytes(a: Float32Array, b: Float32Array): boolean {
 
 /** The sweep's training data for a spec, gathered the way runSweep does (own split, no tfjs validationSplit). */
 export async function trainingData(loaded: LoadedSpec, spec: Experiment = loaded.plan.variants[0].spec): Promise<TrainingData & { digest: string }> {
-  const ds = await loadDataset(spec.data, loaded.dir);
+  const ds = await loadExamples(spec, loaded.dir, loaded.model.base);
   const split = splitDataset(ds.labels, spec.validation, ds.digest);
   const gather = (rows: Int32Array) => ({ x: pickRows(ds.rows, rows), y: Int32Array.from(rows, (r) => ds.labels[r]) });
   return {

@@ -319,8 +319,8 @@ export interface EncoderFeatures extends FrozenFeatures {
 }
 
 /** The encoder prefix on onnxruntime: each batch of packed token rows to its hidden states. */
-async function onnxPrefix(bytes: Uint8Array, inputNames: readonly string[], T: number) {
-  const session = await OnnxSession.load(bytes);
+async function onnxPrefix(bytes: Uint8Array, inputNames: readonly string[], T: number, interleaved: boolean) {
+  const session = await OnnxSession.load(bytes, { interleaved });
   return {
     run: async (x: Float32Array): Promise<Float32Array> => (await session.runNamed(tokenFeeds(x, inputNames, T), BATCH)).data,
     dispose: () => session.dispose(),
@@ -364,8 +364,9 @@ function encoderPrefix(req: Omit<EncoderFeatureRequest, 'data' | 'cache'>, token
     if (!(err instanceof UnsupportedLayerError)) throw err;
     onnx = err;
   }
-  const open = async () => {
-    const prefix = onnx instanceof UnsupportedLayerError ? tfjsPrefix(req.tf, req.model, boundary.tensor, tokenShape) : await onnxPrefix(onnx.bytes, onnx.inputNames, T);
+  /** `interleaved`: its runs alternate with training steps (OnnxSession.load). */
+  const open = async (interleaved: boolean) => {
+    const prefix = onnx instanceof UnsupportedLayerError ? tfjsPrefix(req.tf, req.model, boundary.tensor, tokenShape) : await onnxPrefix(onnx.bytes, onnx.inputNames, T, interleaved);
     return {
       run: async (x: Float32Array): Promise<Float32Array> => {
         const n = x.length / (k * T);
@@ -394,7 +395,7 @@ export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise
   const engine = onnx instanceof UnsupportedLayerError ? req.tfjsEngine : onnxRuntimeVersion();
   const note = onnx instanceof UnsupportedLayerError ? `; tfjs because ${onnx.message}` : '';
   const compute: Compute = async (emitBatch) => {
-    const runner = await prefix.open();
+    const runner = await prefix.open(false);
     try {
       for (const { x } of rowBatches(req.data.rows, BATCH)) {
         emitBatch(x, await runner.run(x));
@@ -419,7 +420,7 @@ export async function openEncoderPrefix(req: Omit<EncoderFeatureRequest, 'data' 
   const prefix = encoderPrefix(req, req.exampleShape);
   if (typeof prefix === 'string') return prefix;
   if (prefix.onnx instanceof UnsupportedLayerError) return prefix.onnx.message;
-  const runner = await prefix.open();
+  const runner = await prefix.open(true);
   const layer = prefix.boundary.layer;
   return {
     boundary: prefix.boundary,

@@ -14,6 +14,7 @@ import { ROOT, tempDir, tunespec } from '../helpers/cli.ts';
 import { startMlflow, type MlflowServer } from '../helpers/mlflow-server.ts';
 import { readExperiment } from '../helpers/mlflow-read.ts';
 import { serveRuns } from '../helpers/serve.ts';
+import { tinyChatSpec } from '../helpers/generation-variant.ts';
 import { selectEngine } from '../../src/engine/backends.ts';
 import { loadLlama } from '../../src/model/families/llama/load.ts';
 import { loadLoraAdapter } from '../../src/model/families/llama/lora.ts';
@@ -40,11 +41,9 @@ const TARGETS = ['q_proj', 'v_proj', 'o_proj'];
 const spec = join(dir, 'reviews-lora.yaml');
 writeFileSync(
   spec,
-  `name: reviews-lora
-task: generation
-base_model: { source: ${JSON.stringify(TINY)} }
-data: { format: chat, path: ${JSON.stringify(CHAT)}, max_length: 128 }
-validation: { fraction: 0.25, seed: 1 }
+  tinyChatSpec(
+    'reviews-lora',
+    `validation: { fraction: 0.25, seed: 1 }
 lora: { rank: 4, alpha: 8, dropout: 0.05, target_modules: ${JSON.stringify(TARGETS)} }
 generation:
   eval_prompts: ${JSON.stringify(PROMPTS)}
@@ -52,6 +51,7 @@ generation:
 register: { name: tiny-lora }
 training: { epochs: 2, batch_size: 4, optimizer: adamw, learning_rate: 0.02, seed: 1 }
 `,
+  ),
 );
 
 let server: MlflowServer;

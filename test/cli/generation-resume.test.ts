@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, tempDir, tunespecAsync, tunespecSignalled, type Env } from '../helpers/cli.ts';
+import { tempDir, tunespecAsync, tunespecSignalled, type Env } from '../helpers/cli.ts';
+import { tinyChatSpec } from '../helpers/generation-variant.ts';
 
 const ENGINE = process.env.TUNESPEC_TEST_ENGINE || 'wasm';
 const engineEnv: Env = ENGINE.startsWith('native') ? { TUNESPEC_NO_NATIVE_BUILD: undefined } : {};
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'text');
 const TIMING = new Set(['timestamp', 'epoch_seconds', 'tokens_per_second']);
 /** Cached and end-to-end training compute the same sums over differently padded batches; see test/train/decoder-cache.test.ts. */
 const TOLERANCE = 1e-4;
@@ -24,11 +24,9 @@ const cacheDir = join(dir, 'cache');
 const spec = join(dir, 'gen-resume.yaml');
 writeFileSync(
   spec,
-  `name: gen-resume
-task: generation
-base_model: { source: ${JSON.stringify(join(FIXTURES, 'tiny-llama'))} }
-data: { format: chat, path: ${JSON.stringify(join(FIXTURES, 'chat-reviews.jsonl'))}, max_length: 128 }
-validation: { fraction: 0.25, seed: 1 }
+  tinyChatSpec(
+    'gen-resume',
+    `validation: { fraction: 0.25, seed: 1 }
 freeze: [{ from: model.embed_tokens, to: model.layers.0 }]
 training:
   epochs: 3
@@ -41,6 +39,7 @@ training:
   early_stopping: { patience: 5 }
   seed: 1
 `,
+  ),
 );
 
 const run = (runs: string, extra: string[] = []) => tunespecAsync(['run', spec, '--runs-dir', runs, '--backend', ENGINE, ...extra], undefined, { ...engineEnv, TUNESPEC_CACHE_DIR: cacheDir });

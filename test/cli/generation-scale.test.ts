@@ -12,13 +12,12 @@ import { BIN, cliEnv, ROOT, tempDir, tunespec, tunespecAsync } from '../helpers/
 import { MlflowServer } from '../helpers/mlflow-server.ts';
 import { downloadArtifact, readExperiment, type ReadRun } from '../helpers/mlflow-read.ts';
 import { RedisServer } from '../helpers/redis-server.ts';
-import { TINY_LLAMA } from '../helpers/generation-variant.ts';
+import { tinyChatSpec } from '../helpers/generation-variant.ts';
 import { MlflowClient } from '../../src/track/mlflow/client.ts';
 import { resolveTrackingConfig } from '../../src/track/mlflow/config.ts';
 import { downloadModelVersion } from '../../src/track/mlflow/registry.ts';
 
 const dir = tempDir('tunespec-generation-scale-');
-const CHAT = join(ROOT, 'test', 'fixtures', 'text', 'chat-reviews.jsonl');
 const PROMPT = 'Review: The film was nice.\nSentiment:';
 
 /** Two LoRA variants of one epoch each: the smallest sweep that has a parent, children and a winner. */
@@ -26,17 +25,16 @@ function writeSpec(name: string, extra = ''): string {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
-    `name: ${name}
-task: generation
-base_model: { source: ${JSON.stringify(TINY_LLAMA)} }
-data: { format: chat, path: ${JSON.stringify(CHAT)}, max_length: 128 }
-validation: { fraction: 0.25, seed: 1 }
+    tinyChatSpec(
+      name,
+      `validation: { fraction: 0.25, seed: 1 }
 lora: { rank: 4, alpha: 8 }
 generation: { eval_prompts: ${JSON.stringify([PROMPT])}, max_new_tokens: 4 }
 training: { epochs: 1, batch_size: 8, optimizer: adamw, learning_rate: 0.02, seed: 1 }
 ${extra}sweep:
   training.learning_rate: [0.02, 0.05]
 `,
+    ),
   );
   return file;
 }

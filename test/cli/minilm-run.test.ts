@@ -6,9 +6,10 @@
 // (16 tokens, one epoch) so that it costs about a minute of CPU.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir, tunespec } from '../helpers/cli.ts';
+import { assertTextVariant } from '../helpers/text-variant.ts';
 
 const MINILM = join(ROOT, '.cache', 'models', 'all-MiniLM-L6-v2');
 const REVIEWS = join(ROOT, 'test', 'fixtures', 'text', 'reviews-64.csv');
@@ -60,19 +61,7 @@ test('all-MiniLM-L6-v2: a sweep trains the top block from cached frozen blocks, 
   const dirs = variantDirs();
   assert.equal(dirs.length, 2);
   const accuracies: number[] = [];
-  for (const d of dirs) {
-    const status = JSON.parse(readFileSync(join(d, 'status.json'), 'utf8'));
-    assert.equal(status.status, 'completed');
-    assert.equal(status.onnx.skipped, undefined);
-    assert.equal(status.onnx.parity.rows, 16);
-    assert.ok(status.onnx.parity.maxAbsDiff < 1e-4, `max |diff| ${status.onnx.parity.maxAbsDiff}`);
-    assert.equal(status.onnx.parity.argmaxAgreement, 1);
-    assert.equal(existsSync(join(d, 'model.onnx')), true);
-    assert.deepEqual(readFileSync(join(d, 'tokenizer.json')), readFileSync(join(MINILM, 'tokenizer.json')));
-    const { metrics } = JSON.parse(readFileSync(join(d, 'result.json'), 'utf8'));
-    assert.ok(Number.isFinite(metrics.val_loss), `val_loss ${metrics.val_loss}`);
-    accuracies.push(metrics.val_accuracy);
-  }
+  for (const d of dirs) accuracies.push(assertTextVariant(d, MINILM).val_accuracy);
   // MiniLM's sentence vectors separate "wonderful" from "hated" before any training; three steps
   // on them must land the best variant well above chance on the 16 held-out reviews.
   assert.ok(Math.max(...accuracies) >= 0.75, `val_accuracy ${accuracies.join(', ')}`);

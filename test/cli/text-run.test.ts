@@ -3,10 +3,11 @@
 // BERT (2 blocks, hidden 32) and 64 short reviews (scripts/make_text_reviews.py).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, tempDir, tunespec } from '../helpers/cli.ts';
+import { assertTextVariant } from '../helpers/text-variant.ts';
 import { parseSafetensors, tensorValues } from '../../src/model/hf/safetensors.ts';
 
 const dir = tempDir('tunespec-text-run-');
@@ -118,18 +119,7 @@ test('run trains every variant from frozen blocks run once on onnxruntime and ca
   const checkpoint = parseSafetensors(new Uint8Array(readFileSync(join(TINY, 'model.safetensors'))), 'tiny');
   const hf = (n: string) => tensorValues(checkpoint, n).values as Float32Array;
   for (const d of dirs) {
-    const status = JSON.parse(readFileSync(join(d, 'status.json'), 'utf8'));
-    assert.equal(status.status, 'completed');
-    assert.equal(status.onnx.skipped, undefined);
-    assert.equal(status.onnx.parity.rows, 16);
-    assert.ok(status.onnx.parity.maxAbsDiff < 1e-4, `max |diff| ${status.onnx.parity.maxAbsDiff}`);
-    assert.equal(status.onnx.parity.argmaxAgreement, 1);
-    assert.equal(existsSync(join(d, 'model.onnx')), true);
-    // Beside model.onnx, so the ONNX export is usable with the files next to it; model/ reads them there too.
-    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-      assert.deepEqual(readFileSync(join(d, f)), readFileSync(join(TINY, f)), f);
-      assert.equal(existsSync(join(d, 'model', f)), false, `model/${f} is not a second copy`);
-    }
+    assertTextVariant(d, TINY);
     const model = join(d, 'model');
     assert.deepEqual(savedWeight(model, 'embeddings/word_embeddings.weight'), hf('embeddings.word_embeddings.weight'));
     assert.deepEqual(savedWeight(model, 'encoder.layer.0/output.LayerNorm.weight'), hf('encoder.layer.0.output.LayerNorm.weight'));

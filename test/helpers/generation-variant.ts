@@ -4,6 +4,16 @@ import { ROOT } from './cli.ts';
 
 export const TINY_LLAMA = join(ROOT, 'test', 'fixtures', 'text', 'tiny-llama');
 export const TINY_LLAMA_GGUF = join(ROOT, 'test', 'fixtures', 'text', 'tiny-llama.gguf');
+export const CHAT_REVIEWS = join(ROOT, 'test', 'fixtures', 'text', 'chat-reviews.jsonl');
+
+/** A generation spec's YAML on the tiny Llama and the chat reviews (128 tokens): `body` follows the shared lines. */
+export function tinyChatSpec(name: string, body: string): string {
+  return `name: ${name}
+task: generation
+base_model: { source: ${JSON.stringify(TINY_LLAMA)} }
+data: { format: chat, path: ${JSON.stringify(CHAT_REVIEWS)}, max_length: 128 }
+${body}`;
+}
 
 export interface GenerationVariant {
   experiment: string;

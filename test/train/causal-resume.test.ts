@@ -26,6 +26,7 @@ import type { CheckpointIdentity } from '../../src/train/checkpoint.ts';
 import type { EpochMetrics, ResumedFrom, SweepListener, VariantInfo, VariantResult } from '../../src/train/events.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { tempDir, testEngine } from './helpers.ts';
+import { tinyChatSpec } from '../helpers/generation-variant.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'text');
 const TINY = join(FIXTURES, 'tiny-llama');
@@ -45,11 +46,9 @@ async function specFile(dir: string, everySteps?: number): Promise<string> {
   const file = join(dir, `gen-${everySteps ?? 'epochs'}.yaml`);
   await writeFile(
     file,
-    `name: gen
-task: generation
-base_model: { source: ${JSON.stringify(TINY)} }
-data: { format: chat, path: ${JSON.stringify(join(FIXTURES, 'chat-reviews.jsonl'))}, max_length: 128 }
-validation: { fraction: 0.25, seed: 1 }
+    tinyChatSpec(
+      'gen',
+      `validation: { fraction: 0.25, seed: 1 }
 freeze: [{ from: model.embed_tokens, to: model.layers.0 }]
 training:
   epochs: 3
@@ -64,6 +63,7 @@ training:
   seed: 1
 checkpoint: ${everySteps ? `{ every_steps: ${everySteps} }` : '{}'}
 `,
+    ),
   );
   return file;
 }

@@ -4,13 +4,17 @@ import { EngineChoiceCache, type EngineChoice } from '../engine/engine-choice.ts
 import { kernelsForTraining } from '../engine/kernels.ts';
 import { activeAugmentation } from '../data/augment.ts';
 import { familyOf } from '../model/families/index.ts';
-import { cacheBlocker, frozenBoundaries } from '../model/frozen-boundary.ts';
+import { cacheBlocker, frozenBoundaries, type FrozenBoundary } from '../model/frozen-boundary.ts';
 import { modelFrom } from '../model/graph.ts';
 import { planLayers } from '../model/layout.ts';
 import type { Variant } from '../plan/expand.ts';
 import { canonicalJson, contentIds } from '../plan/canonical.ts';
 import { resolveFreezeRanges } from '../spec/layer-refs.ts';
-import { openFrozenPrefix, type OpenPrefix } from '../train/frozen-features.ts';
+import { openEncoderPrefix, openFrozenPrefix, type OpenPrefix } from '../train/frozen-features.ts';
+import { encoderInputs } from '../train/examples.ts';
+import { rowSize } from '../data/rows.ts';
+import type { TextDataSpec } from '../spec/types.ts';
+import type * as TF from '@tensorflow/tfjs';
 import { medianSeconds, probeStep, type ProbeRecord, type StepProbeCache } from '../train/step-probe.ts';
 import type { LoadedSpec } from './load-spec.ts';
 
@@ -45,10 +49,11 @@ const sha = (text: string): string => createHash('sha256').update(text).digest('
 /**
  * For each variant: the engine `run` would train it on (chosen exactly as `run` chooses, from the
  * kernels its training step needs) and an estimated training time: one step measured on that
- * engine with the variant's batch size on what it trains (the layers after the cached features, or
- * after the frozen prefix plus that prefix's batch on onnxruntime, or the whole model), times its steps (training rows / batch size × epochs). Steps are probed once
- * per model, engine and batch shape, and kept in `probes`. Loading, frozen-feature computation and
- * validation passes are left out.
+ * engine with the variant's batch size (and a text variant's max_length) on what it trains (the
+ * layers after the cached features, or after the frozen prefix plus that prefix's batch on
+ * onnxruntime, or the whole model), times its steps (training rows / batch size × epochs). Steps
+ * are probed once per model, engine and batch shape, and kept in `probes`. Loading, frozen-feature
+ * computation and validation passes are left out.
  */
 export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Promise<VariantEstimate[]> {
   const { base, layers, cutIndexes } = spec.model;
@@ -86,13 +91,14 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
     // Without cached features the frozen prefix runs on onnxruntime each batch: its own key, so a
     // probe of the whole model's step from before that (`false`) is not read as one.
     const onFeatures = o.featureCache && !augmented ? true : 'onnx-prefix';
-    const keyFor = (c: EngineChoice): string => sha(canonicalJson([spec.dir, baseSignature, structure, `${c.name} ${c.version}`, t.batch_size, optimizer, onFeatures]));
+    // A text step's cost grows with its token length; images' keys stay as they were.
+    const length = v.spec.data.format === 'text' ? [v.spec.data.max_length] : [];
+    const keyFor = (c: EngineChoice): string => sha(canonicalJson([spec.dir, baseSignature, structure, `${c.name} ${c.version}`, t.batch_size, optimizer, onFeatures, ...length]));
     let key = keyFor(slot.choice);
     let step = steps.get(key);
     if (step === undefined) {
       const cached = await o.probes.get(key);
       if (cached) step = { stepSeconds: cached.stepSeconds, measured: false };
-      else if (base.format === 'hf') step = 'not probed for text models yet';
       else {
         if (!slot.loaded) {
           // Measuring needs the engine itself; should it now be another, the step is keyed by that one.
@@ -127,25 +133,53 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
     let suffix;
     let prefix: OpenPrefix | undefined;
     try {
-      // As variant-setup trains it: a tfjs base's layers after the frozen boundary, on cached
-      // features or else on the frozen prefix's output from onnxruntime each batch (whose time is
-      // part of the step); an ONNX base's head is already the part tfjs trains.
-      let boundary = base.format === 'tfjs' && o.featureCache && !cacheBlocker(built.frozen, augmented) ? frozenBoundaries(built.model, built.layers, built.frozen, { throughParameterFree: true })[0] : undefined;
+      const { model, layers, frozen } = built;
+      const t = v.spec.training;
+      const cached = o.featureCache && !augmented;
+      const classes = model.outputs[0].shape.at(-1) as number;
+      // As variant-setup trains it: the layers after the frozen boundary, on cached features or
+      // else on the frozen prefix's output from onnxruntime each batch (whose time is part of the
+      // step); the whole model where neither applies. An ONNX base's head is already the part tfjs trains.
+      let timed: { model: TF.LayersModel; shapes?: number[][] } = { model };
       let prefixPart: ProbeRecord['prefix'];
-      if (base.format === 'tfjs' && !boundary) {
-        const exampleShape = built.model.inputs[0].shape.slice(1) as number[];
-        const opened = await openFrozenPrefix({ model: built.model, layers: built.layers, frozen: built.frozen, exampleShape });
-        if (typeof opened !== 'string') {
-          prefix = opened;
-          boundary = opened.boundary;
-          const x = new Float32Array(v.spec.training.batch_size * exampleShape.reduce((a, b) => a * b, 1)).map(() => Math.random());
-          const seconds = await medianSeconds(() => opened.run(x).then(() => undefined));
-          prefixPart = { boundary: opened.boundary.layer, engine: opened.engine, seconds };
+      const timePrefix = async (opened: OpenPrefix, x: Float32Array): Promise<void> => {
+        prefix = opened;
+        const seconds = await medianSeconds(() => opened.run(x).then(() => undefined));
+        prefixPart = { boundary: opened.boundary.layer, engine: opened.engine, seconds };
+      };
+      if (base.format === 'tfjs') {
+        const exampleShape = model.inputs[0].shape.slice(1) as number[];
+        let boundary = cached && !cacheBlocker(frozen, augmented) ? frozenBoundaries(model, layers, frozen, { throughParameterFree: true })[0] : undefined;
+        if (!boundary) {
+          const opened = await openFrozenPrefix({ model, layers, frozen, exampleShape });
+          if (typeof opened !== 'string') {
+            await timePrefix(opened, new Float32Array(t.batch_size * rowSize(exampleShape)).map(() => Math.random()));
+            boundary = opened.boundary;
+          }
         }
+        if (boundary) timed = { model: (suffix = modelFrom(tf, model, boundary.tensor)) };
+      } else if (base.format === 'hf') {
+        const names = encoderInputs(base.modelType);
+        const maskRow = names.indexOf('attention_mask');
+        const mask = model.inputs[maskRow];
+        const T = (v.spec.data as TextDataSpec).max_length;
+        let cut: { boundary: FrozenBoundary; shapes: number[][] } | undefined;
+        if (cached) {
+          const boundary = cacheBlocker(frozen, false) ? undefined : frozenBoundaries(model, layers, frozen, { beside: [mask] })[0];
+          if (boundary) cut = { boundary, shapes: [[T, boundary.tensor.shape[2] as number], [T]] };
+        } else {
+          const opened = await openEncoderPrefix({ tf, model, layers, frozen, mask, maskRow, tfjsEngine: '', exampleShape: [names.length, T] });
+          if (typeof opened !== 'string') {
+            // Training pads every text to max_length, so the cost does not depend on the ids: padding ids, all attended.
+            const x = new Float32Array(t.batch_size * names.length * T);
+            for (let i = 0; i < t.batch_size; i++) x.fill(1, (i * names.length + maskRow) * T, (i * names.length + maskRow + 1) * T);
+            await timePrefix(opened, x);
+            cut = { boundary: opened.boundary, shapes: opened.inputShapes };
+          }
+        }
+        timed = cut ? { model: (suffix = modelFrom(tf, model, [cut.boundary.tensor, mask], cut.shapes)) } : { model, shapes: names.map(() => [T]) };
       }
-      if (boundary) suffix = modelFrom(tf, built.model, boundary.tensor);
-      const classes = built.model.outputs[0].shape.at(-1) as number;
-      const stepSeconds = (await probeStep(tf, suffix ?? built.model, v.spec.training, classes)) + (prefixPart?.seconds ?? 0);
+      const stepSeconds = (await probeStep(tf, timed.model, t, classes, timed.shapes)) + (prefixPart?.seconds ?? 0);
       await o.probes.put(key, { stepSeconds, ...(prefixPart && { prefix: prefixPart }), engine: `${engine.name} ${engine.version}`, measuredAt: new Date().toISOString() });
       return { stepSeconds, measured: true };
     } finally {

@@ -14,17 +14,19 @@ const PROBE_BUDGET_S = 1;
 
 /**
  * Seconds one training step of `model` takes on the current engine, on a batch of random inputs
- * of the spec's batch size (the step's cost does not depend on the values): fit's step
+ * of the spec's batch size (the step's cost does not depend on the values; `exampleShapes`, per
+ * model input, where its shape is open): fit's step
  * (train/train-step.ts), its loss read back each time so the engine has finished it. The first
  * step builds the optimizer's slots and the engine's kernels (see medianSeconds).
  */
-export async function probeStep(tf: Tf, model: TF.LayersModel, t: TrainingSpec, classes: number): Promise<number> {
+export async function probeStep(tf: Tf, model: TF.LayersModel, t: TrainingSpec, classes: number, exampleShapes?: readonly number[][]): Promise<number> {
   const optimizer = createOptimizer(tf, t);
   model.compile({ optimizer, loss: 'categoricalCrossentropy' });
   const train = trainStep(tf, model, classes);
   const batch = t.batch_size;
-  const x = model.inputs.map((input) => {
-    const shape = [batch, ...(input.shape.slice(1) as number[])];
+  const x = model.inputs.map((input, i) => {
+    // A text encoder's inputs take any length: `exampleShapes` gives the one training uses.
+    const shape = [batch, ...(exampleShapes?.[i] ?? (input.shape.slice(1) as number[]))];
     return input.dtype === 'int32' ? tf.zeros(shape, 'int32') : tf.randomNormal(shape, 0, 1, 'float32', 1);
   });
   const labels = new Int32Array(batch);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, tempDir, tunespec } from '../helpers/cli.ts';
 import { assertTextVariant } from '../helpers/text-variant.ts';
+import { roughDuration } from '../../src/train/duration.ts';
 import { parseSafetensors, tensorValues } from '../../src/model/hf/safetensors.ts';
 
 const dir = tempDir('tunespec-text-run-');
@@ -58,6 +59,26 @@ test('validate and plan list the encoder layers by their Hugging Face names, fro
   assert.match(p.stdout, /1 +encoder\.layer\.0 +TunespecBertLayer +8544 +frozen +base/);
   assert.match(p.stdout, /2 +encoder\.layer\.1 +TunespecBertLayer +8544 +trainable +base/);
   assert.match(p.stdout, /3 +head_0_pooling +TunespecMaskedPooling +0 +trainable +head/);
+});
+
+test('plan estimates a text variant from a measured step: the upper blocks on cached hidden states, or with the frozen blocks on onnxruntime each batch', () => {
+  const cache = join(dir, 'plan-cache');
+  const env = { TUNESPEC_CACHE_DIR: cache };
+  const probes = () => readdirSync(join(cache, 'step-probes')).map((f) => JSON.parse(readFileSync(join(cache, 'step-probes', f), 'utf8')));
+  const p = tunespec(['plan', spec, '--backend', 'cpu'], dir, env);
+  assert.equal(p.code, 0, p.stderr);
+  // 48 training rows in batches of 16, 2 epochs: 6 steps of the one probe the two rates share.
+  const [cached] = probes();
+  assert.equal(cached.prefix, undefined);
+  const estimate = (seconds: number) => new RegExp(`\\d +[0-9a-f]{12} +0\\.00[13] +\\d+ +cpu [\\d.]+ +~${roughDuration(seconds * 6).replace(/[.]/g, '\\.')}\n`, 'g');
+  assert.equal(p.stdout.match(estimate(cached.stepSeconds))?.length, 2, p.stdout);
+
+  const off = tunespec(['plan', spec, '--backend', 'cpu', '--no-feature-cache'], dir, env);
+  assert.equal(off.code, 0, off.stderr);
+  const streamed = probes().find((s) => s.prefix);
+  assert.equal(streamed?.prefix.boundary, 'encoder.layer.0');
+  assert.match(streamed.prefix.engine, /^onnxruntime/);
+  assert.equal(off.stdout.match(estimate(streamed.stepSeconds))?.length, 2, off.stdout);
 });
 
 test('freeze by regex over the HF names checks out, a file:// source works like a path, and a wrong cut names the layers', () => {

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Engine, EngineRequest } from '../engine/backends.ts';
+import type { Engine, EngineRequest, Tf } from '../engine/backends.ts';
 import { EngineChoiceCache, type EngineChoice } from '../engine/engine-choice.ts';
 import { kernelsForTraining } from '../engine/kernels.ts';
 import { activeAugmentation } from '../data/augment.ts';
 import { familyOf } from '../model/families/index.ts';
-import { cacheBlocker, frozenBoundaries, type FrozenBoundary } from '../model/frozen-boundary.ts';
+import { cacheBlocker, frozenBoundaries } from '../model/frozen-boundary.ts';
 import { modelFrom } from '../model/graph.ts';
+import type { BuiltModel } from '../model/build.ts';
 import { planLayers } from '../model/layout.ts';
 import type { Variant } from '../plan/expand.ts';
 import { canonicalJson, contentIds } from '../plan/canonical.ts';
@@ -15,7 +16,7 @@ import { encoderInputs } from '../train/examples.ts';
 import { rowSize } from '../data/rows.ts';
 import type { TextDataSpec } from '../spec/types.ts';
 import type * as TF from '@tensorflow/tfjs';
-import { medianSeconds, probeStep, type ProbeRecord, type StepProbeCache } from '../train/step-probe.ts';
+import { medianSeconds, probeStep, type StepProbeCache } from '../train/step-probe.ts';
 import type { LoadedSpec } from './load-spec.ts';
 
 /** What `plan` says about how a variant will train. */
@@ -130,62 +131,66 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
   async function probed(v: Variant, cutIndex: number, engine: Engine, key: string, augmented: boolean): Promise<{ stepSeconds: number; measured: boolean }> {
     const tf = engine.tf;
     const { built, dispose } = await familyOf(base).build(tf, { base, layers }, cutIndex, v.spec);
-    let suffix;
-    let prefix: OpenPrefix | undefined;
+    const t = v.spec.training;
+    let part: TrainedPart | undefined;
     try {
-      const { model, layers, frozen } = built;
-      const t = v.spec.training;
       const cached = o.featureCache && !augmented;
-      const classes = model.outputs[0].shape.at(-1) as number;
-      // As variant-setup trains it: the layers after the frozen boundary, on cached features or
-      // else on the frozen prefix's output from onnxruntime each batch (whose time is part of the
-      // step); the whole model where neither applies. An ONNX base's head is already the part tfjs trains.
-      let timed: { model: TF.LayersModel; shapes?: number[][] } = { model };
-      let prefixPart: ProbeRecord['prefix'];
-      const timePrefix = async (opened: OpenPrefix, x: Float32Array): Promise<void> => {
-        prefix = opened;
-        const seconds = await medianSeconds(() => opened.run(x).then(() => undefined));
-        prefixPart = { boundary: opened.boundary.layer, engine: opened.engine, seconds };
-      };
-      if (base.format === 'tfjs') {
-        const exampleShape = model.inputs[0].shape.slice(1) as number[];
-        let boundary = cached && !cacheBlocker(frozen, augmented) ? frozenBoundaries(model, layers, frozen, { throughParameterFree: true })[0] : undefined;
-        if (!boundary) {
-          const opened = await openFrozenPrefix({ model, layers, frozen, exampleShape });
-          if (typeof opened !== 'string') {
-            await timePrefix(opened, new Float32Array(t.batch_size * rowSize(exampleShape)).map(() => Math.random()));
-            boundary = opened.boundary;
-          }
-        }
-        if (boundary) timed = { model: (suffix = modelFrom(tf, model, boundary.tensor)) };
-      } else if (base.format === 'hf') {
-        const names = encoderInputs(base.modelType);
-        const maskRow = names.indexOf('attention_mask');
-        const mask = model.inputs[maskRow];
-        const T = (v.spec.data as TextDataSpec).max_length;
-        let cut: { boundary: FrozenBoundary; shapes: number[][] } | undefined;
-        if (cached) {
-          const boundary = cacheBlocker(frozen, false) ? undefined : frozenBoundaries(model, layers, frozen, { beside: [mask] })[0];
-          if (boundary) cut = { boundary, shapes: [[T, boundary.tensor.shape[2] as number], [T]] };
-        } else {
-          const opened = await openEncoderPrefix({ tf, model, layers, frozen, mask, maskRow, tfjsEngine: '', exampleShape: [names.length, T] });
-          if (typeof opened !== 'string') {
-            // Training pads every text to max_length, so the cost does not depend on the ids: padding ids, all attended.
-            const x = new Float32Array(t.batch_size * names.length * T);
-            for (let i = 0; i < t.batch_size; i++) x.fill(1, (i * names.length + maskRow) * T, (i * names.length + maskRow + 1) * T);
-            await timePrefix(opened, x);
-            cut = { boundary: opened.boundary, shapes: opened.inputShapes };
-          }
-        }
-        timed = cut ? { model: (suffix = modelFrom(tf, model, [cut.boundary.tensor, mask], cut.shapes)) } : { model, shapes: names.map(() => [T]) };
-      }
-      const stepSeconds = (await probeStep(tf, timed.model, t, classes, timed.shapes)) + (prefixPart?.seconds ?? 0);
+      // An ONNX base's head is already the part tfjs trains; a Llama decoder is not planned here.
+      part =
+        base.format === 'tfjs' ? await imagePart(tf, built, cached, augmented, t.batch_size)
+        : base.format === 'hf' ? await encoderPart(tf, built, encoderInputs(base.modelType), (v.spec.data as TextDataSpec).max_length, cached, t.batch_size)
+        : { model: built.model };
+      const { prefix } = part;
+      const prefixPart = prefix && { boundary: prefix.opened.boundary.layer, engine: prefix.opened.engine, seconds: await medianSeconds(() => prefix.opened.run(prefix.batch).then(() => undefined)) };
+      const classes = built.model.outputs[0].shape.at(-1) as number;
+      const stepSeconds = (await probeStep(tf, part.model, t, classes, part.shapes)) + (prefixPart?.seconds ?? 0);
       await o.probes.put(key, { stepSeconds, ...(prefixPart && { prefix: prefixPart }), engine: `${engine.name} ${engine.version}`, measuredAt: new Date().toISOString() });
       return { stepSeconds, measured: true };
     } finally {
-      await prefix?.dispose();
-      suffix?.dispose();
+      await part?.prefix?.opened.dispose();
+      if (part?.model !== built.model) part?.model.dispose();
       await dispose();
     }
   }
+}
+
+/**
+ * What a variant's training step runs, as variant-setup sets it up: the model tfjs trains (the
+ * layers after the frozen boundary, or the whole model; `shapes` fills in inputs of open shape),
+ * and the frozen prefix that runs on onnxruntime each batch before it, with one batch of input.
+ */
+interface TrainedPart {
+  model: TF.LayersModel;
+  shapes?: number[][];
+  prefix?: { opened: OpenPrefix; batch: Float32Array };
+}
+
+/** An image model's: on cached features, else after the prefix on onnxruntime, else whole. */
+async function imagePart(tf: Tf, built: BuiltModel, cached: boolean, augmented: boolean, batchSize: number): Promise<TrainedPart> {
+  const { model, layers, frozen } = built;
+  const boundary = cached && !cacheBlocker(frozen, augmented) ? frozenBoundaries(model, layers, frozen, { throughParameterFree: true })[0] : undefined;
+  if (boundary) return { model: modelFrom(tf, model, boundary.tensor) };
+  const exampleShape = model.inputs[0].shape.slice(1) as number[];
+  const opened = await openFrozenPrefix({ model, layers, frozen, exampleShape });
+  if (typeof opened === 'string') return { model };
+  const batch = new Float32Array(batchSize * rowSize(exampleShape)).map(() => Math.random());
+  return { model: modelFrom(tf, model, opened.boundary.tensor), prefix: { opened, batch } };
+}
+
+/** A text encoder's, at `T` tokens: the upper blocks on cached hidden states, or after the frozen blocks on onnxruntime (--no-feature-cache), else whole. */
+async function encoderPart(tf: Tf, built: BuiltModel, names: readonly string[], T: number, cached: boolean, batchSize: number): Promise<TrainedPart> {
+  const { model, layers, frozen } = built;
+  const maskRow = names.indexOf('attention_mask');
+  const mask = model.inputs[maskRow];
+  const whole = { model, shapes: names.map(() => [T]) };
+  if (cached) {
+    const boundary = cacheBlocker(frozen, false) ? undefined : frozenBoundaries(model, layers, frozen, { beside: [mask] })[0];
+    return boundary ? { model: modelFrom(tf, model, [boundary.tensor, mask], [[T, boundary.tensor.shape[2] as number], [T]]) } : whole;
+  }
+  const opened = await openEncoderPrefix({ tf, model, layers, frozen, mask, maskRow, exampleShape: [names.length, T] });
+  if (typeof opened === 'string') return whole;
+  // Training pads every text to max_length, so the cost does not depend on the ids: padding ids, all attended.
+  const batch = new Float32Array(batchSize * names.length * T);
+  for (let i = 0; i < batchSize; i++) batch.fill(1, (i * names.length + maskRow) * T, (i * names.length + maskRow + 1) * T);
+  return { model: modelFrom(tf, model, [opened.boundary.tensor, mask], opened.inputShapes), prefix: { opened, batch } };
 }

@@ -312,6 +312,9 @@ export interface EncoderFeatureRequest extends Omit<FeatureRequest, 'augmented'>
   maskRow: number;
 }
 
+/** What locating and running a text encoder's frozen prefix needs: the request less the data and the cache. */
+export type EncoderPrefixRequest = Omit<EncoderFeatureRequest, 'data' | 'cache' | 'tfjsEngine'>;
+
 /** Cached encoder features as the suffix model takes them: hidden states [T, H], then the mask [T]. */
 export interface EncoderFeatures extends FrozenFeatures {
   /** Per-example shapes of the suffix model's inputs: [[T, H], [T]]. */
@@ -349,7 +352,7 @@ function tfjsPrefix(tf: Tf, model: TF.LayersModel, boundary: TF.SymbolicTensor, 
  * batch of packed token rows into feature rows: each example's hidden states [T, H], then its
  * attention mask [T], which the trainable blocks and a pooling head read. Why not, as a string.
  */
-function encoderPrefix(req: Omit<EncoderFeatureRequest, 'data' | 'cache'>, tokenShape: readonly number[]) {
+function encoderPrefix(req: EncoderPrefixRequest, tokenShape: readonly number[]) {
   const blocker = cacheBlocker(req.frozen, false);
   if (blocker) return blocker;
   const [boundary] = frozenBoundaries(req.model, req.layers, req.frozen, { beside: [req.mask] });
@@ -416,7 +419,7 @@ export async function encoderFrozenFeatures(req: EncoderFeatureRequest): Promise
  * Why not where the prefix does not export: tfjs running it per batch would only repeat what
  * training the whole model in tfjs does.
  */
-export async function openEncoderPrefix(req: Omit<EncoderFeatureRequest, 'data' | 'cache'> & { exampleShape: number[] }): Promise<(OpenPrefix & { inputShapes: number[][] }) | string> {
+export async function openEncoderPrefix(req: EncoderPrefixRequest & { exampleShape: number[] }): Promise<(OpenPrefix & { inputShapes: number[][] }) | string> {
   const prefix = encoderPrefix(req, req.exampleShape);
   if (typeof prefix === 'string') return prefix;
   if (prefix.onnx instanceof UnsupportedLayerError) return prefix.onnx.message;

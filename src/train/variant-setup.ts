@@ -273,7 +273,7 @@ const hfBase: SetupOf<'hf'> = async (input) => {
       exportOnnx: (metadata) => exportTextWithParity(tf, built.model, rawValidation(input), input.data.classes, metadata),
       modelFiles: await tokenizerFiles(input.base.folder),
     }),
-    () => openEncoderPrefix({ tf, model: built.model, layers: built.layers, frozen: built.frozen, mask, maskRow, tfjsEngine: tfjsEngineName(input), exampleShape: input.data.exampleShape }),
+    () => openEncoderPrefix({ tf, model: built.model, layers: built.layers, frozen: built.frozen, mask, maskRow, exampleShape: input.data.exampleShape }),
   );
 };
 

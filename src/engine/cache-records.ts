@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-file.ts';
 
 /**
  * Small JSON records in a folder of the cache root, one file a key (plan's step probes, layer
@@ -24,10 +25,7 @@ export class CacheRecords<T> {
 
   async write(key: string, value: T): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true });
-      const file = join(this.dir, `${key}.json`);
-      await writeFile(`${file}.tmp-${process.pid}`, JSON.stringify(value));
-      await rename(`${file}.tmp-${process.pid}`, file);
+      await writeFileAtomic(join(this.dir, `${key}.json`), JSON.stringify(value));
     } catch {
       // Read-only or full: the record is made again next time.
     }

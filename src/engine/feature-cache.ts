@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { InternalError, UsageError } from '../errors.ts';
+import { writeFileAtomic } from '../atomic-file.ts';
 import { denseRows, rowSize, type RowSource } from '../data/rows.ts';
 
 /** What an entry records besides its features: enough to list it and to say what a hit saves. */
@@ -139,7 +140,7 @@ export class FrozenFeatureCache {
     const p = this.paths(key);
     const meta = await this.readMeta(key);
     if (!meta) return undefined;
-    const expected = meta.rows * meta.shape.reduce((a, b) => a * b, 1) * 4;
+    const expected = meta.rows * rowSize(meta.shape) * 4;
     const now = new Date();
     if (this.held?.meta.key === key && this.held.features.byteLength === expected) {
       await utimes(p.meta, now, now).catch(() => undefined);
@@ -221,9 +222,7 @@ export class FrozenFeatureCache {
         if (this.opened?.key === key) this.closeOpened();
         if (this.held?.meta.key === key) this.held = undefined;
         await rename(temp, p.data);
-        await writeFile(`${p.meta}.tmp-${tag}`, JSON.stringify(meta, null, 2));
-        await rename(`${p.meta}.tmp-${tag}`, p.meta);
-        await this.evict(meta.key);
+        await this.publish(key, meta);
         const entry = await this.open(key);
         if (!entry) throw new InternalError(`feature-cache entry ${key} vanished as it was written`);
         return entry;
@@ -237,15 +236,18 @@ export class FrozenFeatureCache {
 
   /** Stores an entry (features first, metadata last), then evicts down to the cap, never this entry. */
   async put(meta: FeatureEntryMeta, features: Float32Array): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const p = this.paths(meta.key);
-    const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-    await writeFile(`${p.data}.tmp-${tag}`, new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
-    await rename(`${p.data}.tmp-${tag}`, p.data);
-    await writeFile(`${p.meta}.tmp-${tag}`, JSON.stringify(meta, null, 2));
-    await rename(`${p.meta}.tmp-${tag}`, p.meta);
+    await writeFileAtomic(this.paths(meta.key).data, new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
     this.held = { meta, features };
-    await this.evict(meta.key);
+    await this.publish(meta.key, meta);
+  }
+
+  /**
+   * An entry whose features are in place made visible: its metadata is written last, whole, so a
+   * reader sees the entry complete or not at all; then evicts down to the cap, never this entry.
+   */
+  private async publish(key: string, meta: FeatureEntryMeta): Promise<void> {
+    await writeFileAtomic(this.paths(key).meta, JSON.stringify(meta, null, 2));
+    await this.evict(key);
   }
 
   async list(): Promise<FeatureEntry[]> {

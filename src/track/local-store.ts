@@ -6,7 +6,7 @@ import { InternalError, StoreError } from '../errors.ts';
 import type { Variant } from '../plan/expand.ts';
 import type { EpochMetrics, SweepInfo, SweepListener, VariantClaim, VariantClaims, VariantInfo, VariantResult } from '../train/events.ts';
 import type { SavedModel } from '../model/save.ts';
-import { replaceDir, restoreReplaced, writeFileAtomic } from './atomic.ts';
+import { replaceDir, restoreReplaced, writeFileAtomic } from '../atomic-file.ts';
 import { VariantLock } from './variant-lock.ts';
 import { CheckpointStore, checkpointBytes, checkpointsDir } from './checkpoint-store.ts';
 import { parseEpochLines, readStoreFile, readStoreText, STORE_FORMAT, type StoreRecord } from './store-format.ts';

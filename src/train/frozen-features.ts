@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Tf } from '../engine/backends.ts';
 import type { FrozenFeatureCache } from '../engine/feature-cache.ts';
-import { denseRows, rowBatches, type RowSource } from '../data/rows.ts';
+import { denseRows, rowBatches, rowSize, type RowSource } from '../data/rows.ts';
 import { OnnxSession, onnxRuntimeVersion } from '../engine/onnx-runtime.ts';
 import { sha256Hex } from '../data/digest.ts';
 import { stepsBetween } from '../model/graph.ts';
@@ -111,7 +111,7 @@ async function runTfjs(tf: Tf, model: TF.LayersModel, boundary: TF.SymbolicTenso
   // A container over existing tensors: it calls no layer, so the layers' reference counts stay as they are.
   const prefix = tf.model({ inputs: model.inputs, outputs: boundary });
   for (const { x } of rowBatches(source, BATCH)) {
-    const n = x.length / source.shape.reduce((a, b) => a * b, 1);
+    const n = x.length / rowSize(source.shape);
     const y = tf.tidy(() => prefix.predict(tf.tensor(x, [n, ...source.shape])) as TF.Tensor);
     emitBatch(x, (await y.data()) as Float32Array);
     y.dispose();
@@ -194,7 +194,7 @@ async function cachedOrComputed(
       values += outputs.length;
     });
     seconds = (performance.now() - started) / 1000;
-    const rows = values / computed.shape.reduce((a, b) => a * b, 1);
+    const rows = values / rowSize(computed.shape);
     entry = await writer.commit({ key, boundary: layer, shape: computed.shape, rows, engine, seconds, createdAt: new Date().toISOString() });
   } catch (err) {
     await writer.abort();
@@ -260,7 +260,7 @@ export async function openFrozenPrefix(req: PrefixRequest): Promise<OpenPrefix |
   const onnx = prefixExport(req.model, boundary.tensor, `${prefixDigest(req.model, boundary.tensor)} ${boundary.layer}`);
   if (!(onnx instanceof Uint8Array)) return onnx.message;
   const session = await OnnxSession.load(onnx, { interleaved: true });
-  const size = req.exampleShape.reduce((a, b) => a * b, 1);
+  const size = rowSize(req.exampleShape);
   return {
     boundary,
     prefixOnnx: onnx,
@@ -336,7 +336,7 @@ function tfjsPrefix(tf: Tf, model: TF.LayersModel, boundary: TF.SymbolicTensor, 
   const prefix = tf.model({ inputs: model.inputs, outputs: boundary });
   return {
     run: async (x: Float32Array): Promise<Float32Array> => {
-      const n = x.length / exampleShape.reduce((a, b) => a * b, 1);
+      const n = x.length / rowSize(exampleShape);
       const y = tf.tidy(() => prefix.predict(modelInputs(tf, model, x, n, exampleShape)) as TF.Tensor);
       const hidden = (await y.data()) as Float32Array;
       y.dispose();

@@ -142,9 +142,8 @@ export function expandGrid(raw: Record<string, unknown>, inputsDigest: string): 
     const overrides: Record<string, unknown> = {};
     combo.forEach((value, k) => (overrides[keys[k]] = value));
     const label = keys.length ? combo.map((v, k) => `${names[k]}=${labelValue(v)}`).join(',') : 'base';
-    if (first && scalarsOnly) {
+    if (first && idOf) {
       const spec = withValuesAt(first as unknown as Record<string, unknown>, tree!, combo) as unknown as Experiment;
-      idOf ??= idTemplate(first, tree!, keys.length, inputsDigest);
       variants.push({ index: variants.length, id: idOf(combo), label, overrides, spec });
       continue;
     }
@@ -154,8 +153,12 @@ export function expandGrid(raw: Record<string, unknown>, inputsDigest: string): 
     const checked = checkStructure(doc);
     if (!checked.spec) throw new InternalError(`variant ${label} is invalid after validation passed: ${checked.issues[0]?.message}`);
     const spec = checked.spec;
-    first ??= spec;
-    const id = scalarsOnly ? (idOf ??= idTemplate(first, tree!, keys.length, inputsDigest))(combo) : shortHash(canonicalJson({ identity: variantIdentity(spec), inputsDigest }, serialised));
+    if (!first) {
+      first = spec;
+      // Scalars only: every later variant is the first with its values spliced in.
+      if (scalarsOnly) idOf = idTemplate(first, tree!, keys.length, inputsDigest);
+    }
+    const id = idOf ? idOf(combo) : shortHash(canonicalJson({ identity: variantIdentity(spec), inputsDigest }, serialised));
     variants.push({ index: variants.length, id, label, overrides, spec });
   }
   return { sweepId: shortHash(variants.map((v) => v.id).join(',')), variants };

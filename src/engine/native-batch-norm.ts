@@ -3,19 +3,9 @@
 // differentiates that composite: about 90 kernels a layer per step where Keras runs two. Same
 // values to float rounding (test/native/batch-norm.native.ts).
 import type * as TF from '@tensorflow/tfjs';
+import { float32Attr, nativeBackend, type NativeAttr } from './native-backend.ts';
 
 type Tf = typeof TF;
-
-interface Attr {
-  name: string;
-  type: number;
-  value: number | string | boolean;
-}
-
-interface NativeBackend {
-  binding: { TF_ATTR_TYPE: number; TF_FLOAT: number; TF_ATTR_FLOAT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number };
-  executeMultipleOutputs(name: string, attrs: Attr[], inputs: TF.Tensor[], outputs: number): TF.Tensor[];
-}
 
 /**
  * Normalise NHWC `x` over its batch and spatial axes, then scale and shift by `gamma` and `beta`;
@@ -25,12 +15,12 @@ export type BatchNormTraining = (x: TF.Tensor, gamma: TF.Tensor, beta: TF.Tensor
 
 /** The fused training step on the native engine; undefined on any other backend. */
 export function nativeBatchNormTraining(tf: Tf): BatchNormTraining | undefined {
-  if (tf.getBackend() !== 'tensorflow') return undefined;
-  const backend = tf.backend() as unknown as NativeBackend;
+  const backend = nativeBackend(tf);
+  if (!backend) return undefined;
   const b = backend.binding;
   return (x, gamma, beta, epsilon, onStats) => {
-    const attrs: Attr[] = [
-      { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+    const attrs: NativeAttr[] = [
+      float32Attr(backend),
       { name: 'epsilon', type: b.TF_ATTR_FLOAT, value: epsilon },
       { name: 'data_format', type: b.TF_ATTR_STRING, value: 'NHWC' },
       { name: 'is_training', type: b.TF_ATTR_BOOL, value: true },

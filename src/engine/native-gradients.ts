@@ -4,13 +4,9 @@
 // native backend these gradients run as TensorFlow's fused kernels (as Keras's do: at exactly 6,
 // and at NaN, their gradient is 0 where tfjs's is 1 and NaN); elsewhere as tfjs derives them.
 import type * as TF from '@tensorflow/tfjs';
+import { float32Attr, nativeBackend } from './native-backend.ts';
 
 type Tf = typeof TF;
-
-interface NativeBackend {
-  binding: { TF_ATTR_TYPE: number; TF_FLOAT: number };
-  executeSingleOutput(name: string, attrs: { name: string; type: number; value: number }[], inputs: TF.Tensor[]): TF.Tensor;
-}
 
 let registered = false;
 
@@ -24,9 +20,9 @@ export function useNativeGradients(tf: Tf): void {
     const d = dy as TF.Tensor;
     return {
       x: () => {
-        if (tf.getBackend() !== 'tensorflow' || x.dtype !== 'float32' || d.dtype !== 'float32') return portable(d, x);
-        const backend = tf.backend() as unknown as NativeBackend;
-        return backend.executeSingleOutput(op, [{ name: 'T', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT }], [d, x]);
+        const backend = nativeBackend(tf);
+        if (!backend || x.dtype !== 'float32' || d.dtype !== 'float32') return portable(d, x);
+        return backend.executeSingleOutput(op, [float32Attr(backend)], [d, x]);
       },
     };
   };

@@ -14,7 +14,6 @@ import { resolveFreezeRanges } from '../spec/layer-refs.ts';
 import { openEncoderPrefix, openFrozenPrefix, type OpenPrefix } from '../train/frozen-features.ts';
 import { encoderInputs } from '../train/examples.ts';
 import { rowSize } from '../data/rows.ts';
-import type { TextDataSpec } from '../spec/types.ts';
 import type * as TF from '@tensorflow/tfjs';
 import { medianSeconds, probeStep, type StepProbeCache } from '../train/step-probe.ts';
 import type { LoadedSpec } from './load-spec.ts';
@@ -93,7 +92,8 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
     // probe of the whole model's step from before that (`false`) is not read as one.
     const onFeatures = o.featureCache && !augmented ? true : 'onnx-prefix';
     // A text step's cost grows with its token length; images' keys stay as they were.
-    const length = v.spec.data.format === 'text' ? [v.spec.data.max_length] : [];
+    const tokens = tokensOf(v);
+    const length = tokens === undefined ? [] : [tokens];
     const keyFor = (c: EngineChoice): string => sha(canonicalJson([spec.dir, baseSignature, structure, `${c.name} ${c.version}`, t.batch_size, optimizer, onFeatures, ...length]));
     let key = keyFor(slot.choice);
     let step = steps.get(key);
@@ -138,7 +138,7 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
       // An ONNX base's head is already the part tfjs trains; a Llama decoder is not planned here.
       part =
         base.format === 'tfjs' ? await imagePart(tf, built, cached, augmented, t.batch_size)
-        : base.format === 'hf' ? await encoderPart(tf, built, encoderInputs(base.modelType), (v.spec.data as TextDataSpec).max_length, cached, t.batch_size)
+        : base.format === 'hf' ? await encoderPart(tf, built, encoderInputs(base.modelType), tokensOf(v)!, cached, t.batch_size)
         : { model: built.model };
       const { prefix } = part;
       const prefixPart = prefix && { boundary: prefix.opened.boundary.layer, engine: prefix.opened.engine, seconds: await medianSeconds(() => prefix.opened.run(prefix.batch).then(() => undefined)) };
@@ -153,6 +153,9 @@ export async function estimateVariants(spec: LoadedSpec, o: EstimateOptions): Pr
     }
   }
 }
+
+/** The token length a text variant's batches are padded to; undefined for other data. */
+const tokensOf = (v: Variant): number | undefined => (v.spec.data.format === 'text' ? v.spec.data.max_length : undefined);
 
 /**
  * What a variant's training step runs, as variant-setup sets it up: the model tfjs trains (the
